@@ -177,7 +177,7 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     });
   });
 
-  it("ICMPv6 administratively prohibited gives EACCES from connect (captured, verdict printed)", async (t) => {
+  it("ICMPv6 administratively prohibited gives EACCES from connect: a firewall on the path, a connection error", async (t) => {
     const l = labOrSkip(t);
     if (!l) return;
     const p = await pair(l, "icmp6");
@@ -186,6 +186,9 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     expectError(t, r, { name: "Error", code: "EACCES", syscall: "connect", errno: -13 });
     assert.ok(r.verdict, `no classify() verdict: ${r.verdictUnavailable ?? "?"}`);
     assert.equal(r.verdict.delivered, "no");
+    assert.equal(r.verdict.connection, true);
+    assert.equal(r.verdict.kind, "host-unreachable");
+    assert.equal(r.verdict.code, "EACCES");
   });
 
   it("SYNs dropped: the kernel's own ETIMEDOUT (tcp_syn_retries=1), with and without happy eyeballs", async (t) => {
