@@ -31,17 +31,21 @@ interface Walk {
 }
 
 /** A path from the input to a node, as a linked list so a deep walk never copies arrays. */
-type Path = { readonly up: Path; readonly step: string } | undefined;
+/** A step is "cause" or the index into an AggregateError's `errors` (formatted only for the decider). */
+type Path = { readonly up: Path; readonly step: string | number } | undefined;
 
-function extend(up: Path, step: string): Path {
+function extend(up: Path, step: string | number): Path {
   return { up, step };
 }
 
 function steps(path: Path): string[] {
   const out: string[] = [];
-  for (let p = path; p !== undefined; p = p.up) out.push(p.step);
+  for (let p = path; p !== undefined; p = p.up) out.push(typeof p.step === "number" ? `errors[${p.step}]` : p.step);
   return out.reverse();
 }
+
+/** This process's platform, worked out once. */
+const PROCESS_PLATFORM = toPlatform();
 
 interface Decided {
   readonly verdict: NodeVerdict;
@@ -55,7 +59,7 @@ interface Decided {
 
 export function classify(err: unknown, options: ClassifyOptions = {}): Classification {
   try {
-    return classifyUnsafe(err, options.platform ?? toPlatform());
+    return classifyUnsafe(err, options.platform ?? PROCESS_PLATFORM);
   } catch {
     // Unreachable by design (every read is guarded); kept so classify can never throw.
     return bug(err, [], "classification failed on an exotic value");
@@ -69,9 +73,17 @@ export function isConnectionError(err: unknown, options: ClassifyOptions = {}): 
 function classifyUnsafe(err: unknown, platform: Platform): Classification {
   if (!isObjectLike(err)) return bug(err, [], `not an error object (${typeof err})`);
   const walk: Walk = { platform, visited: new Set(), budget: MAX_NODES, truncated: false };
-  const custom = customVerdict(err, walk);
-  if (custom !== undefined) return toClassification(custom);
-  walk.visited.clear();
+  if (registeredRules().length > 0) {
+    const custom = customVerdict(err, walk);
+    if (custom !== undefined) return toClassification(custom);
+    walk.visited.clear();
+  }
+  const alone = new ErrorNode(err);
+  if (!isObjectLike(alone.cause()) && alone.errors() === undefined) {
+    // The common case: one error, no cause, no inner errors.
+    const verdict = nodeVerdict(alone, platform);
+    return verdict === undefined ? bug(err, [], undefined) : toClassification({ verdict, source: err, path: undefined });
+  }
   walk.budget = MAX_NODES;
   const decided = judgeChain(err, undefined, 0, walk);
   if (decided !== undefined) return toClassification(decided, walk.truncated);
@@ -141,7 +153,7 @@ function judgeAggregate(inner: readonly unknown[], path: Path, nesting: number, 
     } catch {
       item = undefined;
     }
-    const itemPath = extend(path, `errors[${i}]`);
+    const itemPath = extend(path, i);
     const decided = isObjectLike(item) ? judgeChain(item, itemPath, nesting + 1, walk) : undefined;
     judged++;
     if (decided === undefined || !decided.verdict.connection) {
@@ -158,7 +170,6 @@ function judgeAggregate(inner: readonly unknown[], path: Path, nesting: number, 
 
 function customVerdict(err: object, walk: Walk): Decided | undefined {
   const rules = registeredRules();
-  if (rules.length === 0) return undefined;
   let current: unknown = err;
   let path: Path;
   while (isObjectLike(current) && !walk.visited.has(current) && walk.budget-- > 0) {

@@ -90,6 +90,7 @@ const ROWS: readonly Row[] = [
   ["UND_ERR_ABORTED", "other", B, ANY, "undici: request aborted by the caller", "cancelled"],
   ["UND_ERR_RES_CONTENT_LENGTH_MISMATCH", "reset", C, ANY, "undici: body shorter than content-length", "truncated"],
   ["UND_ERR_RESPONSE_STATUS_CODE", "other", B, ANY, "undici: HTTP error status", "http-status"],
+  ["UND_ERR_RESPONSE", "other", B, ANY, "undici: HTTP error status (responseError interceptor)", "http-status"], // undici v7
   ["UND_ERR_INVALID_ARG", "other", B, PRE, "undici: invalid argument", "bug"],
   ["UND_ERR_NOT_SUPPORTED", "other", B, PRE, "undici: not supported", "bug"],
   ["UND_ERR_PRX_TLS", "tls", C, PRE, "undici: TLS to the proxy failed"],
@@ -97,6 +98,7 @@ const ROWS: readonly Row[] = [
   ["ABORT_ERR", "other", B, ANY, "operation aborted by the caller", "cancelled"],
   ["AbortError", "other", B, ANY, "operation aborted by the caller", "cancelled"],
   ["ERR_CANCELED", "other", B, ANY, "request cancelled by the caller", "cancelled"], // axios CanceledError, got CancelError
+  ["ERR_ABORTED", "other", B, ANY, "request aborted by the caller's AbortSignal", "cancelled"], // got AbortError
   ["ECANCELED", "other", B, ANY, "operation cancelled", "cancelled"], // libuv: a handle closed with requests pending
   // --- TLS: a broken stream is a connection error ---
   ["ERR_SSL_WRONG_VERSION_NUMBER", "tls", C, PRE, "TLS record with a wrong version: the peer spoke plaintext or a middlebox answered"],

@@ -41,6 +41,10 @@ const BY_MESSAGE_PREFIX: readonly MessageRow[] = [
   ["Opening handshake has timed out", v("WS_HANDSHAKE_TIMEOUT", "timeout", true, true, "ws: opening handshake timed out", "ws")],
   ["WebSocket is not open", v("WS_NOT_OPEN", "not-connected", true, false, "ws: send on a socket that is not open", "ws")],
   ["WebSocket was closed before the connection was established", v("WS_CLOSED_BEFORE_OPEN", "aborted", false, true, "ws: closed by the caller while connecting", "cancelled")],
+  // a gateway in front of the WebSocket server says its backend is down or restarting: transient
+  ["Unexpected server response: 502", v("WS_BAD_GATEWAY", "refused", true, true, "ws: the gateway could not reach the server (HTTP 502)", "http-status")],
+  ["Unexpected server response: 503", v("WS_UNAVAILABLE", "refused", true, true, "ws: the server is unavailable (HTTP 503)", "http-status")],
+  ["Unexpected server response: 504", v("WS_GATEWAY_TIMEOUT", "timeout", true, true, "ws: the gateway timed out reaching the server (HTTP 504)", "http-status")],
   ["Unexpected server response", v("WS_UNEXPECTED_RESPONSE", "other", false, true, "ws: the server answered the upgrade with an HTTP status", "http-status")],
   // Node http / net without a code (older versions, wrappers that drop the code)
   ["socket hang up", v("ECONNRESET", "reset", true, false, "socket hang up: the server closed the connection", "hang-up")],

@@ -6,7 +6,7 @@
 import type { Delivered, Kind, Platform } from "./classification.js";
 import { isSqlStateConnectionClass, ruleForCode } from "./code-rules.js";
 import { UV_UNKNOWN, codeForErrno, isUnnamedNodeCode } from "./errno-tables.js";
-import type { ErrorNode } from "./error-node.js";
+import { safeGet, type ErrorNode } from "./error-node.js";
 import { TLS_HANDSHAKE_DROPPED, byMessage, codeInText, grpcVerdict, isAxiosTimeout, isGrpcStatusError } from "./library-rules.js";
 
 export interface NodeVerdict {
@@ -116,6 +116,20 @@ function byCodeInContext(code: string, node: ErrorNode, platform: Platform): Nod
       // connect() to a Unix socket path that is not there: the server is not running (yet)
       if (node.syscall === "connect") return fromRule("ECONNREFUSED", node, { code: "ENOENT", meaning: "no server socket at that path: the server is not running" });
       return undefined;
+    case "ERR_BAD_RESPONSE":
+      // axios reuses its HTTP-5xx code for a body cut short ("stream has been aborted", 2xx status, no cause)
+      if (node.message.startsWith("stream has been aborted"))
+        return fromRule("ECONNRESET", node, { code, detail: "truncated", meaning: "axios: the connection closed in the middle of the response body" });
+      return undefined;
+    case "ERR_CANCELED": {
+      // axios drops an AbortSignal.timeout()'s TimeoutError; only config.signal.reason still says "timeout"
+      const config = node.get("config");
+      const signal = config === undefined || config === null || typeof config !== "object" ? undefined : safeGet(config, "signal");
+      const reason = signal === undefined || signal === null || typeof signal !== "object" ? undefined : safeGet(signal, "reason");
+      if (reason !== null && typeof reason === "object" && safeGet(reason, "name") === "TimeoutError")
+        return fromRule("TimeoutError", node, { code, detail: "axios-signal-timeout", meaning: "axios: the request's AbortSignal.timeout() fired" });
+      return undefined;
+    }
     case "EACCES":
       // An ICMPv6 "administratively prohibited" answer to our SYN: a firewall on the path (IPv4 gives EHOSTUNREACH).
       // EACCES on a Unix socket path (no port) stays a local permission problem.

@@ -86,7 +86,9 @@ test("a user's cancel is never a connection error, but an AbortSignal timeout is
   assert.equal(c.detail, "cancelled");
 
   const signal = AbortSignal.timeout(1);
+  const keepAlive = setInterval(() => {}, 1000); // AbortSignal.timeout's timer is unref'd
   await once(signal, "abort");
+  clearInterval(keepAlive);
   const timeout = signal.reason as DOMException;
   assert.equal(timeout.name, "TimeoutError");
   const t = classify(timeout);

@@ -1,0 +1,13 @@
+// outlast/errors: tell a connection error from a bug.
+export { classify, isConnectionError } from "./classify.js";
+export type { ClassifyOptions } from "./classify.js";
+export { KINDS } from "./classification.js";
+export type { Classification, Delivered, Kind, Platform, Verdict } from "./classification.js";
+export { describeCode } from "./describe-code.js";
+export type { CodeDescription } from "./describe-code.js";
+export { registerClassifier } from "./registry.js";
+export type { ClassifierRule } from "./registry.js";
+export { retry } from "./retry.js";
+export type { RetryOptions } from "./retry.js";
+export { OutlastError, isOutlastError, OUTLAST_ERROR_CODES } from "./outlast-error.js";
+export type { OutlastErrorCode } from "./outlast-error.js";
