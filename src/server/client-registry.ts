@@ -1,0 +1,383 @@
+/**
+ * Per-clientId state and the handler pipeline: duplicate check, serialized
+ * handler calls (one at a time per clientId, across connections), the poison
+ * policy, recording success in the DedupState, and coalesced acknowledgements
+ * (at most one ACK per connection per event-loop turn).
+ *
+ * Hot path: a synchronous handler costs one call and one object (the message);
+ * no promise, no timer per message. Acks are flushed from one setImmediate.
+ */
+
+import { backoffCeilingMs } from "../errors/backoff.js";
+import type { DedupState } from "./dedup-state.js";
+import { handlerErrorChannel } from "./diagnostics.js";
+import type { DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
+
+/** What the registry needs from a connection. */
+export interface ClientConnection {
+  /** Duplicates skipped since the last ACK on this connection. */
+  duplicates: number;
+  /** Sends ACK{seq, duplicates} if there is anything new to say. */
+  flushAck(seq: number): void;
+  /** The handler failed: take no more messages; once the client is settled send the last ACK, ERROR OUTLAST_HANDLER_FAILED, and close. */
+  handlerFailed(error: unknown, retryAfterMs: number): void;
+  /** Highest MESSAGE seq in the batch being processed (for batch-granular "started" marks). */
+  batchHighSeq(): number;
+  pause(): void;
+  resume(): void;
+}
+
+export interface HandlerFailure {
+  readonly clientId: string;
+  readonly seq: number;
+  readonly attempt: number;
+}
+
+export interface RegistryHooks {
+  readonly onMessage: MessageHandler;
+  readonly onDeadLetter: DeadLetterHandler | undefined;
+  readonly maxHandlerAttempts: number;
+  readonly handlerError: (error: unknown, info: HandlerFailure) => void;
+}
+
+export interface RegistryStats {
+  messagesProcessed: number;
+  duplicatesSkipped: number;
+  handlerFailures: number;
+  deadLettered: number;
+}
+
+/** Pause reading a connection whose client has this much queued behind a slow async handler. */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+const MAX_QUEUED_MESSAGES = 16_384;
+/** retryAfterMs after a handler failure: 100 ms, doubling per attempt of the same message, up to 30 s. */
+const RETRY_BASE_MS = 100;
+const RETRY_CAP_MS = 30_000;
+
+interface Queued {
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
+export class ClientState {
+  /** Highest seq whose handler succeeded (in memory; dedup uses it). */
+  handledSeq: number;
+  /** Highest seq passed to state.record(). */
+  recordedSeq: number;
+  /** Highest seq known durable: what ACK and WELCOME report. */
+  durableSeq: number;
+  /** Highest seq covered by a "started" mark of this process. */
+  markedSeq: number;
+  /** Seqs in (lastSeq, crashStartedSeq] may have been handed to a handler by a server that crashed. */
+  readonly crashStartedSeq: number;
+  failedSeq = 0;
+  failedAttempts = 0;
+  /** A handler Promise is pending. */
+  busy = false;
+  queue: Queued[] = [];
+  queueHead = 0;
+  queuedBytes = 0;
+  connection: ClientConnection | undefined;
+  dirty = false;
+  paused = false;
+  settledWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly id: string,
+    lastSeq: number,
+    startedSeq: number,
+  ) {
+    this.handledSeq = lastSeq;
+    this.recordedSeq = lastSeq;
+    this.durableSeq = lastSeq;
+    this.markedSeq = startedSeq;
+    this.crashStartedSeq = startedSeq;
+  }
+
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** No handler running, nothing queued, every success durable. */
+  get settled(): boolean {
+    return !this.busy && this.queued === 0 && this.durableSeq >= this.handledSeq;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== undefined && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+export class ClientRegistry {
+  readonly #clients = new Map<string, ClientState>();
+  readonly #state: DedupState;
+  readonly #hooks: RegistryHooks;
+  readonly #marks: boolean;
+  readonly #dirty: ClientState[] = [];
+  #flushScheduled = false;
+  readonly stats: RegistryStats = { messagesProcessed: 0, duplicatesSkipped: 0, handlerFailures: 0, deadLettered: 0 };
+  readonly #flush = (): void => this.flush();
+
+  constructor(state: DedupState, hooks: RegistryHooks) {
+    this.#state = state;
+    this.#hooks = hooks;
+    this.#marks = !state.synchronous;
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  get(clientId: string): ClientState {
+    let client = this.#clients.get(clientId);
+    if (client === undefined) {
+      client = new ClientState(clientId, this.#state.lastSeq(clientId), this.#state.startedSeq(clientId));
+      this.#clients.set(clientId, client);
+    }
+    return client;
+  }
+
+  /**
+   * Makes `conn` the client's connection. The previous one stops being served at once
+   * (its queued messages are dropped: the client resends them); `ready` runs once the
+   * client is settled (its in-flight handler finished and its successes are durable),
+   * so WELCOME reports an exact lastSeq. `ready` is skipped if `conn` was replaced meanwhile.
+   */
+  attach(client: ClientState, conn: ClientConnection, previous: (old: ClientConnection) => void, ready: () => void): void {
+    const old = client.connection;
+    client.connection = conn;
+    this.#dropQueue(client);
+    if (old !== undefined && old !== conn) previous(old);
+    this.whenSettled(client, () => {
+      if (client.connection === conn) ready();
+    });
+  }
+
+  /** The connection is gone or closing: stop serving it. Its in-flight handler call finishes on its own. */
+  detach(client: ClientState, conn: ClientConnection): void {
+    if (client.connection !== conn) return;
+    client.connection = undefined;
+    this.#dropQueue(client);
+  }
+
+  /** Runs `fn` once the client is settled (at once when it is). */
+  whenSettled(client: ClientState, fn: () => void): void {
+    if (client.settled) {
+      fn();
+      return;
+    }
+    client.settledWaiters.push(fn);
+    if (client.durableSeq < client.handledSeq) this.#markDirty(client);
+  }
+
+  #checkSettled(client: ClientState): void {
+    if (client.settledWaiters.length === 0 || !client.settled) return;
+    const waiters = client.settledWaiters;
+    client.settledWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #dropQueue(client: ClientState): void {
+    client.queue = [];
+    client.queueHead = 0;
+    client.queuedBytes = 0;
+    if (client.paused) {
+      client.paused = false;
+      client.connection?.resume();
+    }
+    this.#checkSettled(client);
+  }
+
+  /** A MESSAGE arrived on `conn`, the client's current connection. */
+  message(client: ClientState, conn: ClientConnection, seq: number, data: Uint8Array): void {
+    if (seq <= client.handledSeq) {
+      conn.duplicates++;
+      this.stats.duplicatesSkipped++;
+      this.#markDirty(client);
+      return;
+    }
+    if (client.busy || client.queued > 0) {
+      client.queue.push({ seq, data });
+      client.queuedBytes += data.length;
+      if (!client.paused && (client.queuedBytes > MAX_QUEUED_BYTES || client.queued > MAX_QUEUED_MESSAGES)) {
+        client.paused = true;
+        conn.pause();
+      }
+      return;
+    }
+    this.#run(client, conn, seq, data);
+  }
+
+  #run(client: ClientState, conn: ClientConnection, seq: number, data: Uint8Array): void {
+    if (this.#marks && seq > client.markedSeq) {
+      client.markedSeq = Math.max(seq, conn.batchHighSeq());
+      this.#state.markStarted(client.id, client.markedSeq);
+    }
+    const message: IncomingMessage = {
+      clientId: client.id,
+      seq,
+      data,
+      redelivery: seq <= client.crashStartedSeq || seq === client.failedSeq,
+    };
+    let result: unknown;
+    try {
+      result = this.#hooks.onMessage(message);
+    } catch (err) {
+      this.#failed(client, conn, message, err);
+      return;
+    }
+    if (isThenable(result)) {
+      client.busy = true;
+      result.then(
+        () => {
+          client.busy = false;
+          this.#succeeded(client, seq);
+          this.#drain(client);
+        },
+        (err: unknown) => {
+          client.busy = false;
+          this.#failed(client, conn, message, err);
+          this.#drain(client);
+        },
+      );
+      return;
+    }
+    this.#succeeded(client, seq);
+  }
+
+  #drain(client: ClientState): void {
+    const conn = client.connection;
+    while (!client.busy && client.queued > 0 && conn !== undefined && client.connection === conn) {
+      const next = client.queue[client.queueHead] as Queued;
+      client.queue[client.queueHead++] = undefined as unknown as Queued;
+      client.queuedBytes -= next.data.length;
+      if (client.queued === 0) {
+        client.queue = [];
+        client.queueHead = 0;
+      }
+      this.#run(client, conn, next.seq, next.data);
+    }
+    if (client.paused && client.queuedBytes <= MAX_QUEUED_BYTES / 2 && client.queued <= MAX_QUEUED_MESSAGES / 2) {
+      client.paused = false;
+      conn?.resume();
+    }
+    this.#checkSettled(client);
+  }
+
+  #succeeded(client: ClientState, seq: number): void {
+    if (seq > client.handledSeq) client.handledSeq = seq;
+    if (client.failedSeq !== 0 && seq >= client.failedSeq) {
+      client.failedSeq = 0;
+      client.failedAttempts = 0;
+    }
+    this.stats.messagesProcessed++;
+    this.#markDirty(client);
+  }
+
+  #failed(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown): void {
+    const attempt = client.failedSeq === message.seq ? client.failedAttempts + 1 : 1;
+    client.failedSeq = message.seq;
+    client.failedAttempts = attempt;
+    this.stats.handlerFailures++;
+    const info: HandlerFailure = { clientId: client.id, seq: message.seq, attempt };
+    if (handlerErrorChannel.hasSubscribers) handlerErrorChannel.publish({ error: err, ...info });
+    this.#hooks.handlerError(err, info);
+    const deadLetter = this.#hooks.onDeadLetter;
+    if (attempt >= this.#hooks.maxHandlerAttempts && deadLetter !== undefined) {
+      this.#deadLetter(client, conn, message, err, deadLetter);
+      return;
+    }
+    this.#giveBack(client, conn, attempt, err);
+  }
+
+  /**
+   * Not acknowledged: drop what is queued behind it and close the connection it came
+   * from; the client resends after reconnecting. (If that connection was already
+   * replaced, the new one gets WELCOME with lastSeq before the failed seq.)
+   */
+  #giveBack(client: ClientState, conn: ClientConnection, attempt: number, err: unknown): void {
+    if (client.connection !== conn) return;
+    this.#dropQueue(client);
+    this.#flushClient(client);
+    conn.handlerFailed(err, backoffCeilingMs(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS));
+  }
+
+  #deadLetter(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown, deadLetter: DeadLetterHandler): void {
+    const done = (): void => {
+      this.stats.deadLettered++;
+      this.#succeeded(client, message.seq);
+    };
+    let result: unknown;
+    try {
+      result = deadLetter(message, err);
+    } catch (dlErr) {
+      this.#giveBack(client, conn, client.failedAttempts, dlErr);
+      return;
+    }
+    if (!isThenable(result)) {
+      done();
+      return;
+    }
+    client.busy = true;
+    result.then(
+      () => {
+        client.busy = false;
+        done();
+        this.#drain(client);
+      },
+      (dlErr: unknown) => {
+        client.busy = false;
+        this.#giveBack(client, conn, client.failedAttempts, dlErr);
+        this.#drain(client);
+      },
+    );
+  }
+
+  #markDirty(client: ClientState): void {
+    if (!client.dirty) {
+      client.dirty = true;
+      this.#dirty.push(client);
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  #flushClient(client: ClientState): void {
+    if (client.handledSeq > client.recordedSeq) {
+      this.#state.record(client.id, client.handledSeq);
+      client.recordedSeq = client.handledSeq;
+      if (this.#state.synchronous) client.durableSeq = client.recordedSeq;
+    }
+    client.connection?.flushAck(client.durableSeq);
+  }
+
+  /** Records successes and sends the coalesced ACKs (called once per event-loop turn). */
+  flush(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty.splice(0);
+    for (const client of dirty) {
+      client.dirty = false;
+      this.#flushClient(client);
+    }
+    this.#state.commit();
+    if (this.#state.synchronous) for (const client of dirty) this.#checkSettled(client);
+  }
+
+  /** The state made these records durable: acknowledge them. */
+  committed(committed: ReadonlyMap<string, number>): void {
+    for (const [id, seq] of committed) {
+      const client = this.#clients.get(id);
+      if (client === undefined || seq <= client.durableSeq) continue;
+      client.durableSeq = seq;
+      client.connection?.flushAck(seq);
+      this.#checkSettled(client);
+    }
+  }
+
+  /** Drops every queued (not started) message: used when the server drains. */
+  dropAllQueues(): void {
+    for (const client of this.#clients.values()) if (client.queued > 0) this.#dropQueue(client);
+  }
+}

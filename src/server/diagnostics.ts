@@ -1,0 +1,18 @@
+/**
+ * node:diagnostics_channel channels of the server, for tools (APMs, tests).
+ * Published only when someone subscribed (hasSubscribers), so they cost nothing otherwise.
+ * Nothing is published per message.
+ */
+
+import { channel } from "node:diagnostics_channel";
+
+/** A socket was accepted: `{ remoteAddress, remotePort }`. */
+export const connectionChannel = channel("outlast:server:connection");
+/** A handshake finished: `{ clientId, requestedClientId, version, remoteAddress, remotePort }`. */
+export const handshakeChannel = channel("outlast:server:handshake");
+/** A handshake or connection failed: `{ error, clientId?, remoteAddress, remotePort }` (protocol error, auth rejected, timeouts, busy). */
+export const clientErrorChannel = channel("outlast:server:clientError");
+/** A handler call threw or rejected: `{ error, clientId, seq, attempt }`. */
+export const handlerErrorChannel = channel("outlast:server:handlerError");
+/** A connection closed: `{ clientId?, remoteAddress, remotePort, reason }`. */
+export const closeChannel = channel("outlast:server:close");

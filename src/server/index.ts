@@ -1,0 +1,17 @@
+/** `outlast/server`: the acknowledging server. */
+
+export { createServer, Server } from "./server.js";
+export type { ServerEvents, ServerStats } from "./server.js";
+export type {
+  Authenticate,
+  AuthenticateRequest,
+  DeadLetterHandler,
+  IncomingMessage,
+  ListenOptions,
+  MessageHandler,
+  ServerOptions,
+} from "./options.js";
+export { SERVER_DEFAULTS } from "./options.js";
+export type { ConnectionEvent } from "./server-context.js";
+export type { ConnectionInfo } from "./server-connection.js";
+export type { HandlerFailure } from "./client-registry.js";

@@ -1,0 +1,149 @@
+/**
+ * createServer() options: the public types, their defaults, and validation.
+ * An invalid option throws OutlastError OUTLAST_INVALID_OPTION naming it.
+ */
+
+import type { PeerCertificate, TlsOptions } from "node:tls";
+import type { Clock } from "../errors/clock.js";
+import { systemClock } from "../errors/clock.js";
+import { invalidOption } from "../errors/outlast-error.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
+import { MAX_U32, MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
+
+/** What `onMessage` receives: one message of one client. */
+export interface IncomingMessage {
+  /** The clientId the connection is bound to (what `authenticate` returned). */
+  readonly clientId: string;
+  /** Per-client sequence number (strictly increasing, gaps allowed). */
+  readonly seq: number;
+  /** The payload. Valid after the handler returns (it is not reused by the server). */
+  readonly data: Uint8Array;
+  /**
+   * True when this (clientId, seq) may have been handed to a handler before: an earlier
+   * attempt threw/rejected, or (with `state`) a server crashed after handing it over and
+   * before recording its success. Make such a message's side effects idempotent.
+   */
+  readonly redelivery: boolean;
+}
+
+/** What `authenticate` receives. */
+export interface AuthenticateRequest {
+  /** The clientId the client asked for in HELLO. */
+  readonly clientId: string;
+  /** The credential from HELLO (empty when the client sent none). */
+  readonly token: Uint8Array;
+  /** The TLS client certificate, when the server uses TLS and the client presented one. */
+  readonly peerCertificate: PeerCertificate | undefined;
+}
+
+/** Returns the clientId to bind the connection to; `false` (or a throw) rejects the client. */
+export type Authenticate = (request: AuthenticateRequest) => string | false | Promise<string | false>;
+
+export type MessageHandler = (message: IncomingMessage) => void | Promise<void>;
+
+/** Called once a message reached `maxHandlerAttempts` failures; when it returns, the message is acknowledged. */
+export type DeadLetterHandler = (message: IncomingMessage, error: unknown) => void | Promise<void>;
+
+export interface ServerOptions {
+  /** The application's handler. A message is acknowledged only after it returns / its Promise resolves. */
+  readonly onMessage: MessageHandler;
+  /** Directory for the persisted dedup state (crash-safe). Without it, dedup state lives in memory only. */
+  readonly state?: string;
+  /** node:tls server options (`{ key, cert, ca, requestCert }`); without it the server speaks plain TCP. */
+  readonly tls?: TlsOptions;
+  /** Binds each connection to a clientId; default: the clientId the client asked for. */
+  readonly authenticate?: Authenticate;
+  /** Largest frame (length field value) accepted. Default 1 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Time from accept to an authenticated HELLO. Default 5000. */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection that sent nothing for max(idleTimeoutMs, 3 x the client's heartbeatIntervalMs) is closed. Default 30000. */
+  readonly idleTimeoutMs?: number;
+  /** Connections beyond this get ERROR OUTLAST_SERVER_BUSY and are closed. Default 10000. */
+  readonly maxConnections?: number;
+  /** Give up on a message after this many failed handler calls (needs `onDeadLetter`). Default Infinity (retry forever). */
+  readonly maxHandlerAttempts?: number;
+  /** Receives a message that failed `maxHandlerAttempts` times; required when maxHandlerAttempts is finite. */
+  readonly onDeadLetter?: DeadLetterHandler;
+  /** Injected time source (tests). Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+export interface ResolvedServerOptions {
+  readonly onMessage: MessageHandler;
+  readonly state: string | undefined;
+  readonly tls: TlsOptions | undefined;
+  readonly authenticate: Authenticate | undefined;
+  readonly maxFrameBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxHandlerAttempts: number;
+  readonly onDeadLetter: DeadLetterHandler | undefined;
+  readonly clock: Clock;
+}
+
+export const SERVER_DEFAULTS = {
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  handshakeTimeoutMs: 5000,
+  idleTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  maxHandlerAttempts: Infinity,
+} as const;
+
+/** The u32 length field's range. */
+const MAX_MAX_FRAME_BYTES = MAX_U32;
+
+function positiveInteger(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
+    invalidOption(name, `must be an integer in [${min}, ${max}], got ${typeof value === "number" ? value : typeof value}`);
+  return value;
+}
+
+function optionalFunction<T>(name: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") invalidOption(name, `must be a function, got ${typeof value}`);
+  return value as T;
+}
+
+/** Validates and fills in defaults. Throws OUTLAST_INVALID_OPTION naming the first bad option. */
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  if (typeof options !== "object" || options === null) invalidOption("options", "createServer() needs an options object");
+  if (typeof options.onMessage !== "function") invalidOption("onMessage", "must be a function ({ clientId, seq, data, redelivery }) => void | Promise<void>");
+  if (options.state !== undefined && (typeof options.state !== "string" || options.state === ""))
+    invalidOption("state", "must be a non-empty directory path");
+  if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null))
+    invalidOption("tls", "must be node:tls server options ({ key, cert, ca, requestCert })");
+  const authenticate = optionalFunction<Authenticate>("authenticate", options.authenticate);
+  const onDeadLetter = optionalFunction<DeadLetterHandler>("onDeadLetter", options.onDeadLetter);
+  let maxHandlerAttempts: number = SERVER_DEFAULTS.maxHandlerAttempts;
+  if (options.maxHandlerAttempts !== undefined && options.maxHandlerAttempts !== Infinity)
+    maxHandlerAttempts = positiveInteger("maxHandlerAttempts", options.maxHandlerAttempts, Infinity);
+  if (maxHandlerAttempts !== Infinity && onDeadLetter === undefined)
+    invalidOption("onDeadLetter", "is required when maxHandlerAttempts is finite: it decides what happens to a message the server gives up on");
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== "object" || typeof clock.now !== "function" || typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+    invalidOption("clock", "must be a Clock ({ now, setTimeout, clearTimeout })");
+  return {
+    onMessage: options.onMessage,
+    state: options.state,
+    tls: options.tls,
+    authenticate,
+    maxFrameBytes: positiveInteger("maxFrameBytes", options.maxFrameBytes, SERVER_DEFAULTS.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES),
+    handshakeTimeoutMs: positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs, SERVER_DEFAULTS.handshakeTimeoutMs),
+    idleTimeoutMs: positiveInteger("idleTimeoutMs", options.idleTimeoutMs, SERVER_DEFAULTS.idleTimeoutMs),
+    maxConnections: positiveInteger("maxConnections", options.maxConnections, SERVER_DEFAULTS.maxConnections),
+    maxHandlerAttempts,
+    onDeadLetter,
+    clock,
+  };
+}
+
+/** listen() options. */
+export interface ListenOptions {
+  /** Port; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Interface to bind; default: every interface (Node's default, "::" or "0.0.0.0"). */
+  readonly host?: string;
+}

@@ -1,0 +1,28 @@
+/**
+ * What a ServerConnection needs from its server: options, the client registry,
+ * and a few callbacks for events and stats. Keeps server-connection.ts free of
+ * the Server class (and its EventEmitter typing).
+ */
+
+import type { ClientRegistry } from "./client-registry.js";
+import type { ResolvedServerOptions } from "./options.js";
+import type { ConnectionInfo, ServerConnection } from "./server-connection.js";
+
+/** The `connection` event's argument: a client finished its handshake. */
+export interface ConnectionEvent {
+  readonly clientId: string;
+  /** What the client asked for in HELLO (differs from clientId when `authenticate` mapped it). */
+  readonly requestedClientId: string;
+  readonly version: number;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
+export interface ServerContext {
+  readonly options: ResolvedServerOptions;
+  readonly registry: ClientRegistry;
+  emitConnection(event: ConnectionEvent): void;
+  emitClientError(err: Error, info: ConnectionInfo): void;
+  countProtocolError(): void;
+  connectionClosed(conn: ServerConnection): void;
+}

@@ -1,0 +1,254 @@
+/**
+ * The outlast server: accepts TCP or TLS connections, enforces maxConnections,
+ * owns the client registry and the dedup state, drains on close().
+ */
+
+import { EventEmitter } from "node:events";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import { createServer as createNetServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { debuglog } from "node:util";
+import { OutlastError } from "../errors/outlast-error.js";
+import { makeErrorFrame } from "../protocol/error-frame.js";
+import { encodeFrame } from "../protocol/frame-encoder.js";
+import type { HandlerFailure } from "./client-registry.js";
+import { ClientRegistry } from "./client-registry.js";
+import type { DedupState } from "./dedup-state.js";
+import { clientErrorChannel, connectionChannel } from "./diagnostics.js";
+import { FileDedupState } from "./file-dedup-state.js";
+import { MemoryDedupState } from "./memory-dedup-state.js";
+import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
+import { resolveServerOptions } from "./options.js";
+import type { ConnectionInfo } from "./server-connection.js";
+import { ServerConnection } from "./server-connection.js";
+import type { ConnectionEvent, ServerContext } from "./server-context.js";
+
+const debug = debuglog("outlast");
+
+export interface ServerStats {
+  /** Open connections (handshaking, open or draining). */
+  readonly connections: number;
+  /** clientIds the server has state for. */
+  readonly clients: number;
+  /** Handler calls that succeeded (plus dead-lettered messages). */
+  readonly messagesProcessed: number;
+  /** Resends skipped because their seq was already processed (acknowledged without a handler call). */
+  readonly duplicatesSkipped: number;
+  /** Handler calls that threw or rejected. */
+  readonly handlerFailures: number;
+  /** Messages given to onDeadLetter after maxHandlerAttempts failures. */
+  readonly deadLettered: number;
+  /** Connections closed for a protocol violation (garbage, oversized frame, frame out of order...). */
+  readonly protocolErrors: number;
+  /** Connections rejected by `authenticate`. */
+  readonly authRejected: number;
+  /** Connections turned away with OUTLAST_SERVER_BUSY (maxConnections). */
+  readonly busyRejected: number;
+  /** Sockets accepted since start. */
+  readonly connectionsAccepted: number;
+}
+
+export interface ServerEvents {
+  /** A client finished its handshake. */
+  connection: [event: ConnectionEvent];
+  /** A problem with one connection (protocol error, auth rejected, timeouts, socket error); the server keeps serving. */
+  clientError: [error: Error, info: ConnectionInfo];
+  /** onMessage threw or rejected; the message was not acknowledged (or went to onDeadLetter). */
+  handlerError: [error: unknown, info: HandlerFailure];
+  /** The server itself failed (e.g. the state directory could not be written): it stops serving. */
+  error: [error: Error];
+}
+
+type Phase = "idle" | "listening" | "closing" | "closed";
+
+export class Server extends EventEmitter<ServerEvents> {
+  readonly #options: ResolvedServerOptions;
+  readonly #state: DedupState;
+  readonly #registry: ClientRegistry;
+  readonly #net: NetServer;
+  readonly #connections = new Set<ServerConnection>();
+  /** Sockets turned away (busy / closing) that are still open. */
+  readonly #rejected = new Set<Socket>();
+  readonly #context: ServerContext;
+  #phase: Phase = "idle";
+  #listening: Promise<{ port: number; host: string }> | undefined;
+  #closing: Promise<void> | undefined;
+  #stateOpen = false;
+  #protocolErrors = 0;
+  #authRejected = 0;
+  #busyRejected = 0;
+  #accepted = 0;
+
+  constructor(options: ServerOptions) {
+    super();
+    this.#options = resolveServerOptions(options);
+    this.#state = this.#options.state === undefined ? new MemoryDedupState() : new FileDedupState(this.#options.state);
+    this.#registry = new ClientRegistry(this.#state, {
+      onMessage: this.#options.onMessage,
+      onDeadLetter: this.#options.onDeadLetter,
+      maxHandlerAttempts: this.#options.maxHandlerAttempts,
+      handlerError: (err, info) => this.emit("handlerError", err, info),
+    });
+    this.#state.setListeners(
+      (committed) => this.#registry.committed(committed),
+      (err) => this.#fatal(err),
+    );
+    this.#context = {
+      options: this.#options,
+      registry: this.#registry,
+      emitConnection: (event) => this.emit("connection", event),
+      emitClientError: (err, info) => {
+        if ((err as { code?: unknown }).code === "OUTLAST_AUTH_REJECTED") this.#authRejected++;
+        this.emit("clientError", err, info);
+      },
+      countProtocolError: () => this.#protocolErrors++,
+      connectionClosed: (conn) => this.#connections.delete(conn),
+    };
+    if (this.#options.tls === undefined) {
+      this.#net = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
+    } else {
+      const tlsServer = createTlsServer(this.#options.tls, (socket) => this.#accept(socket));
+      tlsServer.on("tlsClientError", (err, socket) => {
+        // A failed TLS handshake (no/bad client certificate, plaintext on a TLS port): that socket only.
+        const info = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+        if (clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...info });
+        this.emit("clientError", err, info);
+      });
+      this.#net = tlsServer;
+    }
+    this.#net.on("error", (err) => {
+      if (this.#phase === "listening") this.#fatal(err);
+    });
+  }
+
+  /** Opens the state (when `state` is set) and starts listening. Resolves with the bound address. */
+  listen(options: ListenOptions = {}): Promise<{ port: number; host: string }> {
+    if (this.#listening !== undefined) return this.#listening;
+    if (this.#phase !== "idle") return Promise.reject(new OutlastError("OUTLAST_CLOSED", "server is closed; create a new one"));
+    this.#listening = this.#listen(options);
+    return this.#listening;
+  }
+
+  async #listen(options: ListenOptions): Promise<{ port: number; host: string }> {
+    await this.#state.open();
+    this.#stateOpen = true;
+    if (this.#phase !== "idle") throw new OutlastError("OUTLAST_CLOSED", "server was closed while starting");
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#net.once("error", onError);
+      const listenOptions = options.host === undefined ? { port: options.port ?? 0 } : { port: options.port ?? 0, host: options.host };
+      this.#net.listen(listenOptions, () => {
+        this.#net.off("error", onError);
+        resolve();
+      });
+    }).catch(async (err: unknown) => {
+      this.#phase = "closed";
+      await this.#state.close(false);
+      throw err;
+    });
+    this.#phase = "listening";
+    const address = this.#net.address() as AddressInfo;
+    debug("server listening on %s:%d", address.address, address.port);
+    return { port: address.port, host: address.address };
+  }
+
+  #accept(socket: Socket): void {
+    this.#accepted++;
+    socket.on("error", () => {}); // until a ServerConnection (or the rejection path) owns it
+    const info = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+    if (connectionChannel.hasSubscribers) connectionChannel.publish(info);
+    if (this.#phase !== "listening") {
+      this.#turnAway(socket, makeErrorFrame("OUTLAST_SERVER_BUSY", "server is shutting down; retry later", 1000));
+      return;
+    }
+    if (this.#connections.size >= this.#options.maxConnections) {
+      this.#busyRejected++;
+      const err = new OutlastError("OUTLAST_SERVER_BUSY", `server has maxConnections ${this.#options.maxConnections} connections; retry later`, {
+        details: { maxConnections: this.#options.maxConnections },
+      });
+      if (clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...info });
+      this.emit("clientError", err, info);
+      this.#turnAway(socket, makeErrorFrame(err.code, err.message, 1000));
+      return;
+    }
+    this.#connections.add(new ServerConnection(socket, this.#context));
+  }
+
+  #turnAway(socket: Socket, frame: ReturnType<typeof makeErrorFrame>): void {
+    this.#rejected.add(socket);
+    socket.on("close", () => this.#rejected.delete(socket));
+    socket.on("data", () => {}); // read and discard until the peer's FIN
+    socket.end(encodeFrame(frame));
+    const timer = setTimeout(() => socket.destroy(), 2000);
+    timer.unref();
+    socket.on("close", () => clearTimeout(timer));
+  }
+
+  /** Counters since start. */
+  stats(): ServerStats {
+    const r = this.#registry.stats;
+    return {
+      connections: this.#connections.size,
+      clients: this.#registry.size,
+      messagesProcessed: r.messagesProcessed,
+      duplicatesSkipped: r.duplicatesSkipped,
+      handlerFailures: r.handlerFailures,
+      deadLettered: r.deadLettered,
+      protocolErrors: this.#protocolErrors,
+      authRejected: this.#authRejected,
+      busyRejected: this.#busyRejected,
+      connectionsAccepted: this.#accepted,
+    };
+  }
+
+  /**
+   * Drains: stops accepting, lets each client's in-flight handler call finish, sends
+   * its last ACK and GOODBYE, ends the sockets, makes the state durable and closes it.
+   * Messages received but not started are dropped unacknowledged (clients resend them). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close(true);
+    return this.#closing;
+  }
+
+  /** Stops at once: destroys every socket, closes the state without waiting. Idempotent. */
+  async destroy(err?: Error): Promise<void> {
+    if (err !== undefined) debug("server destroyed: %s", err.message);
+    for (const conn of this.#connections) conn.destroy("server destroyed");
+    for (const socket of this.#rejected) socket.destroy();
+    this.#closing ??= this.#close(false);
+    return this.#closing;
+  }
+
+  async #close(graceful: boolean): Promise<void> {
+    const wasListening = this.#phase === "listening";
+    this.#phase = "closing";
+    const netClosed = wasListening ? new Promise<void>((resolve) => this.#net.close(() => resolve())) : Promise.resolve();
+    if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
+    if (graceful) {
+      this.#registry.dropAllQueues();
+      for (const conn of this.#connections) conn.drain(true);
+    } else {
+      for (const conn of this.#connections) conn.destroy("server destroyed");
+    }
+    await Promise.all([...this.#connections].map((c) => c.closed));
+    for (const socket of this.#rejected) socket.destroy();
+    await netClosed;
+    if (this.#stateOpen) {
+      this.#registry.flush();
+      await this.#state.close(graceful);
+    }
+    this.#phase = "closed";
+  }
+
+  #fatal(err: Error): void {
+    debug("server fatal error: %s", err.message);
+    void this.destroy(err);
+    this.emit("error", err);
+  }
+}
+
+/** Creates a server; call `listen()` to start it. Throws OUTLAST_INVALID_OPTION on a bad option. */
+export function createServer(options: ServerOptions): Server {
+  return new Server(options);
+}
