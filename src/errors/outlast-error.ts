@@ -24,7 +24,10 @@ export type OutlastErrorCode =
   | "OUTLAST_OUTBOX_LOCKED"
   | "OUTLAST_OUTBOX_FULL"
   | "OUTLAST_OUTBOX_IO"
-  | "OUTLAST_OUTBOX_CORRUPT";
+  | "OUTLAST_OUTBOX_CORRUPT"
+  | "OUTLAST_STATE_LOCKED"
+  | "OUTLAST_STATE_CORRUPT"
+  | "OUTLAST_STATE_IO";
 
 export const OUTLAST_ERROR_CODES: readonly OutlastErrorCode[] = [
   "OUTLAST_INVALID_OPTION",
@@ -46,6 +49,9 @@ export const OUTLAST_ERROR_CODES: readonly OutlastErrorCode[] = [
   "OUTLAST_OUTBOX_FULL",
   "OUTLAST_OUTBOX_IO",
   "OUTLAST_OUTBOX_CORRUPT",
+  "OUTLAST_STATE_LOCKED",
+  "OUTLAST_STATE_CORRUPT",
+  "OUTLAST_STATE_IO",
 ];
 
 export interface OutlastErrorOptions extends ErrorOptions {

@@ -85,9 +85,9 @@ export class FileDedupState implements DedupState {
     });
     if (snapshot !== undefined && !decodeSnapshot(snapshot, this.#map))
       throw new OutlastError(
-        "OUTLAST_INVALID_OPTION",
-        `invalid option state: ${snapshotPath} is corrupt (bad CRC); restore it from a backup or move it away (then resends of already processed messages run the handler again)`,
-        { details: { option: "state", path: snapshotPath } },
+        "OUTLAST_STATE_CORRUPT",
+        `state snapshot ${snapshotPath} is corrupt (bad CRC); restore it from a backup or move it away (then resends of already processed messages run the handler again)`,
+        { details: { path: snapshotPath } },
       );
     const logPath = join(this.#dir, "log");
     const log = await readFile(logPath).catch((err: NodeJS.ErrnoException) => {
@@ -178,8 +178,12 @@ export class FileDedupState implements DedupState {
     }
   }
 
-  #fail(err: Error): void {
+  #fail(cause: Error): void {
     if (this.#failed !== undefined) return;
+    const err = new OutlastError("OUTLAST_STATE_IO", `state directory ${this.#dir}: ${cause.message}; the server stops rather than acknowledge what it could not make durable`, {
+      cause,
+      details: { dir: this.#dir },
+    });
     this.#failed = err;
     debug("state %s failed: %s", this.#dir, err.message);
     this.#next();

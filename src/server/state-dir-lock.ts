@@ -21,9 +21,9 @@ function isAlive(pid: number): boolean {
 
 function locked(dir: string, pid: number): OutlastError {
   return new OutlastError(
-    "OUTLAST_INVALID_OPTION",
-    `invalid option state: directory ${dir} is locked by pid ${pid}; stop that server or pass another state directory`,
-    { details: { option: "state", dir, pid } },
+    "OUTLAST_STATE_LOCKED",
+    `state directory ${dir} is locked by pid ${pid}; stop that server or pass another state directory`,
+    { details: { dir, pid } },
   );
 }
 

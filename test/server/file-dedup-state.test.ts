@@ -126,7 +126,7 @@ test("a corrupt snapshot refuses to open (it would forget what was processed)", 
   writeFileSync(join(dir, "snapshot"), "OUTLSNP1 not really");
   const state = new FileDedupState(dir);
   await assert.rejects(state.open(), (err: Error & { code?: string }) => {
-    assert.equal(err.code, "OUTLAST_INVALID_OPTION");
+    assert.equal(err.code, "OUTLAST_STATE_CORRUPT");
     assert.match(err.message, /corrupt/);
     return true;
   });
@@ -138,7 +138,7 @@ test("a lock keeps a second state out of the directory; a dead owner's lock is t
   const { state } = await opened(t, dir);
   const second = new FileDedupState(dir);
   await assert.rejects(second.open(), (err: Error & { code?: string; details?: { pid?: number } }) => {
-    assert.equal(err.code, "OUTLAST_INVALID_OPTION");
+    assert.equal(err.code, "OUTLAST_STATE_LOCKED");
     assert.equal(err.details?.pid, process.pid);
     assert.match(err.message, /locked by pid/);
     return true;

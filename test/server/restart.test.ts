@@ -51,7 +51,7 @@ test("two servers cannot share one state dir", async (t) => {
   t.after(() => first.destroy());
   await first.listen({ port: 0, host: "127.0.0.1" });
   const second = createServer({ state: dir, onMessage: () => {} });
-  await assert.rejects(second.listen({ port: 0, host: "127.0.0.1" }), { code: "OUTLAST_INVALID_OPTION" });
+  await assert.rejects(second.listen({ port: 0, host: "127.0.0.1" }), { code: "OUTLAST_STATE_LOCKED" });
   await second.destroy();
 });
 
