@@ -8,6 +8,6 @@ export type { CodeDescription } from "./describe-code.js";
 export { registerClassifier } from "./registry.js";
 export type { ClassifierRule } from "./registry.js";
 export { retry } from "./retry.js";
-export type { RetryOptions } from "./retry.js";
+export type { RetryAttempt, RetryEvent, RetryOptions } from "./retry.js";
 export { OutlastError, isOutlastError, OUTLAST_ERROR_CODES } from "./outlast-error.js";
 export type { OutlastErrorCode } from "./outlast-error.js";
