@@ -16,8 +16,14 @@ export interface ClassifyOptions {
   readonly platform?: Platform;
 }
 
-/** Most error objects one classify() call reads: bounds time and memory on hostile input. */
-const MAX_NODES = 10_000;
+/**
+ * Most error objects one classify() call reads: bounds time and memory on
+ * hostile input while still reaching the bottom of a 10,000-deep chain or
+ * every attempt of a 100,000-error AggregateError.
+ */
+const MAX_NODES = 150_000;
+/** Longest single cause chain followed (a getter may mint a fresh error on every read: an endless chain). */
+const MAX_CHAIN = 20_000;
 /** Deepest nesting of AggregateErrors inside AggregateErrors we follow. */
 const MAX_NESTING = 16;
 
@@ -26,6 +32,8 @@ const KIND_SET = new Set<string>(KINDS);
 interface Walk {
   readonly platform: Platform;
   readonly visited: Set<object>;
+  /** Verdicts already reached for an AggregateError item: the same error may stand in `errors` twice (Promise.any over one promise). */
+  readonly decided: Map<object, Decided | undefined>;
   budget: number;
   truncated: boolean;
 }
@@ -72,7 +80,7 @@ export function isConnectionError(err: unknown, options: ClassifyOptions = {}): 
 
 function classifyUnsafe(err: unknown, platform: Platform): Classification {
   if (!isObjectLike(err)) return bug(err, [], `not an error object (${typeof err})`);
-  const walk: Walk = { platform, visited: new Set(), budget: MAX_NODES, truncated: false };
+  const walk: Walk = { platform, visited: new Set(), decided: new Map(), budget: MAX_NODES, truncated: false };
   if (registeredRules().length > 0) {
     const custom = customVerdict(err, walk);
     if (custom !== undefined) return toClassification(custom);
@@ -102,7 +110,7 @@ function judgeChain(start: unknown, path: Path, nesting: number, walk: Walk): De
   let current: unknown = start;
   let currentPath = path;
   while (isObjectLike(current) && !walk.visited.has(current)) {
-    if (walk.budget <= 0) {
+    if (walk.budget <= 0 || chain.length >= MAX_CHAIN) {
       walk.truncated = true;
       break;
     }
@@ -153,13 +161,31 @@ function judgeAggregate(inner: readonly unknown[], path: Path, nesting: number, 
     } catch {
       item = undefined;
     }
-    const itemPath = extend(path, i);
-    const decided = isObjectLike(item) ? judgeChain(item, itemPath, nesting + 1, walk) : undefined;
+    let decided: Decided | undefined;
+    if (isObjectLike(item)) {
+      const node = new ErrorNode(item);
+      if (!isObjectLike(node.cause()) && node.errors() === undefined) {
+        // The common attempt: one error, nothing inside. Judged directly; allocates only when it decides.
+        walk.budget--;
+        const verdict = nodeVerdict(node, walk.platform);
+        if (verdict !== undefined && verdict.connection && first !== undefined) {
+          judged++;
+          if (verdict.delivered === "maybe") delivered = "maybe";
+          continue;
+        }
+        decided = verdict === undefined ? undefined : { verdict, source: item, path: extend(path, i) };
+      } else if (walk.decided.has(item)) decided = walk.decided.get(item);
+      else if (walk.visited.has(item)) continue; // a cycle back to an enclosing error: not an attempt of its own
+      else {
+        decided = judgeChain(item, extend(path, i), nesting + 1, walk);
+        walk.decided.set(item, decided);
+      }
+    }
     judged++;
     if (decided === undefined || !decided.verdict.connection) {
       // One attempt failed for a reason that is not the network: the whole is not a connection error.
       if (decided !== undefined) return decided;
-      return { verdict: bugVerdict(item), source: item, path: itemPath };
+      return { verdict: bugVerdict(item), source: item, path: extend(path, i) };
     }
     first ??= decided;
     if (decided.verdict.delivered === "maybe") delivered = "maybe";
