@@ -1,0 +1,311 @@
+/**
+ * One socket's life: connect (TCP or TLS), HELLO/WELCOME within
+ * connectTimeoutMs, frames in and out, heartbeat, and exactly one `onClose`
+ * with the error that ended it (undefined for a clean end). The client decides
+ * what to do next; a Connection never reconnects.
+ */
+
+import net from "node:net";
+import tls from "node:tls";
+import type { Timer } from "../errors/clock.js";
+import { OutlastError } from "../errors/outlast-error.js";
+import { errorFromFrame, makeErrorFrame } from "../protocol/error-frame.js";
+import { encodeFrame, writeMessageHeader } from "../protocol/frame-encoder.js";
+import { FrameDecoder } from "../protocol/frame-decoder.js";
+import type { ClientLinkState } from "../protocol/frame-rules.js";
+import { clientFrameRule } from "../protocol/frame-rules.js";
+import type { Frame, HelloFrame, WelcomeFrame } from "../protocol/frames.js";
+import { PROTOCOL_VERSION } from "../protocol/frames.js";
+import { checkWelcome, SUPPORTED_VERSIONS } from "../protocol/handshake.js";
+import { MESSAGE_HEADER_BYTES } from "../protocol/limits.js";
+import type { OutboxRecord } from "../outbox/outbox.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Endpoint } from "./url.js";
+import { serverNameFor } from "./url.js";
+
+/** Records are copied into one buffer per write up to this size; larger batches are corked writes. */
+const COALESCE_BYTES = 1024 * 1024;
+/** After we send an ERROR or GOODBYE, the peer has this long to close before we destroy the socket. */
+const LINGER_MS = 1000;
+
+export interface ConnectionEvents {
+  onWelcome(welcome: WelcomeFrame): void;
+  onAck(seq: number, duplicates: number): void;
+  /** The socket can take more writes after write() returned false. */
+  onDrain(): void;
+  /** Exactly once. `err` is what lost the link; `goodbye` when the server said GOODBYE. */
+  onClose(err: Error | undefined, goodbye: boolean): void;
+}
+
+export type ConnectPhase = "tcp" | "tls" | "handshake";
+
+export class Connection {
+  readonly #o: ResolvedOptions;
+  readonly #events: ConnectionEvents;
+  readonly #socket: net.Socket;
+  readonly #decoder: FrameDecoder;
+  readonly #hello: HelloFrame;
+  #link: ClientLinkState = "connecting";
+  #phase: ConnectPhase = "tcp";
+  #connectTimer: Timer | undefined;
+  #lingerTimer: Timer | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #error: Error | undefined;
+  #goodbye = false;
+  #closed = false;
+  /** The server's maxFrameBytes (after WELCOME). */
+  peerMaxFrameBytes = 0;
+
+  constructor(endpoint: Endpoint, clientId: string, options: ResolvedOptions, events: ConnectionEvents) {
+    this.#o = options;
+    this.#events = events;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.#hello = {
+      type: "hello",
+      minVersion: SUPPORTED_VERSIONS[0] ?? PROTOCOL_VERSION,
+      maxVersion: PROTOCOL_VERSION,
+      clientId,
+      token: options.token,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      maxFrameBytes: options.maxFrameBytes,
+    };
+    this.#connectTimer = options.clock.setTimeout(() => this.#connectTimedOut(), options.connectTimeoutMs);
+    if (endpoint.secure) {
+      const servername = serverNameFor(endpoint.host);
+      this.#socket = tls.connect({
+        ...(servername === undefined ? {} : { servername }),
+        ...options.tls,
+        host: endpoint.host,
+        port: endpoint.port,
+      });
+      this.#socket.once("connect", () => {
+        this.#phase = "tls";
+      });
+      this.#socket.once("secureConnect", () => this.#sendHello());
+    } else {
+      this.#socket = net.connect({ host: endpoint.host, port: endpoint.port });
+      this.#socket.once("connect", () => this.#sendHello());
+    }
+    this.#socket.setNoDelay(true);
+    this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on("drain", () => this.#events.onDrain());
+    this.#socket.on("error", (err: Error) => {
+      this.#error ??= err;
+    });
+    this.#socket.on("end", () => this.#onEnd());
+    this.#socket.on("close", () => this.#onClose());
+  }
+
+  get isOpen(): boolean {
+    return this.#link === "open" || this.#link === "draining";
+  }
+
+  /** When the last byte arrived from the server (clock ms); -Infinity before WELCOME. */
+  get lastHeardMs(): number {
+    return this.#heartbeat?.lastHeardMs ?? -Infinity;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes MESSAGE frames for `records`; false when the socket's buffer is full (wait for onDrain). */
+  writeMessages(records: readonly OutboxRecord[]): boolean {
+    let total = 0;
+    for (let i = 0; i < records.length; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;
+    if (total <= COALESCE_BYTES) {
+      const buf = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as OutboxRecord;
+        at = writeMessageHeader(buf, at, r.seq, r.data.length);
+        buf.set(r.data, at);
+        at += r.data.length;
+      }
+      return this.#socket.write(buf);
+    }
+    this.#socket.cork();
+    let ok = true;
+    for (const r of records) {
+      const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
+      writeMessageHeader(header, 0, r.seq, r.data.length);
+      this.#socket.write(header);
+      ok = this.#socket.write(r.data);
+    }
+    this.#socket.uncork();
+    return ok;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#socket.writableNeedDrain;
+  }
+
+  /** Graceful: GOODBYE, then end our side; the socket closes when the server closes its side (or after a linger). */
+  sayGoodbye(): void {
+    if (this.#closed) return;
+    this.#link = "draining";
+    this.#stopTimers();
+    if (this.#socket.writable) this.#socket.end(encodeFrame({ type: "goodbye" }));
+    this.#linger();
+  }
+
+  /** Marks the link as draining (close() waiting for acks); frames are handled as before. */
+  drain(): void {
+    if (this.#link === "open") this.#link = "draining";
+  }
+
+  /** Ends the socket at once; onClose follows with `err`. */
+  destroy(err?: Error): void {
+    if (this.#closed) return;
+    if (err !== undefined) this.#error ??= err;
+    this.#stopTimers();
+    this.#socket.destroy();
+  }
+
+  #sendHello(): void {
+    if (this.#closed) return;
+    this.#phase = "handshake";
+    this.#link = "handshaking";
+    this.#socket.write(encodeFrame(this.#hello));
+  }
+
+  #connectTimedOut(): void {
+    this.#connectTimer = undefined;
+    const { connectTimeoutMs } = this.#o;
+    const what = { tcp: "TCP connect", tls: "TLS handshake", handshake: "HELLO/WELCOME handshake" }[this.#phase];
+    this.destroy(
+      new OutlastError("OUTLAST_CONNECT_TIMEOUT", `${what} did not finish within connectTimeoutMs (${connectTimeoutMs} ms)`, {
+        details: { connectTimeoutMs, phase: this.#phase },
+      }),
+    );
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#heartbeat?.heard();
+    let frames: Frame[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#protocolViolation(err as Error);
+      return;
+    }
+    for (let i = 0; i < frames.length && !this.#closed; i++) this.#onFrame(frames[i] as Frame);
+  }
+
+  #onFrame(frame: Frame): void {
+    const rule = clientFrameRule(this.#link, frame.type);
+    if (rule === "violation") {
+      this.#protocolViolation(
+        new OutlastError("OUTLAST_PROTOCOL_ERROR", `server sent ${frame.type.toUpperCase()} while the link was ${this.#link}`, {
+          details: { frame: frame.type, state: this.#link },
+        }),
+      );
+      return;
+    }
+    if (rule === "ignore") return;
+    switch (frame.type) {
+      case "welcome":
+        this.#onWelcome(frame);
+        return;
+      case "ack":
+        this.#events.onAck(frame.seq, frame.duplicates);
+        return;
+      case "ping":
+        this.#socket.write(encodeFrame({ type: "pong", nonce: frame.nonce }));
+        return;
+      case "pong":
+        return;
+      case "error":
+        this.#error ??= errorFromFrame(frame, "server");
+        this.#stopTimers();
+        this.#socket.end();
+        this.#linger();
+        return;
+      case "goodbye":
+        this.#goodbye = true;
+        this.#stopTimers();
+        this.#socket.end();
+        this.#linger();
+        return;
+      case "hello":
+      case "message":
+        return; // unreachable: the rule table calls these violations
+      default: {
+        const never: never = frame;
+        throw new Error(`unknown frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #onWelcome(welcome: WelcomeFrame): void {
+    const problem = checkWelcome(this.#hello, welcome);
+    if (problem !== undefined) {
+      this.#protocolViolation(new OutlastError(problem.code, problem.message, { details: { frame: "welcome" } }));
+      return;
+    }
+    if (this.#connectTimer !== undefined) this.#o.clock.clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#link = "open";
+    this.peerMaxFrameBytes = welcome.maxFrameBytes;
+    this.#heartbeat = new Heartbeat({
+      clock: this.#o.clock,
+      intervalMs: this.#o.heartbeatIntervalMs,
+      timeoutMs: this.#o.heartbeatTimeoutMs,
+      ping: (nonce) => {
+        if (!this.#closed) this.#socket.write(encodeFrame({ type: "ping", nonce }));
+      },
+      onTimeout: (err) => this.destroy(err),
+    });
+    this.#events.onWelcome(welcome);
+  }
+
+  /** Tell the server what was wrong, then close. */
+  #protocolViolation(err: Error): void {
+    this.#error ??= err;
+    this.#stopTimers();
+    const code = err instanceof OutlastError ? err.code : "OUTLAST_PROTOCOL_ERROR";
+    if (this.#socket.writable) this.#socket.end(encodeFrame(makeErrorFrame(code, err.message)));
+    this.#linger();
+  }
+
+  #onEnd(): void {
+    if (this.#error === undefined && !this.#goodbye) {
+      try {
+        this.#decoder.end();
+      } catch (err) {
+        this.#error = err as Error;
+        return;
+      }
+      // The server's FIN without GOODBYE or ERROR (a crash, a proxy closing): the same
+      // condition, and the same shape, as Node's stream "Premature close".
+      this.#error = Object.assign(new Error(`server closed the connection without GOODBYE (premature close) while ${this.#link}`), {
+        code: "ERR_STREAM_PREMATURE_CLOSE",
+      });
+    }
+  }
+
+  #linger(): void {
+    if (this.#lingerTimer !== undefined || this.#closed) return;
+    this.#lingerTimer = this.#o.clock.setTimeout(() => {
+      this.#lingerTimer = undefined;
+      this.#socket.destroy();
+    }, LINGER_MS);
+  }
+
+  #stopTimers(): void {
+    if (this.#connectTimer !== undefined) this.#o.clock.clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#heartbeat?.stop();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link = "closed";
+    this.#stopTimers();
+    if (this.#lingerTimer !== undefined) this.#o.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    this.#events.onClose(this.#error, this.#goodbye);
+  }
+}

@@ -1,0 +1,3 @@
+export type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox.js";
+export { MemoryOutbox } from "./memory-outbox.js";
+export type { MemoryOutboxOptions } from "./memory-outbox.js";

@@ -1,0 +1,174 @@
+/** Test helpers for the client: waiting on events with a deadline, a fault-injecting TCP relay, a child-process server. */
+
+import { fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import type { EventEmitter } from "node:events";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+
+/** Resolves with the first `event` whose argument satisfies `pred`; rejects after `timeoutMs`. */
+export function waitFor<T = unknown>(
+  emitter: EventEmitter,
+  event: string,
+  pred: (arg: T) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onEvent = (arg: T): void => {
+      if (!pred(arg)) return;
+      cleanup();
+      resolve(arg);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${event}`));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+    };
+    emitter.on(event, onEvent);
+  });
+}
+
+/** Rejects when `p` takes longer than `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type RelayMode = "forward" | "blackhole" | "dropDown";
+
+/**
+ * A TCP relay between the client and the server that can misbehave:
+ * "blackhole" stops forwarding both ways but keeps every socket open (a half-open link),
+ * "dropDown" forwards client->server but drops server->client bytes (lost acks).
+ */
+export class Relay {
+  mode: RelayMode = "forward";
+  targetPort: number;
+  readonly #server: net.Server;
+  readonly #pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  accepted = 0;
+
+  constructor(targetPort: number) {
+    this.targetPort = targetPort;
+    this.#server = net.createServer((client) => {
+      this.accepted++;
+      const upstream = net.connect({ host: "127.0.0.1", port: this.targetPort });
+      const pair = { client, upstream };
+      this.#pairs.add(pair);
+      client.on("data", (chunk) => {
+        if (this.mode !== "blackhole") upstream.write(chunk);
+      });
+      upstream.on("data", (chunk) => {
+        if (this.mode === "forward") client.write(chunk);
+      });
+      const done = (): void => {
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", done).on("close", done);
+      upstream.on("error", done).on("close", () => {
+        if (this.mode !== "blackhole") done();
+      });
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  get connections(): number {
+    return this.#pairs.size;
+  }
+
+  /** Sends RST to every client (the server side of the client's socket) and drops the upstream. */
+  resetClients(): void {
+    for (const p of this.#pairs) {
+      p.client.resetAndDestroy();
+      p.upstream.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** Closes every pair (FIN both ways). */
+  cutAll(): void {
+    for (const p of this.#pairs) {
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    this.cutAll();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** A server in a child process (so it can be SIGKILLed). Reports every handler call. */
+export class ChildServer {
+  readonly handled: number[] = [];
+  /** Seqs handed to the handler again with `redelivery: true` (the server crashed between handler and record). */
+  readonly redelivered: number[] = [];
+  port = 0;
+  #child: ChildProcess | undefined;
+  #onHandled: (() => void) | undefined;
+
+  async start(port: number, stateDir: string | undefined): Promise<number> {
+    const script = fileURLToPath(new URL("./fixtures/server-child.js", import.meta.url));
+    const child = fork(script, [String(port), stateDir ?? ""], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.#child = child;
+    child.on("message", (m: { type: string; seq?: number; redelivery?: boolean }) => {
+      if (m.type === "handled" && m.seq !== undefined) {
+        this.handled.push(m.seq);
+        if (m.redelivery === true) this.redelivered.push(m.seq);
+        this.#onHandled?.();
+      }
+    });
+    const listening = await within(
+      new Promise<{ port: number }>((resolve, reject) => {
+        child.on("message", (m: { type: string; port?: number }) => {
+          if (m.type === "listening") resolve({ port: m.port ?? 0 });
+        });
+        child.once("exit", (code) => reject(new Error(`server child exited with ${code}`)));
+      }),
+      10_000,
+      "server child start",
+    );
+    this.port = listening.port;
+    return this.port;
+  }
+
+  /** Resolves once the handler has been called `n` times in total. */
+  async waitHandled(n: number, timeoutMs = 20_000): Promise<void> {
+    if (this.handled.length >= n) return;
+    await within(
+      new Promise<void>((resolve) => {
+        this.#onHandled = () => {
+          if (this.handled.length >= n) resolve();
+        };
+      }),
+      timeoutMs,
+      `waiting for ${n} handled messages (have ${this.handled.length})`,
+    );
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
