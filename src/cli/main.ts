@@ -12,6 +12,11 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: "what an error code or errno means on each platform, and what a client should do",
     load: async () => (await import("./commands/explain.js")).explain,
   },
+  proxy: {
+    summary: "a TCP proxy that injects network faults (latency, blackhole, reset, ...) to test a client",
+    load: async () => (await import("./commands/proxy.js")).proxy,
+  },
+  serve: { summary: "listen for outlast clients and write every delivered message to stdout or a file", load: async () => (await import("./commands/serve.js")).serve },
 };
 
 function version(): string {
