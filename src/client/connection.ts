@@ -277,10 +277,9 @@ export class Connection {
         this.#error = err as Error;
         return;
       }
-      // The server's FIN without GOODBYE or ERROR (a crash, a proxy closing): the same
-      // condition, and the same shape, as Node's stream "Premature close".
-      this.#error = Object.assign(new Error(`server closed the connection without GOODBYE (premature close) while ${this.#link}`), {
-        code: "ERR_STREAM_PREMATURE_CLOSE",
+      // The server's FIN without GOODBYE or ERROR: a crash, or a proxy or NAT box closing.
+      this.#error = new OutlastError("OUTLAST_CONNECTION_CLOSED", `server closed the connection without GOODBYE while ${this.#link}`, {
+        details: { link: this.#link },
       });
     }
   }

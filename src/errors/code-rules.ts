@@ -67,6 +67,7 @@ const ROWS: readonly Row[] = [
   ["ESOCKETTIMEDOUT", "timeout", C, ANY, "socket timed out"], // request, older clients
   ["TimeoutError", "timeout", C, ANY, "operation timed out"], // DOMException from AbortSignal.timeout()
   ["OUTLAST_HEARTBEAT_TIMEOUT", "timeout", C, ANY, "heard nothing from the peer within the heartbeat timeout"],
+  ["OUTLAST_CONNECTION_CLOSED", "reset", C, ANY, "the peer closed the connection without saying goodbye (a crash, or a proxy or NAT box closing)", "peer-closed"],
   ["OUTLAST_CONNECT_TIMEOUT", "timeout", C, PRE, "connect, TLS handshake or protocol handshake timed out"],
   // --- Node stream/socket states that mean "the link is gone" ---
   ["ERR_STREAM_DESTROYED", "not-connected", C, ANY, "write after the socket was destroyed"],
