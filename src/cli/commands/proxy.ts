@@ -4,55 +4,96 @@
  * endpoint to change faults at run time.
  */
 
-import { parseArgs } from "node:util";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createControlServer, createProxy, type ControlServer, type FaultProxy } from "../../proxy/index.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { ALWAYS, faultsFromFlags, parseHostPort } from "./proxy-flags.js";
+import { EXIT_INTERRUPTED, formatFailure, formatHostPort, parseHostPort, readOptions, reportUncaught } from "../config.js";
+import { ALWAYS, faultsFromFlags } from "./proxy-flags.js";
 
-const HELP = `Usage: outlast proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--control HOST:PORT] [--seed N]
+const NAME = "proxy";
+
+const HELP = `Usage: outlast proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--control HOST:PORT]
+                     [--seed N] [--verbose] [--debug]
 
 A TCP proxy that injects network faults between your client and your server.
-It moves bytes and knows no protocol. Runs until Ctrl-C (SIGINT) or SIGTERM.
+It moves bytes and knows no protocol. Runs until SIGINT (Ctrl-C) or SIGTERM.
 
   --upstream HOST:PORT   where to forward to (required)
-  --listen HOST:PORT     where to listen (default 127.0.0.1:0: a free port, printed)
+  --listen HOST:PORT     where to listen (default 127.0.0.1:0: a free port). The
+                         address is printed on stderr:
+                         "outlast proxy: listening on tcp://127.0.0.1:9000 -> 127.0.0.1:7000 (seed 42)"
   --control HOST:PORT    serve the HTTP JSON control endpoint (GET/POST /faults,
-                         PATCH/DELETE /faults/:id, GET /stats, GET /connections);
+                         GET/PATCH/DELETE /faults/ID, GET /stats, GET /connections);
                          loopback only unless --control-dangerously-allow-remote
   --seed N               seed of every random choice (default: random, printed)
-  --verbose              print connections and faults as they happen
+  --verbose              print connections and faults as they happen (stderr)
+  --debug                show stack traces on errors
+  -h, --help             show this help
 
 Faults (each acts on --direction, on a --probability of connections):
   --latency MS[±JITTER]  delay every chunk: 100ms, 100ms±20, 1s+-200ms
   --bandwidth RATE       limit bytes per second: 5000, 64KiB/s, 1MB/s
   --blackhole [DOWN/EVERY]
-                         forward nothing, keep sockets open (half-open link);
-                         alone: always; 2s/10s: down 2 s in every 10 s
+                         forward nothing, keep the sockets open (the half-open
+                         link); alone: always; 2s/10s: down 2 s in every 10 s
   --reset-every DURATION RST both sides of every open connection every DURATION
   --close-every DURATION FIN both sides of every open connection every DURATION
   --slicer SIZE[±VAR][/DELAY]
                          cut writes into ~SIZE-byte pieces, DELAY apart (default 1ms)
-  --limit-data BYTES     close a connection after BYTES bytes (1000, 64KiB)
-  --flap UP/DOWN         random blackhole flaps: up ~UP, then down ~DOWN (5s/1s)
+  --limit-data SIZE      close a connection after SIZE bytes (1000, 64KiB)
+  --flap DOWN/UP         random blackhole flaps: down ~DOWN, up ~UP (1s/5s)
   --refuse               reset new connections at once (never connect upstream)
   --hold                 accept new connections but never connect upstream
-  --direction D          upstream (client -> server), downstream or both (default)
-  --probability P        chance in [0, 1] a connection gets the faults (default 1)
-  -h, --help             show this help
+  --direction D          upstream (client -> server), downstream, or both (default)
+  --probability P        chance in [0, 1] that a connection gets the faults (default 1)
+
+Every option can also be set in the environment as OUTLAST_PROXY_<NAME>:
+--upstream is OUTLAST_PROXY_UPSTREAM, --reset-every is OUTLAST_PROXY_RESET_EVERY.
+A flag wins over its variable. Durations: 250ms, 5s, 2m. Sizes: 4096, 64KiB, 1MB.
+
+SIGINT or SIGTERM ends every connection with FIN and exits 0; a second SIGINT
+stops at once (exit 130).
 
 Examples:
   outlast proxy --listen 127.0.0.1:9000 --upstream 127.0.0.1:7000 --latency 100ms±20
-  outlast proxy --listen :9000 --upstream db.local:5432 --reset-every 5s --seed 42
-  outlast proxy --listen :9000 --upstream :7000 --blackhole 2s/10s --control 127.0.0.1:9001
+  outlast proxy --listen 9000 --upstream db.local:5432 --reset-every 5s --seed 42
+  outlast proxy --listen 9000 --upstream 7000 --blackhole 2s/10s --control 127.0.0.1:9001
   curl -s localhost:9001/faults -H 'content-type: application/json' \\
        -d '{"kind":"latency","latencyMs":250,"direction":"downstream"}'
   curl -s -X PATCH localhost:9001/faults/f1 -H 'content-type: application/json' -d '{"latencyMs":50}'
   curl -s -X DELETE localhost:9001/faults/f1; curl -s localhost:9001/stats
 
-Exit codes: 0 stopped by a signal, 1 could not start (e.g. the port is taken),
-2 usage error.
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (e.g. the port is
+taken), 2 usage error, 130 stopped at once by a second SIGINT.
 `;
+
+/** Every option; its variable is OUTLAST_PROXY_<NAME> (not OUTLAST_<NAME>: a proxy often runs beside `outlast serve` in one shell). */
+const OPTION_NAMES = {
+  listen: "string",
+  upstream: "string",
+  control: "string",
+  "control-dangerously-allow-remote": "boolean",
+  seed: "string",
+  verbose: "boolean",
+  latency: "string",
+  bandwidth: "string",
+  blackhole: "string",
+  "reset-every": "string",
+  "close-every": "string",
+  slicer: "string",
+  "limit-data": "string",
+  flap: "string",
+  refuse: "boolean",
+  hold: "boolean",
+  direction: "string",
+  probability: "string",
+} as const;
+
+type Specs = { readonly [K in keyof typeof OPTION_NAMES]: { readonly type: (typeof OPTION_NAMES)[K]; readonly env: string } };
+
+const SPECS = Object.fromEntries(
+  Object.entries(OPTION_NAMES).map(([name, type]) => [name, { type, env: `OUTLAST_PROXY_${name.toUpperCase().replace(/-/g, "_")}` }]),
+) as unknown as Specs;
 
 function parse(args: readonly string[]) {
   // A bare --blackhole (no DOWN/EVERY after it) means "always".
@@ -60,60 +101,18 @@ function parse(args: readonly string[]) {
     const next = args[i + 1];
     return a === "--blackhole" && (next === undefined || next.startsWith("-")) ? `--blackhole=${ALWAYS}` : a;
   });
-  try {
-    return parseArgs({
-      args: normalized,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: "string" },
-        upstream: { type: "string" },
-        control: { type: "string" },
-        "control-dangerously-allow-remote": { type: "boolean", default: false },
-        seed: { type: "string" },
-        verbose: { type: "boolean", default: false },
-        latency: { type: "string" },
-        bandwidth: { type: "string" },
-        blackhole: { type: "string" },
-        "reset-every": { type: "string" },
-        "close-every": { type: "string" },
-        slicer: { type: "string" },
-        "limit-data": { type: "string" },
-        flap: { type: "string" },
-        refuse: { type: "boolean" },
-        hold: { type: "boolean" },
-        direction: { type: "string" },
-        probability: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new UsageError(message.split(/\.\s/)[0] ?? message);
-  }
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
-      resolve(signal);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
+  return readOptions(normalized, SPECS).values;
 }
 
 function watch(proxy: FaultProxy, io: CommandIo): void {
-  proxy.on("connectionOpened", (c) => io.out(`connection ${c.id} opened from ${c.client.address}:${c.client.port}\n`));
-  proxy.on("connectionClosed", (c) => io.out(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)\n`));
-  proxy.on("connectionRefused", (c) => io.out(`connection ${c.id} refused by ${c.faultId}\n`));
-  proxy.on("connectionHeld", (c) => io.out(`connection ${c.id} held by ${c.faultId}\n`));
-  proxy.on("upstreamFailed", (e) => io.out(`connection ${e.id}: upstream connect failed: ${e.error.message}\n`));
-  proxy.on("faultApplied", (e) => io.out(`fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}\n`));
-  proxy.on("faultActivated", (f) => io.out(`fault ${f.id} on\n`));
-  proxy.on("faultDeactivated", (f) => io.out(`fault ${f.id} off\n`));
+  proxy.on("connectionOpened", (c) => io.err(`connection ${c.id} opened from ${c.client.address}:${c.client.port}\n`));
+  proxy.on("connectionClosed", (c) => io.err(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)\n`));
+  proxy.on("connectionRefused", (c) => io.err(`connection ${c.id} refused by ${c.faultId}\n`));
+  proxy.on("connectionHeld", (c) => io.err(`connection ${c.id} held by ${c.faultId}\n`));
+  proxy.on("upstreamFailed", (e) => io.err(`connection ${e.id}: upstream connect failed: ${e.error.message}\n`));
+  proxy.on("faultApplied", (e) => io.err(`fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}\n`));
+  proxy.on("faultActivated", (f) => io.err(`fault ${f.id} on\n`));
+  proxy.on("faultDeactivated", (f) => io.err(`fault ${f.id} off\n`));
 }
 
 export const proxy: Command = {
@@ -126,10 +125,10 @@ export const proxy: Command = {
       return EXIT_OK;
     }
     if (v.upstream === undefined) throw new UsageError("--upstream HOST:PORT is required");
-    const upstream = parseHostPort("--upstream", v.upstream);
+    const upstream = parseHostPort(v.upstream, "--upstream");
     if (upstream.port === 0) throw new UsageError("--upstream needs a port above 0");
-    const listen = parseHostPort("--listen", v.listen ?? "127.0.0.1:0");
-    const control = v.control === undefined ? undefined : parseHostPort("--control", v.control);
+    const listen = parseHostPort(v.listen ?? "127.0.0.1:0", "--listen");
+    const control = v.control === undefined ? undefined : parseHostPort(v.control, "--control");
     if (v.seed !== undefined && !/^\d+$/.test(v.seed)) throw new UsageError(`--seed takes an integer 0..4294967295, not "${v.seed}"`);
     const faults = faultsFromFlags(v);
 
@@ -144,33 +143,61 @@ export const proxy: Command = {
       if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(err.message);
       throw err;
     }
-    const signal = waitForSignal();
+    const removeUncaught = reportUncaught(NAME, v.debug);
+    try {
+      return await serve(fp, controlServer, upstream, v.verbose, v.debug, io);
+    } finally {
+      removeUncaught();
+    }
+  },
+};
+
+async function serve(
+  fp: FaultProxy,
+  controlServer: ControlServer | undefined,
+  upstream: { host: string; port: number },
+  verbose: boolean,
+  debug: boolean,
+  io: CommandIo,
+): Promise<number> {
+  let signals = 0;
+  let first: (signal: NodeJS.Signals) => void = () => {};
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (first = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals === 1) return first(signal);
+    // A second signal: stop at once.
+    void fp.destroy();
+    process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
     // The fault lines first, the address lines last: a script can start using the proxy once it sees them.
-    const lines = fp.faults().map((f) => `outlast proxy: fault ${f.id} ${JSON.stringify(f.fault)}\n`);
+    const lines = fp.faults().map((f) => `outlast ${NAME}: fault ${f.id} ${JSON.stringify(f.fault)}\n`);
     try {
       const at = await fp.listen();
-      lines.push(`outlast proxy: listening on ${at.host}:${at.port} -> ${upstream.host}:${upstream.port} (seed ${fp.seed})\n`);
+      lines.push(`outlast ${NAME}: listening on tcp://${formatHostPort(at.host, at.port)} -> ${formatHostPort(upstream.host, upstream.port)} (seed ${fp.seed})\n`);
       if (controlServer !== undefined) {
         const c = await controlServer.listen();
-        lines.push(`outlast proxy: control on http://${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}\n`);
+        lines.push(`outlast ${NAME}: control on http://${formatHostPort(c.host, c.port)}\n`);
       }
     } catch (err) {
       await Promise.all([fp.destroy(), controlServer?.close()]);
-      io.err(`outlast proxy: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+      const inUse = (err as { code?: unknown }).code === "EADDRINUSE";
+      io.err(formatFailure(NAME, inUse ? new Error(`${(err as Error).message}; pass another --listen or --control`, { cause: err }) : err, debug));
       return EXIT_FAILURE;
     }
-    io.out(lines.join(""));
-    if (v.verbose) watch(fp, io);
+    io.err(lines.join(""));
+    if (verbose) watch(fp, io);
 
-    const got = await signal;
-    io.out(`outlast proxy: ${got}, stopping\n`);
+    const signal = await stopRequested;
+    io.err(`outlast ${NAME}: ${signal}: closing connections${signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`);
     await controlServer?.close();
-    const stopped = fp.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
-    clearTimeout(timer);
-    await fp.destroy();
-    io.out(`outlast proxy: stats ${JSON.stringify(fp.stats())}\n`);
+    await fp.close();
+    io.err(`outlast ${NAME}: stopped; stats ${JSON.stringify(fp.stats())}\n`);
     return EXIT_OK;
-  },
-};
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,22 @@
+// outlast/proxy: a TCP proxy that injects network faults, for tests. It moves bytes and knows no protocol.
+export { createProxy, FaultProxy, faultAppliedChannel } from "./proxy.js";
+export type { FaultAppliedEvent, FaultHandle, ProxyAddress, ProxyEvents, ProxyOptions, ProxyStats } from "./proxy.js";
+export { createControlServer } from "./control-server.js";
+export type { ControlServer, ControlServerOptions } from "./control-server.js";
+export { FAULT_KINDS, normalizeFault } from "./faults/catalog.js";
+export type { Fault, FaultKind, NormalizedFault, ScheduledFault } from "./faults/catalog.js";
+export type { FaultChanges, FaultInfo } from "./fault-registry.js";
+export type { ConnectionInfo, Endpoint, LinkState } from "./link.js";
+export type { Direction, Flow, FaultBase } from "./faults/fault.js";
+export type { LatencyFault } from "./faults/latency.js";
+export type { BandwidthFault } from "./faults/bandwidth.js";
+export type { BlackholeFault } from "./faults/blackhole.js";
+export type { ResetFault } from "./faults/reset.js";
+export type { CloseFault } from "./faults/close.js";
+export type { SlicerFault } from "./faults/slicer.js";
+export type { LimitDataFault } from "./faults/limit-data.js";
+export type { RefuseFault } from "./faults/refuse.js";
+export type { HoldFault } from "./faults/hold.js";
+export type { ScheduleFault, ScheduleMode } from "./faults/schedule.js";
+export { createRandom, deriveSeed } from "./random.js";
+export type { Random } from "./random.js";
