@@ -1,0 +1,290 @@
+/**
+ * An in-memory OutboxFs that models what survives a power cut, for
+ * test/outbox/power-loss.test.ts.
+ *
+ * Model (stricter than ext4/xfs, so code that passes here is safe there):
+ * - a file's data is durable up to its last completed datasync(); every write
+ *   or truncate after it may, at the crash, be lost, applied, applied in part
+ *   (torn at 512-byte sectors, in any order), or turned into zeros;
+ * - a created, removed or renamed directory entry is durable only after
+ *   fsyncDir() of its directory; before that it may or may not survive;
+ * - the operation numbered `crashAt` (and everything after it) throws: the
+ *   machine lost power while it was being issued (a write in progress may be
+ *   partly on disk).
+ * Directories themselves (mkdirp) are durable at once (simplification).
+ */
+
+import { dirname } from "node:path";
+import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
+
+type DataOp = { kind: "write"; pos: number; bytes: Buffer } | { kind: "truncate"; length: number };
+type DirOp = { kind: "link"; path: string; inode: Inode } | { kind: "unlink"; path: string } | { kind: "rename"; from: string; to: string };
+
+interface Inode {
+  data: Buffer<ArrayBufferLike>;
+  durable: Buffer<ArrayBufferLike>;
+  unsynced: DataOp[];
+}
+
+export class PowerCut extends Error {
+  override name = "PowerCut";
+  readonly code = "EPOWERCUT";
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function errno(code: string, path: string): Error {
+  return Object.assign(new Error(`${code}: ${path}`), { code });
+}
+
+function applyOp(data: Buffer, op: DataOp): Buffer<ArrayBufferLike> {
+  if (op.kind === "truncate") return op.length <= data.length ? Buffer.from(data.subarray(0, op.length)) : Buffer.concat([data, Buffer.alloc(op.length - data.length)]);
+  const end = op.pos + op.bytes.length;
+  const out = end > data.length ? Buffer.concat([data, Buffer.alloc(end - data.length)]) : Buffer.from(data);
+  op.bytes.copy(out, op.pos);
+  return out;
+}
+
+/** A small seeded PRNG (mulberry32), so every failure can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type CrashMode = "none" | "all" | "random";
+
+export class CrashFs implements OutboxFs {
+  readonly pid = 4242;
+  /** Operations issued so far (writes, truncates, syncs, creates, unlinks, renames). */
+  ops = 0;
+  crashed = false;
+  readonly #names = new Map<string, Inode>();
+  #durableNames = new Map<string, Inode>();
+  #pendingDir: DirOp[] = [];
+  readonly #dirs = new Set<string>();
+
+  constructor(readonly crashAt = Infinity) {}
+
+  isProcessAlive(_pid: number): boolean {
+    return false; // the process that held any lock in a crash image is gone
+  }
+
+  #step(): void {
+    if (this.crashed) throw new PowerCut("power is off");
+    if (this.ops === this.crashAt) {
+      this.crashed = true;
+      throw new PowerCut("power cut");
+    }
+    this.ops++;
+  }
+
+  mkdirp(dir: string): Promise<void> {
+    for (let d = dir; !this.#dirs.has(d) && d !== dirname(d); d = dirname(d)) this.#dirs.add(d);
+    return Promise.resolve();
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    if (this.crashed) return Promise.reject(new PowerCut("power is off"));
+    if (!this.#dirs.has(dir)) return Promise.reject(errno("ENOENT", dir));
+    const out = new Set<string>();
+    for (const p of this.#names.keys()) if (dirname(p) === dir) out.add(p.slice(dir.length + 1));
+    for (const d of this.#dirs) if (dirname(d) === dir) out.add(d.slice(dir.length + 1));
+    return Promise.resolve([...out]);
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    if (this.crashed) return Promise.reject(new PowerCut("power is off"));
+    const i = this.#names.get(path);
+    return i === undefined ? Promise.reject(errno("ENOENT", path)) : Promise.resolve(Buffer.from(i.data));
+  }
+
+  createExclusive(path: string): Promise<OutboxFile> {
+    try {
+      this.#step();
+      if (this.#names.has(path)) throw errno("EEXIST", path);
+      if (!this.#dirs.has(dirname(path))) throw errno("ENOENT", path);
+      const inode: Inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0), unsynced: [] };
+      this.#names.set(path, inode);
+      this.#pendingDir.push({ kind: "link", path, inode });
+      return Promise.resolve(this.#file(inode));
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  openForWrite(path: string): Promise<OutboxFile> {
+    const inode = this.#names.get(path);
+    if (this.crashed) return Promise.reject(new PowerCut("power is off"));
+    return inode === undefined ? Promise.reject(errno("ENOENT", path)) : Promise.resolve(this.#file(inode));
+  }
+
+  unlink(path: string): Promise<void> {
+    try {
+      this.#step();
+      if (!this.#names.delete(path)) throw errno("ENOENT", path);
+      this.#pendingDir.push({ kind: "unlink", path });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    try {
+      this.#step();
+      const i = this.#names.get(from);
+      if (i === undefined) throw errno("ENOENT", from);
+      this.#names.delete(from);
+      this.#names.set(to, i);
+      this.#pendingDir.push({ kind: "rename", from, to });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  fsyncDir(dir: string): Promise<void> {
+    try {
+      this.#step();
+      const touches = (op: DirOp): boolean =>
+        op.kind === "rename" ? dirname(op.from) === dir || dirname(op.to) === dir : dirname(op.path) === dir;
+      const keep: DirOp[] = [];
+      for (const op of this.#pendingDir) {
+        if (touches(op)) this.#durableNames = CrashFs.#applyDir(this.#durableNames, op);
+        else keep.push(op);
+      }
+      this.#pendingDir = keep;
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  static #applyDir(names: Map<string, Inode>, op: DirOp): Map<string, Inode> {
+    const out = new Map(names);
+    if (op.kind === "link") out.set(op.path, op.inode);
+    else if (op.kind === "unlink") out.delete(op.path);
+    else {
+      const i = out.get(op.from);
+      out.delete(op.from);
+      if (i !== undefined) out.set(op.to, i);
+    }
+    return out;
+  }
+
+  #file(inode: Inode): OutboxFile {
+    return {
+      write: (data, position) => {
+        try {
+          const op: DataOp = { kind: "write", pos: position, bytes: Buffer.from(data) };
+          if (this.ops === this.crashAt && !this.crashed) inode.unsynced.push(op); // in progress at the cut: maybe partly on disk
+          this.#step();
+          inode.data = applyOp(inode.data, op);
+          inode.unsynced.push(op);
+          return Promise.resolve();
+        } catch (err) {
+          return Promise.reject(asError(err));
+        }
+      },
+      truncate: (length) => {
+        try {
+          this.#step();
+          const op: DataOp = { kind: "truncate", length };
+          inode.data = applyOp(inode.data, op);
+          inode.unsynced.push(op);
+          return Promise.resolve();
+        } catch (err) {
+          return Promise.reject(asError(err));
+        }
+      },
+      datasync: () => {
+        try {
+          this.#step();
+          inode.durable = Buffer.from(inode.data);
+          inode.unsynced = [];
+          return Promise.resolve();
+        } catch (err) {
+          return Promise.reject(asError(err));
+        }
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  /**
+   * What the disk holds after the power cut: durable state plus some of what
+   * was not synced ("none": nothing of it, "all": all of it, "random": each
+   * unsynced write lost, kept, torn at sectors, or zeroed; each unsynced
+   * directory change kept or not).
+   */
+  image(mode: CrashMode, random: () => number = Math.random): CrashFs {
+    const out = new CrashFs();
+    for (const d of this.#dirs) out.#dirs.add(d);
+    let names = this.#durableNames;
+    for (const op of this.#pendingDir) {
+      if (mode === "all" || (mode === "random" && random() < 0.5)) names = CrashFs.#applyDir(names, op);
+    }
+    const images = new Map<Inode, Inode>();
+    for (const [path, inode] of names) {
+      let img = images.get(inode);
+      if (img === undefined) {
+        let data: Buffer<ArrayBufferLike> = Buffer.from(inode.durable);
+        for (const op of inode.unsynced) {
+          if (mode === "none") break;
+          if (mode === "all") {
+            data = applyOp(data, op);
+            continue;
+          }
+          const r = random();
+          if (r < 0.3) continue; // lost
+          if (r < 0.6 || op.kind === "truncate") data = applyOp(data, op);
+          else if (r < 0.8) data = applyOp(data, { kind: "write", pos: op.pos, bytes: Buffer.alloc(op.bytes.length) }); // size grew, data never came
+          else data = tornWrite(data, op, random);
+        }
+        img = { data, durable: Buffer.from(data), unsynced: [] };
+        images.set(inode, img);
+      }
+      out.#names.set(path, img);
+    }
+    out.#durableNames = new Map(out.#names);
+    return out;
+  }
+
+  /** Every file and its contents (as the running process sees them). */
+  files(): Map<string, Buffer> {
+    return new Map([...this.#names].map(([p, i]) => [p, Buffer.from(i.data)]));
+  }
+
+  /** A file system holding exactly these files, all durable. */
+  static from(files: ReadonlyMap<string, Uint8Array>): CrashFs {
+    const fs = new CrashFs();
+    for (const [path, data] of files) {
+      void fs.mkdirp(dirname(path));
+      const inode: Inode = { data: Buffer.from(data), durable: Buffer.from(data), unsynced: [] };
+      fs.#names.set(path, inode);
+      fs.#durableNames.set(path, inode);
+    }
+    return fs;
+  }
+}
+
+/** Some 512-byte sectors of the write reach the disk, in no particular order; the rest keep what was there. */
+function tornWrite(data: Buffer<ArrayBufferLike>, op: { pos: number; bytes: Buffer }, random: () => number): Buffer<ArrayBufferLike> {
+  const end = op.pos + op.bytes.length;
+  const out = end > data.length ? Buffer.concat([data, Buffer.alloc(end - data.length)]) : Buffer.from(data);
+  for (let s = Math.floor(op.pos / 512) * 512; s < end; s += 512) {
+    if (random() < 0.5) continue;
+    const from = Math.max(s, op.pos);
+    const to = Math.min(s + 512, end);
+    op.bytes.copy(out, from, from - op.pos, to - op.pos);
+  }
+  return out;
+}
