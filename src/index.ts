@@ -9,6 +9,9 @@ export type { StateName } from "./client/state-machine.js";
 export type { ClientStats } from "./client/stats.js";
 
 export { MemoryOutbox } from "./outbox/memory-outbox.js";
+export { FileOutbox } from "./outbox/file-outbox.js";
+export type { FileOutboxOptions } from "./outbox/file-outbox.js";
+export type { QuarantinedPart, RecoveryReport } from "./outbox/log/recovery.js";
 export type { MemoryOutboxOptions } from "./outbox/memory-outbox.js";
 export type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox/outbox.js";
 

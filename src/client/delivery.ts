@@ -130,6 +130,7 @@ export class Delivery {
   ready(): void {
     this.#ready = true;
     this.#scheduleAppend();
+    this.#checkFlush(); // a flush() made before the outbox opened also covers what it recovered from disk
   }
 
   send(data: Uint8Array | string, options: SendOptions | undefined): Promise<SendResult> {
@@ -500,7 +501,7 @@ export class Delivery {
       const needBatch = this.#batchesIssued + (this.#pending.length > 0 ? 1 : 0);
       const w: FlushWaiter = {
         needBatch,
-        target: needBatch <= this.#batchesDone ? this.#outbox.nextSeq - 1 : undefined,
+        target: this.#ready && needBatch <= this.#batchesDone ? this.#outbox.nextSeq - 1 : undefined,
         timer: undefined,
         resolve,
         reject,
@@ -521,7 +522,7 @@ export class Delivery {
   }
 
   #checkFlush(): void {
-    if (this.#flushWaiters.size === 0) return;
+    if (this.#flushWaiters.size === 0 || !this.#ready) return;
     const oldest = this.#outbox.oldest;
     for (const w of this.#flushWaiters) {
       if (w.target === undefined) {

@@ -9,6 +9,7 @@ import { invalidOption } from "../errors/outlast-error.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
 import { clientIdProblem } from "../protocol/handshake.js";
 import { MAX_TOKEN_BYTES, MAX_U32, MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
+import { FileOutbox } from "../outbox/file-outbox.js";
 import { MemoryOutbox } from "../outbox/memory-outbox.js";
 import type { Outbox } from "../outbox/outbox.js";
 
@@ -30,8 +31,12 @@ export interface ConnectOptions {
   readonly token?: string | Uint8Array;
   /** Passed to node:tls.connect for tls:// URLs (ca, cert, key, servername, ...). Certificates are verified by default. */
   readonly tls?: TlsConnectionOptions;
-  /** Where messages wait until acknowledged. Default: a new MemoryOutbox. The client closes it on close()/destroy(). */
-  readonly outbox?: Outbox;
+  /**
+   * Where messages wait until acknowledged: an Outbox, or a directory path for the durable
+   * FileOutbox (created when missing; it keeps the clientId and sequence numbers across restarts).
+   * Default: a new MemoryOutbox. The client closes it on close()/destroy().
+   */
+  readonly outbox?: Outbox | string;
   /** TCP connect + TLS handshake + HELLO/WELCOME must finish within this (ms). Default 5000. */
   readonly connectTimeoutMs?: number;
   /** Ping after this long without hearing from the server (ms). Default 2000. */
@@ -121,7 +126,8 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
 
   if (o.tls !== undefined && (typeof o.tls !== "object" || o.tls === null)) invalidOption("tls", "must be an object of node:tls connect options");
 
-  const outbox = o.outbox ?? new MemoryOutbox();
+  if (typeof o.outbox === "string" && o.outbox.length === 0) invalidOption("outbox", "must be a directory path or an Outbox, got an empty string");
+  const outbox = typeof o.outbox === "string" ? new FileOutbox(o.outbox) : (o.outbox ?? new MemoryOutbox());
   for (const method of ["open", "append", "read", "acknowledge", "drop", "close"] as const) {
     if (typeof (outbox as unknown as Record<string, unknown>)[method] !== "function") {
       invalidOption("outbox", `must implement the Outbox interface (missing ${method}())`);
