@@ -8,13 +8,25 @@ import { readFileSync } from "node:fs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandIo } from "./command.js";
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  demo: {
+    summary: "a live delivery through injected faults (resets, blackholes, crashes), checked message by message",
+    load: async () => (await import("./commands/demo.js")).demo,
+  },
   explain: {
     summary: "what an error code or errno means on each platform, and what a client should do",
     load: async () => (await import("./commands/explain.js")).explain,
   },
+  outbox: {
+    summary: "inspect or purge a durable outbox directory (what `outlast send` has not delivered yet)",
+    load: async () => (await import("./commands/outbox.js")).outbox,
+  },
   proxy: {
     summary: "a TCP proxy that injects network faults (latency, blackhole, reset, ...) to test a client",
     load: async () => (await import("./commands/proxy.js")).proxy,
+  },
+  send: {
+    summary: "read messages from stdin or files, store them in a durable outbox, deliver them to a server",
+    load: async () => (await import("./commands/send.js")).send,
   },
   serve: { summary: "listen for outlast clients and write every delivered message to stdout or a file", load: async () => (await import("./commands/serve.js")).serve },
 };

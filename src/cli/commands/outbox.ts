@@ -1,0 +1,136 @@
+/**
+ * `outlast outbox inspect DIR` and `outlast outbox purge DIR`: look into a
+ * durable outbox (what `outlast send` or `connect(url, { outbox })` left), or
+ * empty it.
+ */
+
+import { resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
+import { formatFailure, readOptions, reportUncaught } from "../config.js";
+import { formatBytes, formatCount, formatDuration } from "../live/widgets.js";
+import { inspectOpen, openOutbox, purgeOpen, type OutboxInspection } from "./outbox-inspect.js";
+
+const NAME = "outbox";
+
+const HELP = `Usage: outlast outbox inspect DIR [--json]
+       outlast outbox purge DIR [--yes]
+
+inspect: what a durable outbox holds: messages and bytes stored, first and last
+  sequence number, how old the oldest segment is, the clientId, and the corrupt
+  parts moved to DIR/quarantine/ (a crash or a bad disk). --json prints it as
+  one JSON object on stdout.
+purge: deletes every stored message and the quarantined parts, for good (the
+  clientId and the sequence numbering are kept, so a server never mistakes new
+  messages for old ones). Asks first on a terminal; --yes skips the question.
+  Without --yes and without a terminal it refuses (exit 2).
+
+Both take the outbox's lock: stop the \`outlast send\` (or the program) using DIR
+first. Opening repairs a torn tail the way the next sender would.
+
+  --json      inspect: print JSON
+  --yes, -y   purge: do not ask
+  --debug     show stack traces on errors
+  -h, --help  show this help
+
+Examples:
+  outlast outbox inspect ~/.local/state/outlast/outbox/tcp-127.0.0.1-7070
+  outlast outbox inspect ./q --json | jq .messages
+  outlast outbox purge ./q --yes
+
+Exit codes: 0 done; 1 failure (no outbox at DIR, in use by another process,
+unreadable); 2 usage error, or purge without --yes when stdin is not a terminal.
+`;
+
+const OPTIONS = {
+  json: { type: "boolean" },
+  yes: { type: "boolean", short: "y", env: false },
+} as const;
+
+function describe(i: OutboxInspection): string {
+  const row = (k: string, v: string): string => `  ${k.padEnd(16)}${v}\n`;
+  let s = `outbox ${i.dir}\n`;
+  s += row("clientId", i.clientId);
+  s += row("messages", `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${i.segments} segment${i.segments === 1 ? "" : "s"})`);
+  if (i.messages > 0) {
+    s += row("seq", `${i.firstSeq ?? "-"} .. ${i.lastSeq ?? "-"} (next ${i.nextSeq})`);
+    s += row("kinds", `${formatCount(i.importantMessages)} important, ${formatCount(i.bestEffortMessages)} best-effort, ${formatCount(i.expiringMessages)} with a ttl`);
+    if (i.oldestSegmentAgeMs !== undefined) s += row("oldest", `stored at most ${formatDuration(i.oldestSegmentAgeMs)} ago (its segment's age)`);
+  } else {
+    s += row("seq", `none stored (next ${i.nextSeq})`);
+  }
+  s += row("quarantined", i.quarantined.length === 0 ? "none" : `${i.quarantined.length} part${i.quarantined.length === 1 ? "" : "s"}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`);
+  if (i.repairedNow.tornBytes > 0 || i.repairedNow.quarantinedParts > 0)
+    s += row("repaired now", `${formatBytes(i.repairedNow.tornBytes)} of a torn tail cut off, ${i.repairedNow.quarantinedParts} corrupt part(s) quarantined`);
+  return s;
+}
+
+async function inspect(dir: string, json: boolean, io: CommandIo): Promise<number> {
+  const outbox = await openOutbox(dir);
+  try {
+    const i = await inspectOpen(outbox);
+    io.out(json ? `${JSON.stringify(i, null, 2)}\n` : describe(i));
+    return EXIT_OK;
+  } finally {
+    await outbox.close();
+  }
+}
+
+async function ask(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^\s*y(es)?\s*$/i.test(await rl.question(question));
+  } finally {
+    rl.close();
+  }
+}
+
+async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> {
+  if (!yes && process.stdin.isTTY !== true) throw new UsageError(`purge deletes messages for good: pass --yes (stdin is not a terminal, so it cannot ask)`);
+  const outbox = await openOutbox(dir);
+  try {
+    const i = await inspectOpen(outbox);
+    if (i.messages === 0 && i.quarantined.length === 0) {
+      io.err(`outlast ${NAME}: ${dir} holds no messages; nothing to purge\n`);
+      return EXIT_OK;
+    }
+    const what = `${formatCount(i.messages)} message${i.messages === 1 ? "" : "s"} (${formatBytes(i.bytes)})${i.quarantined.length > 0 ? ` and ${i.quarantined.length} quarantined part(s)` : ""}`;
+    if (!yes && !(await ask(`Delete ${what} stored in ${dir} for clientId ${i.clientId}? They will never be delivered. [y/N] `))) {
+      io.err(`outlast ${NAME}: nothing deleted\n`);
+      return EXIT_FAILURE;
+    }
+    await purgeOpen(outbox);
+    io.err(`outlast ${NAME}: purged ${what} from ${dir}\n`);
+    return EXIT_OK;
+  } finally {
+    await outbox.close();
+  }
+}
+
+export const outbox: Command = {
+  summary: "inspect or purge a durable outbox directory (what `outlast send` has not delivered yet)",
+  help: HELP,
+  async run(args, io) {
+    const { values: v, positionals } = readOptions(args, OPTIONS, { env: process.env, allowPositionals: true });
+    if (v.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const [action, dir, ...extra] = positionals;
+    if (action !== "inspect" && action !== "purge") throw new UsageError(action === undefined ? "needs inspect or purge" : `unknown action ${JSON.stringify(action)}: use inspect or purge`);
+    if (dir === undefined) throw new UsageError(`${action} needs the outbox directory`);
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+    if (action === "inspect" && v.yes) throw new UsageError("--yes is for purge");
+    if (action === "purge" && v.json) throw new UsageError("--json is for inspect");
+    const removeUncaught = reportUncaught(NAME, v.debug);
+    try {
+      return action === "inspect" ? await inspect(resolve(dir), v.json, io) : await purge(resolve(dir), v.yes, io);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      io.err(formatFailure(NAME, err, v.debug));
+      return EXIT_FAILURE;
+    } finally {
+      removeUncaught();
+    }
+  },
+};

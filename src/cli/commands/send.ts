@@ -1,0 +1,360 @@
+/**
+ * `outlast send URL [FILE...]`: reads messages from stdin or files, stores
+ * them in a durable outbox, delivers them, and exits 0 once every one is
+ * acknowledged. What is not acknowledged when it stops stays stored for the
+ * next run.
+ */
+
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { mkdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import type { ConnectionOptions } from "node:tls";
+import { connect, type Client, type ConnectOptions, type StateChangeEvent } from "../../index.js";
+import { isOutlastError } from "../../errors/outlast-error.js";
+import { FileOutbox } from "../../outbox/file-outbox.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/frames.js";
+import { MESSAGE_HEADER_BYTES } from "../../protocol/limits.js";
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
+import { EXIT_INTERRUPTED, formatFailure, oneLine, parseChoice, parseDurationMs, readOptions, reportUncaught } from "../config.js";
+import { colorsWanted, painter } from "../live/ansi.js";
+import { LiveRegion } from "../live/live-region.js";
+import { formatCount, formatDuration } from "../live/widgets.js";
+import { FRAMINGS, frameMessages, readInputs, type Framing } from "./send-framing.js";
+
+const NAME = "send";
+const DEFAULT_DRAIN_TIMEOUT = "5s";
+/** The most message bytes that fit in one frame at the default frame limit. */
+const MAX_MESSAGE_BYTES = DEFAULT_MAX_FRAME_BYTES - MESSAGE_HEADER_BYTES;
+/** Sends handed to the client before waiting for them to be stored. */
+const BATCH = 512;
+
+const HELP = `Usage: outlast send URL [FILE...] [--framing lines|length-prefixed|raw] [--outbox DIR]
+                    [--follow] [--drain-timeout DURATION] [--client-id ID]
+                    [--token TOKEN | --token-file FILE]
+                    [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-servername NAME] [--debug]
+
+Reads messages from stdin (or the FILEs, in order; - is stdin), stores each in
+a durable outbox on disk, and delivers them to the outlast server at URL
+(tcp://HOST:PORT or tls://HOST:PORT), reconnecting and resending through any
+network failure. Exits 0 once every message is acknowledged. Progress goes to
+stderr.
+
+  --framing F             how the input is cut into messages:
+                            lines (default): one message per line (\\n; a \\r
+                              before it is removed; empty lines are skipped)
+                            length-prefixed: a 4-byte big-endian length, then
+                              that many bytes, again and again
+                            raw: each chunk read is a message (up to 64 KiB)
+  --outbox DIR            the durable outbox (default: one per server under
+                          $XDG_STATE_HOME/outlast/outbox, or
+                          ~/.local/state/outlast/outbox). Messages a previous
+                          run left there are delivered first. One process at a
+                          time per directory (a lock file)
+  --follow                keep running at the end of the input: read the FILEs
+                          as they grow (like tail -f) until SIGINT/SIGTERM
+  --drain-timeout D       after SIGINT/SIGTERM, how long to keep delivering
+                          what is stored before stopping (default ${DEFAULT_DRAIN_TIMEOUT})
+  --client-id ID          the identity the server sees (default: random, kept
+                          in the outbox; an outbox's stored id wins)
+  --token TOKEN           credential for the server's --credentials (visible to
+  --token-file FILE       other users in ps: prefer --token-file or OUTLAST_TOKEN)
+  --tls-ca FILE           trust this CA (PEM) for the server's certificate
+                          (default: the system's CAs)
+  --tls-cert FILE         client certificate (PEM) for mutual TLS ...
+  --tls-key FILE          ... and its key (PEM)
+  --tls-servername NAME   the name the server's certificate must carry (default:
+                          the URL's host)
+  --debug                 show stack traces on errors
+  -h, --help              show this help
+
+Every option can also be set in the environment: --outbox is OUTLAST_OUTBOX,
+--token is OUTLAST_TOKEN, --tls-ca is OUTLAST_TLS_CA, ... A flag wins.
+
+SIGINT (Ctrl-C) or SIGTERM stops reading, keeps delivering for up to
+--drain-timeout, then says on stderr how many messages are still stored; the
+next \`outlast send\` with the same --outbox delivers them. A second SIGINT stops
+at once (stored messages stay stored).
+
+Examples:
+  echo hello | outlast send tcp://127.0.0.1:7070
+  outlast send tcp://127.0.0.1:7070 events.jsonl more.jsonl
+  tail -n0 -F /var/log/app.log | outlast send tls://logs.example.com:7070 --token-file ./token
+  outlast send tcp://127.0.0.1:7070 --follow --outbox ./q app.log
+  outlast send tcp://127.0.0.1:7070 --framing length-prefixed < frames.bin
+
+Exit codes: 0 every message read was acknowledged; 1 some are still stored
+(stopped by a signal, or a failure: unreadable input, a message too large, a
+locked outbox, the server rejected our credentials or certificate); 2 usage
+error; 130 stopped at once by a second SIGINT.
+`;
+
+const OPTIONS = {
+  framing: { type: "string" },
+  outbox: { type: "string" },
+  follow: { type: "boolean" },
+  "drain-timeout": { type: "string" },
+  "client-id": { type: "string" },
+  token: { type: "string" },
+  "token-file": { type: "string" },
+  "tls-ca": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-servername": { type: "string" },
+} as const;
+
+interface SendConfig {
+  readonly url: string;
+  readonly inputs: readonly string[];
+  readonly framing: Framing;
+  readonly outbox: string;
+  readonly follow: boolean;
+  readonly drainTimeoutMs: number;
+  readonly clientId: string | undefined;
+  readonly token: string | undefined;
+  readonly tokenFile: string | undefined;
+  readonly tls: { ca?: string; cert?: string; key?: string; servername?: string } | undefined;
+  readonly debug: boolean;
+}
+
+/** The user's state directory: $XDG_STATE_HOME (when absolute) or ~/.local/state. */
+export function stateHome(env: NodeJS.ProcessEnv): string {
+  const xdg = env["XDG_STATE_HOME"];
+  return xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".local", "state");
+}
+
+/** One outbox per server by default, so messages for one server are never sent to another. */
+export function defaultOutboxDir(url: URL, env: NodeJS.ProcessEnv): string {
+  const slug = `${url.protocol.replace(":", "")}-${url.hostname}-${url.port}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  return join(stateHome(env), "outlast", "outbox", slug);
+}
+
+function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig | "help" {
+  const { values: v, positionals, source } = readOptions(args, OPTIONS, { env, allowPositionals: true });
+  if (v.help) return "help";
+  const [urlText, ...inputs] = positionals;
+  if (urlText === undefined) throw new UsageError("needs the server's URL, e.g. outlast send tcp://127.0.0.1:7070");
+  let url: URL;
+  try {
+    url = new URL(urlText);
+  } catch {
+    url = new URL("invalid://");
+  }
+  if ((url.protocol !== "tcp:" && url.protocol !== "tls:") || url.hostname === "" || url.port === "" || (url.pathname !== "" && url.pathname !== "/"))
+    throw new UsageError(`the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)}`);
+  const tlsFlags = (["tls-ca", "tls-cert", "tls-key", "tls-servername"] as const).filter((k) => v[k] !== undefined);
+  if (url.protocol === "tcp:" && tlsFlags[0] !== undefined) throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
+  if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined))
+    throw new UsageError(v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`);
+  if (v.token !== undefined && v["token-file"] !== undefined) throw new UsageError(`give ${source("token")} or ${source("token-file")}, not both`);
+  if (v.outbox === "") throw new UsageError(`${source("outbox")} needs a directory`);
+  const tls: Record<string, string> = {};
+  if (v["tls-ca"] !== undefined) tls["ca"] = v["tls-ca"];
+  if (v["tls-cert"] !== undefined) tls["cert"] = v["tls-cert"];
+  if (v["tls-key"] !== undefined) tls["key"] = v["tls-key"];
+  if (v["tls-servername"] !== undefined) tls["servername"] = v["tls-servername"];
+  return {
+    url: url.href.replace(/\/$/, ""),
+    inputs,
+    framing: v.framing === undefined ? "lines" : parseChoice(v.framing, FRAMINGS, source("framing")),
+    outbox: resolve(v.outbox ?? defaultOutboxDir(url, env)),
+    follow: v.follow,
+    drainTimeoutMs: parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout")),
+    clientId: v["client-id"],
+    token: v.token,
+    tokenFile: v["token-file"],
+    tls: url.protocol === "tls:" ? tls : undefined,
+    debug: v.debug,
+  };
+}
+
+async function readNamed(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${file}: ${oneLine(err)}`, { cause: err });
+  }
+}
+
+async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise<ConnectOptions> {
+  let token: string | Uint8Array | undefined = c.token;
+  if (c.tokenFile !== undefined) token = (await readNamed(c.tokenFile, "--token-file")).toString("utf8").replace(/\r?\n$/, "");
+  let tls: ConnectionOptions | undefined;
+  if (c.tls !== undefined) {
+    tls = {};
+    if (c.tls.ca !== undefined) tls.ca = await readNamed(c.tls.ca, "--tls-ca");
+    if (c.tls.cert !== undefined) tls.cert = await readNamed(c.tls.cert, "--tls-cert");
+    if (c.tls.key !== undefined) tls.key = await readNamed(c.tls.key, "--tls-key");
+    if (c.tls.servername !== undefined) tls.servername = c.tls.servername;
+  }
+  return {
+    outbox,
+    ...(c.clientId === undefined ? {} : { clientId: c.clientId }),
+    ...(token === undefined ? {} : { token }),
+    ...(tls === undefined ? {} : { tls }),
+  };
+}
+
+/** How many messages are stored in `dir` now (opens the outbox after the client released it). */
+async function storedCount(dir: string): Promise<number | undefined> {
+  const outbox = new FileOutbox(dir);
+  try {
+    await outbox.open("");
+    return outbox.count;
+  } catch {
+    return undefined;
+  } finally {
+    await outbox.close();
+  }
+}
+
+type Stop = { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "failure"; readonly error: Error };
+
+async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
+  await mkdir(c.outbox, { recursive: true }).catch((err: unknown) => {
+    throw new Error(`cannot create the outbox directory ${c.outbox}: ${oneLine(err)}`, { cause: err });
+  });
+  const outbox = new FileOutbox(c.outbox);
+  const options = await connectOptions(c, outbox);
+  const started = performance.now();
+  let read = 0;
+  let earlier = 0;
+  const onOpen = (m: unknown): void => {
+    const e = m as { dir?: string; count?: number };
+    if (e.dir !== c.outbox) return;
+    unsubscribe("outlast:outbox:open", onOpen); // only our client's open, not storedCount()'s
+    if (typeof e.count === "number" && e.count > 0) {
+      earlier = e.count;
+      live.log(`outlast ${NAME}: ${formatCount(e.count)} messages from an earlier run are stored in ${c.outbox}; delivering them first`);
+    }
+  };
+  subscribe("outlast:outbox:open", onOpen);
+
+  let client: Client;
+  try {
+    client = connect(c.url, options);
+  } catch (err) {
+    unsubscribe("outlast:outbox:open", onOpen);
+    if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(oneLine(err));
+    throw err;
+  }
+
+  const paint = painter(colorsWanted(process.stderr.isTTY === true));
+  let lastCause = "";
+  const status = (): string => {
+    const s = client.stats();
+    const link = client.state === "open" ? paint("green", "open") : paint("yellow", `${client.state}${lastCause === "" ? "" : ` (${lastCause})`}`);
+    return `outlast ${NAME}: ${formatCount(read)} read · ${formatCount(s.acknowledged)} acknowledged · ${formatCount(s.queuedMessages)} queued · link ${link} → ${c.url}`;
+  };
+  const live = new LiveRegion(process.stderr, { frame: () => [status()], line: status });
+
+  let resolveStop: (stop: Stop) => void = () => {};
+  const stopped = new Promise<Stop>((r) => (resolveStop = r));
+  let stop: Stop | undefined;
+  const reading = new AbortController();
+  const requestStop = (s: Stop): void => {
+    if (stop !== undefined) return;
+    stop = s;
+    reading.abort();
+    resolveStop(s);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop?.kind === "signal") {
+      live.stop();
+      io.err(`outlast ${NAME}: ${signal} again: stopping at once; messages not acknowledged stay stored in ${c.outbox}\n`);
+      void client.destroy().finally(() => process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15));
+      return;
+    }
+    requestStop({ kind: "signal", signal });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  client.on("error", (err: Error) => {
+    // Problems a person must fix (credentials, certificate, a locked or failed outbox): stop.
+    const locked = isOutlastError(err, "OUTLAST_OUTBOX_LOCKED");
+    requestStop({ kind: "failure", error: locked ? new Error(`${oneLine(err).replace(/pass another outbox$/, "pass another --outbox")}`, { cause: err }) : err });
+  });
+  let dropped = 0;
+  client.on("dropped", () => {
+    // Only tooLarge can happen here (no ttl, no best-effort): the server's frame limit is below the message.
+    dropped++;
+  });
+  client.on("stateChange", (e: StateChangeEvent) => {
+    if (e.to === "waiting") lastCause = e.classification?.code ?? (e.from === "open" ? "GOODBYE" : "closed");
+    if (e.to === "waiting" && e.classification !== undefined && c.debug) live.log(`outlast ${NAME}: link lost: ${e.classification.code}; reconnecting`);
+  });
+
+  live.start();
+  try {
+    // Read and store.
+    const reader = (async (): Promise<void> => {
+      let batch: Promise<unknown>[] = [];
+      for await (const message of frameMessages(readInputs(c.inputs, c.follow, reading.signal), c.framing, MAX_MESSAGE_BYTES)) {
+        if (stop !== undefined) break;
+        batch.push(client.send(message, { wait: "stored" }));
+        read++;
+        if (batch.length >= BATCH) {
+          await Promise.all(batch);
+          batch = [];
+        }
+      }
+      await Promise.all(batch);
+    })();
+    const readResult = await Promise.race([reader.then(() => "done" as const), stopped]).catch((err: unknown) => {
+      requestStop({ kind: "failure", error: err instanceof Error ? err : new Error(String(err)) });
+      return "failed" as const;
+    });
+    // Deliver: until everything is acknowledged, or a stop asks to drain with a deadline.
+    if (readResult === "done") await Promise.race([client.flush(), stopped]);
+    if (stop?.kind === "signal") {
+      live.log(`outlast ${NAME}: ${stop.signal}: stopped reading; delivering what is stored for up to ${formatDuration(c.drainTimeoutMs)} (Ctrl-C again to stop at once)`);
+      await reader.catch(() => undefined);
+      await client.flush({ timeoutMs: c.drainTimeoutMs }).catch(() => undefined);
+    }
+    const acknowledged = client.stats().acknowledged;
+    await client.close({ timeoutMs: stop === undefined ? 10_000 : 250 });
+    live.stop();
+    const left = await storedCount(c.outbox);
+    const elapsed = formatDuration(performance.now() - started);
+    if (stop?.kind === "failure") io.err(formatFailure(NAME, stop.error, c.debug));
+    if (dropped > 0) io.err(`outlast ${NAME}: ${formatCount(dropped)} messages were dropped, not delivered: larger than the server's maximum frame size (its --max-frame-bytes)\n`);
+    if (left === 0) {
+      io.err(`outlast ${NAME}: ${formatCount(acknowledged)} messages acknowledged by ${c.url} in ${elapsed}${earlier > 0 ? ` (${formatCount(earlier)} from an earlier run)` : ""}\n`);
+      return stop?.kind === "failure" || dropped > 0 ? EXIT_FAILURE : EXIT_OK;
+    }
+    io.err(
+      `outlast ${NAME}: ${formatCount(acknowledged)} acknowledged; ${left === undefined ? "some messages are" : `${formatCount(left)} messages are`} still stored in ${c.outbox}; ` +
+        `the next \`outlast send ${c.url} --outbox ${c.outbox}\` delivers them\n`,
+    );
+    return EXIT_FAILURE;
+  } finally {
+    live.stop();
+    unsubscribe("outlast:outbox:open", onOpen);
+    reading.abort();
+    await client.destroy();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export const send: Command = {
+  summary: "read messages from stdin or files, store them in a durable outbox, deliver them to a server",
+  help: HELP,
+  async run(args, io) {
+    const config = readConfig(args, process.env);
+    if (config === "help") {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const removeUncaught = reportUncaught(NAME, config.debug);
+    try {
+      return await runSend(config, io);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      io.err(formatFailure(NAME, err, config.debug));
+      return EXIT_FAILURE;
+    } finally {
+      removeUncaught();
+    }
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * `outlast demo` as a real child process: a small seeded run through faults
+ * checked by the report (lost 0, faults injected, reconnects), the fault plan
+ * replayed from its seed, plain progress lines off a terminal, usage errors.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { planFaults } from "../../src/cli/demo/fault-plan.js";
+import { DeliveryRecord, demoPayload } from "../../src/cli/demo/delivery-record.js";
+import { ESCAPE, run } from "./cli-process.js";
+
+test("demo --json: a seeded run through faults loses nothing, duplicates nothing, and reports real reconnects", async (t) => {
+  const r = await run(t, ["demo", "--json", "--messages", "800", "--duration", "3s", "--seed", "11", "--fault-rate", "3"], "", {}, 60_000);
+  assert.equal(r.exit.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.ok, true);
+  assert.equal(report.seed, 11);
+  assert.equal(report.sent, 800);
+  assert.equal(report.delivered, 800);
+  assert.equal(report.lost, 0);
+  assert.equal(report.duplicates, 0);
+  const faults = Object.values(report.faults as Record<string, number>).reduce((a, b) => a + b, 0);
+  assert.ok(faults >= 3, `faults injected: ${JSON.stringify(report.faults)}`);
+  assert.equal(report.faults["server-crash"], 1);
+  assert.equal(report.faults["client-crash"], 1);
+  const reconnects = Object.values(report.reconnects as Record<string, number>).reduce((a, b) => a + b, 0);
+  assert.ok(reconnects >= 2, `reconnects: ${JSON.stringify(report.reconnects)}`);
+  // Causes are classified codes, not made-up labels.
+  for (const cause of Object.keys(report.reconnects)) assert.match(cause, /^(E[A-Z]+|OUTLAST_[A-Z_]+|GOODBYE|CLOSED)$/);
+  assert.ok(report.elapsedMs >= 3000 && report.elapsedMs < 30_000, String(report.elapsedMs));
+  // Off a terminal: plain progress lines on stderr, no escape codes, at most about one a second (+ one per fault).
+  assert.doesNotMatch(r.stderr, ESCAPE);
+  assert.match(r.stderr, /^outlast demo: 800 messages over 3\.0 s through \d+ planned faults \(seed 11\)$/m);
+  assert.match(r.stderr, /^outlast demo: fault at \d+\.\d s: /m);
+});
+
+test("demo without faults: every message arrives and nothing reconnects; the text report says OK", async (t) => {
+  const r = await run(t, ["demo", "--messages", "300", "--duration", "500ms", "--fault-rate", "0", "--seed", "1"], "", {}, 30_000);
+  assert.equal(r.exit.code, 0, r.stderr);
+  assert.match(r.stdout, /^ {2}delivered +300 /m);
+  assert.match(r.stdout, /^ {2}lost +0$/m);
+  assert.match(r.stdout, /^ {2}reconnects by cause +none$/m);
+  assert.match(r.stdout, /^OK: every message arrived, none lost, none duplicated\.$/m);
+  assert.doesNotMatch(r.stdout, ESCAPE);
+});
+
+test("the fault plan is a function of the seed and always holds one server crash and one client crash", () => {
+  const a = planFaults(42, 12_000, 1.5);
+  assert.deepEqual(planFaults(42, 12_000, 1.5), a);
+  assert.notDeepEqual(planFaults(43, 12_000, 1.5), a);
+  for (const seed of [1, 2, 3, 4, 5, 99, 1234]) {
+    const plan = planFaults(seed, 12_000, 1.5);
+    assert.equal(plan.filter((s) => s.kind === "server-crash").length, 1, `seed ${seed}`);
+    assert.equal(plan.filter((s) => s.kind === "client-crash").length, 1, `seed ${seed}`);
+    for (let i = 1; i < plan.length; i++) {
+      const prev = plan[i - 1];
+      const cur = plan[i];
+      assert.ok(prev !== undefined && cur !== undefined && cur.atMs >= prev.atMs + prev.forMs, `seed ${seed}: faults never overlap`);
+    }
+    assert.ok(plan.every((s) => s.atMs + s.forMs <= 12_000));
+  }
+  assert.deepEqual(planFaults(42, 12_000, 0), []);
+});
+
+test("the delivery record counts lost, duplicated and flagged redeliveries from what the handler saw", () => {
+  const record = new DeliveryRecord(5);
+  for (const i of [0, 1, 1, 3]) record.record(demoPayload(i, 64), false);
+  record.record(demoPayload(3, 64), true);
+  record.record(Buffer.from("not a demo message"), false);
+  assert.deepEqual(record.summary(5), { delivered: 3, lost: 2, lostExamples: [2, 4], duplicates: 1, redeliveries: 1, unknown: 1 });
+});
+
+test("demo: usage errors exit 2 in one line; --help has examples", async (t) => {
+  for (const [args, re] of [
+    [["demo", "--messages", "0"], /--messages must be a whole number from 1/],
+    [["demo", "--fault-rate=-1"], /--fault-rate must be a number of faults per second/],
+    [["demo", "--duration", "fast"], /--duration must be a positive duration/],
+    [["demo", "--bogus"], /Unknown option '--bogus'/],
+  ] as const) {
+    const r = await run(t, args);
+    assert.equal(r.exit.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+  }
+  const env = await run(t, ["demo"], "", { OUTLAST_MESSAGES: "lots" });
+  assert.equal(env.exit.code, 2);
+  assert.match(env.stderr, /OUTLAST_MESSAGES must be a whole number/);
+  const help = await run(t, ["demo", "--help"]);
+  assert.equal(help.exit.code, 0);
+  assert.match(help.stdout, /Examples:\n {2}outlast demo\n/);
+});
