@@ -71,6 +71,8 @@ export class Client extends EventEmitter {
   #reportedCode: string | undefined;
   #closePromise: Promise<void> | undefined;
   #destroyPromise: Promise<void> | undefined;
+  /** The error that stopped the outbox for good (reported once; the client is destroyed with it). */
+  #outboxFailure: Error | undefined;
 
   constructor(url: string | URL, options?: ConnectOptions) {
     super();
@@ -85,8 +87,11 @@ export class Client extends EventEmitter {
       },
       wantsDelivered: () => this.listenerCount("delivered") > 0,
       delivered: (seq, latencyMs) => this.emit("delivered", { seq, latencyMs } satisfies DeliveredEvent),
-      storeFailed: (err) => this.#report(err),
+      storeFailed: (err) => {
+        if (err !== this.#outboxFailure) this.#report(err); // a fatal outbox failure is reported once, by onFailure
+      },
     });
+    this.#o.outbox.onFailure?.((err) => this.#onOutboxFailure(err));
     this.#o.outbox.open(this.#clientId).then(
       (clientId) => {
         if (this.#sm.state.name === "closed") return;
@@ -154,7 +159,7 @@ export class Client extends EventEmitter {
     return {
       queuedMessages: this.#delivery.queuedMessages,
       queuedBytes: this.#delivery.queuedBytes,
-      oldestQueuedAgeMs: oldest === undefined ? 0 : Math.max(0, this.#o.clock.now() - oldest),
+      oldestQueuedAgeMs: oldest === undefined ? 0 : Math.max(0, (this.#o.clock.wallNow?.() ?? Date.now()) - oldest),
       waitingSends: this.#delivery.waitingSends,
       inFlightMessages: this.#delivery.window.count,
       inFlightBytes: this.#delivery.window.bytes,
@@ -251,6 +256,14 @@ export class Client extends EventEmitter {
     if (channels.error.hasSubscribers) channels.error.publish({ client: this, error: err });
     if (this.listenerCount("error") > 0) this.emit("error", err);
     else debug("error (no listener): %s", err instanceof Error ? err.message : String(err));
+  }
+
+  /** The outbox stopped for good (e.g. a failed fdatasync): nothing more can be stored or acknowledged durably. */
+  #onOutboxFailure(err: Error): void {
+    if (this.#outboxFailure !== undefined || this.#destroyPromise !== undefined) return;
+    this.#outboxFailure = err;
+    this.#report(err);
+    void this.destroy(err); // rejects pending sends, acknowledgement waiters and flush() with err
   }
 
   #finishClose(): Promise<void> {

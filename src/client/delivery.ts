@@ -140,7 +140,7 @@ export class Delivery {
     let important = true;
     let expiresAtMs = Infinity;
     let signal: AbortSignal | undefined;
-    const now = this.#o.clock.now();
+    const now = this.#wallNow(); // record times outlive the process with a durable outbox: wall clock
     try {
       if (typeof data === "string") bytes = Buffer.from(data, "utf8");
       else if (data instanceof Uint8Array) {
@@ -427,11 +427,16 @@ export class Delivery {
       this.#expiryTimer = undefined;
       this.#expiryTimerAt = Infinity;
       this.#expireDue();
-    }, at - this.#o.clock.now());
+    }, at - this.#wallNow());
+  }
+
+  /** Wall-clock ms: record creation and expiry times are compared with this. */
+  #wallNow(): number {
+    return this.#o.clock.wallNow?.() ?? Date.now();
   }
 
   #expireDue(): void {
-    const now = this.#o.clock.now();
+    const now = this.#wallNow();
     while (this.#expiry.peekAt() <= now) {
       const seq = this.#expiry.pop() as number;
       // In flight: the server may be processing it; if the link is lost, the resend path drops it.
@@ -465,11 +470,12 @@ export class Delivery {
       if (first === undefined) return;
       if (w.count > 0 && first.data.length > w.maxBytes - w.bytes) return;
       const now = this.#o.clock.now();
+      const wallNow = this.#wallNow();
       let out: OutboxRecord[] | undefined;
       for (let i = 0; i < records.length; i++) {
         const r = records[i] as OutboxRecord;
         const drop: DropReason | undefined =
-          r.expiresAtMs <= now ? "expired" : MESSAGE_HEADER_BYTES - 5 + 1 + r.data.length > peerMax ? "tooLarge" : undefined;
+          r.expiresAtMs <= wallNow ? "expired" : MESSAGE_HEADER_BYTES - 5 + 1 + r.data.length > peerMax ? "tooLarge" : undefined;
         if (drop !== undefined) {
           out ??= records.slice(0, i);
           this.#sentSeq = r.seq;

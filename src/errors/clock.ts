@@ -6,8 +6,13 @@
 export type Timer = { readonly __timer: unique symbol } | NodeJS.Timeout;
 
 export interface Clock {
-  /** Milliseconds, monotonic for the real clock. */
+  /** Milliseconds, monotonic for the real clock: for timers, timeouts and latencies. */
   now(): number;
+  /**
+   * Wall-clock milliseconds since the epoch, for timestamps that outlive the process
+   * (a durable outbox's record times and TTLs). Default when absent: Date.now().
+   */
+  wallNow?(): number;
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer): void;
 }
@@ -15,6 +20,7 @@ export interface Clock {
 /** The real clock: monotonic performance.now() and ordinary (ref'd) timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
@@ -33,6 +39,11 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.#now;
+  }
+
+  /** Manual time is the wall clock too: records and TTLs follow advance(). */
+  wallNow(): number {
     return this.#now;
   }
 

@@ -18,7 +18,14 @@
  *   is persisted. Losing an acknowledgement in a crash only causes a resend
  *   that the server removes as a duplicate, so a durable outbox may batch them.
  * - counts, bytes and the oldest record are synchronous getters, O(1).
+ * - `onFailure(listener)` (optional): a durable outbox that can stop for good
+ *   (a failed fdatasync) calls the listener once when it does, even when the
+ *   failing write held only acknowledgements that no caller awaits. The client
+ *   then emits `error` and rejects its pending sends. An outbox that cannot
+ *   fail this way (MemoryOutbox) leaves it out.
  */
+
+import type { OutlastError } from "../errors/outlast-error.js";
 
 /** Why a message was dropped without being delivered. */
 export type DropReason = "full" | "expired" | "tooLarge";
@@ -28,9 +35,9 @@ export interface OutboxEntry {
   readonly data: Uint8Array;
   /** false: best-effort, may be dropped to make room. */
   readonly important: boolean;
-  /** When the record was created, in the client's clock (ms). */
+  /** When the record was created: wall-clock ms since the epoch (Clock.wallNow), so it means the same in the next process. */
   readonly createdAtMs: number;
-  /** After this time (client clock, ms) the record is dropped as expired; Infinity when it never expires. */
+  /** After this wall-clock time (ms since the epoch) the record is dropped as expired; Infinity when it never expires. */
   readonly expiresAtMs: number;
 }
 
@@ -79,6 +86,13 @@ export interface Outbox {
   readonly bytes: number;
   /** The stored record with the lowest seq, or undefined when empty. */
   readonly oldest: OutboxRecord | undefined;
+
+  /**
+   * Optional: calls `listener` once when the outbox fails for good (every later
+   * call is then rejected with that error, code OUTLAST_OUTBOX_IO). Called on a
+   * microtask when it has already failed. Returns a function that removes the listener.
+   */
+  onFailure?(listener: (error: OutlastError) => void): () => void;
 
   /** Releases resources (a durable outbox closes files and its lock). Idempotent. */
   close(): Promise<void>;

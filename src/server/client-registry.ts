@@ -6,10 +6,17 @@
  *
  * Hot path: a synchronous handler costs one call and one object (the message);
  * no promise, no timer per message. Acks are flushed from one setImmediate.
+ * With a persistent state, one progress write per message (DedupState.progress):
+ * right after a handler returns, "done N" together with "started N'" when N' is
+ * known to be the very next call for this client (the next frame of the same read,
+ * or the head of its queue); a separate "started" write only when a message finds
+ * its client idle. So a process kill loses at most the one message whose handler
+ * returned a moment before, and `redelivery` after a restart names exactly the
+ * seq that was inside the handler.
  */
 
 import { backoffCeilingMs } from "../errors/backoff.js";
-import type { DedupState } from "./dedup-state.js";
+import type { DedupState, InDoubt } from "./dedup-state.js";
 import { handlerErrorChannel } from "./diagnostics.js";
 import type { DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
 
@@ -23,6 +30,8 @@ export interface ClientConnection {
   handlerFailed(error: unknown, retryAfterMs: number): void;
   /** Highest MESSAGE seq in the batch being processed (for batch-granular "started" marks). */
   batchHighSeq(): number;
+  /** While a read is being processed: the seq of the next frame if it is a MESSAGE this connection will pass on; else 0. */
+  nextMessageSeq(): number;
   pause(): void;
   resume(): void;
 }
@@ -68,8 +77,13 @@ export class ClientState {
   durableSeq: number;
   /** Highest seq covered by a "started" mark of this process. */
   markedSeq: number;
-  /** Seqs in (lastSeq, crashStartedSeq] may have been handed to a handler by a server that crashed. */
-  readonly crashStartedSeq: number;
+  /** Seqs in [doubtFromSeq, doubtToSeq] may have been handed to a handler by a server that died. */
+  readonly doubtFromSeq: number;
+  readonly doubtToSeq: number;
+  /** Progress slot in the state (-1: none yet, or the state keeps none). */
+  slot = -1;
+  /** The seq the progress slot says is inside the handler (== handledSeq: none); -1 before this process wrote it. */
+  announcedSeq = -1;
   failedSeq = 0;
   failedAttempts = 0;
   /** A handler Promise is pending. */
@@ -86,12 +100,14 @@ export class ClientState {
     readonly id: string,
     lastSeq: number,
     startedSeq: number,
+    doubt: InDoubt,
   ) {
     this.handledSeq = lastSeq;
     this.recordedSeq = lastSeq;
     this.durableSeq = lastSeq;
     this.markedSeq = startedSeq;
-    this.crashStartedSeq = startedSeq;
+    this.doubtFromSeq = doubt.fromSeq;
+    this.doubtToSeq = doubt.toSeq;
   }
 
   get queued(): number {
@@ -112,6 +128,7 @@ export class ClientRegistry {
   readonly #clients = new Map<string, ClientState>();
   readonly #state: DedupState;
   readonly #hooks: RegistryHooks;
+  /** The state keeps per-message progress and batch "started" marks (it is persistent). */
   readonly #marks: boolean;
   readonly #dirty: ClientState[] = [];
   #flushScheduled = false;
@@ -131,7 +148,7 @@ export class ClientRegistry {
   get(clientId: string): ClientState {
     let client = this.#clients.get(clientId);
     if (client === undefined) {
-      client = new ClientState(clientId, this.#state.lastSeq(clientId), this.#state.startedSeq(clientId));
+      client = new ClientState(clientId, this.#state.lastSeq(clientId), this.#state.startedSeq(clientId), this.#state.inDoubt(clientId));
       this.#clients.set(clientId, client);
     }
     return client;
@@ -209,15 +226,23 @@ export class ClientRegistry {
   }
 
   #run(client: ClientState, conn: ClientConnection, seq: number, data: Uint8Array): void {
-    if (this.#marks && seq > client.markedSeq) {
-      client.markedSeq = Math.max(seq, conn.batchHighSeq());
-      this.#state.markStarted(client.id, client.markedSeq);
+    if (this.#marks) {
+      if (client.announcedSeq !== seq) {
+        // Not announced by the previous success: "started seq" on its own, before the call.
+        if (client.slot < 0) client.slot = this.#state.slot(client.id);
+        this.#state.progress(client.slot, client.handledSeq, seq);
+        client.announcedSeq = seq;
+      }
+      if (seq > client.markedSeq) {
+        client.markedSeq = Math.max(seq, conn.batchHighSeq());
+        this.#state.markStarted(client.id, client.markedSeq);
+      }
     }
     const message: IncomingMessage = {
       clientId: client.id,
       seq,
       data,
-      redelivery: seq <= client.crashStartedSeq || seq === client.failedSeq,
+      redelivery: (seq >= client.doubtFromSeq && seq <= client.doubtToSeq) || seq === client.failedSeq,
     };
     let result: unknown;
     try {
@@ -231,7 +256,7 @@ export class ClientRegistry {
       result.then(
         () => {
           client.busy = false;
-          this.#succeeded(client, seq);
+          this.#succeeded(client, seq, conn);
           this.#drain(client);
         },
         (err: unknown) => {
@@ -242,7 +267,22 @@ export class ClientRegistry {
       );
       return;
     }
-    this.#succeeded(client, seq);
+    this.#succeeded(client, seq, conn);
+  }
+
+  /** The connection finished processing one read: withdraw a "started" announcement that did not come true. */
+  endRead(client: ClientState): void {
+    if (this.#marks && !client.busy && client.announcedSeq > client.handledSeq && client.announcedSeq !== client.failedSeq) {
+      this.#state.progress(client.slot, client.handledSeq, client.handledSeq);
+      client.announcedSeq = client.handledSeq;
+    }
+  }
+
+  /** The seq of this client's next handler call if it is already known to follow at once; else 0. */
+  #nextSeq(client: ClientState, conn: ClientConnection): number {
+    if (client.busy || client.connection !== conn) return 0;
+    const next = client.queued > 0 ? (client.queue[client.queueHead] as Queued).seq : conn.nextMessageSeq();
+    return next > client.handledSeq ? next : 0;
   }
 
   #drain(client: ClientState): void {
@@ -257,6 +297,7 @@ export class ClientRegistry {
       }
       this.#run(client, conn, next.seq, next.data);
     }
+    this.endRead(client);
     if (client.paused && client.queuedBytes <= MAX_QUEUED_BYTES / 2 && client.queued <= MAX_QUEUED_MESSAGES / 2) {
       client.paused = false;
       conn?.resume();
@@ -264,8 +305,15 @@ export class ClientRegistry {
     this.#checkSettled(client);
   }
 
-  #succeeded(client: ClientState, seq: number): void {
+  #succeeded(client: ClientState, seq: number, conn: ClientConnection): void {
     if (seq > client.handledSeq) client.handledSeq = seq;
+    if (this.#marks) {
+      // Before anything else (the next handler call above all): "processed up to seq".
+      const next = this.#nextSeq(client, conn);
+      const started = next > 0 ? next : client.handledSeq;
+      this.#state.progress(client.slot, client.handledSeq, started);
+      client.announcedSeq = started;
+    }
     if (client.failedSeq !== 0 && seq >= client.failedSeq) {
       client.failedSeq = 0;
       client.failedAttempts = 0;
@@ -305,7 +353,7 @@ export class ClientRegistry {
   #deadLetter(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown, deadLetter: DeadLetterHandler): void {
     const done = (): void => {
       this.stats.deadLettered++;
-      this.#succeeded(client, message.seq);
+      this.#succeeded(client, message.seq, conn);
     };
     let result: unknown;
     try {

@@ -3,27 +3,37 @@
  *
  * log (append-only), one record after another:
  *   u32 BE payloadLength | u32 BE crc32(payload) | payload
- *   payload = u8 kind (1 done, 2 started) | u32 BE seqHigh | u32 BE seqLow | u16 BE idLength | clientId UTF-8
+ *   payload = u8 kind (1 done, 2 started, 3 slot) | u32 BE seqHigh | u32 BE seqLow | u16 BE idLength | clientId UTF-8
+ *   (for kind 3 the "seq" is the clientId's slot index in the progress file)
  * A record whose length or CRC does not check (a torn tail after a crash) ends the log.
  *
  * snapshot (replaced atomically by rename):
- *   "OUTLSNP1" | u32 BE count | count x (u16 BE idLength | clientId | u64 lastSeq | u64 startedSeq) | u32 BE crc32(all before)
+ *   "OUTLSNP2" | u32 BE count | count x (u16 BE idLength | clientId | u64 lastSeq | u64 startedSeq | u32 slot+1) | u32 BE crc32(all before)
+ *   ("OUTLSNP1", without the slot field, is still read.)
  */
 
 import { crc32 } from "node:zlib";
 
 export const RECORD_DONE = 1;
 export const RECORD_STARTED = 2;
+export const RECORD_SLOT = 3;
 const RECORD_HEADER_BYTES = 8;
 const PAYLOAD_FIXED_BYTES = 11;
 /** clientIds are at most 256 bytes (protocol limit); anything longer is corruption. */
 const MAX_ID_BYTES = 1024;
-const SNAPSHOT_MAGIC = Buffer.from("OUTLSNP1", "latin1");
+const SNAPSHOT_MAGIC = Buffer.from("OUTLSNP2", "latin1");
+const SNAPSHOT_MAGIC_V1 = Buffer.from("OUTLSNP1", "latin1");
 const TWO_32 = 2 ** 32;
 
 export interface SeqPair {
   lastSeq: number;
   startedSeq: number;
+  /** Slot in the progress file; -1 when none was assigned. */
+  slot: number;
+}
+
+export function newSeqPair(): SeqPair {
+  return { lastSeq: 0, startedSeq: 0, slot: -1 };
 }
 
 function writeU64(buf: Buffer, value: number, offset: number): void {
@@ -58,8 +68,12 @@ export function encodeRecords(kind: number, entries: Iterable<readonly [string, 
 function merge(map: Map<string, SeqPair>, id: string, kind: number, seq: number): void {
   let pair = map.get(id);
   if (pair === undefined) {
-    pair = { lastSeq: 0, startedSeq: 0 };
+    pair = newSeqPair();
     map.set(id, pair);
+  }
+  if (kind === RECORD_SLOT) {
+    pair.slot = seq;
+    return;
   }
   if (kind === RECORD_DONE && seq > pair.lastSeq) pair.lastSeq = seq;
   if (seq > pair.startedSeq) pair.startedSeq = seq;
@@ -79,7 +93,7 @@ export function replayLog(buf: Buffer, map: Map<string, SeqPair>): number {
     if (crc32(payload) !== buf.readUInt32BE(off + 4)) break;
     const kind = payload.readUInt8(0);
     const idLen = payload.readUInt16BE(9);
-    if ((kind !== RECORD_DONE && kind !== RECORD_STARTED) || PAYLOAD_FIXED_BYTES + idLen !== len) break;
+    if ((kind !== RECORD_DONE && kind !== RECORD_STARTED && kind !== RECORD_SLOT) || PAYLOAD_FIXED_BYTES + idLen !== len) break;
     const seq = readU64(payload, 1);
     if (seq > Number.MAX_SAFE_INTEGER) break;
     merge(map, payload.toString("utf8", PAYLOAD_FIXED_BYTES), kind, seq);
@@ -95,11 +109,12 @@ export function encodeSnapshot(map: ReadonlyMap<string, SeqPair>): Buffer {
   parts.push(count);
   for (const [id, pair] of map) {
     const idBytes = Buffer.from(id, "utf8");
-    const entry = Buffer.allocUnsafe(2 + idBytes.length + 16);
+    const entry = Buffer.allocUnsafe(2 + idBytes.length + 20);
     entry.writeUInt16BE(idBytes.length, 0);
     idBytes.copy(entry, 2);
     writeU64(entry, pair.lastSeq, 2 + idBytes.length);
     writeU64(entry, pair.startedSeq, 10 + idBytes.length);
+    entry.writeUInt32BE(pair.slot + 1, 18 + idBytes.length);
     parts.push(entry);
   }
   const body = Buffer.concat(parts);
@@ -111,7 +126,10 @@ export function encodeSnapshot(map: ReadonlyMap<string, SeqPair>): Buffer {
 /** Decodes a snapshot into `map`; returns false when it does not check (corrupt). */
 export function decodeSnapshot(buf: Buffer, map: Map<string, SeqPair>): boolean {
   if (buf.length < SNAPSHOT_MAGIC.length + 8) return false;
-  if (!buf.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) return false;
+  const magic = buf.subarray(0, SNAPSHOT_MAGIC.length);
+  const v2 = magic.equals(SNAPSHOT_MAGIC);
+  if (!v2 && !magic.equals(SNAPSHOT_MAGIC_V1)) return false;
+  const entryFixed = v2 ? 20 : 16;
   const bodyEnd = buf.length - 4;
   if (crc32(buf.subarray(0, bodyEnd)) !== buf.readUInt32BE(bodyEnd)) return false;
   const count = buf.readUInt32BE(SNAPSHOT_MAGIC.length);
@@ -119,11 +137,11 @@ export function decodeSnapshot(buf: Buffer, map: Map<string, SeqPair>): boolean 
   for (let i = 0; i < count; i++) {
     if (off + 2 > bodyEnd) return false;
     const idLen = buf.readUInt16BE(off);
-    if (off + 2 + idLen + 16 > bodyEnd) return false;
+    if (off + 2 + idLen + entryFixed > bodyEnd) return false;
     const id = buf.toString("utf8", off + 2, off + 2 + idLen);
     off += 2 + idLen;
-    map.set(id, { lastSeq: readU64(buf, off), startedSeq: readU64(buf, off + 8) });
-    off += 16;
+    map.set(id, { lastSeq: readU64(buf, off), startedSeq: readU64(buf, off + 8), slot: v2 ? buf.readUInt32BE(off + 16) - 1 : -1 });
+    off += entryFixed;
   }
   return off === bodyEnd;
 }

@@ -4,17 +4,21 @@
  * fdatasync'd before the acknowledgement is sent and group-committed (every
  * record buffered while one fdatasync runs shares the next one), compacted into
  * `snapshot` (temp file + fsync + rename + directory fsync). A torn tail is cut
- * off at open. A `lock` file keeps a second server out.
+ * off at open. A `lock` file keeps a second server out. Per-message progress
+ * (processed up to N, N+1 inside the handler) goes to the `progress` file
+ * (progress-file.ts): written, not synced, so it survives a process kill.
  */
 
-import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readFile, rename, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
-import type { CommitListener, DedupState, FatalListener } from "./dedup-state.js";
+import type { CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
+import { NO_DOUBT } from "./dedup-state.js";
 import type { SeqPair } from "./dedup-file-format.js";
-import { RECORD_DONE, RECORD_STARTED, decodeSnapshot, encodeRecords, encodeSnapshot, replayLog } from "./dedup-file-format.js";
+import { RECORD_DONE, RECORD_SLOT, RECORD_STARTED, decodeSnapshot, encodeRecords, encodeSnapshot, newSeqPair, replayLog } from "./dedup-file-format.js";
+import { ProgressFile, clientIdHash } from "./progress-file.js";
 import { StateDirLock } from "./state-dir-lock.js";
 
 const debug = debuglog("outlast");
@@ -49,6 +53,12 @@ export class FileDedupState implements DedupState {
   #busy = false;
   #compacting = false;
   #startedDuringCompaction = new Map<string, number>();
+  #slotsDuringCompaction = new Map<string, number>();
+  #progress: ProgressFile | undefined;
+  /** crc32 of the clientId owning each progress slot. */
+  readonly #slotHash: number[] = [];
+  #nextSlot = 0;
+  readonly #inDoubt = new Map<string, InDoubt>();
   #failed: Error | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
@@ -72,6 +82,8 @@ export class FileDedupState implements DedupState {
     try {
       await this.#load();
     } catch (err) {
+      this.#progress?.close();
+      this.#progress = undefined;
       await this.#lock.release();
       throw err;
     }
@@ -100,9 +112,49 @@ export class FileDedupState implements DedupState {
       await truncate(logPath, valid);
     }
     this.#logBytes = valid;
+    const raised = this.#loadProgress();
     this.#fd = openSync(logPath, "a");
+    // Successes the progress file knows of but the log does not: make them durable now,
+    // so WELCOME (which reports lastSeq) only ever reports fdatasync'd seqs.
+    if (raised.size > 0 && !this.#append(encodeRecords(RECORD_DONE, raised))) throw this.#failed as Error;
     fsyncSync(this.#fd); // the truncation, and a fresh file's existence...
     await fsyncDir(this.#dir); // ...and its directory entry
+  }
+
+  /**
+   * Merges the progress file into the map. Same boot as its last writer: the page cache
+   * survived, so the slots are exact (at most one seq was inside the handler). Otherwise
+   * (reboot, power loss, no boot id, torn slot): the fdatasync'd log is the floor and
+   * every seq up to the highest "started" mark that survived may have run.
+   * Returns the clientIds whose lastSeq the progress file raised.
+   */
+  #loadProgress(): Map<string, number> {
+    const progress = ProgressFile.open(join(this.#dir, "progress"));
+    this.#progress = progress;
+    const raised = new Map<string, number>();
+    for (const pair of this.#map.values()) if (pair.slot >= this.#nextSlot) this.#nextSlot = pair.slot + 1;
+    for (const [id, pair] of this.#map) {
+      const hash = clientIdHash(id);
+      let rec = pair.slot >= 0 ? progress.read(pair.slot) : undefined;
+      if (pair.slot >= 0) this.#slotHash[pair.slot] = hash;
+      if (rec !== undefined && rec.idHash !== hash) rec = undefined;
+      const logDone = pair.lastSeq;
+      if (rec !== undefined && rec.doneSeq > pair.lastSeq) {
+        pair.lastSeq = rec.doneSeq;
+        raised.set(id, rec.doneSeq);
+      }
+      if (pair.startedSeq < pair.lastSeq) pair.startedSeq = pair.lastSeq;
+      let doubt: InDoubt;
+      if (progress.sameBoot && rec !== undefined && rec.doneSeq >= logDone) {
+        doubt = rec.startedSeq > pair.lastSeq ? { fromSeq: rec.startedSeq, toSeq: rec.startedSeq } : NO_DOUBT;
+      } else {
+        const high = Math.max(pair.startedSeq, rec?.startedSeq ?? 0);
+        doubt = high > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: high } : NO_DOUBT;
+        if (doubt !== NO_DOUBT) debug("state %s: %s may have run seqs %d..%d before a reboot", this.#dir, id, doubt.fromSeq, doubt.toSeq);
+      }
+      if (doubt !== NO_DOUBT) this.#inDoubt.set(id, doubt);
+    }
+    return raised;
   }
 
   lastSeq(clientId: string): number {
@@ -113,13 +165,41 @@ export class FileDedupState implements DedupState {
     return this.#map.get(clientId)?.startedSeq ?? 0;
   }
 
+  inDoubt(clientId: string): InDoubt {
+    return this.#inDoubt.get(clientId) ?? NO_DOUBT;
+  }
+
   #pair(clientId: string): SeqPair {
     let pair = this.#map.get(clientId);
     if (pair === undefined) {
-      pair = { lastSeq: 0, startedSeq: 0 };
+      pair = newSeqPair();
       this.#map.set(clientId, pair);
     }
     return pair;
+  }
+
+  slot(clientId: string): number {
+    const pair = this.#pair(clientId);
+    if (pair.slot >= 0) return pair.slot;
+    if (this.#fd < 0 || this.#failed !== undefined) return -1;
+    const slot = this.#nextSlot++;
+    pair.slot = slot;
+    this.#slotHash[slot] = clientIdHash(clientId);
+    if (this.#compacting) this.#slotsDuringCompaction.set(clientId, slot);
+    // Written (not synced) before the slot is used; synced with the first done record of this client.
+    this.#append(encodeRecords(RECORD_SLOT, [[clientId, slot]]));
+    this.progress(slot, pair.lastSeq, pair.lastSeq); // overwrite whatever a lost assignment left there
+    return slot;
+  }
+
+  progress(slot: number, doneSeq: number, startedSeq: number): void {
+    const file = this.#progress;
+    if (slot < 0 || file === undefined || this.#failed !== undefined) return;
+    try {
+      file.write(slot, this.#slotHash[slot] as number, doneSeq, startedSeq);
+    } catch (err) {
+      this.#fail(err as Error);
+    }
   }
 
   markStarted(clientId: string, seq: number): void {
@@ -194,6 +274,7 @@ export class FileDedupState implements DedupState {
     this.#busy = true;
     this.#compacting = true;
     this.#startedDuringCompaction = new Map();
+    this.#slotsDuringCompaction = new Map();
     try {
       // Every record written so far is in #map: the snapshot covers the whole log.
       const tmp = join(this.#dir, "snapshot.tmp");
@@ -207,9 +288,11 @@ export class FileDedupState implements DedupState {
       await rename(tmp, join(this.#dir, "snapshot"));
       await fsyncDir(this.#dir);
       // A crash before this line replays the old log over the snapshot: max-merge, harmless.
-      await truncate(join(this.#dir, "log"), 0);
+      // Truncate and re-append what the snapshot may have missed with no await in between.
+      ftruncateSync(this.#fd, 0);
       this.#logBytes = 0;
       this.#compacting = false;
+      if (this.#slotsDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_SLOT, this.#slotsDuringCompaction));
       if (this.#startedDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_STARTED, this.#startedDuringCompaction));
       debug("state %s: compacted %d clients into the snapshot", this.#dir, this.#map.size);
     } catch (err) {
@@ -244,6 +327,12 @@ export class FileDedupState implements DedupState {
       }
       this.#fd = -1;
     }
+    try {
+      this.#progress?.close();
+    } catch {
+      // nothing left to lose: the log holds every acknowledged seq
+    }
+    this.#progress = undefined;
     await this.#lock.release();
   }
 }

@@ -3,7 +3,8 @@
  * so acknowledgements are never delayed. A restart forgets everything (use `state`).
  */
 
-import type { CommitListener, DedupState, FatalListener } from "./dedup-state.js";
+import type { CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
+import { NO_DOUBT } from "./dedup-state.js";
 
 export class MemoryDedupState implements DedupState {
   readonly synchronous = true;
@@ -20,6 +21,16 @@ export class MemoryDedupState implements DedupState {
   startedSeq(clientId: string): number {
     return this.lastSeq(clientId);
   }
+
+  inDoubt(_clientId: string): InDoubt {
+    return NO_DOUBT; // a restart forgets everything, including what was in the handler
+  }
+
+  slot(_clientId: string): number {
+    return -1;
+  }
+
+  progress(_slot: number, _doneSeq: number, _startedSeq: number): void {}
 
   markStarted(_clientId: string, _seq: number): void {
     // A process crash loses the memory state anyway: nothing to mark.

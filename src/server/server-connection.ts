@@ -108,6 +108,7 @@ export class ServerConnection implements ClientConnection {
       this.#onFrame(frames[i] as Frame);
     }
     this.#frames = [];
+    if (this.#client !== undefined) this.#ctx.registry.endRead(this.#client);
   }
 
   #onFrame(frame: Frame): void {
@@ -167,6 +168,12 @@ export class ServerConnection implements ClientConnection {
       if (f.type === "message") return f.seq;
     }
     return 0;
+  }
+
+  nextMessageSeq(): number {
+    if (this.#state !== "open") return 0;
+    const f = this.#frames[this.#frameIndex + 1];
+    return f !== undefined && f.type === "message" && f.seq > this.#lastReceivedSeq ? f.seq : 0;
   }
 
   // ---- handshake ----

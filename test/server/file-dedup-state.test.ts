@@ -5,7 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
+import { crc32 } from "node:zlib";
+import { replayLog } from "../../src/server/dedup-file-format.js";
+import type { SeqPair } from "../../src/server/dedup-file-format.js";
 import { FileDedupState } from "../../src/server/file-dedup-state.js";
+import { currentBootId } from "../../src/server/progress-file.js";
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "outlast-state-"));
@@ -151,4 +155,119 @@ test("a lock keeps a second state out of the directory; a dead owner's lock is t
   assert.equal(readFileSync(join(dir, "lock"), "utf8").trim(), String(process.pid));
   await third.close(true);
   assert.equal(existsSync(join(dir, "lock")), false);
+});
+
+/** Rewrites the progress file's header as if it had been written during another boot. */
+function pretendReboot(dir: string): void {
+  const path = join(dir, "progress");
+  const bytes = readFileSync(path);
+  const header = Buffer.alloc(64);
+  header.write("OUTLPRG1", 0, "latin1");
+  const len = header.write("another-boot", 12, "latin1");
+  header.writeUInt32BE(len, 8);
+  header.writeUInt32BE(crc32(header.subarray(0, 60)), 60);
+  header.copy(bytes, 0);
+  writeFileSync(path, bytes);
+}
+
+test("progress survives a process that stopped without flushing: exact lastSeq and the one seq in the handler", async (t) => {
+  const dir = tempDir(t);
+  const { state } = await opened(t, dir);
+  state.record("p", 3);
+  await state.flush(); // the log (fdatasync'd) says 3
+  const slot = state.slot("p");
+  assert.equal(state.slot("p"), slot, "a clientId keeps its slot");
+  const other = state.slot("q");
+  assert.notEqual(other, slot);
+  state.progress(slot, 3, 4);
+  state.progress(slot, 4, 5);
+  state.progress(slot, 5, 6); // handler for 6 is running...
+  state.progress(other, 0, 0);
+  await state.close(false); // ...when the process dies: nothing else is written
+  if (currentBootId() === "") return t.skip("no boot id on this system: every restart counts as a possible power loss");
+  const { state: again } = await opened(t, dir);
+  assert.equal(again.lastSeq("p"), 5);
+  assert.deepEqual(again.inDoubt("p"), { fromSeq: 6, toSeq: 6 });
+  assert.equal(again.lastSeq("q"), 0);
+  assert.ok(again.inDoubt("q").toSeq < again.inDoubt("q").fromSeq, "nothing in doubt for q");
+  await again.close(true);
+  // The raised lastSeq was made durable in the log at open (WELCOME reports only fdatasync'd seqs).
+  const log = readFileSync(join(dir, "log"));
+  const map = new Map<string, SeqPair>();
+  replayLog(log, map);
+  assert.equal(map.get("p")?.lastSeq, 5);
+});
+
+test("after a reboot (other boot id) the log is the floor and every seq up to the last started mark is in doubt", async (t) => {
+  const dir = tempDir(t);
+  const { state } = await opened(t, dir);
+  state.record("x", 4);
+  await state.flush();
+  state.markStarted("x", 9); // batch mark: 5..9 were received
+  const slot = state.slot("x");
+  state.progress(slot, 6, 7);
+  await state.close(false);
+  pretendReboot(dir);
+  const { state: again } = await opened(t, dir);
+  assert.equal(again.lastSeq("x"), 6, "a slot that survived still counts");
+  assert.deepEqual(again.inDoubt("x"), { fromSeq: 7, toSeq: 9 });
+});
+
+test("a torn progress slot is ignored: the log decides", async (t) => {
+  const dir = tempDir(t);
+  const { state } = await opened(t, dir);
+  state.record("x", 4);
+  await state.flush();
+  const slot = state.slot("x");
+  state.progress(slot, 8, 9);
+  await state.close(false);
+  const path = join(dir, "progress");
+  const bytes = readFileSync(path);
+  bytes[64 + slot * 32 + 12] = bytes[64 + slot * 32 + 12]! ^ 0xff; // inside doneSeq
+  writeFileSync(path, bytes);
+  const { state: again } = await opened(t, dir);
+  assert.equal(again.lastSeq("x"), 4);
+});
+
+test("slots survive compaction (snapshot v2) and stay with their clientId", async (t) => {
+  const dir = tempDir(t);
+  const { state } = await opened(t, dir, 200);
+  const slots = new Map<string, number>();
+  for (let i = 1; i <= 40; i++) {
+    const id = `client-${i % 5}`;
+    if (!slots.has(id)) slots.set(id, state.slot(id));
+    state.record(id, i);
+    await state.flush();
+  }
+  for (const slot of slots.values()) state.progress(slot, 100 + slot, 100 + slot);
+  await state.close(false);
+  assert.ok(existsSync(join(dir, "snapshot")));
+  assert.equal(readFileSync(join(dir, "snapshot")).toString("latin1", 0, 8), "OUTLSNP2");
+  if (currentBootId() === "") return t.skip("no boot id on this system: progress is only trusted up to the log");
+  const { state: again } = await opened(t, dir);
+  for (const [id, slot] of slots) {
+    assert.equal(again.slot(id), slot, id);
+    assert.equal(again.lastSeq(id), 100 + slot, id);
+  }
+  assert.equal(again.slot("new-client"), slots.size, "a new clientId gets the next free slot");
+});
+
+test("a version 1 snapshot (no slots) is still read", async (t) => {
+  const dir = tempDir(t);
+  const id = Buffer.from("old", "utf8");
+  const body = Buffer.alloc(8 + 4 + 2 + id.length + 16);
+  body.write("OUTLSNP1", 0, "latin1");
+  body.writeUInt32BE(1, 8);
+  body.writeUInt16BE(id.length, 12);
+  id.copy(body, 14);
+  body.writeUInt32BE(42, 14 + id.length + 4); // lastSeq 42 (low half)
+  body.writeUInt32BE(45, 14 + id.length + 12); // startedSeq 45
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body), 0);
+  writeFileSync(join(dir, "snapshot"), Buffer.concat([body, crc]));
+  const { state } = await opened(t, dir);
+  assert.equal(state.lastSeq("old"), 42);
+  assert.equal(state.startedSeq("old"), 45);
+  assert.deepEqual(state.inDoubt("old"), { fromSeq: 43, toSeq: 45 }, "no progress slot: the started mark decides");
+  assert.equal(state.slot("old"), 0);
 });
