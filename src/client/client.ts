@@ -60,7 +60,17 @@ export interface DroppedEvent {
   readonly reason: DropReason;
 }
 
-export class Client extends EventEmitter {
+/** The client's events and their arguments: `client.on("stateChange", (e) => ...)` is typed. */
+export interface ClientEvents {
+  stateChange: [event: StateChangeEvent];
+  delivered: [event: DeliveredEvent];
+  dropped: [event: DroppedEvent];
+  /** Non-connection problems only (certificate, rejected credentials, protocol version, a failed outbox). */
+  error: [error: Error];
+  closed: [];
+}
+
+export class Client extends EventEmitter<ClientEvents> {
   readonly #o: ResolvedOptions;
   readonly #endpoint: Endpoint;
   readonly #sm: StateMachine;
@@ -254,7 +264,7 @@ export class Client extends EventEmitter {
   /** `error` is for problems a person must fix; with no listener it goes to debuglog and the diagnostics channel, never a crash. */
   #report(err: unknown): void {
     if (channels.error.hasSubscribers) channels.error.publish({ client: this, error: err });
-    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this.listenerCount("error") > 0) this.emit("error", err instanceof Error ? err : new Error(String(err), { cause: err }));
     else debug("error (no listener): %s", err instanceof Error ? err.message : String(err));
   }
 
