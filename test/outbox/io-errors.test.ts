@@ -136,3 +136,32 @@ test("a failed fdatasync is fatal: the batch is not stored, every later call is 
   assert.ok(again.nextSeq > 2);
   await again.close();
 });
+
+test("onFailure: a failed fdatasync of a commit holding only an acknowledgement (no caller awaits it) is reported once to every listener", async () => {
+  const fs = new FailingSyncFs(new CrashFs());
+  const o = new FileOutbox("/g", { fs });
+  const heard: unknown[] = [];
+  const removed: unknown[] = [];
+  o.onFailure((err) => heard.push(err));
+  const unsubscribe = o.onFailure((err) => removed.push(err));
+  unsubscribe();
+  let failed!: (err: unknown) => void;
+  const second = new Promise<unknown>((resolve) => (failed = resolve));
+  o.onFailure((err) => failed(err));
+  await o.open("c");
+  assert.equal(await o.append([entry("a"), entry("b")]), 1);
+  fs.armed = true;
+  o.acknowledge(1); // the only thing the next commit writes: an ACK record
+  const err = await second;
+  assert.ok(isOutlastError(err, "OUTLAST_OUTBOX_IO"));
+  assert.equal(err.details.fatal, true);
+  assert.equal(err, o.failure);
+  assert.deepEqual(heard, [err], "told once");
+  assert.deepEqual(removed, [], "a removed listener is not called");
+  // A listener added after the failure hears of it at once (on a microtask).
+  const late = await new Promise<unknown>((resolve) => o.onFailure(resolve));
+  assert.equal(late, err);
+  await assert.rejects(o.append([entry("c")]), (e: unknown) => e === err);
+  await o.close();
+  assert.deepEqual(heard, [err], "still once after close");
+});

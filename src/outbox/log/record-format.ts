@@ -109,21 +109,38 @@ export function encodeRecord(
   createdAtMs = 0,
   expiresAtMs = Infinity,
 ): number {
+  // A DataView is about twice as fast as Buffer's write*LE methods here (this is the group commit's hot loop).
+  const view = viewOf(out);
   const bodyStart = offset + FRAME_BYTES;
-  const bodyLength = BODY_HEADER_BYTES + payload.length;
-  out[bodyStart] = type;
-  out[bodyStart + 1] = (important ? FLAG_IMPORTANT : 0) | (expiresAtMs !== Infinity ? FLAG_EXPIRES : 0);
-  out[bodyStart + 2] = 0;
-  out[bodyStart + 3] = 0;
-  out.writeUInt32LE(Math.floor(seq / TWO_32), bodyStart + 4);
-  out.writeUInt32LE(seq % TWO_32, bodyStart + 8);
-  out.writeDoubleLE(createdAtMs, bodyStart + 12);
-  out.writeDoubleLE(expiresAtMs === Infinity ? 0 : expiresAtMs, bodyStart + 20);
-  out.set(payload, bodyStart + BODY_HEADER_BYTES);
-  out.writeUInt32LE(bodyLength, offset);
-  out.writeUInt32LE(crc32c(out, bodyStart, bodyStart + bodyLength), offset + 4);
-  out.writeUInt32LE(crc32c(out, offset, offset + 8), offset + 8);
+  const n = payload.length;
+  const bodyLength = BODY_HEADER_BYTES + n;
+  const flags = (important ? FLAG_IMPORTANT : 0) | (expiresAtMs !== Infinity ? FLAG_EXPIRES : 0);
+  view.setUint32(bodyStart, type | (flags << 8), true); // type, flags, u16 0
+  view.setUint32(bodyStart + 4, Math.floor(seq / TWO_32), true);
+  view.setUint32(bodyStart + 8, seq % TWO_32, true);
+  view.setFloat64(bodyStart + 12, createdAtMs, true);
+  view.setFloat64(bodyStart + 20, expiresAtMs === Infinity ? 0 : expiresAtMs, true);
+  const p = bodyStart + BODY_HEADER_BYTES;
+  if (n <= SMALL_COPY_BYTES) for (let i = 0; i < n; i++) out[p + i] = payload[i] as number;
+  else out.set(payload, p);
+  view.setUint32(offset, bodyLength, true);
+  view.setUint32(offset + 4, crc32c(out, bodyStart, bodyStart + bodyLength), true);
+  view.setUint32(offset + 8, crc32c(out, offset, offset + 8), true);
   return bodyStart + bodyLength;
+}
+
+/** Below this, a byte loop copies faster than TypedArray.set. */
+const SMALL_COPY_BYTES = 64;
+let lastOut: Buffer | undefined;
+let lastView: DataView | undefined;
+
+/** A DataView over `b`, reused while the same buffer is being encoded into. */
+function viewOf(b: Buffer): DataView {
+  if (b !== lastOut || lastView === undefined) {
+    lastOut = b;
+    lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return lastView;
 }
 
 /** One record in a fresh buffer (control records, tests). */
