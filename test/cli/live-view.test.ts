@@ -112,5 +112,5 @@ test("widgets: the bar fills by eighths; truncate keeps escape codes whole", () 
   assert.equal(progressBar(0.5, 4), "██░░");
   assert.equal(progressBar(1 / 32, 4), "▏░░░");
   assert.equal(progressBar(0.5, 4, false), "##--");
-  assert.equal(stripAnsi(truncate("\x1b[32mgreen text\x1b[39m", 5)), "green");
+  assert.equal(stripAnsi(truncate("\x1b[32mgreen text\x1b[39m", 5)), "gree…");
 });

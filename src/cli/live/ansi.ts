@@ -28,12 +28,13 @@ export function visibleWidth(text: string): number {
   return [...stripAnsi(text)].length;
 }
 
-/** Cuts `text` to at most `width` visible columns, keeping escape sequences whole. */
+/** Cuts `text` to at most `width` visible columns, keeping escape sequences whole; a cut line ends with "…". */
 export function truncate(text: string, width: number): string {
   if (visibleWidth(text) <= width) return text;
   let out = "";
   let used = 0;
-  for (let i = 0; i < text.length && used < width; ) {
+  const keep = Math.max(0, width - 1); // room for the ellipsis that says the line was cut
+  for (let i = 0; i < text.length && used < keep; ) {
     SGR.lastIndex = i;
     const m = SGR.exec(text);
     if (m !== null && m.index === i) {
@@ -47,7 +48,7 @@ export function truncate(text: string, width: number): string {
     i += ch.length;
     used++;
   }
-  return `${out}${ESC}0m`;
+  return `${out}${ESC}0m…`;
 }
 
 export type Color = "green" | "red" | "yellow" | "cyan" | "dim" | "bold";
