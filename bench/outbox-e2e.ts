@@ -26,15 +26,15 @@
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import dc from "node:diagnostics_channel";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect } from "../src/index.js";
 import type { Client } from "../src/index.js";
-import { encodedSize, encodeRecord, RecordType } from "../src/outbox/log/record-format.js";
 import { createServer } from "../src/server/index.js";
+import { rawGroupCommitRate } from "./raw-group-commit.js";
 import { machineInfoMarkdown, writeBenchmarkSection } from "./report.js";
 
 const PAYLOAD_BYTES = 256;
@@ -124,26 +124,8 @@ async function e2e(port: number, outbox: string | undefined, count: number, wind
 }
 
 /** Raw group commit: one write + one fdatasync of `batch` pre-encoded 256 B records, for `durationMs`; records/s. */
-async function raw(dir: string, batch: number, durationMs: number): Promise<number> {
-  const path = join(dir, "raw.log");
-  const h = await open(path, "w", 0o600);
-  const one = encodedSize(PAYLOAD_BYTES);
-  const buf = Buffer.alloc(one * batch);
-  const data = Buffer.alloc(PAYLOAD_BYTES, 0x61);
-  for (let i = 0; i < batch; i++) encodeRecord(buf, i * one, RecordType.DATA, i + 1, data, true, 0, Infinity);
-  let pos = 0;
-  let records = 0;
-  const start = performance.now();
-  while (performance.now() - start < durationMs) {
-    await h.write(buf, 0, buf.length, pos);
-    await h.datasync();
-    pos += buf.length;
-    records += batch;
-  }
-  const rate = records / ((performance.now() - start) / 1000);
-  await h.close();
-  await rm(path);
-  return rate;
+function raw(dir: string, batch: number, durationMs: number): Promise<number> {
+  return rawGroupCommitRate(join(dir, "raw.log"), batch, PAYLOAD_BYTES, durationMs);
 }
 
 async function main(): Promise<void> {

@@ -12,13 +12,13 @@
  * (--write puts the table into docs/benchmarks.md, section "outbox".)
  */
 
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { FileOutbox } from "../src/outbox/file-outbox.js";
-import { encodedSize, encodeRecord, RecordType } from "../src/outbox/log/record-format.js";
 import type { OutboxEntry } from "../src/outbox/outbox.js";
+import { rawGroupCommitRate } from "./raw-group-commit.js";
 import { machineInfoMarkdown, writeBenchmarkSection } from "./report.js";
 
 const PAYLOAD_BYTES = 100;
@@ -39,25 +39,8 @@ function median(xs: number[]): number {
 }
 
 /** Raw group commit: write `batch` records with one write, one fdatasync; records/s. */
-async function raw(batch: number, n: number): Promise<number> {
-  const path = join(base, `raw-${batch}-${n}`);
-  const h = await open(path, "w", 0o600);
-  const one = encodedSize(PAYLOAD_BYTES);
-  const buf = Buffer.alloc(one * batch);
-  for (let i = 0; i < batch; i++) encodeRecord(buf, i * one, RecordType.DATA, i + 1, Buffer.alloc(PAYLOAD_BYTES, 7), true, 0, Infinity);
-  let pos = 0;
-  let records = 0;
-  const start = performance.now();
-  while (performance.now() - start < DURATION_MS) {
-    await h.write(buf, 0, buf.length, pos);
-    await h.datasync();
-    pos += buf.length;
-    records += batch;
-  }
-  const rate = records / ((performance.now() - start) / 1000);
-  await h.close();
-  await rm(path);
-  return rate;
+function raw(batch: number, n: number): Promise<number> {
+  return rawGroupCommitRate(join(base, `raw-${batch}-${n}`), batch, PAYLOAD_BYTES, DURATION_MS);
 }
 
 /** `appenders` concurrent loops of append-one-and-await on a fresh FileOutbox; stored records/s. */
