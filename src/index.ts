@@ -12,6 +12,8 @@ export { MemoryOutbox } from "./outbox/memory-outbox.js";
 export { FileOutbox } from "./outbox/file-outbox.js";
 export type { FileOutboxOptions } from "./outbox/file-outbox.js";
 export type { QuarantinedPart, RecoveryReport } from "./outbox/log/recovery.js";
+export { inspectOutbox } from "./outbox/inspect.js";
+export type { DamagedPart, InspectOutboxOptions, OutboxInspection, OutboxReadFs } from "./outbox/inspect.js";
 export type { MemoryOutboxOptions } from "./outbox/memory-outbox.js";
 export type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox/outbox.js";
 

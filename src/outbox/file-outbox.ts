@@ -6,7 +6,8 @@
  * - acknowledge/drop change the in-memory view at once and are written as
  *   ACK/DROP records with the next commit (sync() waits for that).
  * - renumber rewrites the live records into a checkpoint segment.
- * - open: lock, replay and repair (log/recovery.ts), then a fresh active segment.
+ * - open: lock, replay and repair (log/recovery.ts), then appends go on in
+ *   the newest segment (a new one only when there is none with a META record).
  * - A failed fdatasync makes the outbox fail for good (OUTLAST_OUTBOX_IO):
  *   it is never retried as if it had worked, and `onFailure` listeners hear
  *   of it. Out of space (ENOSPC) while writing rejects that batch only, and
@@ -90,8 +91,12 @@ export class FileOutbox implements Outbox {
         this.#clientId = clientId;
         this.#report = r.report;
         const segments = new SegmentSet(this.#fs, this.dir, r.segments, r.maxSegment, (n) => this.#index.liveIn(n));
-        await segments.roll(metaRecord(clientId, r.nextSeq), false).catch((err: unknown) => {
-          throw outboxIoError(this.dir, "creating a segment", err instanceof SegmentWriteError ? err.cause : err, false);
+        // Appends go on in the newest segment when it holds a META record (clientId, next seq); a new
+        // segment per open would pile up files while an older segment still holds messages.
+        const reuse = r.segments.at(-1)?.hasMeta === true;
+        const started = reuse ? segments.reopenNewest() : segments.roll(metaRecord(clientId, r.nextSeq), false);
+        await started.catch((err: unknown) => {
+          throw outboxIoError(this.dir, reuse ? "reopening the newest segment" : "creating a segment", err instanceof SegmentWriteError ? err.cause : err, false);
         });
         this.#segments = segments;
         this.#commit = new GroupCommit({

@@ -11,6 +11,32 @@ import { RingDeque } from "./ring-deque.js";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * An entry that a MemoryOutbox keeps as its own record, setting its `seq`,
+ * instead of storing a copy: one object per message instead of two. Only while
+ * `seq` is 0 (not stored yet); an entry appended again is copied. The
+ * client's pending sends are these. Any other entry is copied.
+ */
+export class AdoptableEntry implements OutboxRecord {
+  readonly data: Uint8Array;
+  readonly important: boolean;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  /** 0 until stored. */
+  seq = 0;
+
+  constructor(data: Uint8Array, important: boolean, createdAtMs: number, expiresAtMs: number) {
+    this.data = data;
+    this.important = important;
+    this.createdAtMs = createdAtMs;
+    this.expiresAtMs = expiresAtMs;
+  }
+}
+
+function copyRecord(seq: number, e: OutboxEntry): OutboxRecord {
+  return { seq, data: e.data, important: e.important, createdAtMs: e.createdAtMs, expiresAtMs: e.expiresAtMs };
+}
+
 export interface MemoryOutboxOptions {
   /** The clientId this outbox belongs to; default: whatever the client proposes in open(). */
   readonly clientId?: string;
@@ -61,13 +87,13 @@ export class MemoryOutbox implements Outbox {
     const first = this.#nextSeq;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as OutboxEntry;
-      this.#records.push({
-        seq: this.#nextSeq++,
-        data: e.data,
-        important: e.important,
-        createdAtMs: e.createdAtMs,
-        expiresAtMs: e.expiresAtMs,
-      });
+      const seq = this.#nextSeq++;
+      if (e instanceof AdoptableEntry && e.seq === 0) {
+        e.seq = seq;
+        this.#records.push(e);
+      } else {
+        this.#records.push(copyRecord(seq, e));
+      }
       this.#bytes += e.data.length;
     }
     return Promise.resolve(first);
@@ -133,7 +159,7 @@ export class MemoryOutbox implements Outbox {
       } else if (i < start) {
         kept.push(r);
       } else {
-        kept.push({ ...r, seq: next++ });
+        kept.push(copyRecord(next++, r)); // a new object: an adopted entry keeps its old seq (the client remaps it)
       }
     }
     const droppedBefore = [...this.#dropped].filter((s) => s <= afterSeq);

@@ -263,9 +263,9 @@ export class CrashFs implements OutboxFs {
     return new Map([...this.#names].map(([p, i]) => [p, Buffer.from(i.data)]));
   }
 
-  /** A file system holding exactly these files, all durable. */
-  static from(files: ReadonlyMap<string, Uint8Array>): CrashFs {
-    const fs = new CrashFs();
+  /** A file system holding exactly these files, all durable (the power goes at operation `crashAt`). */
+  static from(files: ReadonlyMap<string, Uint8Array>, crashAt = Infinity): CrashFs {
+    const fs = new CrashFs(crashAt);
     for (const [path, data] of files) {
       void fs.mkdirp(dirname(path));
       const inode: Inode = { data: Buffer.from(data), durable: Buffer.from(data), unsynced: [] };

@@ -1,7 +1,8 @@
 /**
  * Power loss, simulated: a scripted workload (appends from concurrent callers,
  * acknowledgements, drops, a renumber checkpoint, segment roll-over and
- * deletion) runs over CrashFs, which cuts the power at operation k, for EVERY
+ * deletion, then three reopens that go on appending in the newest segment)
+ * runs over CrashFs, which cuts the power at operation k, for EVERY
  * k from the first operation to the last. From each cut we build disk images
  * (nothing unsynced survived / all of it / random mixes of lost, torn,
  * reordered and zeroed writes and lost directory entries) and reopen:
@@ -76,6 +77,29 @@ async function workload(fs: CrashFs, trace: Trace): Promise<void> {
     if (round % 4 === 0) await o.sync();
   }
   await o.close();
+  // Reopened again and again (as a device that restarts often): appends go on in the newest segment.
+  for (let cycle = 0; cycle < 3; cycle++) {
+    const r = new FileOutbox(DIR, { fs, segmentBytes: 700 });
+    await r.open("client-p");
+    for (let round = 0; round < 2; round++) {
+      const appends: Promise<void>[] = [];
+      for (let c = 0; c < 2; c++) {
+        const p = `m${k}-${"z".repeat((k * 53) % 120)}`;
+        k++;
+        trace.attempts.push(p);
+        appends.push(r.append([entry(p, true)]).then((first) => void trace.reported.set(p, first)));
+      }
+      if (round === 1) {
+        const first = r.read(0, 1, Infinity)[0];
+        if (first !== undefined) {
+          trace.removed.add(Buffer.from(first.data).toString());
+          r.acknowledge(first.seq);
+        }
+      }
+      await Promise.all(appends);
+    }
+    await r.close();
+  }
 }
 
 function check(trace: Trace, o: FileOutbox, label: string): void {

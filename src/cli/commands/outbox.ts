@@ -9,7 +9,7 @@ import { createInterface } from "node:readline/promises";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
 import { formatFailure, readOptions, reportUncaught } from "../config.js";
 import { formatBytes, formatCount, formatDuration } from "../live/widgets.js";
-import { inspectOpen, openOutbox, purgeOpen, type OutboxInspection } from "./outbox-inspect.js";
+import { inspectDir, openOutbox, purgeOpen, purgeSummary, type InspectReport } from "./outbox-inspect.js";
 
 const NAME = "outbox";
 
@@ -17,16 +17,16 @@ const HELP = `Usage: outlast outbox inspect DIR [--json]
        outlast outbox purge DIR [--yes]
 
 inspect: what a durable outbox holds: messages and bytes stored, first and last
-  sequence number, how old the oldest segment is, the clientId, and the corrupt
-  parts moved to DIR/quarantine/ (a crash or a bad disk). --json prints it as
-  one JSON object on stdout.
+  sequence number, when the oldest one was created, the clientId, the corrupt
+  parts moved to DIR/quarantine/ (a crash or a bad disk), and damage the next
+  open will repair. It only reads: it takes no lock and writes nothing, so it
+  works while an \`outlast send\` is using DIR (it says so, with its pid).
+  --json prints it as one JSON object on stdout.
 purge: deletes every stored message and the quarantined parts, for good (the
   clientId and the sequence numbering are kept, so a server never mistakes new
   messages for old ones). Asks first on a terminal; --yes skips the question.
-  Without --yes and without a terminal it refuses (exit 2).
-
-Both take the outbox's lock: stop the \`outlast send\` (or the program) using DIR
-first. Opening repairs a torn tail the way the next sender would.
+  Without --yes and without a terminal it refuses (exit 2). It takes the
+  outbox's lock: stop the \`outlast send\` (or the program) using DIR first.
 
   --json      inspect: print JSON
   --yes, -y   purge: do not ask
@@ -38,8 +38,8 @@ Examples:
   outlast outbox inspect ./q --json | jq .messages
   outlast outbox purge ./q --yes
 
-Exit codes: 0 done; 1 failure (no outbox at DIR, in use by another process,
-unreadable); 2 usage error, or purge without --yes when stdin is not a terminal.
+Exit codes: 0 done; 1 failure (no outbox at DIR, unreadable, purge of an
+outbox in use by another process); 2 usage error, or purge without --yes when stdin is not a terminal.
 `;
 
 const OPTIONS = {
@@ -47,33 +47,40 @@ const OPTIONS = {
   yes: { type: "boolean", short: "y", env: false },
 } as const;
 
-function describe(i: OutboxInspection): string {
+function plural(n: number, word: string): string {
+  return `${formatCount(n)} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function describe(i: InspectReport): string {
   const row = (k: string, v: string): string => `  ${k.padEnd(16)}${v}\n`;
   let s = `outbox ${i.dir}\n`;
-  s += row("clientId", i.clientId);
-  s += row("messages", `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${i.segments} segment${i.segments === 1 ? "" : "s"})`);
+  if (i.lockedBy !== undefined) s += row("in use", `by pid ${i.lockedBy} (an outlast send?); this is a snapshot, read without its lock`);
+  s += row("clientId", i.clientId ?? "none yet (nothing was ever stored)");
+  s += row("messages", `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${plural(i.segments, "segment")})`);
   if (i.messages > 0) {
     s += row("seq", `${i.firstSeq ?? "-"} .. ${i.lastSeq ?? "-"} (next ${i.nextSeq})`);
     s += row("kinds", `${formatCount(i.importantMessages)} important, ${formatCount(i.bestEffortMessages)} best-effort, ${formatCount(i.expiringMessages)} with a ttl`);
-    if (i.oldestSegmentAgeMs !== undefined) s += row("oldest", `stored at most ${formatDuration(i.oldestSegmentAgeMs)} ago (its segment's age)`);
+    const t = i.oldestCreatedAtMs;
+    s += row("oldest", i.oldestAgeMs !== undefined && t !== undefined ? `created ${formatDuration(i.oldestAgeMs)} ago (${new Date(t).toISOString()})` : "unknown (its record carries no wall-clock time)");
   } else {
     s += row("seq", `none stored (next ${i.nextSeq})`);
   }
-  s += row("quarantined", i.quarantined.length === 0 ? "none" : `${i.quarantined.length} part${i.quarantined.length === 1 ? "" : "s"}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`);
-  if (i.repairedNow.tornBytes > 0 || i.repairedNow.quarantinedParts > 0)
-    s += row("repaired now", `${formatBytes(i.repairedNow.tornBytes)} of a torn tail cut off, ${i.repairedNow.quarantinedParts} corrupt part(s) quarantined`);
+  s += row("quarantined", i.quarantined.length === 0 ? "none" : `${plural(i.quarantined.length, "part")}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`);
+  if (i.tornBytes > 0) {
+    const why = i.lockedBy !== undefined ? "a write in progress, or a crash" : "a crash mid-write";
+    s += row("torn tail", `${formatBytes(i.tornBytes)} at the end of the newest segment (${why}); the next open cuts it off`);
+  }
+  if (i.damaged.length > 0) {
+    const parts = i.damaged.map((d) => `${d.segment} at ${d.offset} (${d.reason})`).join(", ");
+    s += row("damaged", `${plural(i.damaged.length, "corrupt part")}, ${formatBytes(i.damaged.reduce((a, d) => a + d.bytes, 0))}: ${parts}; the next open moves ${i.damaged.length === 1 ? "it" : "them"} to quarantine/`);
+  }
   return s;
 }
 
 async function inspect(dir: string, json: boolean, io: CommandIo): Promise<number> {
-  const outbox = await openOutbox(dir);
-  try {
-    const i = await inspectOpen(outbox);
-    io.out(json ? `${JSON.stringify(i, null, 2)}\n` : describe(i));
-    return EXIT_OK;
-  } finally {
-    await outbox.close();
-  }
+  const i = await inspectDir(dir);
+  io.out(json ? `${JSON.stringify(i, null, 2)}\n` : describe(i));
+  return EXIT_OK;
 }
 
 async function ask(question: string): Promise<boolean> {
@@ -89,7 +96,7 @@ async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> 
   if (!yes && process.stdin.isTTY !== true) throw new UsageError(`purge deletes messages for good: pass --yes (stdin is not a terminal, so it cannot ask)`);
   const outbox = await openOutbox(dir);
   try {
-    const i = await inspectOpen(outbox);
+    const i = await purgeSummary(outbox);
     if (i.messages === 0 && i.quarantined.length === 0) {
       io.err(`outlast ${NAME}: ${dir} holds no messages; nothing to purge\n`);
       return EXIT_OK;

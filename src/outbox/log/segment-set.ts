@@ -68,6 +68,20 @@ export class SegmentSet {
     return writer;
   }
 
+  /**
+   * Makes the newest kept segment the active one again (appends go on after
+   * its last record). Only for a segment that holds a META record, so the
+   * clientId and next seq stay in the newest segment.
+   */
+  async reopenNewest(): Promise<SegmentWriter> {
+    if (this.#active !== undefined) throw new Error("SegmentSet: already has an active segment");
+    const last = this.#entries.at(-1);
+    if (last === undefined) throw new Error("SegmentSet: no segment to reopen");
+    const writer = await SegmentWriter.open(this.fs, this.dir, last.number, last.bytes);
+    this.#active = writer;
+    return writer;
+  }
+
   /** Appends to the active segment and fdatasyncs (see SegmentWriter.append). */
   async append(data: Uint8Array): Promise<void> {
     const w = this.active;

@@ -1,7 +1,8 @@
 /**
  * The active segment: created durably (header and first records written and
- * fdatasync'd, then the directory fsync'd, before anything is appended), then
- * appended to at an explicit position. `append` is one write and ONE fdatasync
+ * fdatasync'd, then the directory fsync'd, before anything is appended), or
+ * the newest existing segment taken up again at open; then appended to at an
+ * explicit position. `append` is one write and ONE fdatasync
  * for a whole group-committed batch.
  *
  * Failures say how bad they are (`SegmentWriteError.fatal`):
@@ -67,6 +68,26 @@ export class SegmentWriter {
         await fs.unlink(path).catch(() => undefined);
       }
       throw new SegmentWriteError("create", !isSpaceError(cause), { cause });
+    }
+  }
+
+  /**
+   * Goes on appending to existing segment `n`, whose first `size` bytes
+   * recovery read and kept (so an outbox reopened again and again does not
+   * start a segment each time). Those bytes are fdatasync'd first: what the
+   * replay found (perhaps still only in the page cache after a killed
+   * process) is durable before any of it is sent.
+   */
+  static async open(fs: OutboxFs, dir: string, n: number, size: number): Promise<SegmentWriter> {
+    const path = join(dir, segmentFileName(n));
+    let file: OutboxFile | undefined;
+    try {
+      file = await fs.openForWrite(path);
+      await file.datasync();
+      return new SegmentWriter(n, path, file, size);
+    } catch (cause) {
+      await file?.close().catch(() => undefined);
+      throw new SegmentWriteError(file === undefined ? "create" : "sync", file !== undefined, { cause });
     }
   }
 

@@ -1,0 +1,210 @@
+/**
+ * Replaying an outbox's segments into a RecordIndex, and deciding what a
+ * crash or the disk left behind that must be repaired, WITHOUT touching the
+ * disk: reads only. recovery.ts carries the repairs out (FileOutbox.open);
+ * inspect.ts only reports them (`outlast outbox inspect`, which may look at an
+ * outbox another process is writing).
+ *
+ * - A torn tail of the newest segment (a crash mid-append: nothing in it was
+ *   ever reported stored) is to be cut off at the last whole record.
+ * - A corrupt record (CRC or length check fails, seq out of order), and
+ *   everything after it in its segment, is to be quarantined; the good records
+ *   before it are kept. A segment whose header is unreadable is quarantined
+ *   whole. An incomplete record in a sealed (older) segment is corruption:
+ *   sealed segments were synced whole.
+ * - A complete checkpoint segment (one with its END record) makes every older
+ *   segment obsolete; an incomplete one (a crash while it was written) is
+ *   obsolete itself when older segments still hold the state.
+ * - A segment that holds nothing but META records (or no record at all), older
+ *   than the newest segment that holds a META record, is obsolete: that newer
+ *   META carries the same clientId and a next seq at least as high, so
+ *   removing it (in any order, or only partly before a power cut) changes
+ *   nothing a replay finds. Older versions started such a segment at every open.
+ * - A segment written by a newer format version stops the replay
+ *   (OUTLAST_OUTBOX_CORRUPT) rather than risk misreading it.
+ */
+
+import { OutlastError } from "../../errors/outlast-error.js";
+import { LOCK_FILE } from "./lock.js";
+import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "./record-format.js";
+import { RecordIndex } from "./record-index.js";
+import { scanSegment } from "./segment-reader.js";
+
+export const QUARANTINE_DIR = "quarantine";
+
+/** A repair the next open makes, in the order it makes them. */
+export type Repair =
+  /** Torn tail of the newest segment: cut the file to `length` (`bytes` go). */
+  | { readonly kind: "cut"; readonly segment: string; readonly length: number; readonly bytes: number }
+  /** Corrupt from `offset` on: copy `tail` to quarantine/, then cut the segment at `offset`. */
+  | { readonly kind: "quarantineTail"; readonly segment: string; readonly offset: number; readonly tail: Buffer; readonly reason: string }
+  /** Unreadable header: move the whole file to quarantine/. */
+  | { readonly kind: "quarantineWhole"; readonly segment: string; readonly bytes: number; readonly reason: string };
+
+export interface KeptSegment {
+  readonly number: number;
+  /** Its length after the repairs. */
+  readonly bytes: number;
+  /** It holds a META record (clientId, next seq): appends may go on in it. */
+  readonly hasMeta: boolean;
+}
+
+export interface Replayed {
+  readonly clientId: string | undefined;
+  readonly nextSeq: number;
+  readonly index: RecordIndex;
+  /** Segments still in use, in order, with their sizes after repair. */
+  readonly segments: KeptSegment[];
+  /** Highest segment number seen (new segments get higher ones). */
+  readonly maxSegment: number;
+  /** Segment files found. */
+  readonly segmentFiles: number;
+  /** Bytes of the segment files as read. */
+  readonly fileBytes: number;
+  /** Records (of every type) read. */
+  readonly records: number;
+  readonly repairs: readonly Repair[];
+  /** Segments to remove (obsolete), after the repairs. */
+  readonly obsolete: readonly number[];
+}
+
+/** The segment numbers in `names`, in order; rejects a directory that holds other files but no segment. */
+export function segmentNumbers(dir: string, names: readonly string[]): number[] {
+  const numbers = names
+    .map((n) => parseSegmentFileName(n))
+    .filter((n): n is number => n !== undefined)
+    .sort((a, b) => a - b);
+  const foreign = names.filter((n) => parseSegmentFileName(n) === undefined && n !== LOCK_FILE && n !== QUARANTINE_DIR && !n.startsWith("."));
+  if (numbers.length === 0 && foreign.length > 0) {
+    throw new OutlastError(
+      "OUTLAST_INVALID_OPTION",
+      `invalid option outbox: directory ${dir} is not empty and holds no outbox (found ${foreign.slice(0, 3).join(", ")}); pass an empty or new directory`,
+      { details: { option: "outbox", dir } },
+    );
+  }
+  return numbers;
+}
+
+/**
+ * Reads segments `numbers` (in order) through `read` and replays them.
+ * `onSegmentEmpty` is handed to the RecordIndex.
+ */
+export async function replay(
+  dir: string,
+  numbers: readonly number[],
+  read: (name: string) => Promise<Buffer>,
+  onSegmentEmpty: (segment: number) => void = () => {},
+): Promise<Replayed> {
+  let index = new RecordIndex(onSegmentEmpty);
+  let clientId: string | undefined;
+  let nextSeq = 1;
+  let kept: (KeptSegment & { metaOnly: boolean })[] = [];
+  const obsolete: number[] = [];
+  const repairs: Repair[] = [];
+  let records = 0;
+  let fileBytes = 0;
+
+  for (let i = 0; i < numbers.length; i++) {
+    const n = numbers[i] as number;
+    const name = segmentFileName(n);
+    const isLast = i === numbers.length - 1;
+    const b = await read(name);
+    fileBytes += b.length;
+    const scan = scanSegment(b);
+    if (scan.kind === "newerVersion") {
+      throw new OutlastError(
+        "OUTLAST_OUTBOX_CORRUPT",
+        `outbox ${dir}: segment ${name} has format version ${scan.version}, newer than this outlast reads (${FORMAT_VERSION}); upgrade outlast`,
+        { details: { dir, segment: name, version: scan.version } },
+      );
+    }
+    if (scan.kind === "noHeader" && isLast) {
+      obsolete.push(n); // created but never finished: it was never used
+      continue;
+    }
+    if (scan.kind !== "ok" || scan.header.number !== n) {
+      const reason = scan.kind === "badHeader" ? scan.reason : scan.kind === "noHeader" ? "segment header missing" : "segment number mismatch";
+      repairs.push({ kind: "quarantineWhole", segment: name, bytes: b.length, reason });
+      continue;
+    }
+    records += scan.records.length;
+    const hasEnd = scan.records.some((r) => r.type === RecordType.END);
+    if (scan.header.checkpoint) {
+      if (hasEnd) {
+        // A complete snapshot: everything older is superseded.
+        for (const k of kept) obsolete.push(k.number);
+        kept = [];
+        index = new RecordIndex(onSegmentEmpty);
+      } else if (kept.length > 0) {
+        obsolete.push(n); // the crash came while it was written; the older segments still hold the state
+        continue;
+      }
+    }
+
+    let validEnd = b.length;
+    let hasMeta = false;
+    let metaOnly = true;
+    for (let j = 0; j < scan.records.length; j++) {
+      const r = scan.records[j] as (typeof scan.records)[number];
+      if (r.type === RecordType.DATA) {
+        if (r.seq <= index.lastSeq || r.seq < 1) {
+          validEnd = scan.offsets[j] as number;
+          repairs.push({ kind: "quarantineTail", segment: name, offset: validEnd, tail: b.subarray(validEnd), reason: `record seq ${r.seq} out of order` });
+          break;
+        }
+        const data = Buffer.from(r.payload); // a copy: the segment buffer can go
+        index.push({ seq: r.seq, data, important: r.important, createdAtMs: r.createdAtMs, expiresAtMs: r.expiresAtMs }, n);
+        nextSeq = Math.max(nextSeq, r.seq + 1);
+      } else if (r.type === RecordType.ACK) {
+        index.acknowledge(r.seq);
+        nextSeq = Math.max(nextSeq, r.seq + 1);
+      } else if (r.type === RecordType.DROP) {
+        index.drop(r.seq);
+      } else if (r.type === RecordType.META) {
+        clientId ??= Buffer.from(r.payload).toString("utf8");
+        nextSeq = Math.max(nextSeq, r.seq);
+        hasMeta = true;
+        continue;
+      } else {
+        nextSeq = Math.max(nextSeq, r.seq);
+      }
+      metaOnly = false;
+    }
+    if (validEnd === b.length && scan.tail.kind === "torn" && isLast) {
+      validEnd = scan.tail.offset;
+      repairs.push({ kind: "cut", segment: name, length: validEnd, bytes: scan.tail.bytes });
+    } else if (validEnd === b.length && scan.tail.kind !== "clean") {
+      // Sealed segments were synced whole, so even a torn-looking end there is damage.
+      validEnd = scan.tail.offset;
+      const reason = scan.tail.kind === "corrupt" ? scan.tail.reason : "incomplete record in a sealed segment";
+      repairs.push({ kind: "quarantineTail", segment: name, offset: validEnd, tail: b.subarray(validEnd), reason });
+    }
+    kept.push({ number: n, bytes: validEnd, hasMeta, metaOnly });
+  }
+
+  // Segments that say nothing a newer META does not say again.
+  let newestMeta = -1;
+  for (let i = kept.length - 1; i >= 0 && newestMeta < 0; i--) if ((kept[i] as KeptSegment).hasMeta) newestMeta = i;
+  const redundant = new Set<number>();
+  for (let i = 0; i < newestMeta; i++) {
+    const k = kept[i] as (typeof kept)[number];
+    if (k.metaOnly) redundant.add(k.number);
+  }
+  if (redundant.size > 0) {
+    obsolete.push(...redundant);
+    kept = kept.filter((k) => !redundant.has(k.number));
+  }
+
+  return {
+    clientId,
+    nextSeq,
+    index,
+    segments: kept.map((k) => ({ number: k.number, bytes: k.bytes, hasMeta: k.hasMeta })),
+    maxSegment: numbers.at(-1) ?? 0,
+    segmentFiles: numbers.length,
+    fileBytes,
+    records,
+    repairs,
+    obsolete,
+  };
+}
