@@ -24,8 +24,12 @@ import type { ResolvedOptions } from "./options.js";
 import type { Endpoint } from "./url.js";
 import { serverNameFor } from "./url.js";
 
-/** Records are copied into one buffer per write up to this size; larger batches are corked writes. */
-const COALESCE_BYTES = 1024 * 1024;
+/** Records smaller than this are copied into a write buffer; larger ones are written without a copy. */
+const COPY_BELOW_BYTES = 1024;
+/** Frames copied into one write buffer add up to at most this. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+/** A batch whose frames add up to at most this is copied into one buffer, whatever its records' sizes (one write beats a writev). */
+const SMALL_WRITE_BYTES = 64 * 1024;
 /** After we send an ERROR or GOODBYE, the peer has this long to close before we destroy the socket. */
 const LINGER_MS = 1000;
 
@@ -110,30 +114,42 @@ export class Connection {
     return this.#closed;
   }
 
-  /** Writes MESSAGE frames for `records`; false when the socket's buffer is full (wait for onDrain). */
+  /**
+   * Writes MESSAGE frames for `records`; false when the socket's buffer is full
+   * (wait for onDrain). A small batch is one write. Otherwise records under
+   * COPY_BELOW_BYTES are copied into write buffers of at most WRITE_BUFFER_BYTES,
+   * and larger ones are written without a copy after their own header, all
+   * corked into one writev.
+   */
   writeMessages(records: readonly OutboxRecord[]): boolean {
+    const socket = this.#socket;
+    const n = records.length;
     let total = 0;
-    for (let i = 0; i < records.length; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;
-    if (total <= COALESCE_BYTES) {
-      const buf = Buffer.allocUnsafe(total);
-      let at = 0;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i] as OutboxRecord;
-        at = writeMessageHeader(buf, at, r.seq, r.data.length);
-        buf.set(r.data, at);
-        at += r.data.length;
-      }
-      return this.#socket.write(buf);
-    }
-    this.#socket.cork();
+    for (let i = 0; i < n; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;
+    if (total <= SMALL_WRITE_BYTES) return socket.write(copyFrames(records, 0, n, total));
+    socket.cork();
     let ok = true;
-    for (const r of records) {
-      const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
-      writeMessageHeader(header, 0, r.seq, r.data.length);
-      this.#socket.write(header);
-      ok = this.#socket.write(r.data);
+    for (let i = 0; i < n; ) {
+      const r = records[i] as OutboxRecord;
+      if (r.data.length >= COPY_BELOW_BYTES) {
+        const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
+        writeMessageHeader(header, 0, r.seq, r.data.length);
+        socket.write(header);
+        ok = socket.write(r.data);
+        i++;
+        continue;
+      }
+      let end = i;
+      let bytes = 0;
+      for (; end < n; end++) {
+        const size = MESSAGE_HEADER_BYTES + (records[end] as OutboxRecord).data.length;
+        if (size - MESSAGE_HEADER_BYTES >= COPY_BELOW_BYTES || bytes + size > WRITE_BUFFER_BYTES) break;
+        bytes += size;
+      }
+      ok = socket.write(copyFrames(records, i, end, bytes));
+      i = end;
     }
-    this.#socket.uncork();
+    socket.uncork();
     return ok;
   }
 
@@ -307,4 +323,17 @@ export class Connection {
     this.#lingerTimer = undefined;
     this.#events.onClose(this.#error, this.#goodbye);
   }
+}
+
+/** MESSAGE frames for records[from, to), which add up to `bytes`, in one new buffer. */
+function copyFrames(records: readonly OutboxRecord[], from: number, to: number, bytes: number): Buffer {
+  const buf = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const r = records[i] as OutboxRecord;
+    at = writeMessageHeader(buf, at, r.seq, r.data.length);
+    buf.set(r.data, at);
+    at += r.data.length;
+  }
+  return buf;
 }

@@ -1,35 +1,28 @@
 /**
- * The message side of the client: admission (queue limits, whenFull), batched
- * appends to the outbox, the send window, acknowledgements, drops (full,
- * expired, too large) and flush. Knows nothing of reconnecting: the client
- * attaches a Connection when one is open and detaches it when it is lost.
+ * The message side of the client: send() (pending-send.ts) through admission
+ * (admission.ts, queue limits and whenFull) to batched appends to the outbox,
+ * the send window, acknowledgements, drops (drops.ts: full, expired, too
+ * large; expiry-schedule.ts) and flush (flush-waiters.ts). Knows nothing of
+ * reconnecting: the client attaches a Connection when one is open and detaches
+ * it when it is lost.
  */
 
-import { invalidOption, OutlastError } from "../errors/outlast-error.js";
-import type { Timer } from "../errors/clock.js";
-import { MESSAGE_HEADER_BYTES } from "../protocol/limits.js";
+import { systemClock } from "../errors/clock.js";
+import { OutlastError } from "../errors/outlast-error.js";
 import type { DropReason, Outbox, OutboxRecord } from "../outbox/outbox.js";
 import { RingDeque } from "../outbox/ring-deque.js";
+import { Admission } from "./admission.js";
 import type { Connection } from "./connection.js";
-import { ExpiryHeap } from "./expiry-heap.js";
+import { dropError, tooLargeForFrame } from "./drops.js";
+import { ExpirySchedule } from "./expiry-schedule.js";
+import { FlushWaiters } from "./flush-waiters.js";
 import type { ResolvedOptions } from "./options.js";
+import type { SendOptions, SendResult } from "./pending-send.js";
+import { copyData, parseSendOptions, PendingSend } from "./pending-send.js";
 import { SendWindow } from "./send-window.js";
 import type { StatsCounters } from "./stats.js";
 
-export interface SendOptions {
-  /** "acknowledged" (default): resolve when the server's handler succeeded; "stored": when the outbox has it. */
-  readonly wait?: "stored" | "acknowledged";
-  /** Default true. false: best-effort, dropped first when the queue is full. */
-  readonly important?: boolean;
-  /** Drop the message (reason "expired") when it is not acknowledged within this many ms. */
-  readonly ttlMs?: number;
-  /** Aborts waiting for room; after the message is stored, only stops waiting for the acknowledgement. */
-  readonly signal?: AbortSignal;
-}
-
-export interface SendResult {
-  readonly seq: number;
-}
+export type { SendOptions, SendResult } from "./pending-send.js";
 
 export interface DeliveryHooks {
   dropped(seq: number, reason: DropReason): void;
@@ -40,61 +33,34 @@ export interface DeliveryHooks {
   storeFailed(err: unknown): void;
 }
 
-/** One send() call from admission until settled. Doubles as the OutboxEntry handed to append. */
-interface Pending {
-  readonly data: Uint8Array;
-  readonly important: boolean;
-  readonly createdAtMs: number;
-  readonly expiresAtMs: number;
-  readonly waitAck: boolean;
-  readonly resolve: (r: SendResult) => void;
-  readonly reject: (err: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  settled: boolean;
-  /** Assigned once stored. */
-  seq: number;
-}
-
-interface FlushWaiter {
-  needBatch: number;
-  target: number | undefined;
-  timer: Timer | undefined;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-const DROP_ERRORS: Record<DropReason, ["OUTLAST_QUEUE_FULL" | "OUTLAST_MESSAGE_EXPIRED" | "OUTLAST_MESSAGE_TOO_LARGE", string]> = {
-  full: ["OUTLAST_QUEUE_FULL", "dropped to make room in a full queue (best-effort message)"],
-  expired: ["OUTLAST_MESSAGE_EXPIRED", "dropped: not acknowledged within its ttlMs"],
-  tooLarge: ["OUTLAST_MESSAGE_TOO_LARGE", "dropped: larger than the server's maxFrameBytes"],
-};
-
 export class Delivery {
   readonly #o: ResolvedOptions;
   readonly #outbox: Outbox;
   readonly #stats: StatsCounters;
   readonly #hooks: DeliveryHooks;
   readonly window: SendWindow;
+  /** Wall-clock ms: record creation and expiry times are compared with this. */
+  readonly #wallNow: () => number;
+  /** The system clock: the send() calls of one append batch (one turn) share one reading. */
+  readonly #shareBatchTime: boolean;
+  #batchWallMs = 0;
+  readonly #admission: Admission;
+  readonly #flush: FlushWaiters;
+  readonly #expiry: ExpirySchedule;
   #connection: Connection | undefined;
   #ready = false;
   #accepting = true;
   #closedError: unknown;
 
-  #pending: Pending[] = [];
+  /** Admitted, not yet handed to the outbox: the next append batch. */
+  #pending: PendingSend[] = [];
   #reservedCount = 0;
   #reservedBytes = 0;
   #appendScheduled = false;
   #batchesIssued = 0;
   #batchesDone = 0;
-  readonly #admission = new RingDeque<Pending>();
   /** Stored messages waiting for their acknowledgement, in seq order (settled ones are skipped lazily). */
-  #waiters = new RingDeque<Pending>(1024);
-  #bestEffort = new RingDeque<number>();
-  #expiry = new ExpiryHeap();
-  #expiryTimer: Timer | undefined;
-  #expiryTimerAt = Infinity;
-  readonly #flushWaiters = new Set<FlushWaiter>();
+  readonly #waiters = new RingDeque<PendingSend>(1024);
   #pumpScheduled = false;
 
   /** Highest seq written on the current connection. */
@@ -108,6 +74,24 @@ export class Delivery {
     this.#stats = stats;
     this.#hooks = hooks;
     this.window = new SendWindow(options.maxInFlightMessages, options.maxInFlightBytes);
+    const clock = options.clock;
+    this.#wallNow = () => clock.wallNow?.() ?? Date.now();
+    this.#shareBatchTime = clock === systemClock;
+    this.#admission = new Admission(options, {
+      queued: () => this.queuedMessages,
+      queuedBytes: () => this.queuedBytes,
+      inFlight: (seq) => seq <= this.#sentSeq && this.window.has(seq),
+      dropForRoom: (seq) => this.#drop(seq, "full"),
+      enqueue: (p) => this.#enqueue(p),
+    });
+    this.#flush = new FlushWaiters(options.clock, {
+      ready: () => this.#ready,
+      batchesDone: () => this.#batchesDone,
+      nextSeq: () => this.#outbox.nextSeq,
+      oldestSeq: () => this.#outbox.oldest?.seq,
+      queued: () => this.queuedMessages,
+    });
+    this.#expiry = new ExpirySchedule(options.clock, this.#wallNow, () => this.#expireDue());
   }
 
   get queuedMessages(): number {
@@ -119,7 +103,7 @@ export class Delivery {
   }
 
   get waitingSends(): number {
-    return this.#admission.length;
+    return this.#admission.waiting;
   }
 
   oldestCreatedAtMs(): number | undefined {
@@ -130,132 +114,51 @@ export class Delivery {
   ready(): void {
     this.#ready = true;
     this.#scheduleAppend();
-    this.#checkFlush(); // a flush() made before the outbox opened also covers what it recovered from disk
+    this.#flush.check(); // a flush() made before the outbox opened also covers what it recovered from disk
   }
 
   send(data: Uint8Array | string, options: SendOptions | undefined): Promise<SendResult> {
     if (!this.#accepting) return Promise.reject(this.#closed());
     let bytes: Uint8Array;
-    let waitAck = true;
-    let important = true;
-    let expiresAtMs = Infinity;
-    let signal: AbortSignal | undefined;
-    const now = this.#wallNow(); // record times outlive the process with a durable outbox: wall clock
+    let parsed: ReturnType<typeof parseSendOptions>;
     try {
-      if (typeof data === "string") bytes = Buffer.from(data, "utf8");
-      else if (data instanceof Uint8Array) {
-        // A private copy (the caller may reuse its buffer); allocUnsafe takes small ones from Node's pool.
-        bytes = Buffer.allocUnsafe(data.length);
-        bytes.set(data);
-      }
-      else return invalidOption("data", `must be a Uint8Array or a string, got ${typeof data}`);
-      if (options !== undefined) {
-        if (options.wait !== undefined) {
-          if (options.wait !== "stored" && options.wait !== "acknowledged") invalidOption("wait", `must be "stored" or "acknowledged"`);
-          waitAck = options.wait === "acknowledged";
-        }
-        if (options.important !== undefined) {
-          if (typeof options.important !== "boolean") invalidOption("important", "must be a boolean");
-          important = options.important;
-        }
-        if (options.ttlMs !== undefined) {
-          if (typeof options.ttlMs !== "number" || !(options.ttlMs > 0)) invalidOption("ttlMs", `must be a number > 0, got ${String(options.ttlMs)}`);
-          expiresAtMs = now + options.ttlMs;
-        }
-        signal = options.signal;
-      }
+      bytes = copyData(data);
+      parsed = parseSendOptions(options);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    if (MESSAGE_HEADER_BYTES - 5 + 1 + bytes.length > this.#o.maxFrameBytes || bytes.length > this.#o.maxQueuedBytes) {
+    const { maxFrameBytes, maxQueuedBytes } = this.#o;
+    if (tooLargeForFrame(bytes.length, maxFrameBytes) || bytes.length > maxQueuedBytes) {
       return Promise.reject(
         new OutlastError(
           "OUTLAST_MESSAGE_TOO_LARGE",
-          `message of ${bytes.length} bytes does not fit in a frame of maxFrameBytes ${this.#o.maxFrameBytes} (or in maxQueuedBytes ${this.#o.maxQueuedBytes}); split it or raise the limit on both sides`,
-          { details: { bytes: bytes.length, maxFrameBytes: this.#o.maxFrameBytes } },
+          `message of ${bytes.length} bytes does not fit in a frame of maxFrameBytes ${maxFrameBytes} (or in maxQueuedBytes ${maxQueuedBytes}); split it or raise the limit on both sides`,
+          { details: { bytes: bytes.length, maxFrameBytes } },
         ),
       );
     }
+    const signal = parsed.signal;
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
-    return new Promise<SendResult>((resolve, reject) => {
-      const p: Pending = {
-        data: bytes,
-        important,
-        createdAtMs: now,
-        expiresAtMs,
-        waitAck,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        settled: false,
-        seq: 0,
+    // Record times outlive the process with a durable outbox: wall clock. With the system clock,
+    // one reading per batch (its sends run in one turn); any other clock is asked every time.
+    const now = this.#appendScheduled && this.#shareBatchTime ? this.#batchWallMs : (this.#batchWallMs = this.#wallNow());
+    const p = new PendingSend(bytes, parsed.important, now, now + parsed.ttlMs, parsed.waitAck, signal);
+    if (signal !== undefined) {
+      p.onAbort = () => {
+        p.settle(signal.reason, undefined);
+        this.#admission.remove(p);
       };
-      if (signal !== undefined) {
-        p.onAbort = () => {
-          this.#settle(p, signal.reason, undefined);
-          this.#removeFromAdmission(p);
-        };
-        signal.addEventListener("abort", p.onAbort, { once: true });
-      }
-      if (this.#admission.length === 0 && this.#makeRoom(bytes.length)) {
-        this.#enqueue(p);
-      } else if (this.#o.whenFull === "reject") {
-        this.#settle(
-          p,
-          new OutlastError(
-            "OUTLAST_QUEUE_FULL",
-            `the send queue is full (${this.queuedMessages} messages, ${this.queuedBytes} bytes; maxQueuedMessages ${this.#o.maxQueuedMessages}, maxQueuedBytes ${this.#o.maxQueuedBytes}); retry later or use whenFull "wait"`,
-            { details: { queuedMessages: this.queuedMessages, queuedBytes: this.queuedBytes } },
-          ),
-          undefined,
-        );
-      } else {
-        this.#admission.push(p);
-      }
-    });
-  }
-
-  /** True when a message of `bytes` fits, after dropping best-effort messages if needed. */
-  #makeRoom(bytes: number): boolean {
-    const fits = (): boolean =>
-      this.queuedMessages + 1 <= this.#o.maxQueuedMessages && this.queuedBytes + bytes <= this.#o.maxQueuedBytes;
-    while (!fits()) {
-      const seq = this.#bestEffort.shift();
-      if (seq === undefined) return false;
-      if (seq <= this.#sentSeq && this.window.has(seq)) continue; // in flight: its ack is coming
-      this.#drop(seq, "full");
+      signal.addEventListener("abort", p.onAbort, { once: true });
     }
-    return true;
+    this.#admission.offer(p);
+    return p.promise;
   }
 
-  #enqueue(p: Pending): void {
+  #enqueue(p: PendingSend): void {
     this.#pending.push(p);
     this.#reservedCount++;
     this.#reservedBytes += p.data.length;
     this.#scheduleAppend();
-  }
-
-  #admit(): void {
-    while (this.#admission.length > 0) {
-      const p = this.#admission.peekFirst() as Pending;
-      if (p.settled) {
-        this.#admission.shift();
-        continue;
-      }
-      if (!this.#makeRoom(p.data.length)) return;
-      this.#admission.shift();
-      this.#enqueue(p);
-    }
-  }
-
-  #removeFromAdmission(p: Pending): void {
-    for (let i = 0; i < this.#admission.length; i++) {
-      if (this.#admission.at(i) === p) {
-        this.#admission.removeAt(i);
-        return;
-      }
-    }
   }
 
   #scheduleAppend(): void {
@@ -271,45 +174,37 @@ export class Delivery {
     this.#pending = [];
     const batchId = ++this.#batchesIssued;
     let bytes = 0;
-    for (const p of batch) bytes += p.data.length;
+    for (let i = 0; i < batch.length; i++) bytes += (batch[i] as PendingSend).data.length;
     this.#outbox.append(batch).then(
       (first) => {
         this.#reservedCount -= batch.length;
         this.#reservedBytes -= bytes;
         this.#batchesDone = batchId;
         for (let i = 0; i < batch.length; i++) {
-          const p = batch[i] as Pending;
+          const p = batch[i] as PendingSend;
           const seq = first + i;
           p.seq = seq;
-          if (!p.important) this.#bestEffort.push(seq);
-          if (p.expiresAtMs !== Infinity) this.#expiry.push(p.expiresAtMs, seq);
+          if (!p.important) this.#admission.storedBestEffort(seq);
+          this.#expiry.add(p.expiresAtMs, seq);
           if (p.settled) continue; // aborted while being stored: it is stored anyway
           if (p.waitAck) this.#waiters.push(p);
-          else this.#settle(p, undefined, seq);
+          else p.settle(undefined, seq);
         }
-        for (const w of this.#flushWaiters) if (w.needBatch === batchId) w.target = first + batch.length - 1;
-        this.#armExpiry();
+        this.#flush.batchStored(batchId, first + batch.length - 1);
+        this.#expiry.arm();
         this.#schedulePump();
-        this.#checkFlush();
+        this.#flush.check();
       },
       (err: unknown) => {
         this.#reservedCount -= batch.length;
         this.#reservedBytes -= bytes;
         this.#batchesDone = batchId;
-        for (const p of batch) this.#settle(p, err, undefined);
+        for (const p of batch) p.settle(err, undefined);
         this.#hooks.storeFailed(err);
-        this.#checkFlush();
-        this.#admit();
+        this.#flush.check();
+        this.#admission.admitWaiting();
       },
     );
-  }
-
-  #settle(p: Pending, err: unknown, seq: number | undefined): void {
-    if (p.settled) return;
-    p.settled = true;
-    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort);
-    if (seq !== undefined && err === undefined) p.resolve({ seq });
-    else p.reject(err);
   }
 
   // ---- the link ----
@@ -348,11 +243,9 @@ export class Delivery {
     const remap = new Map<number, number>();
     moved.forEach((old, i) => remap.set(old, firstNewSeq + i));
     for (const p of this.#waiters) p.seq = remap.get(p.seq) ?? p.seq;
-    const bestEffort = new RingDeque<number>();
-    for (const seq of this.#bestEffort) bestEffort.push(remap.get(seq) ?? seq);
-    this.#bestEffort = bestEffort;
+    this.#admission.renumbered(remap);
     this.#expiry.clear();
-    for (const r of this.#outbox.read(0, Number.MAX_SAFE_INTEGER, Infinity)) if (r.expiresAtMs !== Infinity) this.#expiry.push(r.expiresAtMs, r.seq);
+    for (const r of this.#outbox.read(0, Number.MAX_SAFE_INTEGER, Infinity)) this.#expiry.add(r.expiresAtMs, r.seq);
   }
 
   ack(seq: number, duplicates: number): void {
@@ -377,12 +270,12 @@ export class Delivery {
     const waiters = this.#waiters;
     for (let p = waiters.peekFirst(); p !== undefined && p.seq <= seq; p = waiters.peekFirst()) {
       waiters.shift();
-      this.#settle(p, undefined, p.seq);
+      p.settle(undefined, p.seq);
     }
-    while (this.#bestEffort.length > 0 && (this.#bestEffort.peekFirst() as number) <= seq) this.#bestEffort.shift();
+    this.#admission.acknowledged(seq);
     if (removed > 0) {
-      this.#admit();
-      this.#checkFlush();
+      this.#admission.admitWaiting();
+      this.#flush.check();
     }
     return removed;
   }
@@ -392,59 +285,35 @@ export class Delivery {
     this.#stats.drops[reason]++;
     const p = this.#waiterOf(seq);
     if (p !== undefined) {
-      const [code, text] = DROP_ERRORS[reason];
-      this.#settle(p, new OutlastError(code, `message ${seq} ${text}`, { details: { seq, reason } }), undefined);
+      p.settle(dropError(seq, reason), undefined);
     }
     this.#hooks.dropped(seq, reason);
-    this.#checkFlush();
+    this.#flush.check();
   }
 
   /** The unsettled waiter for `seq` (binary search; it stays in the deque, settled, until acknowledged past). */
-  #waiterOf(seq: number): Pending | undefined {
+  #waiterOf(seq: number): PendingSend | undefined {
     const w = this.#waiters;
     let lo = 0;
     let hi = w.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((w.at(mid) as Pending).seq < seq) lo = mid + 1;
+      if ((w.at(mid) as PendingSend).seq < seq) lo = mid + 1;
       else hi = mid;
     }
     const p = w.at(lo);
     return p !== undefined && p.seq === seq && !p.settled ? p : undefined;
   }
 
-  // ---- expiry ----
-
-  #armExpiry(): void {
-    const at = this.#expiry.peekAt();
-    if (at >= this.#expiryTimerAt) return;
-    if (this.#expiryTimer !== undefined) this.#o.clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
-    this.#expiryTimerAt = Infinity;
-    if (at === Infinity) return;
-    this.#expiryTimerAt = at;
-    this.#expiryTimer = this.#o.clock.setTimeout(() => {
-      this.#expiryTimer = undefined;
-      this.#expiryTimerAt = Infinity;
-      this.#expireDue();
-    }, at - this.#wallNow());
-  }
-
-  /** Wall-clock ms: record creation and expiry times are compared with this. */
-  #wallNow(): number {
-    return this.#o.clock.wallNow?.() ?? Date.now();
-  }
-
   #expireDue(): void {
     const now = this.#wallNow();
-    while (this.#expiry.peekAt() <= now) {
-      const seq = this.#expiry.pop() as number;
+    for (let seq = this.#expiry.popDue(now); seq !== undefined; seq = this.#expiry.popDue(now)) {
       // In flight: the server may be processing it; if the link is lost, the resend path drops it.
       if (this.window.has(seq)) continue;
       this.#drop(seq, "expired");
     }
-    this.#admit();
-    this.#armExpiry();
+    this.#admission.admitWaiting();
+    this.#expiry.arm();
   }
 
   // ---- sending ----
@@ -475,7 +344,7 @@ export class Delivery {
       for (let i = 0; i < records.length; i++) {
         const r = records[i] as OutboxRecord;
         const drop: DropReason | undefined =
-          r.expiresAtMs <= wallNow ? "expired" : MESSAGE_HEADER_BYTES - 5 + 1 + r.data.length > peerMax ? "tooLarge" : undefined;
+          r.expiresAtMs <= wallNow ? "expired" : tooLargeForFrame(r.data.length, peerMax) ? "tooLarge" : undefined;
         if (drop !== undefined) {
           out ??= records.slice(0, i);
           this.#sentSeq = r.seq;
@@ -503,69 +372,25 @@ export class Delivery {
 
   /** Resolves when everything accepted so far is acknowledged (or dropped). */
   flush(timeoutMs: number | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const needBatch = this.#batchesIssued + (this.#pending.length > 0 ? 1 : 0);
-      const w: FlushWaiter = {
-        needBatch,
-        target: this.#ready && needBatch <= this.#batchesDone ? this.#outbox.nextSeq - 1 : undefined,
-        timer: undefined,
-        resolve,
-        reject,
-      };
-      this.#flushWaiters.add(w);
-      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
-        w.timer = this.#o.clock.setTimeout(() => {
-          this.#flushWaiters.delete(w);
-          reject(
-            new OutlastError("OUTLAST_TIMEOUT", `flush did not finish within ${timeoutMs} ms (${this.queuedMessages} messages still queued)`, {
-              details: { timeoutMs, queuedMessages: this.queuedMessages },
-            }),
-          );
-        }, timeoutMs);
-      }
-      this.#checkFlush();
-    });
-  }
-
-  #checkFlush(): void {
-    if (this.#flushWaiters.size === 0 || !this.#ready) return;
-    const oldest = this.#outbox.oldest;
-    for (const w of this.#flushWaiters) {
-      if (w.target === undefined) {
-        if (w.needBatch > this.#batchesDone) continue;
-        w.target = this.#outbox.nextSeq - 1;
-      }
-      if (oldest === undefined || oldest.seq > w.target) {
-        this.#flushWaiters.delete(w);
-        if (w.timer !== undefined) this.#o.clock.clearTimeout(w.timer);
-        w.resolve();
-      }
-    }
+    return this.#flush.add(this.#batchesIssued + (this.#pending.length > 0 ? 1 : 0), timeoutMs);
   }
 
   /** No more send(); sends waiting for room are rejected with `err`. */
   stopAccepting(err: unknown): void {
     this.#accepting = false;
     this.#closedError = err;
-    for (const p of this.#admission) this.#settle(p, err, undefined);
-    this.#admission.clear();
+    this.#admission.rejectWaiting(err);
   }
 
   /** Rejects everything still pending with `err`; stops timers. */
   failAll(err: unknown): void {
     this.stopAccepting(err);
-    for (const p of this.#pending) this.#settle(p, err, undefined);
+    for (const p of this.#pending) p.settle(err, undefined);
     this.#pending = [];
-    for (const p of this.#waiters) this.#settle(p, err, undefined);
+    for (const p of this.#waiters) p.settle(err, undefined);
     this.#waiters.clear();
-    for (const w of this.#flushWaiters) {
-      if (w.timer !== undefined) this.#o.clock.clearTimeout(w.timer);
-      w.reject(err);
-    }
-    this.#flushWaiters.clear();
-    if (this.#expiryTimer !== undefined) this.#o.clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
-    this.#expiryTimerAt = Infinity;
+    this.#flush.rejectAll(err);
+    this.#expiry.stop();
     this.#connection = undefined;
   }
 

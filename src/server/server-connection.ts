@@ -112,6 +112,11 @@ export class ServerConnection implements ClientConnection {
   }
 
   #onFrame(frame: Frame): void {
+    // Hot path: a MESSAGE on an open link (what the rule table says: handle it).
+    if (frame.type === "message" && this.#state === "open") {
+      this.#onMessage(frame.seq, frame.data);
+      return;
+    }
     switch (serverFrameRule(this.#state, frame.type)) {
       case "ignore":
         return;
@@ -130,20 +135,9 @@ export class ServerConnection implements ClientConnection {
         break;
     }
     switch (frame.type) {
-      case "message": {
-        const client = this.#client as ClientState;
-        if (frame.seq <= this.#lastReceivedSeq) {
-          this.#protocolError(
-            new OutlastError("OUTLAST_PROTOCOL_ERROR", `MESSAGE seq ${frame.seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`, {
-              details: { frame: "message" },
-            }),
-          );
-          return;
-        }
-        this.#lastReceivedSeq = frame.seq;
-        this.#ctx.registry.message(client, this, frame.seq, frame.data);
+      case "message":
+        this.#onMessage(frame.seq, frame.data);
         return;
-      }
       case "hello":
         this.#onHello(frame);
         return;
@@ -159,6 +153,19 @@ export class ServerConnection implements ClientConnection {
       default:
         return;
     }
+  }
+
+  #onMessage(seq: number, data: Uint8Array): void {
+    if (seq <= this.#lastReceivedSeq) {
+      this.#protocolError(
+        new OutlastError("OUTLAST_PROTOCOL_ERROR", `MESSAGE seq ${seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`, {
+          details: { frame: "message" },
+        }),
+      );
+      return;
+    }
+    this.#lastReceivedSeq = seq;
+    this.#ctx.registry.message(this.#client as ClientState, this, seq, data);
   }
 
   /** Highest MESSAGE seq in the current read: one "started" mark covers the whole batch. */
