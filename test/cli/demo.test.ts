@@ -27,7 +27,8 @@ test("demo --json: a seeded run through faults loses nothing, duplicates nothing
   assert.ok(reconnects >= 2, `reconnects: ${JSON.stringify(report.reconnects)}`);
   // Causes are classified codes, not made-up labels.
   for (const cause of Object.keys(report.reconnects)) assert.match(cause, /^(E[A-Z]+|OUTLAST_[A-Z_]+|GOODBYE|CLOSED)$/);
-  assert.ok(report.elapsedMs >= 3000 && report.elapsedMs < 30_000, String(report.elapsedMs));
+  // Sends are spread over the scenario (the last is due at ~3 s) so faults land mid-stream; the drain may end within ms of it.
+  assert.ok(report.elapsedMs > 2_500, `elapsed ${String(report.elapsedMs)} ms: the sends were not spread over the scenario`);
   // Off a terminal: plain progress lines on stderr, no escape codes, at most about one a second (+ one per fault).
   assert.doesNotMatch(r.stderr, ESCAPE);
   assert.match(r.stderr, /^outlast demo: 800 messages over 3\.0 s through \d+ planned faults \(seed 11\)$/m);
