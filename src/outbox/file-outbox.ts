@@ -83,16 +83,17 @@ export class FileOutbox implements Outbox {
       });
       await this.#lock.acquire();
       try {
-        const r = await recover(this.#fs, this.dir, (segment) => this.#commit?.segmentEmptied(segment)).catch((err: unknown) => {
+        const r = await recover(this.#fs, this.dir, proposedClientId || randomUUID(), (segment) => this.#commit?.segmentEmptied(segment)).catch((err: unknown) => {
           throw err instanceof OutlastError ? err : outboxIoError(this.dir, "reading the outbox", err, false);
         });
         this.#index = r.index;
-        clientId = r.clientId ?? (proposedClientId || randomUUID());
+        clientId = r.clientId;
         this.#clientId = clientId;
         this.#report = r.report;
         const segments = new SegmentSet(this.#fs, this.dir, r.segments, r.maxSegment, (n) => this.#index.liveIn(n));
         // Appends go on in the newest segment when it holds a META record (clientId, next seq); a new
-        // segment per open would pile up files while an older segment still holds messages.
+        // segment per open would pile up files while an older segment still holds messages. After
+        // damage, that is the segment recovery created to hold the jumped next seq.
         const reuse = r.segments.at(-1)?.hasMeta === true;
         const started = reuse ? segments.reopenNewest() : segments.roll(metaRecord(clientId, r.nextSeq), false);
         await started.catch((err: unknown) => {

@@ -40,7 +40,11 @@ export interface OutboxInspection {
   readonly dir: string;
   /** The clientId the stored messages belong to; undefined when nothing was ever stored. */
   readonly clientId: string | undefined;
-  /** The seq the next message will get. */
+  /**
+   * The seq after the highest one the readable records show: the seq the next
+   * message will get, unless `damaged` is not empty. Then the next open jumps
+   * it by SEQ_JUMP_AFTER_DAMAGE (2^32), since the damaged records' seqs are unknown.
+   */
   readonly nextSeq: number;
   /** Messages stored and not acknowledged (nor dropped). */
   readonly messages: number;
@@ -123,7 +127,7 @@ export async function inspectOutbox(dir: string, options: InspectOutboxOptions =
   return {
     dir,
     clientId: r.clientId,
-    nextSeq: r.nextSeq,
+    nextSeq: r.seqFloor,
     messages: r.index.count,
     bytes: r.index.bytes,
     importantMessages: important,

@@ -18,6 +18,7 @@ import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import { crc32c } from "../../src/outbox/log/crc32c.js";
 import { RecordType, SEGMENT_HEADER_BYTES, parseSegmentFileName } from "../../src/outbox/log/record-format.js";
+import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
 import { scanSegment } from "../../src/outbox/log/segment-reader.js";
 import type { OutboxFs } from "../../src/outbox/log/fs-layer.js";
 import { CrashFs } from "./crash-fs.js";
@@ -84,6 +85,7 @@ test("cutting the last segment at every offset: a torn tail, cut off; every whol
     const kept = (l.data.get(last) ?? []).filter((d) => d.end <= cut).map((d) => d.payload);
     assert.deepEqual(payloads, [...before, ...kept], `cut at ${cut}`);
     assert.equal(o.recoveryReport?.quarantined.length, 0, `cut at ${cut}: a cut is not corruption`);
+    assert.equal(o.recoveryReport?.seqJump, 0, `cut at ${cut}: a torn tail was never stored, so its seqs were never sent`);
     assert.equal(o.clientId, "corrupt-me");
     await o.close();
   }
@@ -115,7 +117,16 @@ for (const which of ["last", "sealed"] as const) {
       const moved = fs.files().get(`${DIR}/quarantine/${part.file}`);
       assert.ok(moved !== undefined, `flip at ${at}: quarantine file ${part.file}`);
       assert.deepEqual(moved, bad.subarray(part.offset), `flip at ${at}: the quarantined bytes are the bad part, intact`);
+      // Seqs 1..14 were handed out before: none of them again, also after a power cut right after the open.
+      assert.equal(o.recoveryReport?.seqJump, SEQ_JUMP_AFTER_DAMAGE, `flip at ${at}: the next seq jumps`);
+      const crashedAfterOpen = fs.image("none");
+      const next = await o.append([{ data: Buffer.from("next"), important: true, createdAtMs: 0, expiresAtMs: Infinity }]);
+      assert.ok(next > 14 + SEQ_JUMP_AFTER_DAMAGE - 1, `flip at ${at}: seq ${next} is not above every seq handed out before plus the jump`);
       await o.close();
+      const again = new FileOutbox(DIR, { fs: crashedAfterOpen });
+      await again.open("other");
+      assert.ok(again.nextSeq >= next, `flip at ${at}: a power cut right after the open brought back seq ${again.nextSeq} < ${next}`);
+      await again.close();
     }
   });
 }

@@ -21,6 +21,7 @@ import { crc32c } from "../../src/outbox/log/crc32c.js";
 import type { OutboxFs } from "../../src/outbox/log/fs-layer.js";
 import { nodeFs } from "../../src/outbox/log/fs-layer.js";
 import { encodeOne, RecordType } from "../../src/outbox/log/record-format.js";
+import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
 import { scanSegment } from "../../src/outbox/log/segment-reader.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
 import { CrashFs } from "./crash-fs.js";
@@ -156,12 +157,14 @@ test("a torn tail and corrupt parts are reported, not repaired; the next open re
   );
   assert.equal(o.count, i.messages);
   assert.equal(o.bytes, i.bytes);
-  assert.equal(o.nextSeq, i.nextSeq);
+  assert.equal(report?.seqJump, SEQ_JUMP_AFTER_DAMAGE);
+  assert.equal(o.nextSeq, i.nextSeq + SEQ_JUMP_AFTER_DAMAGE, "the open jumps the seq inspect reported, because of the damage");
   assert.equal(o.oldest?.seq, i.firstSeq);
   await o.close();
   const after = await inspectOutbox("/d", { fs: damaged });
   assert.equal(after.tornBytes, 0);
   assert.deepEqual(after.damaged, []);
+  assert.equal(after.nextSeq, o.nextSeq, "the jump is on disk");
   assert.equal(after.quarantined.length, 2);
 });
 

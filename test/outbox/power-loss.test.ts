@@ -9,7 +9,9 @@
  * - open never fails;
  * - every record reported stored is there (unless acknowledged or dropped), in order;
  * - nothing is invented: every record was appended, and none follows a gap;
- * - sequence numbers are never reused.
+ * - sequence numbers are never reused: no seq handed out after a reopen is <=
+ *   any seq handed out before, also when the reopen quarantined damage and
+ *   the power goes again right after it (before anything is appended).
  */
 
 import assert from "node:assert/strict";
@@ -173,9 +175,14 @@ test("power loss at every write and sync boundary never loses a stored record or
       quarantines += q;
       if (mode !== "random") assert.equal(q, 0, `${label}: a clean crash must not look like corruption`);
       check(trace, o, label);
+      const handedOut = Math.max(0, ...trace.reported.values());
+      assert.ok(o.nextSeq > handedOut, `${label}: nextSeq ${o.nextSeq} <= seq ${handedOut} handed out before`);
+      // The power goes again right after the open, before anything is appended.
+      const crashedAfterOpen = img.image("none");
       // The reopened outbox keeps working and survives another reopen.
       const before = o.read(0, Infinity, Infinity).map((r) => r.seq);
       const seq = await o.append([entry("after", true)]);
+      assert.ok(seq > handedOut, `${label}: seq ${seq} after the reopen <= seq ${handedOut} handed out before`);
       await o.close();
       const again = new FileOutbox(DIR, { fs: img });
       await again.open("x");
@@ -184,7 +191,14 @@ test("power loss at every write and sync boundary never loses a stored record or
         [...before, seq],
         `${label}: second reopen`,
       );
+      assert.ok(again.nextSeq > seq, `${label}: second reopen: nextSeq ${again.nextSeq} <= seq ${seq} handed out before`);
       await again.close();
+      const afterCrash = new FileOutbox(DIR, { fs: crashedAfterOpen });
+      await afterCrash.open("x");
+      const next = await afterCrash.append([entry("after a crash right after the open", true)]);
+      assert.ok(next > handedOut, `${label}: power cut right after the open: seq ${next} <= seq ${handedOut} handed out before`);
+      if (q > 0) assert.ok(next >= o.nextSeq - 1, `${label}: power cut right after the open lost the seq jump (${next} < ${o.nextSeq - 1})`);
+      await afterCrash.close();
     }
   }
   assert.ok(total > 100, `the workload should cross many boundaries (saw ${total})`);

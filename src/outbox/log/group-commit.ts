@@ -22,7 +22,7 @@ import { OutlastError } from "../../errors/outlast-error.js";
 import type { DropReason, OutboxEntry } from "../outbox.js";
 import { commitChannel, errorChannel } from "./diagnostics.js";
 import { outboxIoError } from "./io-errors.js";
-import { encodedSize, encodeOne, encodeRecord, RecordType, SEGMENT_HEADER_BYTES } from "./record-format.js";
+import { encodedSize, encodeRecord, metaRecord, RecordType, SEGMENT_HEADER_BYTES } from "./record-format.js";
 import type { RecordIndex } from "./record-index.js";
 import type { SegmentSet } from "./segment-set.js";
 import { SegmentWriteError } from "./segment-writer.js";
@@ -60,10 +60,7 @@ export interface GroupCommitOptions {
   readonly onFailure: (error: OutlastError) => void;
 }
 
-/** The META record that starts every segment: the clientId and the next seq. */
-export function metaRecord(clientId: string, nextSeq: number): Buffer {
-  return encodeOne(RecordType.META, nextSeq, Buffer.from(clientId, "utf8"));
-}
+export { metaRecord } from "./record-format.js";
 
 export class GroupCommit {
   readonly #dir: string;

@@ -152,6 +152,11 @@ export function encodeOne(type: RecordType, seq: number, payload: Uint8Array = E
 
 const EMPTY = new Uint8Array(0);
 
+/** The META record that starts every segment: the clientId and the next seq. */
+export function metaRecord(clientId: string, nextSeq: number): Buffer {
+  return encodeOne(RecordType.META, nextSeq, Buffer.from(clientId, "utf8"));
+}
+
 export type DecodeResult =
   | { readonly kind: "record"; readonly record: LogRecord; readonly end: number }
   /** The bytes stop before a whole record: what a crash mid-write leaves. */

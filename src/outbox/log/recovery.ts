@@ -10,15 +10,22 @@
  *   are removed, then the directory is fsync'd.
  * Never a crash on damage: it is reported. A newer format version stops the
  * open (OUTLAST_OUTBOX_CORRUPT).
+ * Before any of that, when something is to be quarantined, a new segment
+ * holding only a META record with the jumped next seq (replay.ts) is created
+ * durably. So the jump survives a crash at any point of the open: once the
+ * damage is gone from the segments, only that META still says how far the
+ * seqs went. The newest segment is fdatasync'd first, since appends will go
+ * to the new one.
  */
 
 import { join } from "node:path";
 import type { OutboxFs } from "./fs-layer.js";
 import { errnoCode } from "./io-errors.js";
-import { segmentFileName } from "./record-format.js";
+import { metaRecord, segmentFileName } from "./record-format.js";
 import type { RecordIndex } from "./record-index.js";
 import type { KeptSegment, Repair } from "./replay.js";
 import { QUARANTINE_DIR, replay, segmentNumbers } from "./replay.js";
+import { SegmentWriteError, SegmentWriter } from "./segment-writer.js";
 
 export { QUARANTINE_DIR } from "./replay.js";
 export type { KeptSegment } from "./replay.js";
@@ -44,10 +51,17 @@ export interface RecoveryReport {
   readonly quarantined: readonly QuarantinedPart[];
   /** Obsolete segments removed (older than a complete checkpoint, an incomplete checkpoint, or holding only a META record a newer segment repeats). */
   readonly removedSegments: number;
+  /**
+   * How far the next seq jumped past the highest one still readable, because
+   * of the damage quarantined (0 when nothing was; SEQ_JUMP_AFTER_DAMAGE, 2^32,
+   * otherwise): the lost records' seqs are unknown and may have been sent.
+   */
+  readonly seqJump: number;
 }
 
 export interface Recovered {
-  readonly clientId: string | undefined;
+  /** The clientId a META record holds, or the one proposed when none survived. */
+  readonly clientId: string;
   readonly nextSeq: number;
   readonly index: RecordIndex;
   /** Segments still in use, in order, with their sizes after repair. */
@@ -62,9 +76,27 @@ export function quarantineFileName(repair: Exclude<Repair, { kind: "cut" }>): st
   return repair.kind === "quarantineWhole" ? `${repair.segment}.whole.bad` : `${repair.segment}.${repair.offset}.bad`;
 }
 
-export async function recover(fs: OutboxFs, dir: string, onSegmentEmpty: (segment: number) => void): Promise<Recovered> {
+/**
+ * Replays and repairs the outbox in `dir`. `proposedClientId` is used (and
+ * written) when no META record survived.
+ */
+export async function recover(fs: OutboxFs, dir: string, proposedClientId: string, onSegmentEmpty: (segment: number) => void): Promise<Recovered> {
   const numbers = segmentNumbers(dir, await fs.readdir(dir));
   const r = await replay(dir, numbers, (name) => fs.readFile(join(dir, name)), onSegmentEmpty);
+  const clientId = r.clientId ?? proposedClientId;
+  let segments = r.segments;
+  let maxSegment = r.maxSegment;
+  if (r.damaged) {
+    const newest = segments.at(-1);
+    if (newest !== undefined) await syncSegment(fs, join(dir, segmentFileName(newest.number)));
+    const n = maxSegment + 1;
+    const w = await SegmentWriter.create(fs, dir, n, false, metaRecord(clientId, r.nextSeq)).catch((err: unknown) => {
+      throw err instanceof SegmentWriteError ? err.cause : err;
+    });
+    await w.close();
+    segments = [...segments, { number: n, bytes: w.size, hasMeta: true }];
+    maxSegment = n;
+  }
 
   const quarantined: QuarantinedPart[] = [];
   let tornBytes = 0;
@@ -89,13 +121,30 @@ export async function recover(fs: OutboxFs, dir: string, onSegmentEmpty: (segmen
   if (r.obsolete.length > 0) await fs.fsyncDir(dir);
 
   return {
-    clientId: r.clientId,
+    clientId,
     nextSeq: r.nextSeq,
     index: r.index,
-    segments: r.segments,
-    maxSegment: r.maxSegment,
-    report: { segments: r.segmentFiles, records: r.records, tornBytes, quarantined, removedSegments: r.obsolete.length },
+    segments,
+    maxSegment,
+    report: {
+      segments: r.segmentFiles,
+      records: r.records,
+      tornBytes,
+      quarantined,
+      removedSegments: r.obsolete.length,
+      seqJump: r.nextSeq - r.seqFloor,
+    },
   };
+}
+
+/** fdatasyncs a kept segment whose bytes the replay may have read from the page cache only. */
+async function syncSegment(fs: OutboxFs, path: string): Promise<void> {
+  const f = await fs.openForWrite(path);
+  try {
+    await f.datasync();
+  } finally {
+    await f.close();
+  }
 }
 
 async function cutSegment(fs: OutboxFs, path: string, length: number): Promise<void> {

@@ -22,15 +22,32 @@
  *   nothing a replay finds. Older versions started such a segment at every open.
  * - A segment written by a newer format version stops the replay
  *   (OUTLAST_OUTBOX_CORRUPT) rather than risk misreading it.
+ * - Sequence numbers are never given out twice. Without damage, the next seq
+ *   follows the highest one any record shows (a META carries the next seq at
+ *   its creation, so deleted segments count too). With damage (anything to be
+ *   quarantined), the seqs in the unreadable bytes are unknown and may have
+ *   been sent already: the next seq is the highest one still readable
+ *   anywhere (including the records found in the quarantined bytes past the
+ *   damage) plus SEQ_JUMP_AFTER_DAMAGE. recovery.ts makes that durable
+ *   before it repairs anything.
  */
 
 import { OutlastError } from "../../errors/outlast-error.js";
 import { LOCK_FILE } from "./lock.js";
 import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "./record-format.js";
 import { RecordIndex } from "./record-index.js";
-import { scanSegment } from "./segment-reader.js";
+import { highestSeqFrom, scanSegment } from "./segment-reader.js";
 
 export const QUARANTINE_DIR = "quarantine";
+
+/**
+ * How far the next seq jumps past the highest readable one when an open finds
+ * damage: more than the seqs that the unreadable bytes could have held (each
+ * record takes at least 40 bytes, so 2^32 of them would fill 160 GiB) together
+ * with the gaps failed batches leave. The 2^53 seq space allows about two
+ * million such jumps (docs/outbox.md, "Sequence numbers after damage").
+ */
+export const SEQ_JUMP_AFTER_DAMAGE = 2 ** 32;
 
 /** A repair the next open makes, in the order it makes them. */
 export type Repair =
@@ -51,7 +68,12 @@ export interface KeptSegment {
 
 export interface Replayed {
   readonly clientId: string | undefined;
+  /** The next seq to give out: `seqFloor`, plus SEQ_JUMP_AFTER_DAMAGE when something is to be quarantined. */
   readonly nextSeq: number;
+  /** Above every seq a readable record shows (including those in the bytes to be quarantined). */
+  readonly seqFloor: number;
+  /** Something is to be quarantined, so `nextSeq` jumps. */
+  readonly damaged: boolean;
   readonly index: RecordIndex;
   /** Segments still in use, in order, with their sizes after repair. */
   readonly segments: KeptSegment[];
@@ -103,6 +125,7 @@ export async function replay(
   const repairs: Repair[] = [];
   let records = 0;
   let fileBytes = 0;
+  let wholeSeqFloor = 1;
 
   for (let i = 0; i < numbers.length; i++) {
     const n = numbers[i] as number;
@@ -125,6 +148,7 @@ export async function replay(
     if (scan.kind !== "ok" || scan.header.number !== n) {
       const reason = scan.kind === "badHeader" ? scan.reason : scan.kind === "noHeader" ? "segment header missing" : "segment number mismatch";
       repairs.push({ kind: "quarantineWhole", segment: name, bytes: b.length, reason });
+      wholeSeqFloor = Math.max(wholeSeqFloor, highestSeqFrom(b, 0) + 1); // its records still had their seqs
       continue;
     }
     records += scan.records.length;
@@ -160,6 +184,7 @@ export async function replay(
         nextSeq = Math.max(nextSeq, r.seq + 1);
       } else if (r.type === RecordType.DROP) {
         index.drop(r.seq);
+        nextSeq = Math.max(nextSeq, r.seq + 1);
       } else if (r.type === RecordType.META) {
         clientId ??= Buffer.from(r.payload).toString("utf8");
         nextSeq = Math.max(nextSeq, r.seq);
@@ -195,9 +220,21 @@ export async function replay(
     kept = kept.filter((k) => !redundant.has(k.number));
   }
 
+  // Records stored after the damage, in the bytes that go to quarantine, still had their seqs.
+  let damaged = false;
+  for (const repair of repairs) {
+    if (repair.kind === "cut") continue;
+    damaged = true;
+    if (repair.kind === "quarantineTail") nextSeq = Math.max(nextSeq, highestSeqFrom(repair.tail, 0) + 1);
+  }
+  const seqFloor = Math.max(nextSeq, wholeSeqFloor);
+  if (damaged) nextSeq = jumpedSeq(dir, seqFloor);
+
   return {
     clientId,
     nextSeq,
+    seqFloor,
+    damaged,
     index,
     segments: kept.map((k) => ({ number: k.number, bytes: k.bytes, hasMeta: k.hasMeta })),
     maxSegment: numbers.at(-1) ?? 0,
@@ -207,4 +244,17 @@ export async function replay(
     repairs,
     obsolete,
   };
+}
+
+/** The next seq after damage; OUTLAST_OUTBOX_CORRUPT when the seq space is used up. */
+function jumpedSeq(dir: string, floor: number): number {
+  const next = floor + SEQ_JUMP_AFTER_DAMAGE;
+  if (next + SEQ_JUMP_AFTER_DAMAGE > Number.MAX_SAFE_INTEGER) {
+    throw new OutlastError(
+      "OUTLAST_OUTBOX_CORRUPT",
+      `outbox ${dir}: damage was found and its sequence numbers are used up (next would be ${next}); purge the outbox (outlast outbox purge) so the client starts with a new clientId`,
+      { details: { dir, nextSeq: next } },
+    );
+  }
+  return next;
 }

@@ -6,7 +6,7 @@
  */
 
 import type { LogRecord, SegmentHeader } from "./record-format.js";
-import { decodeRecord, decodeSegmentHeader, SEGMENT_HEADER_BYTES } from "./record-format.js";
+import { decodeRecord, decodeSegmentHeader, RECORD_OVERHEAD_BYTES, SEGMENT_HEADER_BYTES } from "./record-format.js";
 
 export type SegmentTail =
   | { readonly kind: "clean" }
@@ -53,4 +53,24 @@ export function scanSegment(b: Buffer): SegmentScan {
     return { kind: "ok", header: h.header, records, offsets, tail: { kind: "corrupt", offset, bytes, reason: r.reason } };
   }
   return { kind: "ok", header: h.header, records, offsets, tail: { kind: "clean" } };
+}
+
+/**
+ * The highest seq of the records in `b` from offset `from` on that pass every
+ * check, found by trying every byte offset: a corrupt record hides where the
+ * next one starts, so the records after it can only be found this way. 0 when
+ * there is none. A chance match needs both 32-bit CRCs (frame and body) to
+ * agree by accident. Used on the bytes that are moved to quarantine, so the
+ * seqs stored after the damage still count (replay.ts); it costs one 8-byte
+ * CRC per byte, only at an open that finds damage.
+ */
+export function highestSeqFrom(b: Buffer, from: number): number {
+  let max = 0;
+  for (let at = from; at + RECORD_OVERHEAD_BYTES <= b.length; at++) {
+    const r = decodeRecord(b, at);
+    if (r.kind !== "record") continue;
+    max = Math.max(max, r.record.seq);
+    at = r.end - 1; // a record inside a payload is not a record
+  }
+  return max;
 }
