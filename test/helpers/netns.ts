@@ -161,6 +161,11 @@ export class NetnsLab {
     return this.exec(ns, "ip6tables", ...args);
   }
 
+  /** `tc ARGS...` inside the namespace (qdiscs: tbf, netem where the kernel has sch_netem). */
+  tc(ns: string, ...args: string[]): Promise<string> {
+    return this.exec(ns, "tc", ...args);
+  }
+
   /** `nft ARGS...` inside the namespace (one command, e.g. "add", "rule", "inet", "t", "c", ...). */
   nft(ns: string, ...args: string[]): Promise<string> {
     return this.exec(ns, "nft", ...args);
