@@ -290,7 +290,12 @@ export class Connection {
       try {
         this.#decoder.end();
       } catch (err) {
-        this.#error = err as Error;
+        // A FIN inside a frame: the link was cut (a NAT box, a proxy, a crash mid-write), not a
+        // protocol violation; the frame is simply never complete. Resend like any closed link.
+        this.#error = new OutlastError("OUTLAST_CONNECTION_CLOSED", `server closed the connection inside a frame while ${this.#link}`, {
+          cause: err,
+          details: { link: this.#link },
+        });
         return;
       }
       // The server's FIN without GOODBYE or ERROR: a crash, or a proxy or NAT box closing.

@@ -86,7 +86,11 @@ export class Pipe {
   reset(): void {
     this.#drop();
     this.#sinkDone = true;
-    if (!this.#sink.destroyed) this.#sink.resetAndDestroy();
+    if (this.#sink.destroyed) return;
+    // libuv refuses an RST on a socket we already ended (a close fault came first): "reset EINVAL",
+    // and the socket never emits 'close'. Its FIN is out already; destroying it is all that is left.
+    if (this.#sink.writableEnded) this.#sink.destroy();
+    else this.#sink.resetAndDestroy();
   }
 
   /** The link closed: drop everything, stop pumping. */
