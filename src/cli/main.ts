@@ -57,7 +57,7 @@ function help(): string {
     "  -h, --help     show this help",
     "  -v, --version  print the version",
     "",
-    "Exit codes: 0 ok, 1 the command failed (e.g. an unknown code), 2 usage error.",
+    "Exit codes: 0 ok, 1 the command failed (e.g. an unknown code), 2 usage error, 130 interrupted (a second Ctrl-C).",
     "",
   ].join("\n");
 }
