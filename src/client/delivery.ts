@@ -293,15 +293,7 @@ export class Delivery {
 
   /** The unsettled waiter for `seq` (binary search; it stays in the deque, settled, until acknowledged past). */
   #waiterOf(seq: number): PendingSend | undefined {
-    const w = this.#waiters;
-    let lo = 0;
-    let hi = w.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((w.at(mid) as PendingSend).seq < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const p = w.at(lo);
+    const p = this.#waiters.at(this.#waiters.indexAfterSeq(seq - 1));
     return p !== undefined && p.seq === seq && !p.settled ? p : undefined;
   }
 

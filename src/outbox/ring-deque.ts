@@ -90,6 +90,21 @@ export class RingDeque<T> {
     this.#length = 0;
   }
 
+  /**
+   * Index of the first item whose `seq` is greater than `seq` (binary search: the
+   * items must be in increasing seq order). `length` when there is none.
+   */
+  indexAfterSeq(this: RingDeque<T & { readonly seq: number }>, seq: number): number {
+    let lo = 0;
+    let hi = this.#length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#items[(this.#head + mid) & this.#mask] as { readonly seq: number }).seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = 0; i < this.#length; i++) yield this.#items[(this.#head + i) & this.#mask] as T;
   }

@@ -161,14 +161,7 @@ export class RecordIndex {
   }
 
   #indexAfter(seq: number): number {
-    let lo = 0;
-    let hi = this.#records.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.#records.at(mid) as OutboxRecord).seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.#records.indexAfterSeq(seq);
   }
 
   #purgeFront(): void {
