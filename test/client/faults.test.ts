@@ -41,6 +41,7 @@ test("faults: server SIGKILLed and restarted mid-stream: nothing lost, no unflag
     assert.equal(lost.classification?.connection, true, `${lost.error?.message}`);
     await server.start(port, join(dir, "state"));
     await within(Promise.all(sends), 30_000, "all sends acknowledged after the restart");
+    await server.waitDistinctHandled(n);
     // The only possible repeat is a crash between the handler and the record, and the server flags it.
     assertExactlyOnce(server.handled, n, server.redelivered);
     // A kill can land inside a handler call (after it recorded itself, before it returned): that one

@@ -164,6 +164,25 @@ export class ChildServer {
     );
   }
 
+  /**
+   * Resolves once `n` distinct seqs have been handled. The record arrives over IPC, one message
+   * per handler call, while one cumulative ACK settles many sends at once: after the sends resolve,
+   * the last IPC messages may still be on their way. A message really lost times out here.
+   */
+  async waitDistinctHandled(n: number, timeoutMs = 10_000): Promise<void> {
+    const distinct = (): number => new Set(this.handled).size;
+    if (distinct() >= n) return;
+    await within(
+      new Promise<void>((resolve) => {
+        this.#onHandled = () => {
+          if (distinct() >= n) resolve();
+        };
+      }),
+      timeoutMs,
+      `waiting for ${n} distinct handled seqs (have ${distinct()})`,
+    ).catch(() => undefined); // the assertion that follows names what is missing
+  }
+
   async kill(): Promise<void> {
     const child = this.#child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
