@@ -1,6 +1,6 @@
 /**
- * Per-clientId state and the handler pipeline: duplicate check, serialized
- * handler calls (one at a time per clientId, across connections), the poison
+ * The handler pipeline over each clientId's state (client-state.ts): duplicate check,
+ * serialized handler calls (one at a time per clientId, across connections), the poison
  * policy, recording success in the DedupState, and coalesced acknowledgements
  * (at most one ACK per connection per event-loop turn).
  *
@@ -16,25 +16,11 @@
  */
 
 import { backoffCeilingMs } from "../errors/backoff.js";
-import type { DedupState, InDoubt } from "./dedup-state.js";
+import type { ClientConnection, Queued } from "./client-state.js";
+import { ClientState } from "./client-state.js";
+import type { DedupState } from "./dedup-state.js";
 import { handlerErrorChannel } from "./diagnostics.js";
 import type { DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
-
-/** What the registry needs from a connection. */
-export interface ClientConnection {
-  /** Duplicates skipped since the last ACK on this connection. */
-  duplicates: number;
-  /** Sends ACK{seq, duplicates} if there is anything new to say. */
-  flushAck(seq: number): void;
-  /** The handler failed: take no more messages; once the client is settled send the last ACK, ERROR OUTLAST_HANDLER_FAILED, and close. */
-  handlerFailed(error: unknown, retryAfterMs: number): void;
-  /** Highest MESSAGE seq in the batch being processed (for batch-granular "started" marks). */
-  batchHighSeq(): number;
-  /** While a read is being processed: the seq of the next frame if it is a MESSAGE this connection will pass on; else 0. */
-  nextMessageSeq(): number;
-  pause(): void;
-  resume(): void;
-}
 
 export interface HandlerFailure {
   readonly clientId: string;
@@ -62,63 +48,6 @@ const MAX_QUEUED_MESSAGES = 16_384;
 /** retryAfterMs after a handler failure: 100 ms, doubling per attempt of the same message, up to 30 s. */
 const RETRY_BASE_MS = 100;
 const RETRY_CAP_MS = 30_000;
-
-interface Queued {
-  readonly seq: number;
-  readonly data: Uint8Array;
-}
-
-export class ClientState {
-  /** Highest seq whose handler succeeded (in memory; dedup uses it). */
-  handledSeq: number;
-  /** Highest seq passed to state.record(). */
-  recordedSeq: number;
-  /** Highest seq known durable: what ACK and WELCOME report. */
-  durableSeq: number;
-  /** Highest seq covered by a "started" mark of this process. */
-  markedSeq: number;
-  /** Seqs in [doubtFromSeq, doubtToSeq] may have been handed to a handler by a server that died. */
-  readonly doubtFromSeq: number;
-  readonly doubtToSeq: number;
-  /** Progress slot in the state (-1: none yet, or the state keeps none). */
-  slot = -1;
-  /** The seq the progress slot says is inside the handler (== handledSeq: none); -1 before this process wrote it. */
-  announcedSeq = -1;
-  failedSeq = 0;
-  failedAttempts = 0;
-  /** A handler Promise is pending. */
-  busy = false;
-  queue: Queued[] = [];
-  queueHead = 0;
-  queuedBytes = 0;
-  connection: ClientConnection | undefined;
-  dirty = false;
-  paused = false;
-  settledWaiters: (() => void)[] = [];
-
-  constructor(
-    readonly id: string,
-    lastSeq: number,
-    startedSeq: number,
-    doubt: InDoubt,
-  ) {
-    this.handledSeq = lastSeq;
-    this.recordedSeq = lastSeq;
-    this.durableSeq = lastSeq;
-    this.markedSeq = startedSeq;
-    this.doubtFromSeq = doubt.fromSeq;
-    this.doubtToSeq = doubt.toSeq;
-  }
-
-  get queued(): number {
-    return this.queue.length - this.queueHead;
-  }
-
-  /** No handler running, nothing queued, every success durable. */
-  get settled(): boolean {
-    return !this.busy && this.queued === 0 && this.durableSeq >= this.handledSeq;
-  }
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== undefined && value !== null && typeof (value as { then?: unknown }).then === "function";

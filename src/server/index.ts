@@ -12,6 +12,5 @@ export type {
   ServerOptions,
 } from "./options.js";
 export { SERVER_DEFAULTS } from "./options.js";
-export type { ConnectionEvent } from "./server-context.js";
-export type { ConnectionInfo } from "./server-connection.js";
+export type { ConnectionEvent, ConnectionInfo } from "./server-context.js";
 export type { HandlerFailure } from "./client-registry.js";

@@ -6,7 +6,6 @@
  */
 
 import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
 import type { Timer } from "../errors/clock.js";
 import { OutlastError, isOutlastError } from "../errors/outlast-error.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
@@ -15,23 +14,17 @@ import { FrameDecoder } from "../protocol/frame-decoder.js";
 import type { ServerConnectionState } from "../protocol/frame-rules.js";
 import { serverFrameRule } from "../protocol/frame-rules.js";
 import type { Frame, HelloFrame } from "../protocol/frames.js";
-import { chooseVersion, clientIdProblem } from "../protocol/handshake.js";
+import { chooseVersion } from "../protocol/handshake.js";
 import { MAX_HELLO_FRAME_BYTES } from "../protocol/limits.js";
-import type { ClientConnection, ClientState } from "./client-registry.js";
+import type { ClientConnection, ClientState } from "./client-state.js";
 import { clientErrorChannel, closeChannel, handshakeChannel } from "./diagnostics.js";
-import type { ServerContext } from "./server-context.js";
+import type { ConnectionInfo, ServerContext } from "./server-context.js";
+import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000;
 /** A peer that does not read what we send (acks, pongs) is cut off past this backlog. */
 const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
-
-export interface ConnectionInfo {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  /** Bound clientId, once authenticated. */
-  readonly clientId?: string;
-}
 
 export class ServerConnection implements ClientConnection {
   duplicates = 0;
@@ -193,37 +186,11 @@ export class ServerConnection implements ClientConnection {
       return;
     }
     this.#idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
-    const authenticate = this.#ctx.options.authenticate;
-    if (authenticate === undefined) {
-      this.#bind(hello, version.version, hello.clientId);
-      return;
-    }
-    const fail = (cause: unknown): void =>
-      this.#reject(
-        new OutlastError("OUTLAST_AUTH_REJECTED", `authentication rejected for clientId ${JSON.stringify(hello.clientId)}`, {
-          cause,
-          details: { requestedClientId: hello.clientId },
-        }),
-      );
-    const done = (bound: unknown): void => {
-      if (this.#state !== "authenticating") return; // closed meanwhile
-      if (bound === false) return fail(undefined);
-      const problem = typeof bound === "string" ? clientIdProblem(bound) : "authenticate must return a clientId string or false";
-      if (problem !== undefined) return fail(new Error(`authenticate returned an invalid clientId: ${problem}`));
-      this.#bind(hello, version.version, bound as string);
-    };
-    try {
-      const peer = (this.#socket as Partial<TLSSocket>).getPeerCertificate?.call(this.#socket);
-      const result = authenticate({
-        clientId: hello.clientId,
-        token: hello.token,
-        peerCertificate: peer !== undefined && Object.keys(peer).length > 0 ? peer : undefined,
-      });
-      if (typeof (result as { then?: unknown } | null)?.then === "function") (result as PromiseLike<unknown>).then(done, fail);
-      else done(result);
-    } catch (err) {
-      fail(err);
-    }
+    authenticateHello(this.#socket, this.#ctx.options.authenticate, hello, {
+      authenticating: () => this.#state === "authenticating",
+      bind: (clientId) => this.#bind(hello, version.version, clientId),
+      reject: (err) => this.#reject(err),
+    });
   }
 
   #bind(hello: HelloFrame, version: number, clientId: string): void {

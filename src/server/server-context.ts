@@ -6,7 +6,7 @@
 
 import type { ClientRegistry } from "./client-registry.js";
 import type { ResolvedServerOptions } from "./options.js";
-import type { ConnectionInfo, ServerConnection } from "./server-connection.js";
+import type { ServerConnection } from "./server-connection.js";
 
 /** The `connection` event's argument: a client finished its handshake. */
 export interface ConnectionEvent {
@@ -16,6 +16,13 @@ export interface ConnectionEvent {
   readonly version: number;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+}
+
+export interface ConnectionInfo {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Bound clientId, once authenticated. */
+  readonly clientId?: string;
 }
 
 export interface ServerContext {

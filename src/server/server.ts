@@ -19,9 +19,8 @@ import { FileDedupState } from "./file-dedup-state.js";
 import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
 import { resolveServerOptions } from "./options.js";
-import type { ConnectionInfo } from "./server-connection.js";
 import { ServerConnection } from "./server-connection.js";
-import type { ConnectionEvent, ServerContext } from "./server-context.js";
+import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
 const debug = debuglog("outlast");
 
