@@ -1,13 +1,13 @@
 /**
- * The default Outbox: records in a ring deque, in memory. Lost when the process
+ * The default Outbox: records in a RecordQueue, in memory. Lost when the process
  * exits (use the durable outbox for that). Every operation is O(1) amortized,
- * except `read`/`get`, which find their start by binary search (O(log n)).
+ * except `read`/`get`/`drop`, which find their place by binary search (O(log n)).
  */
 
 import { randomUUID } from "node:crypto";
 import { OutlastError } from "../errors/outlast-error.js";
 import type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox.js";
-import { RingDeque } from "./ring-deque.js";
+import { RecordQueue } from "./record-queue.js";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -47,10 +47,7 @@ export class MemoryOutbox implements Outbox {
   #clientId: string | undefined;
   #nextSeq = 1;
   #closed = false;
-  /** Records in seq order; dropped ones stay until they reach the front, marked in #dropped. */
-  readonly #records = new RingDeque<OutboxRecord>(1024);
-  readonly #dropped = new Set<number>();
-  #bytes = 0;
+  readonly #records = new RecordQueue();
 
   constructor(options: MemoryOutboxOptions = {}) {
     this.#clientId = options.clientId;
@@ -71,15 +68,15 @@ export class MemoryOutbox implements Outbox {
   }
 
   get count(): number {
-    return this.#records.length - this.#dropped.size;
+    return this.#records.count;
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this.#records.bytes;
   }
 
   get oldest(): OutboxRecord | undefined {
-    return this.#records.peekFirst();
+    return this.#records.oldest;
   }
 
   append(entries: readonly OutboxEntry[]): Promise<number> {
@@ -94,80 +91,29 @@ export class MemoryOutbox implements Outbox {
       } else {
         this.#records.push(copyRecord(seq, e));
       }
-      this.#bytes += e.data.length;
     }
     return Promise.resolve(first);
   }
 
   read(afterSeq: number, maxRecords: number, maxBytes: number): readonly OutboxRecord[] {
-    const out: OutboxRecord[] = [];
-    const n = this.#records.length;
-    let bytes = 0;
-    for (let i = this.#indexAfter(afterSeq); i < n && out.length < maxRecords; i++) {
-      const r = this.#records.at(i) as OutboxRecord;
-      if (this.#dropped.size > 0 && this.#dropped.has(r.seq)) continue;
-      if (out.length > 0 && bytes + r.data.length > maxBytes) break;
-      bytes += r.data.length;
-      out.push(r);
-    }
-    return out;
+    return this.#records.read(afterSeq, maxRecords, maxBytes);
   }
 
   get(seq: number): OutboxRecord | undefined {
-    const i = this.#indexAfter(seq - 1);
-    const r = this.#records.at(i);
-    if (r === undefined || r.seq !== seq || this.#dropped.has(seq)) return undefined;
-    return r;
+    return this.#records.get(seq);
   }
 
   acknowledge(upToSeq: number): number {
-    let removed = 0;
-    for (;;) {
-      const r = this.#records.peekFirst();
-      if (r === undefined || r.seq > upToSeq) break;
-      this.#records.shift();
-      if (this.#dropped.size > 0 && this.#dropped.delete(r.seq)) continue;
-      this.#bytes -= r.data.length;
-      removed++;
-    }
-    this.#purgeFront();
-    return removed;
+    return this.#records.acknowledge(upToSeq);
   }
 
   drop(seq: number, _reason: DropReason): boolean {
-    const r = this.get(seq);
-    if (r === undefined) return false;
-    this.#bytes -= r.data.length;
-    if (this.#records.peekFirst() === r) {
-      this.#records.shift();
-      this.#purgeFront();
-    } else {
-      this.#dropped.add(seq);
-    }
-    return true;
+    return this.#records.drop(seq);
   }
 
+  /** Renumbered records are new objects: an adopted entry keeps its old seq (the client remaps it). */
   renumber(afterSeq: number, firstNewSeq: number): Promise<void> {
-    const start = this.#indexAfter(afterSeq);
-    const kept = new RingDeque<OutboxRecord>(this.#records.length);
-    let next = firstNewSeq;
-    for (let i = 0; i < this.#records.length; i++) {
-      const r = this.#records.at(i) as OutboxRecord;
-      if (this.#dropped.has(r.seq)) {
-        if (i >= start) continue;
-        kept.push(r);
-      } else if (i < start) {
-        kept.push(r);
-      } else {
-        kept.push(copyRecord(next++, r)); // a new object: an adopted entry keeps its old seq (the client remaps it)
-      }
-    }
-    const droppedBefore = [...this.#dropped].filter((s) => s <= afterSeq);
-    this.#dropped.clear();
-    for (const s of droppedBefore) this.#dropped.add(s);
-    this.#records.clear();
-    for (const r of kept) this.#records.push(r);
-    this.#nextSeq = Math.max(this.#nextSeq, next);
+    this.#nextSeq = Math.max(this.#nextSeq, this.#records.renumber(afterSeq, firstNewSeq));
     return RESOLVED;
   }
 
@@ -178,18 +124,6 @@ export class MemoryOutbox implements Outbox {
   close(): Promise<void> {
     this.#closed = true;
     return RESOLVED;
-  }
-
-  #indexAfter(seq: number): number {
-    return this.#records.indexAfterSeq(seq);
-  }
-
-  #purgeFront(): void {
-    while (this.#dropped.size > 0) {
-      const r = this.#records.peekFirst();
-      if (r === undefined || !this.#dropped.delete(r.seq)) break;
-      this.#records.shift();
-    }
   }
 }
 
