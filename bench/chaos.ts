@@ -39,7 +39,8 @@ if (values.help) {
 if (values.seed !== undefined) process.env["OUTLAST_CHAOS_SEED"] = values.seed;
 
 const all: readonly ChaosSize[] = [...CI_RUNS, ...BENCH_RUNS];
-const wanted: string[] = values.run ?? (values.size === "bench" ? BENCH_RUNS.map((r) => r.name) : [...CI_RUNS.map((r) => r.name), NETNS_RUN]);
+const wanted: string[] =
+  values.run ?? (values.size === "bench" ? BENCH_RUNS.map((r) => r.name) : [...CI_RUNS.map((r) => r.name), NETNS_RUN]);
 const log = values.verbose ? (line: string): void => void process.stderr.write(`  ${line}\n`) : undefined;
 let failed = false;
 
@@ -55,7 +56,8 @@ for (const name of wanted) {
       continue;
     }
     const r = await runNetnsChaos({ seed, ...NETNS_SIZE, ...(log ? { log } : {}) });
-    for (const [kind, m] of Object.entries(r.mechanisms)) process.stdout.write(`  ${kind}: ${m.available ? m.how : `did not run: ${m.how}`}\n`);
+    for (const [kind, m] of Object.entries(r.mechanisms))
+      process.stdout.write(`  ${kind}: ${m.available ? m.how : `did not run: ${m.how}`}\n`);
     report = r;
   } else {
     const size = all.find((r) => r.name === name);

@@ -150,8 +150,12 @@ async function main(): Promise<void> {
     "",
     'What each library says (retry / no) next to what issue 2 asks for; **bold ✗** marks a wrong answer. "—": the issue does not say. The last column is one `classify()` of that error alone.',
     "",
-    `| error | group | issue 2 | outlast (kind) | ${JUDGES.slice(1).map((j) => j.name).join(" | ")} | outlast ns |`,
-    `| --- | --- | --- | --- | ${JUDGES.slice(1).map(() => "---").join(" | ")} | ---: |`,
+    `| error | group | issue 2 | outlast (kind) | ${JUDGES.slice(1)
+      .map((j) => j.name)
+      .join(" | ")} | outlast ns |`,
+    `| --- | --- | --- | --- | ${JUDGES.slice(1)
+      .map(() => "---")
+      .join(" | ")} | ---: |`,
   );
   for (const s of samples) {
     const c = classify(s.error);

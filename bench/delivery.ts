@@ -69,7 +69,9 @@ const windowMessages = positive("window", values.window, WINDOW_MESSAGES);
 // A quick or profiled run is not the figure to publish: it writes docs only when asked to.
 const write = values["no-write"] === true ? false : (values.write ?? (!quick && values.profile === undefined));
 const only = (values.only ?? CONTENDER_NAMES.join(",")).split(",").map((s) => s.trim());
-for (const name of only) if (!isContenderName(name)) throw new Error(`--only: unknown contender ${name} (known: ${CONTENDER_NAMES.join(", ")})`);
+for (const name of only)
+  if (!isContenderName(name))
+    throw new Error(`--only: unknown contender ${name} (known: ${CONTENDER_NAMES.join(", ")})`);
 const selected = CONTENDER_NAMES.filter((n) => only.includes(n));
 const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
@@ -92,7 +94,8 @@ const allCases: BenchCase[] = [
 ];
 const caseFilter = values.cases?.split(",").map((s) => s.trim());
 for (const id of caseFilter ?? []) {
-  if (!allCases.some((c) => caseId(c) === id)) throw new Error(`--cases: unknown case ${id} (known: ${allCases.map(caseId).join(", ")})`);
+  if (!allCases.some((c) => caseId(c) === id))
+    throw new Error(`--cases: unknown case ${id} (known: ${allCases.map(caseId).join(", ")})`);
 }
 const cases = allCases.filter((c) => caseFilter === undefined || caseFilter.includes(caseId(c)));
 
@@ -132,12 +135,18 @@ async function runCaseInterleaved(benchCase: BenchCase, entries: readonly Entry[
       const p = new ClientProcess(execArgvFor(e.name, `client-${caseId(benchCase)}`));
       procs.set(e, p);
       runsOf.set(e, []);
-      await p.request({ type: "job", contender: e.name, port: e.server!.port, benchCase }, 30_000, `${e.name} client start`);
+      await p.request(
+        { type: "job", contender: e.name, port: e.server!.port, benchCase },
+        30_000,
+        `${e.name} client start`,
+      );
     } catch (err) {
       fail(e, err);
     }
   }
-  log(`${caseLabel(benchCase)}: warm-up, then ${benchCase.runs} runs of ${benchCase.messages} messages per contender, interleaved`);
+  log(
+    `${caseLabel(benchCase)}: warm-up, then ${benchCase.runs} runs of ${benchCase.messages} messages per contender, interleaved`,
+  );
   for (let index = -1; index < benchCase.runs; index++) {
     for (let k = 0; k < active.length; k++) {
       const e = active[(k + index + 1) % active.length]!;
@@ -145,13 +154,23 @@ async function runCaseInterleaved(benchCase: BenchCase, entries: readonly Entry[
       if (p === undefined || failed.has(e)) continue;
       try {
         const cpu0 = processCpuMicros(e.server!.pid);
-        const answer = await p.request({ type: "run", index }, RUN_TIMEOUT_MS, `${e.name} ${caseLabel(benchCase)} run ${index + 1}`);
+        const answer = await p.request(
+          { type: "run", index },
+          RUN_TIMEOUT_MS,
+          `${e.name} ${caseLabel(benchCase)} run ${index + 1}`,
+        );
         const cpu1 = processCpuMicros(e.server!.pid);
         if (answer.type !== "run") throw new Error(`unexpected answer ${answer.type}`);
-        const result: RunResult = { ...answer.result, serverCpuMicros: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0 };
+        const result: RunResult = {
+          ...answer.result,
+          serverCpuMicros: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0,
+        };
         if (index >= 0) runsOf.get(e)!.push(result);
         const rate = Math.round((result.acked / result.elapsedMs) * 1000);
-        const lat = result.p50Micros === undefined ? "" : `, p50 ${result.p50Micros.toFixed(1)} µs, p99 ${result.p99Micros?.toFixed(1)} µs`;
+        const lat =
+          result.p50Micros === undefined
+            ? ""
+            : `, p50 ${result.p50Micros.toFixed(1)} µs, p99 ${result.p99Micros?.toFixed(1)} µs`;
         log(`  ${e.name} ${index < 0 ? "warm-up" : `run ${index + 1}`}: ${rate} msg/s${lat}`);
       } catch (err) {
         fail(e, err);
@@ -172,7 +191,11 @@ async function runCaseInterleaved(benchCase: BenchCase, entries: readonly Entry[
       const result = { runs: runsOf.get(e)!, peakRssBytes: end.peakRssBytes, baselineRssBytes: end.baselineRssBytes };
       e.cases.set(caseId(benchCase), { benchCase, result, error: undefined });
     } catch (err) {
-      e.cases.set(caseId(benchCase), { benchCase, result: undefined, error: err instanceof Error ? err.message : String(err) });
+      e.cases.set(caseId(benchCase), {
+        benchCase,
+        result: undefined,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     await p.exited();
   }
@@ -184,7 +207,14 @@ const t0 = performance.now();
 const entries: Entry[] = [];
 try {
   for (const name of selected) {
-    const entry: Entry = { name, description: name, clientVersion: "?", server: undefined, error: undefined, cases: new Map() };
+    const entry: Entry = {
+      name,
+      description: name,
+      clientVersion: "?",
+      server: undefined,
+      error: undefined,
+      cases: new Map(),
+    };
     entries.push(entry);
     try {
       const contender = await loadContender(name);
@@ -199,7 +229,8 @@ try {
   }
   for (const benchCase of cases) await runCaseInterleaved(benchCase, entries);
 } finally {
-  for (const entry of entries) await entry.server?.stop().catch((err: unknown) => log(`${entry.name}: stop failed: ${String(err)}`));
+  for (const entry of entries)
+    await entry.server?.stop().catch((err: unknown) => log(`${entry.name}: stop failed: ${String(err)}`));
 }
 
 const argv = process.argv.slice(2);

@@ -86,8 +86,17 @@ interface E2eResult {
 }
 
 /** One pipelined run: `count` messages of 256 B, at most `window` unacknowledged. */
-async function e2e(port: number, outbox: string | undefined, count: number, window: number, tag: string): Promise<E2eResult> {
-  const client: Client = connect(`tcp://127.0.0.1:${port}`, { clientId: `bench-${tag}-${process.pid}`, ...(outbox === undefined ? {} : { outbox }) });
+async function e2e(
+  port: number,
+  outbox: string | undefined,
+  count: number,
+  window: number,
+  tag: string,
+): Promise<E2eResult> {
+  const client: Client = connect(`tcp://127.0.0.1:${port}`, {
+    clientId: `bench-${tag}-${process.pid}`,
+    ...(outbox === undefined ? {} : { outbox }),
+  });
   let failed: Error | undefined;
   client.on("error", (err: Error) => (failed ??= err));
   client.on("stateChange", (e: { to: string; error: Error | undefined }) => {
@@ -150,7 +159,13 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
       const batch = Math.max(1, Math.round(durable.records / Math.max(1, durable.commits)));
       const rawRate = await raw(base, batch, Math.max(300, durable.durationMs));
-      const row = { memory: memory.msgPerS, durable: durable.msgPerS, raw: rawRate, batch, commitsPerS: durable.commits / (durable.durationMs / 1000) };
+      const row = {
+        memory: memory.msgPerS,
+        durable: durable.msgPerS,
+        raw: rawRate,
+        batch,
+        commitsPerS: durable.commits / (durable.durationMs / 1000),
+      };
       rows.push(row);
       console.log(
         `round ${r + 1}: memory outbox ${fmt(row.memory)} msg/s, durable outbox ${fmt(row.durable)} msg/s (${fmt(row.commitsPerS)} commits/s, ${batch} records/commit), raw group commit at batch ${batch}: ${fmt(row.raw)} records/s`,
@@ -167,7 +182,10 @@ async function main(): Promise<void> {
       max: Math.max(...rows.map((x) => x.durable)),
     };
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
-    const verdict = med.durable >= GOAL_MSG_PER_S ? "**met**" : `**MISSED** (${((100 * med.durable) / GOAL_MSG_PER_S).toFixed(0)}% of it)`;
+    const verdict =
+      med.durable >= GOAL_MSG_PER_S
+        ? "**met**"
+        : `**MISSED** (${((100 * med.durable) / GOAL_MSG_PER_S).toFixed(0)}% of it)`;
     const md = [
       `Run: \`npx tsc -p tsconfig.json --outDir .build-obx && node .build-obx/bench/outbox-e2e.js --write\` (source: \`bench/outbox-e2e.ts\`). Took ${seconds} s. Load average (1 min) before the run: ${loadBefore.toFixed(2)} on ${os.availableParallelism()} cores; the absolute figures move a lot with the machine's load and disk latency.`,
       "",

@@ -99,7 +99,10 @@ const md = [
   "",
   "| concurrent appenders | FileOutbox stored/s | raw group commit /s | FileOutbox / raw (median ratio) |",
   "| ---: | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.appenders} | ${Math.round(r.outbox).toLocaleString("en-US")} | ${Math.round(r.raw).toLocaleString("en-US")} | ${(100 * r.ratio).toFixed(0)}% |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.appenders} | ${Math.round(r.outbox).toLocaleString("en-US")} | ${Math.round(r.raw).toLocaleString("en-US")} | ${(100 * r.ratio).toFixed(0)}% |`,
+  ),
   ...goal,
 ].join("\n");
 if (values.write) console.log(`wrote ${writeBenchmarkSection("outbox", md)}`);

@@ -46,7 +46,9 @@ let sink = 0;
 
 function bench(size: number, count: number): void {
   const data = Buffer.alloc(size, 0x5a);
-  const stream = Buffer.concat(Array.from({ length: count }, (_, i) => encodeFrame({ type: "message", seq: i + 1, data })));
+  const stream = Buffer.concat(
+    Array.from({ length: count }, (_, i) => encodeFrame({ type: "message", seq: i + 1, data })),
+  );
   const pieces = chunks(stream);
 
   const results: [string, number][] = [
@@ -96,7 +98,9 @@ function bench(size: number, count: number): void {
     ],
   ];
   for (const [name, rate] of results) {
-    console.log(`${String(size).padStart(5)} B  ${name.padEnd(20)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} msgs/s`);
+    console.log(
+      `${String(size).padStart(5)} B  ${name.padEnd(20)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} msgs/s`,
+    );
   }
 }
 

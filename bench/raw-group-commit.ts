@@ -8,7 +8,12 @@ import { open, rm } from "node:fs/promises";
 import { encodedSize, encodeRecord, RecordType } from "../src/outbox/log/record-format.js";
 
 /** Records/s made durable by raw group commit of `batch` records of `payloadBytes` each, into a file at `path` (removed after). */
-export async function rawGroupCommitRate(path: string, batch: number, payloadBytes: number, durationMs: number): Promise<number> {
+export async function rawGroupCommitRate(
+  path: string,
+  batch: number,
+  payloadBytes: number,
+  durationMs: number,
+): Promise<number> {
   const h = await open(path, "w", 0o600);
   const one = encodedSize(payloadBytes);
   const buf = Buffer.alloc(one * batch);

@@ -30,16 +30,47 @@ const num = (n) => (n === undefined ? "—" : String(n));
 
 /** The network codes whose numbers the docs list, in the order a reader looks for them. */
 const NETWORK_CODES = [
-  "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ESHUTDOWN", "ENOTCONN", "ETIMEDOUT",
-  "ENETUNREACH", "ENETDOWN", "ENETRESET", "ENONET", "EHOSTUNREACH", "EHOSTDOWN", "EADDRNOTAVAIL",
-  "EADDRINUSE", "EPROTO", "EALREADY", "EINPROGRESS", "EISCONN", "EMSGSIZE", "ENOBUFS", "EAFNOSUPPORT",
-  "EPROTONOSUPPORT", "ENOTSOCK", "ECANCELED", "EAGAIN", "EBADF", "EINVAL", "ENOENT", "EACCES", "EPERM",
-  "EMFILE", "ENFILE", "ENOSPC", "EIO",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ESHUTDOWN",
+  "ENOTCONN",
+  "ETIMEDOUT",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENETRESET",
+  "ENONET",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "EADDRNOTAVAIL",
+  "EADDRINUSE",
+  "EPROTO",
+  "EALREADY",
+  "EINPROGRESS",
+  "EISCONN",
+  "EMSGSIZE",
+  "ENOBUFS",
+  "EAFNOSUPPORT",
+  "EPROTONOSUPPORT",
+  "ENOTSOCK",
+  "ECANCELED",
+  "EAGAIN",
+  "EBADF",
+  "EINVAL",
+  "ENOENT",
+  "EACCES",
+  "EPERM",
+  "EMFILE",
+  "ENFILE",
+  "ENOSPC",
+  "EIO",
 ];
 
 function kindsTable() {
   const lines = ["| kind | meaning | what a client should do |", "| --- | --- | --- |"];
-  for (const [kind, g] of Object.entries(advice.KIND_GUIDE)) lines.push(`| \`${kind}\` | ${cell(g.meaning)} | ${cell(g.action)} |`);
+  for (const [kind, g] of Object.entries(advice.KIND_GUIDE))
+    lines.push(`| \`${kind}\` | ${cell(g.meaning)} | ${cell(g.action)} |`);
   return lines.join("\n");
 }
 
@@ -47,7 +78,9 @@ function codesTable() {
   const lines = ["| code | kind | connection | delivered | meaning |", "| --- | --- | --- | --- | --- |"];
   for (const [code, r] of rules.CODE_RULES) {
     const detail = r.detail === undefined ? "" : ` (detail \`${r.detail}\`)`;
-    lines.push(`| \`${code}\` | ${r.kind} | ${r.connection ? "yes" : "no"} | ${r.connectPhase ? "no" : "maybe"} | ${cell(r.meaning)}${detail} |`);
+    lines.push(
+      `| \`${code}\` | ${r.kind} | ${r.connection ? "yes" : "no"} | ${r.connectPhase ? "no" : "maybe"} | ${cell(r.meaning)}${detail} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -73,7 +106,11 @@ function errnoTable() {
 const file = join(root, "docs", "errors.md");
 const before = readFileSync(file, "utf8");
 let after = before;
-for (const [name, body] of [["kinds", kindsTable()], ["codes", codesTable()], ["errno", errnoTable()]]) {
+for (const [name, body] of [
+  ["kinds", kindsTable()],
+  ["codes", codesTable()],
+  ["errno", errnoTable()],
+]) {
   const start = `<!-- generated:${name}:start -->`;
   const end = `<!-- generated:${name}:end -->`;
   const i = after.indexOf(start);

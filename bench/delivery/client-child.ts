@@ -70,7 +70,10 @@ process.on("message", (msg: ToClientChild) => {
   queue = queue
     .then(() => handle(msg))
     .catch((err: unknown) =>
-      finish({ type: "failed", error: err instanceof Error ? (err.stack ?? err.message) : `non-Error thrown: ${String(err)}` }),
+      finish({
+        type: "failed",
+        error: err instanceof Error ? (err.stack ?? err.message) : `non-Error thrown: ${String(err)}`,
+      }),
     );
 });
 process.on("disconnect", () => process.exit(0));

@@ -140,7 +140,8 @@ async function serialRun(client: BenchClient, payload: Buffer, count: number): P
     const s = process.hrtime.bigint();
     await client.roundTrip(payload);
     latencies[i] = Number(process.hrtime.bigint() - s) / 1e3;
-    if ((i & 1023) === 0 && performance.now() > deadline) throw new Error(`serial run did not finish within ${RUN_TIMEOUT_MS} ms`);
+    if ((i & 1023) === 0 && performance.now() > deadline)
+      throw new Error(`serial run did not finish within ${RUN_TIMEOUT_MS} ms`);
   }
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   return {
@@ -178,7 +179,8 @@ export class CaseRunner {
         c.kind === "throughput"
           ? await throughputRun(client, this.#payload, count, c.window)
           : await serialRun(client, this.#payload, count);
-      if (result.acked !== count) throw new Error(`run ${index + 1}: ${result.acked} of ${count} messages acknowledged`);
+      if (result.acked !== count)
+        throw new Error(`run ${index + 1}: ${result.acked} of ${count} messages acknowledged`);
       return result;
     } finally {
       await withTimeout(client.close(), 30_000, "close");

@@ -13,9 +13,14 @@ import { withTimeout } from "./measure.js";
 export type NodeServerName = "plain-tcp" | "outlast";
 
 /** Message from server-child to the orchestrator. */
-export type ServerChildMessage = { readonly type: "listening"; readonly port: number } | { readonly type: "failed"; readonly error: string };
+export type ServerChildMessage =
+  { readonly type: "listening"; readonly port: number } | { readonly type: "failed"; readonly error: string };
 
-export async function forkNodeServer(name: NodeServerName, version: string, execArgv: readonly string[]): Promise<RunningServer> {
+export async function forkNodeServer(
+  name: NodeServerName,
+  version: string,
+  execArgv: readonly string[],
+): Promise<RunningServer> {
   const child = fork(fileURLToPath(new URL("./server-child.js", import.meta.url)), [name], {
     execArgv: [...execArgv],
     stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -84,7 +84,10 @@ function files(args: readonly string[]): string[] {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: "string", default: "25" } },
+  });
   const top = Number(values.top);
   for (const file of files(positionals)) {
     const s = summarizeProfile(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
@@ -94,7 +97,8 @@ function main(): void {
     console.log(`\nself time (top ${top}):`);
     for (const [name, ms] of s.self.slice(0, top)) console.log(`  ${pct(ms)} ${ms.toFixed(1).padStart(8)} ms  ${name}`);
     console.log(`\ninclusive time (top ${top}):`);
-    for (const [name, ms] of s.inclusive.slice(0, top)) console.log(`  ${pct(ms)} ${ms.toFixed(1).padStart(8)} ms  ${name}`);
+    for (const [name, ms] of s.inclusive.slice(0, top))
+      console.log(`  ${pct(ms)} ${ms.toFixed(1).padStart(8)} ms  ${name}`);
   }
 }
 

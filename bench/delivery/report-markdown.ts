@@ -59,7 +59,9 @@ function methodMarkdown(r: BenchResults): string {
   }
   const first = r.cases[0];
   const runs = first?.runs ?? 0;
-  const warm = r.cases.map((c) => `${int.format(c.warmupMessages)} for ${c.kind} ${sizeLabel(c.payloadBytes)}`).join(", ");
+  const warm = r.cases
+    .map((c) => `${int.format(c.warmupMessages)} for ${c.kind} ${sizeLabel(c.payloadBytes)}`)
+    .join(", ");
   lines.push(
     `- Each case of each contender runs in a fresh client child process: a warm-up run (${warm}), then ${runs} measured runs, each on a new connection; the tables show the median of the ${runs} runs.`,
     "- The contenders' runs are interleaved (warm-ups, then run 1 of each contender, run 2 of each, ..., rotating the order), so background noise spreads over all of them.",
@@ -87,7 +89,8 @@ function headlineMarkdown(r: BenchResults): string {
   const head =
     "| contender | 256 B msg/s | vs plain | 4 KiB msg/s | 4 KiB MiB/s | vs plain | serial p50 µs | vs plain | serial p99 µs | vs plain |\n" +
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? "—" : `${n2(a / b)}x`);
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? "—" : `${n2(a / b)}x`;
   const rows = r.contenders.map((c) => {
     if (c.error !== undefined) return `| ${c.name} | failed to start | | | | | | | | |`;
     const a = summaryOf(c, t256);
@@ -143,7 +146,9 @@ export function goalsMarkdown(r: BenchResults): string {
   const lines = [
     `- >= ${int.format(GOALS.minMsgsPerSec)} acknowledged msg/s with the memory outbox (256 B): ` +
       `${t256 === undefined ? "—" : `${n0(t256.msgsPerSec)}/s`}, ${verdict(t256 === undefined ? undefined : t256.msgsPerSec >= GOALS.minMsgsPerSec)}` +
-      (t4k === undefined ? "" : ` (4 KiB: ${n0(t4k.msgsPerSec)}/s, ${t4k.msgsPerSec >= GOALS.minMsgsPerSec ? "also above" : "below"} the goal)`),
+      (t4k === undefined
+        ? ""
+        : ` (4 KiB: ${n0(t4k.msgsPerSec)}/s, ${t4k.msgsPerSec >= GOALS.minMsgsPerSec ? "also above" : "below"} the goal)`),
     `- serial p50 within ${GOALS.maxP50Ratio}x of plain TCP: ${n1(s?.p50Micros)} µs vs ${n1(ps?.p50Micros)} µs = ${n2(p50Ratio)}x, ` +
       `${verdict(p50Ratio === undefined ? undefined : p50Ratio <= GOALS.maxP50Ratio)}`,
     `- serial p99 within ${GOALS.maxP99Ratio}x of plain TCP: ${n1(s?.p99Micros)} µs vs ${n1(ps?.p99Micros)} µs = ${n2(p99Ratio)}x, ` +
@@ -157,7 +162,9 @@ export function resultsMarkdown(r: BenchResults): string {
     `Run: \`${r.command}\` (source: \`bench/delivery.ts\` and \`bench/delivery/\`; \`--quick\` for a short run). ` +
       `${r.quick ? "**Quick run** (fewer, shorter runs: indicative only). " : ""}Took ${one.format(r.durationMs / 1000)} s; all contenders in the same run, on loopback (127.0.0.1). ` +
       `Load average (1 min) before the run: ${two.format(r.loadAverageAtStart)} on ${r.cores} cores` +
-      (r.loadAverageAtStart > r.cores / 2 ? " — **the machine was busy with other work: absolute figures are low and noisy; compare the contenders (same run, interleaved), not the absolute numbers.**" : "."),
+      (r.loadAverageAtStart > r.cores / 2
+        ? " — **the machine was busy with other work: absolute figures are low and noisy; compare the contenders (same run, interleaved), not the absolute numbers.**"
+        : "."),
     "",
     contendersMarkdown(r),
     "",

@@ -143,7 +143,9 @@ export function parseSizeBytes(text: string, where: string): number {
   const unit = SIZE_UNITS[(m?.[2] ?? "b").toLowerCase()];
   const bytes = m?.[1] === undefined || unit === undefined ? NaN : Number(m[1]) * unit;
   if (!Number.isSafeInteger(bytes) || bytes <= 0)
-    throw new UsageError(`${where} must be a whole number of bytes like 4096, 64KiB or 1MiB, not ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `${where} must be a whole number of bytes like 4096, 64KiB or 1MiB, not ${JSON.stringify(text)}`,
+    );
   return bytes;
 }
 
@@ -162,7 +164,9 @@ export function parseHostPort(text: string, where: string, defaultHost = "127.0.
   const host = m?.[1] === "" ? defaultHost : m?.[1];
   const port = Number(m?.[2]);
   if (host === undefined || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`${where} must be HOST:PORT (127.0.0.1:7070, [::1]:7070, 0.0.0.0:7070 for every interface), not ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `${where} must be HOST:PORT (127.0.0.1:7070, [::1]:7070, 0.0.0.0:7070 for every interface), not ${JSON.stringify(text)}`,
+    );
   return { host, port };
 }
 
@@ -195,7 +199,9 @@ export function formatFailure(command: string, err: unknown, debug: boolean): st
   for (let depth = 0; e !== undefined && depth < 8; depth++) {
     if (e instanceof Error) {
       const code = (e as { code?: unknown }).code;
-      parts.push(`${depth === 0 ? "" : "caused by: "}${e.stack ?? `${e.name}: ${e.message}`}${typeof code === "string" || typeof code === "number" ? ` [code ${code}]` : ""}\n`);
+      parts.push(
+        `${depth === 0 ? "" : "caused by: "}${e.stack ?? `${e.name}: ${e.message}`}${typeof code === "string" || typeof code === "number" ? ` [code ${code}]` : ""}\n`,
+      );
       e = e.cause;
     } else {
       parts.push(`${depth === 0 ? "" : "caused by: "}${inspect(e)}\n`);
@@ -213,7 +219,10 @@ export function formatFailure(command: string, err: unknown, debug: boolean): st
 export function reportUncaught(command: string, debug: boolean): () => void {
   const onError = (err: unknown): void => {
     if (debug) process.stderr.write(formatFailure(command, err, true));
-    else process.stderr.write(`outlast ${command}: internal error (a bug, please report it; --debug shows the stack trace): ${oneLine(err)}\n`);
+    else
+      process.stderr.write(
+        `outlast ${command}: internal error (a bug, please report it; --debug shows the stack trace): ${oneLine(err)}\n`,
+      );
     process.exit(EXIT_FAILURE);
   };
   process.on("uncaughtException", onError);

@@ -40,7 +40,8 @@ export function parseCredentials(text: string, file: string): Credentials {
     if (typeof json !== "object" || json === null || Array.isArray(json))
       throw new CredentialsError(`${file}: expected a JSON object {"clientId": "token"}`);
     for (const [clientId, token] of Object.entries(json)) {
-      if (typeof token !== "string") throw new CredentialsError(`${file}: the token of ${JSON.stringify(clientId)} must be a string`);
+      if (typeof token !== "string")
+        throw new CredentialsError(`${file}: the token of ${JSON.stringify(clientId)} must be a string`);
       add(clientId, token, file);
     }
   } else {
@@ -54,7 +55,8 @@ export function parseCredentials(text: string, file: string): Credentials {
       add(m[1], m[2], `${file}:${i + 1}`);
     });
   }
-  if (map.size === 0) throw new CredentialsError(`${file}: no credentials (expected "clientId token" lines or a JSON object)`);
+  if (map.size === 0)
+    throw new CredentialsError(`${file}: no credentials (expected "clientId token" lines or a JSON object)`);
   return map;
 }
 

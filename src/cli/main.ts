@@ -28,13 +28,18 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: "read messages from stdin or files, store them in a durable outbox, deliver them to a server",
     load: async () => (await import("./commands/send.js")).send,
   },
-  serve: { summary: "listen for outlast clients and write every delivered message to stdout or a file", load: async () => (await import("./commands/serve.js")).serve },
+  serve: {
+    summary: "listen for outlast clients and write every delivered message to stdout or a file",
+    load: async () => (await import("./commands/serve.js")).serve,
+  },
 };
 
 function version(): string {
   try {
     // dist/src/cli/main.js -> package.json at the package root
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
     return typeof pkg.version === "string" ? pkg.version : "unknown";
   } catch {
     return "unknown";

@@ -89,7 +89,8 @@ class FdSink implements OutputSink {
       this.#queue = [];
       try {
         const bytes = Buffer.concat(batch.map((p) => p.chunk));
-        for (let off = 0; off < bytes.length; ) off += (await writeAsync(this.fd, bytes, off, bytes.length - off, null)).bytesWritten;
+        for (let off = 0; off < bytes.length;)
+          off += (await writeAsync(this.fd, bytes, off, bytes.length - off, null)).bytesWritten;
         if (this.synced) await fdatasyncAsync(this.fd);
         for (const p of batch) p.resolve();
       } catch (err) {

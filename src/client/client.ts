@@ -204,7 +204,11 @@ export class Client extends EventEmitter<ClientEvents> {
     if (state.name !== "connecting" || state.connection !== connection) return;
     this.#reportedCode = undefined;
     this.#delivery.attach(connection);
-    this.#move({ name: "open", attempt: state.attempt, connection, sinceMs: this.#o.clock.now() }, undefined, undefined);
+    this.#move(
+      { name: "open", attempt: state.attempt, connection, sinceMs: this.#o.clock.now() },
+      undefined,
+      undefined,
+    );
     this.#delivery.welcome(welcome.lastSeq).catch((err: unknown) => {
       this.#report(err);
       connection.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -245,7 +249,12 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     attempt++;
     const timer = this.#o.clock.setTimeout(() => this.#retry(), delayMs);
-    this.#move({ name: "waiting", attempt, untilMs: this.#o.clock.now() + delayMs, timer, classification }, classification, err, delayMs);
+    this.#move(
+      { name: "waiting", attempt, untilMs: this.#o.clock.now() + delayMs, timer, classification },
+      classification,
+      err,
+      delayMs,
+    );
   }
 
   #retry(): void {
@@ -264,7 +273,8 @@ export class Client extends EventEmitter<ClientEvents> {
   /** `error` is for problems a person must fix; with no listener it goes to debuglog and the diagnostics channel, never a crash. */
   #report(err: unknown): void {
     if (channels.error.hasSubscribers) channels.error.publish({ client: this, error: err });
-    if (this.listenerCount("error") > 0) this.emit("error", err instanceof Error ? err : new Error(String(err), { cause: err }));
+    if (this.listenerCount("error") > 0)
+      this.emit("error", err instanceof Error ? err : new Error(String(err), { cause: err }));
     else debug("error (no listener): %s", err instanceof Error ? err.message : String(err));
   }
 

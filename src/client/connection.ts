@@ -129,7 +129,7 @@ export class Connection {
     if (total <= SMALL_WRITE_BYTES) return socket.write(copyFrames(records, 0, n, total));
     socket.cork();
     let ok = true;
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       const r = records[i] as OutboxRecord;
       if (r.data.length >= COPY_BELOW_BYTES) {
         const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
@@ -191,9 +191,13 @@ export class Connection {
     const { connectTimeoutMs } = this.#o;
     const what = { tcp: "TCP connect", tls: "TLS handshake", handshake: "HELLO/WELCOME handshake" }[this.#phase];
     this.destroy(
-      new OutlastError("OUTLAST_CONNECT_TIMEOUT", `${what} did not finish within connectTimeoutMs (${connectTimeoutMs} ms)`, {
-        details: { connectTimeoutMs, phase: this.#phase },
-      }),
+      new OutlastError(
+        "OUTLAST_CONNECT_TIMEOUT",
+        `${what} did not finish within connectTimeoutMs (${connectTimeoutMs} ms)`,
+        {
+          details: { connectTimeoutMs, phase: this.#phase },
+        },
+      ),
     );
   }
 
@@ -213,9 +217,13 @@ export class Connection {
     const rule = clientFrameRule(this.#link, frame.type);
     if (rule === "violation") {
       this.#protocolViolation(
-        new OutlastError("OUTLAST_PROTOCOL_ERROR", `server sent ${frame.type.toUpperCase()} while the link was ${this.#link}`, {
-          details: { frame: frame.type, state: this.#link },
-        }),
+        new OutlastError(
+          "OUTLAST_PROTOCOL_ERROR",
+          `server sent ${frame.type.toUpperCase()} while the link was ${this.#link}`,
+          {
+            details: { frame: frame.type, state: this.#link },
+          },
+        ),
       );
       return;
     }
@@ -292,16 +300,24 @@ export class Connection {
       } catch (err) {
         // A FIN inside a frame: the link was cut (a NAT box, a proxy, a crash mid-write), not a
         // protocol violation; the frame is simply never complete. Resend like any closed link.
-        this.#error = new OutlastError("OUTLAST_CONNECTION_CLOSED", `server closed the connection inside a frame while ${this.#link}`, {
-          cause: err,
-          details: { link: this.#link },
-        });
+        this.#error = new OutlastError(
+          "OUTLAST_CONNECTION_CLOSED",
+          `server closed the connection inside a frame while ${this.#link}`,
+          {
+            cause: err,
+            details: { link: this.#link },
+          },
+        );
         return;
       }
       // The server's FIN without GOODBYE or ERROR: a crash, or a proxy or NAT box closing.
-      this.#error = new OutlastError("OUTLAST_CONNECTION_CLOSED", `server closed the connection without GOODBYE while ${this.#link}`, {
-        details: { link: this.#link },
-      });
+      this.#error = new OutlastError(
+        "OUTLAST_CONNECTION_CLOSED",
+        `server closed the connection without GOODBYE while ${this.#link}`,
+        {
+          details: { link: this.#link },
+        },
+      );
     }
   }
 

@@ -141,7 +141,8 @@ export class Delivery {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
     // Record times outlive the process with a durable outbox: wall clock. With the system clock,
     // one reading per batch (its sends run in one turn); any other clock is asked every time.
-    const now = this.#appendScheduled && this.#shareBatchTime ? this.#batchWallMs : (this.#batchWallMs = this.#wallNow());
+    const now =
+      this.#appendScheduled && this.#shareBatchTime ? this.#batchWallMs : (this.#batchWallMs = this.#wallNow());
     const p = new PendingSend(bytes, parsed.important, now, now + parsed.ttlMs, parsed.waitAck, signal);
     if (signal !== undefined) {
       p.onAbort = () => {

@@ -4,7 +4,10 @@ import { OutlastError } from "../errors/outlast-error.js";
 import { MESSAGE_HEADER_BYTES } from "../protocol/limits.js";
 import type { DropReason } from "../outbox/outbox.js";
 
-const DROP_ERRORS: Record<DropReason, ["OUTLAST_QUEUE_FULL" | "OUTLAST_MESSAGE_EXPIRED" | "OUTLAST_MESSAGE_TOO_LARGE", string]> = {
+const DROP_ERRORS: Record<
+  DropReason,
+  ["OUTLAST_QUEUE_FULL" | "OUTLAST_MESSAGE_EXPIRED" | "OUTLAST_MESSAGE_TOO_LARGE", string]
+> = {
   full: ["OUTLAST_QUEUE_FULL", "dropped to make room in a full queue (best-effort message)"],
   expired: ["OUTLAST_MESSAGE_EXPIRED", "dropped: not acknowledged within its ttlMs"],
   tooLarge: ["OUTLAST_MESSAGE_TOO_LARGE", "dropped: larger than the server's maxFrameBytes"],

@@ -59,9 +59,13 @@ export class FlushWaiters {
           this.#waiters.delete(w);
           const queuedMessages = this.#view.queued();
           reject(
-            new OutlastError("OUTLAST_TIMEOUT", `flush did not finish within ${timeoutMs} ms (${queuedMessages} messages still queued)`, {
-              details: { timeoutMs, queuedMessages },
-            }),
+            new OutlastError(
+              "OUTLAST_TIMEOUT",
+              `flush did not finish within ${timeoutMs} ms (${queuedMessages} messages still queued)`,
+              {
+                details: { timeoutMs, queuedMessages },
+              },
+            ),
           );
         }, timeoutMs);
       }

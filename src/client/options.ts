@@ -98,7 +98,10 @@ export const DEFAULTS = {
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    invalidOption(name, `must be an integer in [${min}, ${max}], got ${typeof value === "number" ? String(value) : typeof value}`);
+    invalidOption(
+      name,
+      `must be an integer in [${min}, ${max}], got ${typeof value === "number" ? String(value) : typeof value}`,
+    );
   }
   return value;
 }
@@ -124,9 +127,11 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
     if (token.length > MAX_TOKEN_BYTES) invalidOption("token", `is ${token.length} bytes; at most ${MAX_TOKEN_BYTES}`);
   }
 
-  if (o.tls !== undefined && (typeof o.tls !== "object" || o.tls === null)) invalidOption("tls", "must be an object of node:tls connect options");
+  if (o.tls !== undefined && (typeof o.tls !== "object" || o.tls === null))
+    invalidOption("tls", "must be an object of node:tls connect options");
 
-  if (typeof o.outbox === "string" && o.outbox.length === 0) invalidOption("outbox", "must be a directory path or an Outbox, got an empty string");
+  if (typeof o.outbox === "string" && o.outbox.length === 0)
+    invalidOption("outbox", "must be a directory path or an Outbox, got an empty string");
   const outbox = typeof o.outbox === "string" ? new FileOutbox(o.outbox) : (o.outbox ?? new MemoryOutbox());
   for (const method of ["open", "append", "read", "acknowledge", "drop", "close"] as const) {
     if (typeof (outbox as unknown as Record<string, unknown>)[method] !== "function") {
@@ -135,7 +140,13 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
   }
 
   const connectTimeoutMs = int("connectTimeoutMs", o.connectTimeoutMs, DEFAULTS.connectTimeoutMs, 1, 2 ** 31 - 1);
-  const heartbeatIntervalMs = int("heartbeatIntervalMs", o.heartbeatIntervalMs, DEFAULTS.heartbeatIntervalMs, 1, MAX_U32);
+  const heartbeatIntervalMs = int(
+    "heartbeatIntervalMs",
+    o.heartbeatIntervalMs,
+    DEFAULTS.heartbeatIntervalMs,
+    1,
+    MAX_U32,
+  );
   const heartbeatTimeoutMs = int(
     "heartbeatTimeoutMs",
     o.heartbeatTimeoutMs,
@@ -144,10 +155,14 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
     2 ** 31 - 1,
   );
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
-    invalidOption("heartbeatTimeoutMs", `must be greater than heartbeatIntervalMs (${heartbeatIntervalMs}), got ${heartbeatTimeoutMs}`);
+    invalidOption(
+      "heartbeatTimeoutMs",
+      `must be greater than heartbeatIntervalMs (${heartbeatIntervalMs}), got ${heartbeatTimeoutMs}`,
+    );
   }
 
-  if (o.backoff !== undefined && (typeof o.backoff !== "object" || o.backoff === null)) invalidOption("backoff", "must be an object");
+  if (o.backoff !== undefined && (typeof o.backoff !== "object" || o.backoff === null))
+    invalidOption("backoff", "must be an object");
   const backoff = {
     baseMs: o.backoff?.baseMs ?? DEFAULTS.backoff.baseMs,
     capMs: o.backoff?.capMs ?? Math.max(DEFAULTS.backoff.capMs, o.backoff?.baseMs ?? 0),
@@ -157,16 +172,39 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
   if (backoff.capMs > 2 ** 31 - 1) invalidOption("backoff.capMs", `must be at most ${2 ** 31 - 1}`);
 
   const maxFrameBytes = int("maxFrameBytes", o.maxFrameBytes, DEFAULTS.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_U32);
-  const maxInFlightMessages = int("maxInFlightMessages", o.maxInFlightMessages, DEFAULTS.maxInFlightMessages, 1, 1 << 24);
-  const maxInFlightBytes = int("maxInFlightBytes", o.maxInFlightBytes, DEFAULTS.maxInFlightBytes, 1, Number.MAX_SAFE_INTEGER);
-  const maxQueuedMessages = int("maxQueuedMessages", o.maxQueuedMessages, DEFAULTS.maxQueuedMessages, 1, Number.MAX_SAFE_INTEGER);
+  const maxInFlightMessages = int(
+    "maxInFlightMessages",
+    o.maxInFlightMessages,
+    DEFAULTS.maxInFlightMessages,
+    1,
+    1 << 24,
+  );
+  const maxInFlightBytes = int(
+    "maxInFlightBytes",
+    o.maxInFlightBytes,
+    DEFAULTS.maxInFlightBytes,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const maxQueuedMessages = int(
+    "maxQueuedMessages",
+    o.maxQueuedMessages,
+    DEFAULTS.maxQueuedMessages,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
   const maxQueuedBytes = int("maxQueuedBytes", o.maxQueuedBytes, DEFAULTS.maxQueuedBytes, 1, Number.MAX_SAFE_INTEGER);
 
   const whenFull = o.whenFull ?? DEFAULTS.whenFull;
-  if (whenFull !== "wait" && whenFull !== "reject") invalidOption("whenFull", `must be "wait" or "reject", got ${String(whenFull)}`);
+  if (whenFull !== "wait" && whenFull !== "reject")
+    invalidOption("whenFull", `must be "wait" or "reject", got ${String(whenFull)}`);
 
   const clock = o.clock ?? systemClock;
-  if (typeof clock.now !== "function" || typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
+  if (
+    typeof clock.now !== "function" ||
+    typeof clock.setTimeout !== "function" ||
+    typeof clock.clearTimeout !== "function"
+  ) {
     invalidOption("clock", "must implement now(), setTimeout(fn, ms) and clearTimeout(timer)");
   }
   const random = o.random ?? Math.random;

@@ -45,7 +45,14 @@ export class PendingSend extends AdoptableEntry {
   settled = false;
 
   /** `seq` (inherited) is assigned once stored. */
-  constructor(data: Uint8Array, important: boolean, createdAtMs: number, expiresAtMs: number, waitAck: boolean, signal: AbortSignal | undefined) {
+  constructor(
+    data: Uint8Array,
+    important: boolean,
+    createdAtMs: number,
+    expiresAtMs: number,
+    waitAck: boolean,
+    signal: AbortSignal | undefined,
+  ) {
     super(data, important, createdAtMs, expiresAtMs);
     this.waitAck = waitAck;
     this.signal = signal;
@@ -82,7 +89,8 @@ export function parseSendOptions(options: SendOptions | undefined): Readonly<Par
   if (options === undefined) return DEFAULTS;
   const parsed: ParsedSend = { ...DEFAULTS };
   if (options.wait !== undefined) {
-    if (options.wait !== "stored" && options.wait !== "acknowledged") invalidOption("wait", `must be "stored" or "acknowledged"`);
+    if (options.wait !== "stored" && options.wait !== "acknowledged")
+      invalidOption("wait", `must be "stored" or "acknowledged"`);
     parsed.waitAck = options.wait === "acknowledged";
   }
   if (options.important !== undefined) {
@@ -90,7 +98,8 @@ export function parseSendOptions(options: SendOptions | undefined): Readonly<Par
     parsed.important = options.important;
   }
   if (options.ttlMs !== undefined) {
-    if (typeof options.ttlMs !== "number" || !(options.ttlMs > 0)) invalidOption("ttlMs", `must be a number > 0, got ${String(options.ttlMs)}`);
+    if (typeof options.ttlMs !== "number" || !(options.ttlMs > 0))
+      invalidOption("ttlMs", `must be a number > 0, got ${String(options.ttlMs)}`);
     parsed.ttlMs = options.ttlMs;
   }
   parsed.signal = options.signal;

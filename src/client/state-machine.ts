@@ -65,7 +65,8 @@ export class StateMachine {
 
   /** Replaces the current state's data without a move (same name); throws otherwise. */
   update(next: State): void {
-    if (next.name !== this.#state.name) throw new Error(`outlast client bug: update ${this.#state.name} with ${next.name}`);
+    if (next.name !== this.#state.name)
+      throw new Error(`outlast client bug: update ${this.#state.name} with ${next.name}`);
     this.#state = next;
   }
 }

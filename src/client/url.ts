@@ -30,9 +30,18 @@ export function parseEndpoint(url: string | URL): Endpoint {
   if (host === "") invalidOption("url", `${JSON.stringify(text)} has no host`);
   if (parsed.port === "") invalidOption("url", `${JSON.stringify(text)} has no port; write ${scheme}//host:port`);
   const port = Number(parsed.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) invalidOption("url", `port ${parsed.port} is not in 1..65535`);
-  if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search !== "" || parsed.hash !== "" || parsed.username !== "") {
-    invalidOption("url", `${JSON.stringify(text)} has a path, query, fragment or user info; only scheme://host:port is allowed`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    invalidOption("url", `port ${parsed.port} is not in 1..65535`);
+  if (
+    (parsed.pathname !== "" && parsed.pathname !== "/") ||
+    parsed.search !== "" ||
+    parsed.hash !== "" ||
+    parsed.username !== ""
+  ) {
+    invalidOption(
+      "url",
+      `${JSON.stringify(text)} has a path, query, fragment or user info; only scheme://host:port is allowed`,
+    );
   }
   return { secure: scheme === "tls:", host, port, href: text };
 }

@@ -60,7 +60,8 @@ export const KIND_GUIDE: Readonly<Record<Kind, KindGuide>> = {
   },
   tls: {
     meaning: "the TLS stream broke (bad record, plaintext peer, closed mid-handshake) or TLS settings do not match",
-    action: "a broken stream: reconnect with backoff; a settings mismatch (detail tls-config): a person must change the TLS configuration",
+    action:
+      "a broken stream: reconnect with backoff; a settings mismatch (detail tls-config): a person must change the TLS configuration",
   },
   certificate: {
     meaning: "the certificate was rejected: expired, self-signed, unknown CA, wrong host, missing client certificate",
@@ -77,8 +78,10 @@ const DETAIL_ADVICE: Readonly<Record<string, string>> = {
   cancelled: "the caller cancelled: not a failure; do not retry unless the caller asks again",
   "closed-by-user": "your code closed the client: do not retry; open a new one if you still need it",
   bug: "a bug or a wrong argument: fix the code or configuration; retrying will not help",
-  resource: "a local resource ran out (files, sockets, memory, disk): free it before retrying; the network is not at fault",
-  "http-status": "the server answered with an HTTP error: handle the status; retry only what your protocol says is retryable (429, 503)",
+  resource:
+    "a local resource ran out (files, sockets, memory, disk): free it before retrying; the network is not at fault",
+  "http-status":
+    "the server answered with an HTTP error: handle the status; retry only what your protocol says is retryable (429, 503)",
   "tls-config": "a person must act: client and server TLS settings do not match; retrying will not help",
   auth: "a person must act: fix the credentials; retrying will not help",
   "protocol-version": "a person must act: upgrade the client or the server so they share a protocol version",
@@ -92,7 +95,8 @@ export function adviceFor(rule: CodeRule | undefined): string {
   if (byDetail !== undefined && !rule.connection) return byDetail;
   if (!rule.connection) {
     if (rule.kind === "certificate") return KIND_GUIDE.certificate.action;
-    if (rule.kind === "dns") return "the resolver answered: the name or record does not exist; fix the name, retrying will not help";
+    if (rule.kind === "dns")
+      return "the resolver answered: the name or record does not exist; fix the name, retrying will not help";
     return KIND_GUIDE.other.action;
   }
   const resend = rule.connectPhase

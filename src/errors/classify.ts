@@ -5,7 +5,14 @@
  * or hangs: every read is guarded and the walk has a fixed budget.
  */
 
-import { KINDS, type Classification, type Delivered, type Kind, type Platform, type Verdict } from "./classification.js";
+import {
+  KINDS,
+  type Classification,
+  type Delivered,
+  type Kind,
+  type Platform,
+  type Verdict,
+} from "./classification.js";
 import { toPlatform } from "./errno-tables.js";
 import { ErrorNode, isObjectLike } from "./error-node.js";
 import { nodeVerdict, type NodeVerdict } from "./node-verdict.js";
@@ -64,7 +71,6 @@ interface Decided {
   readonly rule?: string;
 }
 
-
 export function classify(err: unknown, options: ClassifyOptions = {}): Classification {
   try {
     return classifyUnsafe(err, options.platform ?? PROCESS_PLATFORM);
@@ -90,7 +96,9 @@ function classifyUnsafe(err: unknown, platform: Platform): Classification {
   if (!isObjectLike(alone.cause()) && alone.errors() === undefined) {
     // The common case: one error, no cause, no inner errors.
     const verdict = nodeVerdict(alone, platform);
-    return verdict === undefined ? bug(err, [], undefined) : toClassification({ verdict, source: err, path: undefined });
+    return verdict === undefined
+      ? bug(err, [], undefined)
+      : toClassification({ verdict, source: err, path: undefined });
   }
   walk.budget = MAX_NODES;
   const decided = judgeChain(err, undefined, 0, walk);
@@ -175,7 +183,8 @@ function judgeAggregate(inner: readonly unknown[], path: Path, nesting: number, 
         }
         decided = verdict === undefined ? undefined : { verdict, source: item, path: extend(path, i) };
       } else if (walk.decided.has(item)) decided = walk.decided.get(item);
-      else if (walk.visited.has(item)) continue; // a cycle back to an enclosing error: not an attempt of its own
+      else if (walk.visited.has(item))
+        continue; // a cycle back to an enclosing error: not an attempt of its own
       else {
         decided = judgeChain(item, extend(path, i), nesting + 1, walk);
         walk.decided.set(item, decided);
@@ -238,7 +247,8 @@ function toClassification(d: Decided, truncated = false): Classification {
   let reason = `${verdict.code}: ${verdict.meaning}`;
   const where = node === undefined ? "" : context(node);
   if (where) reason += ` (${where})`;
-  if (d.aggregate) reason += `; every one of ${d.aggregate.judged} attempts failed this way or for another connection reason`;
+  if (d.aggregate)
+    reason += `; every one of ${d.aggregate.judged} attempts failed this way or for another connection reason`;
   if (truncated) reason += "; input too large, judged in part";
   reason += verdict.connection ? " — reconnect and resend" : advice(verdict.kind);
   return {
@@ -269,13 +279,23 @@ function context(node: ErrorNode): string {
   if (syscall === undefined) return "";
   const address = node.getText("address");
   const port = node.get("port");
-  return [syscall, address, typeof port === "number" ? String(port) : undefined].filter((x) => x !== undefined).join(" ");
+  return [syscall, address, typeof port === "number" ? String(port) : undefined]
+    .filter((x) => x !== undefined)
+    .join(" ");
 }
 
 function bugVerdict(value: unknown): NodeVerdict {
   const node = isObjectLike(value) ? new ErrorNode(value) : undefined;
-  const code = node?.code ?? (typeof node?.rawCode === "number" ? String(node.rawCode) : undefined) ?? node?.name ?? typeof value;
-  return { connection: false, kind: "other", code, detail: "", delivered: "maybe", meaning: "not a connection or network failure" };
+  const code =
+    node?.code ?? (typeof node?.rawCode === "number" ? String(node.rawCode) : undefined) ?? node?.name ?? typeof value;
+  return {
+    connection: false,
+    kind: "other",
+    code,
+    detail: "",
+    delivered: "maybe",
+    meaning: "not a connection or network failure",
+  };
 }
 
 function bug(value: unknown, path: readonly string[], why: string | undefined): Classification {
@@ -284,7 +304,16 @@ function bug(value: unknown, path: readonly string[], why: string | undefined): 
   const message = node?.message ?? "";
   const shown = message.length > 120 ? `${message.slice(0, 117)}...` : message;
   const reason = why ?? `${v.code}${shown ? `: ${shown}` : ""} — not a connection error`;
-  return { connection: false, kind: "other", detail: "", code: v.code, delivered: "maybe", source: value, reason, path };
+  return {
+    connection: false,
+    kind: "other",
+    detail: "",
+    code: v.code,
+    delivered: "maybe",
+    source: value,
+    reason,
+    path,
+  };
 }
 
 /** The innermost error of the cause chain (bounded): the root cause a bug report should show. */

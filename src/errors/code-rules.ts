@@ -18,7 +18,14 @@ export interface CodeRule {
   readonly detail?: string;
 }
 
-type Row = readonly [code: string, kind: Kind, connection: boolean, connectPhase: boolean, meaning: string, detail?: string];
+type Row = readonly [
+  code: string,
+  kind: Kind,
+  connection: boolean,
+  connectPhase: boolean,
+  meaning: string,
+  detail?: string,
+];
 
 const C = true; // connection error
 const B = false; // not a connection error (a bug, a configuration, or a person's decision)
@@ -67,12 +74,25 @@ const ROWS: readonly Row[] = [
   ["ESOCKETTIMEDOUT", "timeout", C, ANY, "socket timed out"], // request, older clients
   ["TimeoutError", "timeout", C, ANY, "operation timed out"], // DOMException from AbortSignal.timeout()
   ["OUTLAST_HEARTBEAT_TIMEOUT", "timeout", C, ANY, "heard nothing from the peer within the heartbeat timeout"],
-  ["OUTLAST_CONNECTION_CLOSED", "reset", C, ANY, "the peer closed the connection without saying goodbye (a crash, or a proxy or NAT box closing)", "peer-closed"],
+  [
+    "OUTLAST_CONNECTION_CLOSED",
+    "reset",
+    C,
+    ANY,
+    "the peer closed the connection without saying goodbye (a crash, or a proxy or NAT box closing)",
+    "peer-closed",
+  ],
   ["OUTLAST_CONNECT_TIMEOUT", "timeout", C, PRE, "connect, TLS handshake or protocol handshake timed out"],
   // --- Node stream/socket states that mean "the link is gone" ---
   ["ERR_STREAM_DESTROYED", "not-connected", C, ANY, "write after the socket was destroyed"],
   ["ERR_SOCKET_CLOSED", "not-connected", C, ANY, "socket is closed"],
-  ["ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "not-connected", C, PRE, "socket closed before the connection was established"],
+  [
+    "ERR_SOCKET_CLOSED_BEFORE_CONNECTION",
+    "not-connected",
+    C,
+    PRE,
+    "socket closed before the connection was established",
+  ],
   ["ERR_STREAM_PREMATURE_CLOSE", "reset", C, ANY, "stream closed before it ended", "premature-close"],
   ["ERR_HTTP2_GOAWAY_SESSION", "reset", C, ANY, "HTTP/2 session received GOAWAY", "http2-goaway"],
   ["ERR_HTTP2_SESSION_ERROR", "reset", C, ANY, "HTTP/2 session closed with an error", "http2"],
@@ -102,7 +122,13 @@ const ROWS: readonly Row[] = [
   ["ERR_ABORTED", "other", B, ANY, "request aborted by the caller's AbortSignal", "cancelled"], // got AbortError
   ["ECANCELED", "other", B, ANY, "operation cancelled", "cancelled"], // libuv: a handle closed with requests pending
   // --- TLS: a broken stream is a connection error ---
-  ["ERR_SSL_WRONG_VERSION_NUMBER", "tls", C, PRE, "TLS record with a wrong version: the peer spoke plaintext or a middlebox answered"],
+  [
+    "ERR_SSL_WRONG_VERSION_NUMBER",
+    "tls",
+    C,
+    PRE,
+    "TLS record with a wrong version: the peer spoke plaintext or a middlebox answered",
+  ],
   ["ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "tls", C, ANY, "TLS record failed to decrypt: corrupted in transit"],
   ["ERR_SSL_BAD_RECORD_MAC", "tls", C, ANY, "TLS record MAC check failed: corrupted in transit"],
   ["ERR_SSL_SSLV3_ALERT_BAD_RECORD_MAC", "tls", C, ANY, "peer sent TLS alert bad_record_mac"],
@@ -119,8 +145,22 @@ const ROWS: readonly Row[] = [
   ["ERR_SSL_UNEXPECTED_RECORD", "tls", C, ANY, "unexpected TLS record"],
   ["ERR_SSL_SSLV3_ALERT_CLOSE_NOTIFY", "tls", C, ANY, "peer closed the TLS session"],
   // TLS configuration that cannot work until a person changes it: not a connection error
-  ["ERR_SSL_UNSUPPORTED_PROTOCOL", "tls", B, PRE, "no TLS version in common: change minVersion/maxVersion", "tls-config"],
-  ["ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", "tls", B, PRE, "peer refused our TLS version: change minVersion/maxVersion", "tls-config"],
+  [
+    "ERR_SSL_UNSUPPORTED_PROTOCOL",
+    "tls",
+    B,
+    PRE,
+    "no TLS version in common: change minVersion/maxVersion",
+    "tls-config",
+  ],
+  [
+    "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION",
+    "tls",
+    B,
+    PRE,
+    "peer refused our TLS version: change minVersion/maxVersion",
+    "tls-config",
+  ],
   ["ERR_SSL_NO_PROTOCOLS_AVAILABLE", "tls", B, PRE, "no TLS protocol version enabled", "tls-config"],
   ["ERR_SSL_VERSION_TOO_LOW", "tls", B, PRE, "peer's TLS version is below our minimum", "tls-config"],
   ["ERR_SSL_NO_SHARED_CIPHER", "tls", B, PRE, "no TLS cipher in common", "tls-config"],
@@ -132,7 +172,13 @@ const ROWS: readonly Row[] = [
   ["SELF_SIGNED_CERT_IN_CHAIN", "certificate", B, PRE, "self-signed certificate in the chain"],
   ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "certificate", B, PRE, "unable to verify the first certificate"],
   ["UNABLE_TO_GET_ISSUER_CERT", "certificate", B, PRE, "unable to get the issuer certificate"],
-  ["UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "certificate", B, PRE, "unable to get the local issuer certificate: unknown CA"],
+  [
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    "certificate",
+    B,
+    PRE,
+    "unable to get the local issuer certificate: unknown CA",
+  ],
   ["UNABLE_TO_DECRYPT_CERT_SIGNATURE", "certificate", B, PRE, "unable to decrypt the certificate's signature"],
   ["UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY", "certificate", B, PRE, "unable to decode the issuer's public key"],
   ["CERT_SIGNATURE_FAILURE", "certificate", B, PRE, "certificate signature failure"],
@@ -144,10 +190,22 @@ const ROWS: readonly Row[] = [
   ["INVALID_PURPOSE", "certificate", B, PRE, "certificate not for this purpose"],
   ["PATH_LENGTH_EXCEEDED", "certificate", B, PRE, "certificate path length exceeded"],
   ["HOSTNAME_MISMATCH", "certificate", B, PRE, "certificate is for another host name"],
-  ["ERR_TLS_CERT_ALTNAME_INVALID", "certificate", B, PRE, "certificate's names do not include the host we connected to"],
+  [
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+    "certificate",
+    B,
+    PRE,
+    "certificate's names do not include the host we connected to",
+  ],
   ["ERR_TLS_CERT_ALTNAME_FORMAT", "certificate", B, PRE, "certificate's subjectAltName is malformed"],
   ["ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate", B, ANY, "the server requires a client certificate"],
-  ["ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", "certificate", B, PRE, "peer refused the handshake: a required client certificate is missing, or no cipher in common"],
+  [
+    "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
+    "certificate",
+    B,
+    PRE,
+    "peer refused the handshake: a required client certificate is missing, or no cipher in common",
+  ],
   ["ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE", "certificate", B, PRE, "peer rejected our certificate"],
   ["ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED", "certificate", B, PRE, "peer says our certificate has expired"],
   ["ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED", "certificate", B, PRE, "peer says our certificate is revoked"],
@@ -204,7 +262,9 @@ const ROWS: readonly Row[] = [
 export const CODE_RULES: ReadonlyMap<string, CodeRule> = new Map(
   ROWS.map(([code, kind, connection, connectPhase, meaning, detail]) => [
     code,
-    detail === undefined ? { kind, connection, connectPhase, meaning } : { kind, connection, connectPhase, meaning, detail },
+    detail === undefined
+      ? { kind, connection, connectPhase, meaning }
+      : { kind, connection, connectPhase, meaning, detail },
   ]),
 );
 

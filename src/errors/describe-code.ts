@@ -57,7 +57,10 @@ const PLATFORM_NAMES: Readonly<Record<Platform, string>> = {
  * an errno on a platform (104 or -104 on linux, 54 on darwin, 10054 or -4077 on
  * win32). Undefined when neither the errno tables nor the verdict table know it.
  */
-export function describeCode(codeOrErrno: string | number, options: DescribeCodeOptions = {}): CodeDescription | undefined {
+export function describeCode(
+  codeOrErrno: string | number,
+  options: DescribeCodeOptions = {},
+): CodeDescription | undefined {
   const platform = options.platform ?? toPlatform();
   const code = resolve(codeOrErrno, platform);
   if (code === undefined) return undefined;

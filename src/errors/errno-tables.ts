@@ -142,7 +142,8 @@ function win32Numbers(code: string): Win32Numbers | undefined {
   const win32Errors = WIN32_SYSTEM_ERRORS.filter(([, , c]) => c === code).map(([n]) => n);
   const extra = win32Errors.length > 0 ? { win32Errors } : {};
   const common = COMMON_BY_CODE.get(code);
-  if (common !== undefined) return win32Errors.length > 0 ? { node: common, nodeCode: code, uv: common, win32Errors } : undefined;
+  if (common !== undefined)
+    return win32Errors.length > 0 ? { node: common, nodeCode: code, uv: common, win32Errors } : undefined;
   const row = WIN32_BY_CODE.get(code);
   if (row === undefined) return undefined;
   const uvPart = row.uv === undefined ? {} : { uv: row.uv };

@@ -25,30 +25,99 @@ const v = (
   connectPhase: boolean,
   meaning: string,
   detail?: string,
-): LibraryVerdict => (detail === undefined ? { code, kind, connection, connectPhase, meaning } : { code, kind, connection, connectPhase, meaning, detail });
+): LibraryVerdict =>
+  detail === undefined
+    ? { code, kind, connection, connectPhase, meaning }
+    : { code, kind, connection, connectPhase, meaning, detail };
 
 /** Code-less errors matched by the start of their message. */
 const BY_MESSAGE_PREFIX: readonly MessageRow[] = [
   // node-postgres: the socket ended under an active client
-  ["Connection terminated unexpectedly", v("PG_CONNECTION_TERMINATED", "reset", true, false, "node-postgres: the server closed the connection", "pg")],
-  ["Connection terminated due to connection timeout", v("PG_CONNECT_TIMEOUT", "timeout", true, true, "node-postgres: connect timed out", "pg")],
-  ["Client has encountered a connection error and is not queryable", v("PG_NOT_QUERYABLE", "not-connected", true, false, "node-postgres: client lost its connection", "pg")],
+  [
+    "Connection terminated unexpectedly",
+    v("PG_CONNECTION_TERMINATED", "reset", true, false, "node-postgres: the server closed the connection", "pg"),
+  ],
+  [
+    "Connection terminated due to connection timeout",
+    v("PG_CONNECT_TIMEOUT", "timeout", true, true, "node-postgres: connect timed out", "pg"),
+  ],
+  [
+    "Client has encountered a connection error and is not queryable",
+    v("PG_NOT_QUERYABLE", "not-connected", true, false, "node-postgres: client lost its connection", "pg"),
+  ],
   // ioredis
-  ["Connection is closed.", v("REDIS_CONNECTION_CLOSED", "not-connected", true, false, "ioredis: the connection is closed", "ioredis")],
-  ["Stream isn't writeable and enableOfflineQueue options is false", v("REDIS_NOT_WRITABLE", "not-connected", true, true, "ioredis: not connected and the offline queue is off", "ioredis")],
-  ["Reached the max retries per request limit", v("REDIS_MAX_RETRIES", "not-connected", true, false, "ioredis: gave up reconnecting for this command", "ioredis")],
+  [
+    "Connection is closed.",
+    v("REDIS_CONNECTION_CLOSED", "not-connected", true, false, "ioredis: the connection is closed", "ioredis"),
+  ],
+  [
+    "Stream isn't writeable and enableOfflineQueue options is false",
+    v(
+      "REDIS_NOT_WRITABLE",
+      "not-connected",
+      true,
+      true,
+      "ioredis: not connected and the offline queue is off",
+      "ioredis",
+    ),
+  ],
+  [
+    "Reached the max retries per request limit",
+    v("REDIS_MAX_RETRIES", "not-connected", true, false, "ioredis: gave up reconnecting for this command", "ioredis"),
+  ],
   // ws
-  ["Opening handshake has timed out", v("WS_HANDSHAKE_TIMEOUT", "timeout", true, true, "ws: opening handshake timed out", "ws")],
-  ["WebSocket is not open", v("WS_NOT_OPEN", "not-connected", true, false, "ws: send on a socket that is not open", "ws")],
-  ["WebSocket was closed before the connection was established", v("WS_CLOSED_BEFORE_OPEN", "aborted", false, true, "ws: closed by the caller while connecting", "cancelled")],
+  [
+    "Opening handshake has timed out",
+    v("WS_HANDSHAKE_TIMEOUT", "timeout", true, true, "ws: opening handshake timed out", "ws"),
+  ],
+  [
+    "WebSocket is not open",
+    v("WS_NOT_OPEN", "not-connected", true, false, "ws: send on a socket that is not open", "ws"),
+  ],
+  [
+    "WebSocket was closed before the connection was established",
+    v("WS_CLOSED_BEFORE_OPEN", "aborted", false, true, "ws: closed by the caller while connecting", "cancelled"),
+  ],
   // a gateway in front of the WebSocket server says its backend is down or restarting: transient
-  ["Unexpected server response: 502", v("WS_BAD_GATEWAY", "refused", true, true, "ws: the gateway could not reach the server (HTTP 502)", "http-status")],
-  ["Unexpected server response: 503", v("WS_UNAVAILABLE", "refused", true, true, "ws: the server is unavailable (HTTP 503)", "http-status")],
-  ["Unexpected server response: 504", v("WS_GATEWAY_TIMEOUT", "timeout", true, true, "ws: the gateway timed out reaching the server (HTTP 504)", "http-status")],
-  ["Unexpected server response", v("WS_UNEXPECTED_RESPONSE", "other", false, true, "ws: the server answered the upgrade with an HTTP status", "http-status")],
+  [
+    "Unexpected server response: 502",
+    v("WS_BAD_GATEWAY", "refused", true, true, "ws: the gateway could not reach the server (HTTP 502)", "http-status"),
+  ],
+  [
+    "Unexpected server response: 503",
+    v("WS_UNAVAILABLE", "refused", true, true, "ws: the server is unavailable (HTTP 503)", "http-status"),
+  ],
+  [
+    "Unexpected server response: 504",
+    v(
+      "WS_GATEWAY_TIMEOUT",
+      "timeout",
+      true,
+      true,
+      "ws: the gateway timed out reaching the server (HTTP 504)",
+      "http-status",
+    ),
+  ],
+  [
+    "Unexpected server response",
+    v(
+      "WS_UNEXPECTED_RESPONSE",
+      "other",
+      false,
+      true,
+      "ws: the server answered the upgrade with an HTTP status",
+      "http-status",
+    ),
+  ],
   // Node http / net without a code (older versions, wrappers that drop the code)
-  ["socket hang up", v("ECONNRESET", "reset", true, false, "socket hang up: the server closed the connection", "hang-up")],
-  ["Client network socket disconnected before secure TLS connection was established", v("ECONNRESET", "tls", true, true, "connection closed during the TLS handshake", "tls-handshake")],
+  [
+    "socket hang up",
+    v("ECONNRESET", "reset", true, false, "socket hang up: the server closed the connection", "hang-up"),
+  ],
+  [
+    "Client network socket disconnected before secure TLS connection was established",
+    v("ECONNRESET", "tls", true, true, "connection closed during the TLS handshake", "tls-handshake"),
+  ],
   ["read ECONNRESET", v("ECONNRESET", "reset", true, false, "connection reset by peer")],
 ];
 
@@ -59,17 +128,36 @@ export const TLS_HANDSHAKE_DROPPED = "before secure TLS connection was establish
 const GRPC_STATUS: ReadonlyMap<number, LibraryVerdict> = new Map([
   [1, v("GRPC_CANCELLED", "other", false, false, "gRPC CANCELLED: cancelled by the caller", "cancelled")],
   [4, v("GRPC_DEADLINE_EXCEEDED", "timeout", true, false, "gRPC DEADLINE_EXCEEDED: the deadline passed", "grpc")],
-  [14, v("GRPC_UNAVAILABLE", "other", true, false, "gRPC UNAVAILABLE: the service cannot be reached right now", "grpc-unavailable")],
+  [
+    14,
+    v(
+      "GRPC_UNAVAILABLE",
+      "other",
+      true,
+      false,
+      "gRPC UNAVAILABLE: the service cannot be reached right now",
+      "grpc-unavailable",
+    ),
+  ],
 ]);
 
 export function isGrpcStatusError(node: ErrorNode): boolean {
   const code = node.rawCode;
-  return typeof code === "number" && Number.isInteger(code) && code >= 0 && code <= 16 && typeof node.get("details") === "string" && node.get("metadata") !== undefined;
+  return (
+    typeof code === "number" &&
+    Number.isInteger(code) &&
+    code >= 0 &&
+    code <= 16 &&
+    typeof node.get("details") === "string" &&
+    node.get("metadata") !== undefined
+  );
 }
 
 /** The gRPC verdict, or a non-connection one for every other status. */
 export function grpcVerdict(status: number): LibraryVerdict {
-  return GRPC_STATUS.get(status) ?? v(`GRPC_STATUS_${status}`, "other", false, false, `gRPC status ${status}`, "grpc-status");
+  return (
+    GRPC_STATUS.get(status) ?? v(`GRPC_STATUS_${status}`, "other", false, false, `gRPC status ${status}`, "grpc-status")
+  );
 }
 
 /** A verdict for a code-less error by its message, or undefined. */

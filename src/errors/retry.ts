@@ -89,10 +89,7 @@ interface ResolvedOptions {
  * `signal.reason`) when the signal aborts; with OUTLAST_INVALID_OPTION naming
  * the option when an option is invalid (before `fn` is ever called).
  */
-export async function retry<T>(
-  fn: (attempt: RetryAttempt) => Promise<T> | T,
-  options: RetryOptions = {},
-): Promise<T> {
+export async function retry<T>(fn: (attempt: RetryAttempt) => Promise<T> | T, options: RetryOptions = {}): Promise<T> {
   const o = resolveOptions(fn, options);
   const outer = o.signal;
   if (outer?.aborted === true) throw abortedError(outer.reason);

@@ -83,7 +83,9 @@ export class FileOutbox implements Outbox {
       });
       await this.#lock.acquire();
       try {
-        const r = await recover(this.#fs, this.dir, proposedClientId || randomUUID(), (segment) => this.#commit?.segmentEmptied(segment)).catch((err: unknown) => {
+        const r = await recover(this.#fs, this.dir, proposedClientId || randomUUID(), (segment) =>
+          this.#commit?.segmentEmptied(segment),
+        ).catch((err: unknown) => {
           throw err instanceof OutlastError ? err : outboxIoError(this.dir, "reading the outbox", err, false);
         });
         this.#index = r.index;
@@ -97,7 +99,12 @@ export class FileOutbox implements Outbox {
         const reuse = r.segments.at(-1)?.hasMeta === true;
         const started = reuse ? segments.reopenNewest() : segments.roll(metaRecord(clientId, r.nextSeq), false);
         await started.catch((err: unknown) => {
-          throw outboxIoError(this.dir, reuse ? "reopening the newest segment" : "creating a segment", err instanceof SegmentWriteError ? err.cause : err, false);
+          throw outboxIoError(
+            this.dir,
+            reuse ? "reopening the newest segment" : "creating a segment",
+            err instanceof SegmentWriteError ? err.cause : err,
+            false,
+          );
         });
         this.#segments = segments;
         this.#commit = new GroupCommit({
@@ -123,10 +130,23 @@ export class FileOutbox implements Outbox {
     }
     this.#state = "open";
     const report = this.#report;
-    debug("outbox %s open: %d records, next seq %d, %d quarantined", this.dir, this.count, this.nextSeq, report.quarantined.length);
+    debug(
+      "outbox %s open: %d records, next seq %d, %d quarantined",
+      this.dir,
+      this.count,
+      this.nextSeq,
+      report.quarantined.length,
+    );
     for (const part of report.quarantined) quarantineChannel.publish({ dir: this.dir, part });
     if (openChannel.hasSubscribers) {
-      openChannel.publish({ dir: this.dir, clientId, count: this.count, bytes: this.bytes, nextSeq: this.nextSeq, report });
+      openChannel.publish({
+        dir: this.dir,
+        clientId,
+        count: this.count,
+        bytes: this.bytes,
+        nextSeq: this.nextSeq,
+        report,
+      });
     }
     return clientId;
   }
@@ -191,9 +211,13 @@ export class FileOutbox implements Outbox {
     for (const e of entries) {
       if (e.data.length > MAX_BODY_BYTES - BODY_HEADER_BYTES) {
         return Promise.reject(
-          new OutlastError("OUTLAST_MESSAGE_TOO_LARGE", `a message of ${e.data.length} bytes is larger than the outbox can store`, {
-            details: { bytes: e.data.length },
-          }),
+          new OutlastError(
+            "OUTLAST_MESSAGE_TOO_LARGE",
+            `a message of ${e.data.length} bytes is larger than the outbox can store`,
+            {
+              details: { bytes: e.data.length },
+            },
+          ),
         );
       }
     }
@@ -249,7 +273,8 @@ export class FileOutbox implements Outbox {
   #refusal(): Error | undefined {
     const failure = this.failure;
     if (failure !== undefined) return failure;
-    if (this.#state === "closed") return new OutlastError("OUTLAST_CLOSED", "the outbox is closed; create a new client (and outbox) to send again");
+    if (this.#state === "closed")
+      return new OutlastError("OUTLAST_CLOSED", "the outbox is closed; create a new client (and outbox) to send again");
     if (this.#state !== "open") return new Error("FileOutbox: open() has not finished");
     return undefined;
   }

@@ -96,10 +96,14 @@ export async function inspectOutbox(dir: string, options: InspectOutboxOptions =
       // A live writer deleted a segment after the directory was listed: read again.
       if (errnoCode(err) === "ENOENT") {
         if (!(await exists(fs, dir))) {
-          throw new OutlastError("OUTLAST_OUTBOX_IO", `there is no outbox at ${dir} (no such directory); pass the directory the outbox was opened in`, {
-            cause: err,
-            details: { dir, errno: "ENOENT", fatal: false },
-          });
+          throw new OutlastError(
+            "OUTLAST_OUTBOX_IO",
+            `there is no outbox at ${dir} (no such directory); pass the directory the outbox was opened in`,
+            {
+              cause: err,
+              details: { dir, errno: "ENOENT", fatal: false },
+            },
+          );
         }
         if (attempt < ATTEMPTS) continue;
       }
@@ -120,8 +124,22 @@ export async function inspectOutbox(dir: string, options: InspectOutboxOptions =
   const damaged: DamagedPart[] = [];
   for (const repair of r.repairs) {
     if (repair.kind === "cut") tornBytes += repair.bytes;
-    else if (repair.kind === "quarantineTail") damaged.push({ segment: repair.segment, offset: repair.offset, bytes: repair.tail.length, reason: repair.reason, file: join(QUARANTINE_DIR, quarantineFileName(repair)) });
-    else damaged.push({ segment: repair.segment, offset: 0, bytes: repair.bytes, reason: repair.reason, file: join(QUARANTINE_DIR, quarantineFileName(repair)) });
+    else if (repair.kind === "quarantineTail")
+      damaged.push({
+        segment: repair.segment,
+        offset: repair.offset,
+        bytes: repair.tail.length,
+        reason: repair.reason,
+        file: join(QUARANTINE_DIR, quarantineFileName(repair)),
+      });
+    else
+      damaged.push({
+        segment: repair.segment,
+        offset: 0,
+        bytes: repair.bytes,
+        reason: repair.reason,
+        file: join(QUARANTINE_DIR, quarantineFileName(repair)),
+      });
   }
   const quarantined = await quarantineFiles(fs, dir);
   return {

@@ -129,7 +129,13 @@ export class RecordQueue {
       } else if (i < start) {
         records.push(r);
       } else {
-        records.push({ seq: next++, data: r.data, important: r.important, createdAtMs: r.createdAtMs, expiresAtMs: r.expiresAtMs });
+        records.push({
+          seq: next++,
+          data: r.data,
+          important: r.important,
+          createdAtMs: r.createdAtMs,
+          expiresAtMs: r.expiresAtMs,
+        });
       }
       tags.push(this.#tags?.at(i) ?? 0);
     }

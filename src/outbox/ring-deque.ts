@@ -71,7 +71,8 @@ export class RingDeque<T> {
     if (index < 0 || index >= this.#length) return undefined;
     const item = this.at(index);
     if (index < this.#length / 2) {
-      for (let i = index; i > 0; i--) this.#items[(this.#head + i) & this.#mask] = this.#items[(this.#head + i - 1) & this.#mask];
+      for (let i = index; i > 0; i--)
+        this.#items[(this.#head + i) & this.#mask] = this.#items[(this.#head + i - 1) & this.#mask];
       this.#items[this.#head] = undefined;
       this.#head = (this.#head + 1) & this.#mask;
     } else {

@@ -50,7 +50,17 @@ const MIN_GROW_BYTES = 4096;
 
 /** Indexed by type byte: name, smallest and largest length field (type byte + body). */
 const NAMES = ["", "HELLO", "WELCOME", "MESSAGE", "ACK", "PING", "PONG", "ERROR", "GOODBYE"] as const;
-const MIN_LENGTH = [0, 1 + HELLO_FIXED_BYTES + 1, 1 + WELCOME_FIXED_BYTES + 1, MESSAGE_OVERHEAD_BYTES, 13, 9, 9, 1 + ERROR_FIXED_BYTES + 1, 1];
+const MIN_LENGTH = [
+  0,
+  1 + HELLO_FIXED_BYTES + 1,
+  1 + WELCOME_FIXED_BYTES + 1,
+  MESSAGE_OVERHEAD_BYTES,
+  13,
+  9,
+  9,
+  1 + ERROR_FIXED_BYTES + 1,
+  1,
+];
 const MAX_LENGTH = [
   0,
   MAX_HELLO_FRAME_BYTES,
@@ -102,9 +112,13 @@ export class FrameDecoder {
 
   static #checkMax(n: number): number {
     if (!Number.isInteger(n) || n < 1 || n > MAX_U32) {
-      throw new OutlastError("OUTLAST_INVALID_OPTION", `invalid option maxFrameBytes: ${String(n)} is not an integer in [1, 2^32-1]`, {
-        details: { option: "maxFrameBytes" },
-      });
+      throw new OutlastError(
+        "OUTLAST_INVALID_OPTION",
+        `invalid option maxFrameBytes: ${String(n)} is not an integer in [1, 2^32-1]`,
+        {
+          details: { option: "maxFrameBytes" },
+        },
+      );
     }
     return n;
   }
@@ -148,16 +162,22 @@ export class FrameDecoder {
   /** Decodes `chunk`; returns the frames it completed (possibly none). Throws OUTLAST_PROTOCOL_ERROR on malformed input. */
   push(chunk: Uint8Array): Frame[] {
     if (this.#error !== undefined) {
-      throw new OutlastError("OUTLAST_PROTOCOL_ERROR", `frame decoder is unusable after an earlier error: ${this.#error.message}`, {
-        cause: this.#error,
-        details: this.#error.details,
-      });
+      throw new OutlastError(
+        "OUTLAST_PROTOCOL_ERROR",
+        `frame decoder is unusable after an earlier error: ${this.#error.message}`,
+        {
+          cause: this.#error,
+          details: this.#error.details,
+        },
+      );
     }
     try {
       return this.#push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (err) {
       this.#error =
-        err instanceof OutlastError ? err : new OutlastError("OUTLAST_PROTOCOL_ERROR", "frame decoder failed", { cause: err });
+        err instanceof OutlastError
+          ? err
+          : new OutlastError("OUTLAST_PROTOCOL_ERROR", "frame decoder failed", { cause: err });
       this.#headLen = 0;
       this.#body = undefined;
       throw err;

@@ -41,7 +41,8 @@ function checkU64(frame: string, field: string, n: number, min: number): void {
 }
 
 function checkU32(frame: string, field: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) fail(frame, `${field} ${String(n)} is not an integer in [0, 2^32-1]`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_U32)
+    fail(frame, `${field} ${String(n)} is not an integer in [0, 2^32-1]`);
 }
 
 function writeU64(buf: Buffer, offset: number, n: number): void {
@@ -147,7 +148,10 @@ export function encodeFrame(frame: Frame): Buffer {
       if (/[\uD800-\uDFFF]/u.test(frame.message)) fail("ERROR", "message contains a lone surrogate");
       const msgBytes = Buffer.byteLength(frame.message, "utf8");
       if (msgBytes > MAX_ERROR_MESSAGE_BYTES) {
-        fail("ERROR", `message is ${msgBytes} bytes; at most ${MAX_ERROR_MESSAGE_BYTES} (use makeErrorFrame to cut it)`);
+        fail(
+          "ERROR",
+          `message is ${msgBytes} bytes; at most ${MAX_ERROR_MESSAGE_BYTES} (use makeErrorFrame to cut it)`,
+        );
       }
       checkU32("ERROR", "retryAfterMs", frame.retryAfterMs);
       const buf = frameBuffer(FrameType.Error, ERROR_FIXED_BYTES + frame.code.length + msgBytes);

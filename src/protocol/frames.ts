@@ -96,11 +96,4 @@ export interface GoodbyeFrame {
 }
 
 export type Frame =
-  | HelloFrame
-  | WelcomeFrame
-  | MessageFrame
-  | AckFrame
-  | PingFrame
-  | PongFrame
-  | ErrorFrame
-  | GoodbyeFrame;
+  HelloFrame | WelcomeFrame | MessageFrame | AckFrame | PingFrame | PongFrame | ErrorFrame | GoodbyeFrame;

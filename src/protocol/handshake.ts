@@ -5,14 +5,7 @@
 
 import type { HelloFrame, WelcomeFrame } from "./frames.js";
 import { MAGIC, PROTOCOL_VERSION } from "./frames.js";
-import {
-  MAX_CLIENT_ID_BYTES,
-  MAX_TOKEN_BYTES,
-  MAX_U16,
-  MAX_U32,
-  MAX_U64,
-  MIN_MAX_FRAME_BYTES,
-} from "./limits.js";
+import { MAX_CLIENT_ID_BYTES, MAX_TOKEN_BYTES, MAX_U16, MAX_U32, MAX_U64, MIN_MAX_FRAME_BYTES } from "./limits.js";
 
 /** Why a handshake cannot go on; the server sends it as an ERROR frame, the client raises it. */
 export interface HandshakeProblem {
@@ -78,12 +71,15 @@ export function validateHello(hello: HelloFrame): HandshakeProblem | undefined {
   const idProblem = clientIdProblem(hello.clientId);
   if (idProblem !== undefined) return bad(idProblem);
   if (!(hello.token instanceof Uint8Array)) return bad("token must be a Uint8Array");
-  if (hello.token.length > MAX_TOKEN_BYTES) return bad(`token is ${hello.token.length} bytes; at most ${MAX_TOKEN_BYTES}`);
-  if (!isUint(hello.minVersion, MAX_U16) || hello.minVersion < 1) return bad(`minVersion ${hello.minVersion} is not in [1, ${MAX_U16}]`);
+  if (hello.token.length > MAX_TOKEN_BYTES)
+    return bad(`token is ${hello.token.length} bytes; at most ${MAX_TOKEN_BYTES}`);
+  if (!isUint(hello.minVersion, MAX_U16) || hello.minVersion < 1)
+    return bad(`minVersion ${hello.minVersion} is not in [1, ${MAX_U16}]`);
   if (!isUint(hello.maxVersion, MAX_U16) || hello.maxVersion < hello.minVersion) {
     return bad(`maxVersion ${hello.maxVersion} is not in [minVersion ${hello.minVersion}, ${MAX_U16}]`);
   }
-  if (!isUint(hello.heartbeatIntervalMs, MAX_U32)) return bad(`heartbeatIntervalMs ${hello.heartbeatIntervalMs} is not in [0, ${MAX_U32}]`);
+  if (!isUint(hello.heartbeatIntervalMs, MAX_U32))
+    return bad(`heartbeatIntervalMs ${hello.heartbeatIntervalMs} is not in [0, ${MAX_U32}]`);
   const frameProblem = maxFrameBytesProblem(hello.maxFrameBytes);
   if (frameProblem !== undefined) return bad(frameProblem);
   return undefined;
@@ -119,7 +115,10 @@ export function checkWelcome(
       message: `server chose protocol version ${welcome.version}, client offered ${hello.minVersion}..${hello.maxVersion}`,
     };
   }
-  const bad = (message: string): HandshakeProblem => ({ code: "OUTLAST_PROTOCOL_ERROR", message: `WELCOME: ${message}` });
+  const bad = (message: string): HandshakeProblem => ({
+    code: "OUTLAST_PROTOCOL_ERROR",
+    message: `WELCOME: ${message}`,
+  });
   const idProblem = clientIdProblem(welcome.clientId);
   if (idProblem !== undefined) return bad(idProblem);
   if (!isUint(welcome.lastSeq, MAX_U64)) return bad(`lastSeq ${welcome.lastSeq} is not an integer in [0, 2^53-1]`);

@@ -57,12 +57,15 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
     return;
   }
   const text = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) })
+    .end(text);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as content-type: application/json");
+  if (!/^application\/json\b/i.test(type))
+    throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as content-type: application/json");
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -74,7 +77,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
   } catch (err) {
-    throw new HttpError(400, "INVALID_JSON", `the body is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new HttpError(
+      400,
+      "INVALID_JSON",
+      `the body is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -104,7 +111,8 @@ async function route(proxy: FaultProxy, req: IncomingMessage, res: ServerRespons
     if (method === "GET") return send(res, 200, info);
     if (method === "PATCH") {
       const changes = await readJson(req);
-      if (typeof changes !== "object" || changes === null || Array.isArray(changes)) invalidOption("changes", "must be a JSON object");
+      if (typeof changes !== "object" || changes === null || Array.isArray(changes))
+        invalidOption("changes", "must be a JSON object");
       return send(res, 200, proxy.updateFault(id, changes as Record<string, unknown>));
     }
     if (method === "DELETE") {
@@ -122,9 +130,13 @@ async function route(proxy: FaultProxy, req: IncomingMessage, res: ServerRespons
 export function createControlServer(proxy: FaultProxy, options: ControlServerOptions = {}): ControlServer {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) invalidOption("control.port", `must be an integer port 0..65535, not ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    invalidOption("control.port", `must be an integer port 0..65535, not ${port}`);
   if (!isLoopback(host) && options.dangerouslyAllowRemote !== true) {
-    invalidOption("control.host", `${host} is not a loopback address; whoever reaches it controls the proxy: pass dangerouslyAllowRemote to allow it`);
+    invalidOption(
+      "control.host",
+      `${host} is not a loopback address; whoever reaches it controls the proxy: pass dangerouslyAllowRemote to allow it`,
+    );
   }
   let server: Server | undefined;
   let closed: Promise<void> | undefined;
@@ -134,7 +146,8 @@ export function createControlServer(proxy: FaultProxy, options: ControlServerOpt
         const s = createServer((req, res) => {
           route(proxy, req, res).catch((err: unknown) => {
             if (res.headersSent) return void res.destroy();
-            if (err instanceof HttpError) return send(res, err.status, { error: { code: err.code, message: err.message } });
+            if (err instanceof HttpError)
+              return send(res, err.status, { error: { code: err.code, message: err.message } });
             if (isOutlastError(err)) return send(res, 400, { error: { code: err.code, message: err.message } });
             send(res, 500, { error: { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) } });
           });

@@ -5,7 +5,14 @@
 
 import type { Clock } from "../errors/clock.js";
 import { invalidOption } from "../errors/outlast-error.js";
-import { FAULT_KINDS, normalizeFault, type Fault, type FaultKind, type NormalizedFault, type NormalizedScheduledFault } from "./faults/catalog.js";
+import {
+  FAULT_KINDS,
+  normalizeFault,
+  type Fault,
+  type FaultKind,
+  type NormalizedFault,
+  type NormalizedScheduledFault,
+} from "./faults/catalog.js";
 import { startSchedule } from "./faults/schedule.js";
 import { createRandom, deriveSeed } from "./random.js";
 

@@ -96,7 +96,11 @@ export class Link extends EventEmitter<{ closed: [] }> {
         host.forwarded(this, flow, n);
       },
       failed: (err: unknown) => {
-        debug("proxy: connection %d destroyed after a fault failed: %s", id, err instanceof Error ? err.stack : String(err));
+        debug(
+          "proxy: connection %d destroyed after a fault failed: %s",
+          id,
+          err instanceof Error ? err.stack : String(err),
+        );
         this.destroy();
       },
     };
@@ -214,7 +218,10 @@ export class Link extends EventEmitter<{ closed: [] }> {
       const key = `${entry.id}:${entry.revision}:${flow}`;
       let slot = this.#stages.get(key);
       if (slot === undefined) {
-        slot = { key, stage: createStage(() => (isStreamFault(entry.effective) ? entry.effective : f), this.#context(entry, flow)) };
+        slot = {
+          key,
+          stage: createStage(() => (isStreamFault(entry.effective) ? entry.effective : f), this.#context(entry, flow)),
+        };
         this.#stages.set(key, slot);
       }
       stages.push(slot.stage);
@@ -224,7 +231,9 @@ export class Link extends EventEmitter<{ closed: [] }> {
 
   #context(entry: FaultEntry, flow: Flow): StageContext {
     const clock = this.#host.clock;
-    const random = createRandom(deriveSeed(this.#host.seed, entry.number, entry.revision, this.id, flow === "upstream" ? 1 : 2));
+    const random = createRandom(
+      deriveSeed(this.#host.seed, entry.number, entry.revision, this.id, flow === "upstream" ? 1 : 2),
+    );
     return {
       clock,
       flow,

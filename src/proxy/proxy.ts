@@ -13,7 +13,13 @@ import { OutlastError, invalidOption } from "../errors/outlast-error.js";
 import { isAdmissionFault, type Fault, type FaultKind } from "./faults/catalog.js";
 import type { Flow } from "./faults/fault.js";
 import { refuseSocket } from "./faults/refuse.js";
-import { FaultRegistry, type FaultChanges, type FaultEntry, type FaultInfo, type RegistryChange } from "./fault-registry.js";
+import {
+  FaultRegistry,
+  type FaultChanges,
+  type FaultEntry,
+  type FaultInfo,
+  type RegistryChange,
+} from "./fault-registry.js";
 import { Link, type ConnectionInfo, type Endpoint, type LinkHost } from "./link.js";
 import { createRandom, deriveSeed, randomSeed } from "./random.js";
 
@@ -90,7 +96,9 @@ export interface ProxyEvents {
   faultApplied: [FaultAppliedEvent];
 }
 
-const CHANGE_EVENT: Readonly<Record<RegistryChange, "faultAdded" | "faultUpdated" | "faultRemoved" | "faultActivated" | "faultDeactivated">> = {
+const CHANGE_EVENT: Readonly<
+  Record<RegistryChange, "faultAdded" | "faultUpdated" | "faultRemoved" | "faultActivated" | "faultDeactivated">
+> = {
   added: "faultAdded",
   updated: "faultUpdated",
   removed: "faultRemoved",
@@ -106,7 +114,8 @@ function checkPort(option: string, port: unknown, allowZero: boolean): number {
 }
 
 function checkHost(option: string, host: unknown): string {
-  if (typeof host !== "string" || host === "") invalidOption(option, `must be a host name or address, not ${JSON.stringify(host)}`);
+  if (typeof host !== "string" || host === "")
+    invalidOption(option, `must be a host name or address, not ${JSON.stringify(host)}`);
   return host;
 }
 
@@ -139,14 +148,18 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
   constructor(options: ProxyOptions) {
     super();
     if (typeof options !== "object" || options === null) invalidOption("options", "must be an object");
-    if (typeof options.upstream !== "object" || options.upstream === null) invalidOption("upstream", "is required: { host, port }");
+    if (typeof options.upstream !== "object" || options.upstream === null)
+      invalidOption("upstream", "is required: { host, port }");
     this.#upstream = {
       host: checkHost("upstream.host", options.upstream.host),
       port: checkPort("upstream.port", options.upstream.port, false),
     };
     this.#listenHost = checkHost("listen.host", options.listen?.host ?? "127.0.0.1");
     this.#listenPort = checkPort("listen.port", options.listen?.port ?? 0, true);
-    if (options.seed !== undefined && (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff)) {
+    if (
+      options.seed !== undefined &&
+      (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff)
+    ) {
       invalidOption("seed", `must be an integer 0..4294967295, not ${String(options.seed)}`);
     }
     this.seed = options.seed ?? randomSeed();
@@ -167,9 +180,12 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
 
   /** Starts listening; resolves to the address (with the real port when 0 was asked). Calling it again returns the same address. */
   listen(): Promise<ProxyAddress> {
-    if (this.#closed !== undefined) return Promise.reject(new OutlastError("OUTLAST_CLOSED", "this proxy was closed; create another"));
+    if (this.#closed !== undefined)
+      return Promise.reject(new OutlastError("OUTLAST_CLOSED", "this proxy was closed; create another"));
     this.#listening ??= new Promise<ProxyAddress>((resolve, reject) => {
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#onConnection(socket));
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
+        this.#onConnection(socket),
+      );
       this.#server = server;
       server.once("error", reject);
       server.listen({ host: this.#listenHost, port: this.#listenPort }, () => {
@@ -183,7 +199,14 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
         server.on("error", (err) => debug("proxy: server error %s", err.message));
         const a = server.address() as AddressInfo;
         this.#address = { host: a.address, port: a.port };
-        debug("proxy: listening on %s:%d -> %s:%d (seed %d)", a.address, a.port, this.#upstream.host, this.#upstream.port, this.seed);
+        debug(
+          "proxy: listening on %s:%d -> %s:%d (seed %d)",
+          a.address,
+          a.port,
+          this.#upstream.host,
+          this.#upstream.port,
+          this.seed,
+        );
         resolve(this.#address);
       });
     });
@@ -260,7 +283,9 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
     this.#registry.close();
     const server = this.#server;
     const serverClosed =
-      server === undefined || !server.listening ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+      server === undefined || !server.listening
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => server.close(() => resolve()));
     for (const { socket } of this.#held.values()) socket.destroy();
     this.#held.clear();
     for (const { client, upstream } of this.#pending.values()) {
@@ -289,12 +314,22 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
   #applied(entry: FaultEntry, connectionId: number, flow: Flow | undefined): void {
     this.#registry.recordApplied(entry);
     const kind = entry.effective.kind;
-    debug("proxy: fault %s (%s) applied to connection %d%s", entry.id, kind, connectionId, flow === undefined ? "" : ` ${flow}`);
+    debug(
+      "proxy: fault %s (%s) applied to connection %d%s",
+      entry.id,
+      kind,
+      connectionId,
+      flow === undefined ? "" : ` ${flow}`,
+    );
     if (faultAppliedChannel.hasSubscribers) {
       faultAppliedChannel.publish({ faultId: entry.id, kind, connectionId, ...(flow === undefined ? {} : { flow }) });
     }
     if (this.listenerCount("faultApplied") > 0) {
-      this.emit("faultApplied", { fault: this.#registry.info(entry), connectionId, ...(flow === undefined ? {} : { flow }) });
+      this.emit("faultApplied", {
+        fault: this.#registry.info(entry),
+        connectionId,
+        ...(flow === undefined ? {} : { flow }),
+      });
     }
   }
 
@@ -332,7 +367,8 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
       if (!isAdmissionFault(f)) continue;
       if (f.probability >= 1) return entry;
       if (f.probability <= 0) continue;
-      if (createRandom(deriveSeed(this.seed, entry.number, entry.activation, entry.revision, id))() < f.probability) return entry;
+      if (createRandom(deriveSeed(this.seed, entry.number, entry.activation, entry.revision, id))() < f.probability)
+        return entry;
     }
     return undefined;
   }

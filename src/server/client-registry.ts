@@ -77,7 +77,12 @@ export class ClientRegistry {
   get(clientId: string): ClientState {
     let client = this.#clients.get(clientId);
     if (client === undefined) {
-      client = new ClientState(clientId, this.#state.lastSeq(clientId), this.#state.startedSeq(clientId), this.#state.inDoubt(clientId));
+      client = new ClientState(
+        clientId,
+        this.#state.lastSeq(clientId),
+        this.#state.startedSeq(clientId),
+        this.#state.inDoubt(clientId),
+      );
       this.#clients.set(clientId, client);
     }
     return client;
@@ -89,7 +94,12 @@ export class ClientRegistry {
    * client is settled (its in-flight handler finished and its successes are durable),
    * so WELCOME reports an exact lastSeq. `ready` is skipped if `conn` was replaced meanwhile.
    */
-  attach(client: ClientState, conn: ClientConnection, previous: (old: ClientConnection) => void, ready: () => void): void {
+  attach(
+    client: ClientState,
+    conn: ClientConnection,
+    previous: (old: ClientConnection) => void,
+    ready: () => void,
+  ): void {
     const old = client.connection;
     client.connection = conn;
     this.#dropQueue(client);
@@ -201,7 +211,12 @@ export class ClientRegistry {
 
   /** The connection finished processing one read: withdraw a "started" announcement that did not come true. */
   endRead(client: ClientState): void {
-    if (this.#marks && !client.busy && client.announcedSeq > client.handledSeq && client.announcedSeq !== client.failedSeq) {
+    if (
+      this.#marks &&
+      !client.busy &&
+      client.announcedSeq > client.handledSeq &&
+      client.announcedSeq !== client.failedSeq
+    ) {
       this.#state.progress(client.slot, client.handledSeq, client.handledSeq);
       client.announcedSeq = client.handledSeq;
     }
@@ -279,7 +294,13 @@ export class ClientRegistry {
     conn.handlerFailed(err, backoffCeilingMs(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS));
   }
 
-  #deadLetter(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown, deadLetter: DeadLetterHandler): void {
+  #deadLetter(
+    client: ClientState,
+    conn: ClientConnection,
+    message: IncomingMessage,
+    err: unknown,
+    deadLetter: DeadLetterHandler,
+  ): void {
     const done = (): void => {
       this.stats.deadLettered++;
       this.#succeeded(client, message.seq, conn);

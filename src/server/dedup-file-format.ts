@@ -93,7 +93,11 @@ export function replayLog(buf: Buffer, map: Map<string, SeqPair>): number {
     if (crc32(payload) !== buf.readUInt32BE(off + 4)) break;
     const kind = payload.readUInt8(0);
     const idLen = payload.readUInt16BE(9);
-    if ((kind !== RECORD_DONE && kind !== RECORD_STARTED && kind !== RECORD_SLOT) || PAYLOAD_FIXED_BYTES + idLen !== len) break;
+    if (
+      (kind !== RECORD_DONE && kind !== RECORD_STARTED && kind !== RECORD_SLOT) ||
+      PAYLOAD_FIXED_BYTES + idLen !== len
+    )
+      break;
     const seq = readU64(payload, 1);
     if (seq > Number.MAX_SAFE_INTEGER) break;
     merge(map, payload.toString("utf8", PAYLOAD_FIXED_BYTES), kind, seq);
@@ -140,7 +144,11 @@ export function decodeSnapshot(buf: Buffer, map: Map<string, SeqPair>): boolean 
     if (off + 2 + idLen + entryFixed > bodyEnd) return false;
     const id = buf.toString("utf8", off + 2, off + 2 + idLen);
     off += 2 + idLen;
-    map.set(id, { lastSeq: readU64(buf, off), startedSeq: readU64(buf, off + 8), slot: v2 ? buf.readUInt32BE(off + 16) - 1 : -1 });
+    map.set(id, {
+      lastSeq: readU64(buf, off),
+      startedSeq: readU64(buf, off + 8),
+      slot: v2 ? buf.readUInt32BE(off + 16) - 1 : -1,
+    });
     off += entryFixed;
   }
   return off === bodyEnd;

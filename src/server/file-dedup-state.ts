@@ -17,7 +17,16 @@ import { OutlastError } from "../errors/outlast-error.js";
 import type { CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
 import { NO_DOUBT } from "./dedup-state.js";
 import type { SeqPair } from "./dedup-file-format.js";
-import { RECORD_DONE, RECORD_SLOT, RECORD_STARTED, decodeSnapshot, encodeRecords, encodeSnapshot, newSeqPair, replayLog } from "./dedup-file-format.js";
+import {
+  RECORD_DONE,
+  RECORD_SLOT,
+  RECORD_STARTED,
+  decodeSnapshot,
+  encodeRecords,
+  encodeSnapshot,
+  newSeqPair,
+  replayLog,
+} from "./dedup-file-format.js";
 import { ProgressFile, clientIdHash } from "./progress-file.js";
 import { StateDirLock } from "./state-dir-lock.js";
 
@@ -150,7 +159,8 @@ export class FileDedupState implements DedupState {
       } else {
         const high = Math.max(pair.startedSeq, rec?.startedSeq ?? 0);
         doubt = high > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: high } : NO_DOUBT;
-        if (doubt !== NO_DOUBT) debug("state %s: %s may have run seqs %d..%d before a reboot", this.#dir, id, doubt.fromSeq, doubt.toSeq);
+        if (doubt !== NO_DOUBT)
+          debug("state %s: %s may have run seqs %d..%d before a reboot", this.#dir, id, doubt.fromSeq, doubt.toSeq);
       }
       if (doubt !== NO_DOUBT) this.#inDoubt.set(id, doubt);
     }
@@ -260,10 +270,14 @@ export class FileDedupState implements DedupState {
 
   #fail(cause: Error): void {
     if (this.#failed !== undefined) return;
-    const err = new OutlastError("OUTLAST_STATE_IO", `state directory ${this.#dir}: ${cause.message}; the server stops rather than acknowledge what it could not make durable`, {
-      cause,
-      details: { dir: this.#dir },
-    });
+    const err = new OutlastError(
+      "OUTLAST_STATE_IO",
+      `state directory ${this.#dir}: ${cause.message}; the server stops rather than acknowledge what it could not make durable`,
+      {
+        cause,
+        details: { dir: this.#dir },
+      },
+    );
     this.#failed = err;
     debug("state %s failed: %s", this.#dir, err.message);
     this.#next();
@@ -293,7 +307,8 @@ export class FileDedupState implements DedupState {
       this.#logBytes = 0;
       this.#compacting = false;
       if (this.#slotsDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_SLOT, this.#slotsDuringCompaction));
-      if (this.#startedDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_STARTED, this.#startedDuringCompaction));
+      if (this.#startedDuringCompaction.size > 0)
+        this.#append(encodeRecords(RECORD_STARTED, this.#startedDuringCompaction));
       debug("state %s: compacted %d clients into the snapshot", this.#dir, this.#map.size);
     } catch (err) {
       this.#fail(err as Error);

@@ -94,10 +94,19 @@ export const SERVER_DEFAULTS = {
 /** The u32 length field's range. */
 const MAX_MAX_FRAME_BYTES = MAX_U32;
 
-function positiveInteger(name: string, value: unknown, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
-    invalidOption(name, `must be an integer in [${min}, ${max}], got ${typeof value === "number" ? value : typeof value}`);
+    invalidOption(
+      name,
+      `must be an integer in [${min}, ${max}], got ${typeof value === "number" ? value : typeof value}`,
+    );
   return value;
 }
 
@@ -109,8 +118,10 @@ function optionalFunction<T>(name: string, value: unknown): T | undefined {
 
 /** Validates and fills in defaults. Throws OUTLAST_INVALID_OPTION naming the first bad option. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
-  if (typeof options !== "object" || options === null) invalidOption("options", "createServer() needs an options object");
-  if (typeof options.onMessage !== "function") invalidOption("onMessage", "must be a function ({ clientId, seq, data, redelivery }) => void | Promise<void>");
+  if (typeof options !== "object" || options === null)
+    invalidOption("options", "createServer() needs an options object");
+  if (typeof options.onMessage !== "function")
+    invalidOption("onMessage", "must be a function ({ clientId, seq, data, redelivery }) => void | Promise<void>");
   if (options.state !== undefined && (typeof options.state !== "string" || options.state === ""))
     invalidOption("state", "must be a non-empty directory path");
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null))
@@ -121,17 +132,35 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (options.maxHandlerAttempts !== undefined && options.maxHandlerAttempts !== Infinity)
     maxHandlerAttempts = positiveInteger("maxHandlerAttempts", options.maxHandlerAttempts, Infinity);
   if (maxHandlerAttempts !== Infinity && onDeadLetter === undefined)
-    invalidOption("onDeadLetter", "is required when maxHandlerAttempts is finite: it decides what happens to a message the server gives up on");
+    invalidOption(
+      "onDeadLetter",
+      "is required when maxHandlerAttempts is finite: it decides what happens to a message the server gives up on",
+    );
   const clock = options.clock ?? systemClock;
-  if (typeof clock !== "object" || typeof clock.now !== "function" || typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+  if (
+    typeof clock !== "object" ||
+    typeof clock.now !== "function" ||
+    typeof clock.setTimeout !== "function" ||
+    typeof clock.clearTimeout !== "function"
+  )
     invalidOption("clock", "must be a Clock ({ now, setTimeout, clearTimeout })");
   return {
     onMessage: options.onMessage,
     state: options.state,
     tls: options.tls,
     authenticate,
-    maxFrameBytes: positiveInteger("maxFrameBytes", options.maxFrameBytes, SERVER_DEFAULTS.maxFrameBytes, MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES),
-    handshakeTimeoutMs: positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs, SERVER_DEFAULTS.handshakeTimeoutMs),
+    maxFrameBytes: positiveInteger(
+      "maxFrameBytes",
+      options.maxFrameBytes,
+      SERVER_DEFAULTS.maxFrameBytes,
+      MIN_MAX_FRAME_BYTES,
+      MAX_MAX_FRAME_BYTES,
+    ),
+    handshakeTimeoutMs: positiveInteger(
+      "handshakeTimeoutMs",
+      options.handshakeTimeoutMs,
+      SERVER_DEFAULTS.handshakeTimeoutMs,
+    ),
     idleTimeoutMs: positiveInteger("idleTimeoutMs", options.idleTimeoutMs, SERVER_DEFAULTS.idleTimeoutMs),
     maxConnections: positiveInteger("maxConnections", options.maxConnections, SERVER_DEFAULTS.maxConnections),
     maxHandlerAttempts,

@@ -128,7 +128,8 @@ function encodeHeader(bootId: string): Buffer {
 function readBootId(contents: Buffer): string | undefined {
   if (contents.length < PROGRESS_HEADER_BYTES) return undefined;
   if (!contents.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  if (crc32(contents.subarray(0, PROGRESS_HEADER_BYTES - 4)) !== contents.readUInt32BE(PROGRESS_HEADER_BYTES - 4)) return undefined;
+  if (crc32(contents.subarray(0, PROGRESS_HEADER_BYTES - 4)) !== contents.readUInt32BE(PROGRESS_HEADER_BYTES - 4))
+    return undefined;
   const len = contents.readUInt32BE(8);
   if (len > MAX_BOOT_ID_BYTES) return undefined;
   return contents.toString("latin1", 12, 12 + len);

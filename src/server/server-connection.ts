@@ -63,7 +63,10 @@ export class ServerConnection implements ClientConnection {
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) => this.#onSocketError(err));
     socket.on("close", () => this.#onClose());
-    this.#handshakeTimer = ctx.options.clock.setTimeout(() => this.#onHandshakeTimeout(), ctx.options.handshakeTimeoutMs);
+    this.#handshakeTimer = ctx.options.clock.setTimeout(
+      () => this.#onHandshakeTimeout(),
+      ctx.options.handshakeTimeoutMs,
+    );
   }
 
   #isClosed(): boolean {
@@ -115,13 +118,25 @@ export class ServerConnection implements ClientConnection {
         return;
       case "violation":
         this.#protocolError(
-          new OutlastError("OUTLAST_PROTOCOL_ERROR", `unexpected ${frame.type.toUpperCase()} frame in state ${this.#state}`, {
-            details: { frame: frame.type, state: this.#state },
-          }),
+          new OutlastError(
+            "OUTLAST_PROTOCOL_ERROR",
+            `unexpected ${frame.type.toUpperCase()} frame in state ${this.#state}`,
+            {
+              details: { frame: frame.type, state: this.#state },
+            },
+          ),
         );
         return;
       case "close":
-        if (frame.type === "error") this.#clientError(new OutlastError("OUTLAST_PROTOCOL_ERROR", `client sent ERROR ${frame.code}: ${JSON.stringify(frame.message)}`, { details: { remoteCode: frame.code } }), false);
+        if (frame.type === "error")
+          this.#clientError(
+            new OutlastError(
+              "OUTLAST_PROTOCOL_ERROR",
+              `client sent ERROR ${frame.code}: ${JSON.stringify(frame.message)}`,
+              { details: { remoteCode: frame.code } },
+            ),
+            false,
+          );
         this.#end(undefined, "peer left");
         return;
       case "handle":
@@ -151,9 +166,13 @@ export class ServerConnection implements ClientConnection {
   #onMessage(seq: number, data: Uint8Array): void {
     if (seq <= this.#lastReceivedSeq) {
       this.#protocolError(
-        new OutlastError("OUTLAST_PROTOCOL_ERROR", `MESSAGE seq ${seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`, {
-          details: { frame: "message" },
-        }),
+        new OutlastError(
+          "OUTLAST_PROTOCOL_ERROR",
+          `MESSAGE seq ${seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`,
+          {
+            details: { frame: "message" },
+          },
+        ),
       );
       return;
     }
@@ -212,10 +231,22 @@ export class ServerConnection implements ClientConnection {
     this.#lastAckSent = client.durableSeq;
     this.#lastReceivedAt = this.#ctx.options.clock.now();
     this.#write(
-      encodeFrame({ type: "welcome", version, clientId: client.id, lastSeq: client.durableSeq, maxFrameBytes: this.#ctx.options.maxFrameBytes }),
+      encodeFrame({
+        type: "welcome",
+        version,
+        clientId: client.id,
+        lastSeq: client.durableSeq,
+        maxFrameBytes: this.#ctx.options.maxFrameBytes,
+      }),
     );
     this.#armIdle(this.#idleMs);
-    const info = { clientId: client.id, requestedClientId: hello.clientId, version, remoteAddress: this.remoteAddress, remotePort: this.remotePort };
+    const info = {
+      clientId: client.id,
+      requestedClientId: hello.clientId,
+      version,
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+    };
     if (handshakeChannel.hasSubscribers) handshakeChannel.publish(info);
     this.#ctx.emitConnection(info);
   }
@@ -229,9 +260,13 @@ export class ServerConnection implements ClientConnection {
     this.#handshakeTimer = undefined;
     if (this.#state !== "awaiting-hello" && this.#state !== "authenticating") return;
     this.#reject(
-      new OutlastError("OUTLAST_TIMEOUT", `handshake not completed within handshakeTimeoutMs ${this.#ctx.options.handshakeTimeoutMs}`, {
-        details: { timeoutMs: this.#ctx.options.handshakeTimeoutMs },
-      }),
+      new OutlastError(
+        "OUTLAST_TIMEOUT",
+        `handshake not completed within handshakeTimeoutMs ${this.#ctx.options.handshakeTimeoutMs}`,
+        {
+          details: { timeoutMs: this.#ctx.options.handshakeTimeoutMs },
+        },
+      ),
     );
   }
 
@@ -250,9 +285,13 @@ export class ServerConnection implements ClientConnection {
       return;
     }
     this.#reject(
-      new OutlastError("OUTLAST_HEARTBEAT_TIMEOUT", `nothing received from the client for ${Math.round(silentMs)} ms (idle limit ${this.#idleMs} ms)`, {
-        details: { timeoutMs: this.#idleMs },
-      }),
+      new OutlastError(
+        "OUTLAST_HEARTBEAT_TIMEOUT",
+        `nothing received from the client for ${Math.round(silentMs)} ms (idle limit ${this.#idleMs} ms)`,
+        {
+          details: { timeoutMs: this.#idleMs },
+        },
+      ),
     );
   }
 
@@ -262,7 +301,10 @@ export class ServerConnection implements ClientConnection {
     if (this.#ended || this.#socket.destroyed || this.#socket.writableEnded) return;
     this.#socket.write(buf);
     if (this.#socket.writableLength > MAX_WRITE_BACKLOG_BYTES) {
-      this.#clientError(new OutlastError("OUTLAST_PROTOCOL_ERROR", "client does not read what the server sends; connection dropped"), true);
+      this.#clientError(
+        new OutlastError("OUTLAST_PROTOCOL_ERROR", "client does not read what the server sends; connection dropped"),
+        true,
+      );
       this.#destroy("slow reader");
     }
   }
@@ -317,7 +359,10 @@ export class ServerConnection implements ClientConnection {
     };
     if (this.#state !== "open" || client === undefined) {
       // Not welcomed yet (handshaking, or waiting for an older connection of its clientId).
-      this.#end(makeErrorFrame("OUTLAST_SERVER_BUSY", "server is closing or this connection was superseded; retry later", 1000), "drained before WELCOME");
+      this.#end(
+        makeErrorFrame("OUTLAST_SERVER_BUSY", "server is closing or this connection was superseded; retry later", 1000),
+        "drained before WELCOME",
+      );
       return;
     }
     this.#state = "draining";
@@ -367,7 +412,11 @@ export class ServerConnection implements ClientConnection {
   #protocolError(err: unknown): void {
     const error = isOutlastError(err)
       ? err
-      : new OutlastError("OUTLAST_PROTOCOL_ERROR", `protocol error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      : new OutlastError(
+          "OUTLAST_PROTOCOL_ERROR",
+          `protocol error: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
     this.#ctx.countProtocolError();
     this.#clientError(error, true);
     this.#end(makeErrorFrame("OUTLAST_PROTOCOL_ERROR", error.message), "protocol error");

@@ -20,22 +20,32 @@ export interface HandshakeCallbacks {
   reject(err: OutlastError): void;
 }
 
-export function authenticateHello(socket: Socket, authenticate: Authenticate | undefined, hello: HelloFrame, cb: HandshakeCallbacks): void {
+export function authenticateHello(
+  socket: Socket,
+  authenticate: Authenticate | undefined,
+  hello: HelloFrame,
+  cb: HandshakeCallbacks,
+): void {
   if (authenticate === undefined) {
     cb.bind(hello.clientId);
     return;
   }
   const fail = (cause: unknown): void =>
     cb.reject(
-      new OutlastError("OUTLAST_AUTH_REJECTED", `authentication rejected for clientId ${JSON.stringify(hello.clientId)}`, {
-        cause,
-        details: { requestedClientId: hello.clientId },
-      }),
+      new OutlastError(
+        "OUTLAST_AUTH_REJECTED",
+        `authentication rejected for clientId ${JSON.stringify(hello.clientId)}`,
+        {
+          cause,
+          details: { requestedClientId: hello.clientId },
+        },
+      ),
     );
   const done = (bound: unknown): void => {
     if (!cb.authenticating()) return; // closed meanwhile
     if (bound === false) return fail(undefined);
-    const problem = typeof bound === "string" ? clientIdProblem(bound) : "authenticate must return a clientId string or false";
+    const problem =
+      typeof bound === "string" ? clientIdProblem(bound) : "authenticate must return a clientId string or false";
     if (problem !== undefined) return fail(new Error(`authenticate returned an invalid clientId: ${problem}`));
     cb.bind(bound as string);
   };
@@ -46,7 +56,8 @@ export function authenticateHello(socket: Socket, authenticate: Authenticate | u
       token: hello.token,
       peerCertificate: peer !== undefined && Object.keys(peer).length > 0 ? peer : undefined,
     });
-    if (typeof (result as { then?: unknown } | null)?.then === "function") (result as PromiseLike<unknown>).then(done, fail);
+    if (typeof (result as { then?: unknown } | null)?.then === "function")
+      (result as PromiseLike<unknown>).then(done, fail);
     else done(result);
   } catch (err) {
     fail(err);

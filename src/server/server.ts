@@ -123,7 +123,8 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Opens the state (when `state` is set) and starts listening. Resolves with the bound address. */
   listen(options: ListenOptions = {}): Promise<{ port: number; host: string }> {
     if (this.#listening !== undefined) return this.#listening;
-    if (this.#phase !== "idle") return Promise.reject(new OutlastError("OUTLAST_CLOSED", "server is closed; create a new one"));
+    if (this.#phase !== "idle")
+      return Promise.reject(new OutlastError("OUTLAST_CLOSED", "server is closed; create a new one"));
     this.#listening = this.#listen(options);
     return this.#listening;
   }
@@ -135,7 +136,8 @@ export class Server extends EventEmitter<ServerEvents> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#net.once("error", onError);
-      const listenOptions = options.host === undefined ? { port: options.port ?? 0 } : { port: options.port ?? 0, host: options.host };
+      const listenOptions =
+        options.host === undefined ? { port: options.port ?? 0 } : { port: options.port ?? 0, host: options.host };
       this.#net.listen(listenOptions, () => {
         this.#net.off("error", onError);
         resolve();
@@ -162,9 +164,13 @@ export class Server extends EventEmitter<ServerEvents> {
     }
     if (this.#connections.size >= this.#options.maxConnections) {
       this.#busyRejected++;
-      const err = new OutlastError("OUTLAST_SERVER_BUSY", `server has maxConnections ${this.#options.maxConnections} connections; retry later`, {
-        details: { maxConnections: this.#options.maxConnections },
-      });
+      const err = new OutlastError(
+        "OUTLAST_SERVER_BUSY",
+        `server has maxConnections ${this.#options.maxConnections} connections; retry later`,
+        {
+          details: { maxConnections: this.#options.maxConnections },
+        },
+      );
       if (clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...info });
       this.emit("clientError", err, info);
       this.#turnAway(socket, makeErrorFrame(err.code, err.message, 1000));
@@ -222,7 +228,9 @@ export class Server extends EventEmitter<ServerEvents> {
   async #close(graceful: boolean): Promise<void> {
     const wasListening = this.#phase === "listening";
     this.#phase = "closing";
-    const netClosed = wasListening ? new Promise<void>((resolve) => this.#net.close(() => resolve())) : Promise.resolve();
+    const netClosed = wasListening
+      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
+      : Promise.resolve();
     if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
     if (graceful) {
       this.#registry.dropAllQueues();

@@ -29,7 +29,12 @@ const T256: BenchCase = { kind: "throughput", payloadBytes: 256, messages: 10, w
 const SERIAL: BenchCase = { kind: "serial", payloadBytes: 256, messages: 10, runs: 1, warmupMessages: 1 };
 
 function outcome(name: ContenderName, msgsPerSec: number, p50: number, p99: number): ContenderOutcome {
-  const run = (extra: Partial<RunResult>): RunResult => ({ acked: 1000, elapsedMs: (1000 / msgsPerSec) * 1000, cpuMicros: 1000, ...extra });
+  const run = (extra: Partial<RunResult>): RunResult => ({
+    acked: 1000,
+    elapsedMs: (1000 / msgsPerSec) * 1000,
+    cpuMicros: 1000,
+    ...extra,
+  });
   const result = (r: RunResult) => ({ runs: [r], peakRssBytes: 1, baselineRssBytes: 1 });
   return {
     name,
@@ -39,7 +44,10 @@ function outcome(name: ContenderName, msgsPerSec: number, p50: number, p99: numb
     error: undefined,
     cases: new Map([
       [caseId(T256), { benchCase: T256, result: result(run({})), error: undefined }],
-      [caseId(SERIAL), { benchCase: SERIAL, result: result(run({ p50Micros: p50, p99Micros: p99 })), error: undefined }],
+      [
+        caseId(SERIAL),
+        { benchCase: SERIAL, result: result(run({ p50Micros: p50, p99Micros: p99 })), error: undefined },
+      ],
     ]),
   };
 }
@@ -88,10 +96,14 @@ test("plain-tcp contender: every message acknowledged", { timeout: 60_000 }, () 
 
 test("outlast contender: every message acknowledged", { timeout: 60_000 }, () => exercise("outlast"));
 
-test("mqtt contender (MQTT.js to a Mosquitto it starts): every message acknowledged", { timeout: 60_000 }, async (t) => {
-  if (!existsSync(MOSQUITTO)) {
-    t.skip(`${MOSQUITTO} not installed (Debian package mosquitto; or set MOSQUITTO=/path)`);
-    return;
-  }
-  await exercise("mqtt");
-});
+test(
+  "mqtt contender (MQTT.js to a Mosquitto it starts): every message acknowledged",
+  { timeout: 60_000 },
+  async (t) => {
+    if (!existsSync(MOSQUITTO)) {
+      t.skip(`${MOSQUITTO} not installed (Debian package mosquitto; or set MOSQUITTO=/path)`);
+      return;
+    }
+    await exercise("mqtt");
+  },
+);

@@ -9,7 +9,8 @@ import { checkDelivery } from "./checker.js";
 import { countByKind, createFaultPlan, DEFAULT_WEIGHTS, planEndMs } from "./fault-plan.js";
 import { checkPayload, makePayload } from "./payload.js";
 
-const h = (gen: number, id: string, seq: number, redelivery = 0, index = seq - 1): string => `H ${gen} ${id} ${seq} ${redelivery} ${index}\n`;
+const h = (gen: number, id: string, seq: number, redelivery = 0, index = seq - 1): string =>
+  `H ${gen} ${id} ${seq} ${redelivery} ${index}\n`;
 const stored = (id: string, seqs: number[]): Map<string, Set<number>> => new Map([[id, new Set(seqs)]]);
 
 describe("checkDelivery", () => {
@@ -88,7 +89,8 @@ describe("createFaultPlan", () => {
     for (let i = 1; i < plan.length; i++) assert.ok((plan[i]?.atMs ?? 0) >= (plan[i - 1]?.atMs ?? 0));
     const kinds = countByKind(plan);
     assert.equal(kinds["client-kill"], undefined, "client-kill has no weight by default");
-    for (const kind of Object.keys(DEFAULT_WEIGHTS)) assert.ok((kinds[kind] ?? 0) > 0, `${kind} never planned in 200 faults`);
+    for (const kind of Object.keys(DEFAULT_WEIGHTS))
+      assert.ok((kinds[kind] ?? 0) > 0, `${kind} never planned in 200 faults`);
     assert.ok(planEndMs(plan) > 200 * 400 * 0.5);
   });
 });

@@ -56,7 +56,11 @@ function sample(samples: Record<string, string[]>, key: string, text: string): v
  * @param stored per clientId, the seqs its processes reported stored
  * @param sendErrors lines of sends that rejected
  */
-export function checkDelivery(records: string, stored: ReadonlyMap<string, ReadonlySet<number>>, sendErrors: readonly string[] = []): CheckResult {
+export function checkDelivery(
+  records: string,
+  stored: ReadonlyMap<string, ReadonlySet<number>>,
+  sendErrors: readonly string[] = [],
+): CheckResult {
   const clients = new Map<string, PerClient>();
   const samples: Record<string, string[]> = {};
   let handlerCalls = 0;
@@ -88,7 +92,11 @@ export function checkDelivery(records: string, stored: ReadonlyMap<string, Reado
       if (firstGen !== undefined && firstGen < gen) crashRedeliveries++;
       else {
         duplicated++;
-        sample(samples, "duplicated", `${id} seq ${seq}: redelivered by server generation ${gen}, first applied by ${firstGen ?? "none"}`);
+        sample(
+          samples,
+          "duplicated",
+          `${id} seq ${seq}: redelivered by server generation ${gen}, first applied by ${firstGen ?? "none"}`,
+        );
       }
       continue;
     }
@@ -100,7 +108,11 @@ export function checkDelivery(records: string, stored: ReadonlyMap<string, Reado
     }
     if (c.applied.has(seq)) {
       duplicated++;
-      sample(samples, "duplicated", `${id} seq ${seq}: applied by generation ${c.applied.get(seq)} and again by ${gen} (redelivery flag ${parts[4]})`);
+      sample(
+        samples,
+        "duplicated",
+        `${id} seq ${seq}: applied by generation ${c.applied.get(seq)} and again by ${gen} (redelivery flag ${parts[4]})`,
+      );
       continue;
     }
     if (seq < c.max) {
@@ -140,7 +152,8 @@ export function checkDelivery(records: string, stored: ReadonlyMap<string, Reado
   }
   for (const e of sendErrors) sample(samples, "sendErrors", e);
 
-  const ok = lost === 0 && duplicated === 0 && reordered === 0 && gaps === 0 && corrupt === 0 && sendErrors.length === 0;
+  const ok =
+    lost === 0 && duplicated === 0 && reordered === 0 && gaps === 0 && corrupt === 0 && sendErrors.length === 0;
   return {
     clients: Math.max(clients.size, stored.size),
     delivered,

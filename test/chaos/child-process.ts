@@ -27,7 +27,9 @@ export function spawnLineChild(
   wrapper: readonly string[] = [],
 ): LineChild {
   const argv = [...wrapper, process.execPath, script, JSON.stringify(config)];
-  const child: ChildProcessWithoutNullStreams = spawn(argv[0] ?? process.execPath, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  const child: ChildProcessWithoutNullStreams = spawn(argv[0] ?? process.execPath, argv.slice(1), {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => {
     stderr = (stderr + d).slice(-20_000);
@@ -70,7 +72,9 @@ export function spawnLineChild(
         void exited.then(({ code, signal }) => {
           if (!watchers.has(watch)) return;
           done();
-          reject(new Error(`${what}: the child exited (${code ?? signal}) first; stderr: ${stderr.trim().slice(-2000)}`));
+          reject(
+            new Error(`${what}: the child exited (${code ?? signal}) first; stderr: ${stderr.trim().slice(-2000)}`),
+          );
         });
       }),
     kill: async () => {

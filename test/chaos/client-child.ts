@@ -80,13 +80,17 @@ const options: ConnectOptions = {
 };
 const client = connect(config.url, options);
 const oneLine = (text: string): string => text.replaceAll("\n", " ");
-client.on("error", (err: Error & { code?: string }) => say(`W error-event ${err.code ?? err.name} ${oneLine(err.message)}`));
+client.on("error", (err: Error & { code?: string }) =>
+  say(`W error-event ${err.code ?? err.name} ${oneLine(err.message)}`),
+);
 client.on("stateChange", (e: StateChangeEvent) => {
   // A link lost to something classify() does not call a connection error: worth a look.
   const kind = e.classification?.kind;
   if (e.error !== undefined && kind === "other") {
     const err = e.error as Error & { code?: string; errno?: number; syscall?: string };
-    say(`W other ${JSON.stringify({ name: err.name, code: err.code, errno: err.errno, syscall: err.syscall, message: err.message })}`);
+    say(
+      `W other ${JSON.stringify({ name: err.name, code: err.code, errno: err.errno, syscall: err.syscall, message: err.message })}`,
+    );
   }
 });
 say(`ready ${client.clientId}`);
@@ -145,9 +149,11 @@ async function sendAll(): Promise<void> {
   while (outstanding > 0) await new Promise<void>((resolve) => (slot = resolve));
 }
 
-sendAll().then(() => {
-  say("done");
-  sendingDone = true;
-  if (finishRequested) return finish();
-  return undefined;
-}).catch(fail);
+sendAll()
+  .then(() => {
+    say("done");
+    sendingDone = true;
+    if (finishRequested) return finish();
+    return undefined;
+  })
+  .catch(fail);

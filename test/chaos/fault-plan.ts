@@ -38,7 +38,12 @@ export const PLAN_FAULT_KINDS: readonly PlanFaultKind[] = [
 export type PlannedFault =
   | { readonly kind: "server-kill"; readonly atMs: number; readonly downMs: number }
   | { readonly kind: "client-kill"; readonly atMs: number; readonly downMs: number; readonly client: number }
-  | { readonly kind: Exclude<PlanFaultKind, "server-kill" | "client-kill">; readonly atMs: number; readonly durationMs: number; readonly fault: ScheduledFault };
+  | {
+      readonly kind: Exclude<PlanFaultKind, "server-kill" | "client-kill">;
+      readonly atMs: number;
+      readonly durationMs: number;
+      readonly fault: ScheduledFault;
+    };
 
 export interface PlanOptions {
   readonly seed: number;
@@ -96,26 +101,52 @@ function plannedFault(random: Random, kind: PlanFaultKind, atMs: number, clients
     case "reset":
       return { kind, atMs, durationMs: between(random, 0, 200), fault: { kind, direction: direction(random) } };
     case "close":
-      return { kind, atMs, durationMs: between(random, 0, 200), fault: { kind, direction: random() < 0.5 ? "both" : "downstream" } };
+      return {
+        kind,
+        atMs,
+        durationMs: between(random, 0, 200),
+        fault: { kind, direction: random() < 0.5 ? "both" : "downstream" },
+      };
     case "blackhole":
       // Long ones outlast the client's heartbeat timeout (the half-open link), short ones are a stall.
       return { kind, atMs, durationMs: between(random, 100, 2500), fault: { kind, direction: direction(random) } };
     case "latency": {
       const latencyMs = between(random, 10, 300);
-      return { kind, atMs, durationMs: between(random, 300, 2500), fault: { kind, latencyMs, jitterMs: between(random, 0, latencyMs), direction: direction(random) } };
+      return {
+        kind,
+        atMs,
+        durationMs: between(random, 300, 2500),
+        fault: { kind, latencyMs, jitterMs: between(random, 0, latencyMs), direction: direction(random) },
+      };
     }
     case "bandwidth":
-      return { kind, atMs, durationMs: between(random, 300, 2000), fault: { kind, bytesPerSecond: between(random, 8, 256) * 1024, direction: direction(random) } };
+      return {
+        kind,
+        atMs,
+        durationMs: between(random, 300, 2000),
+        fault: { kind, bytesPerSecond: between(random, 8, 256) * 1024, direction: direction(random) },
+      };
     case "slicer":
       return {
         kind,
         atMs,
         durationMs: between(random, 300, 1500),
-        fault: { kind, averageSizeBytes: between(random, 2, 64), sizeVariationBytes: between(random, 0, 1), delayMs: between(random, 0, 2), direction: direction(random) },
+        fault: {
+          kind,
+          averageSizeBytes: between(random, 2, 64),
+          sizeVariationBytes: between(random, 0, 1),
+          delayMs: between(random, 0, 2),
+          direction: direction(random),
+        },
       };
     case "limit-data":
       // Small limits cut the handshake itself; larger ones cut mid-frame.
-      return { kind, atMs, durationMs: between(random, 100, 1000), fault: { kind, bytes: between(random, 1, 32 * 1024), direction: direction(random) } };
+      return {
+        kind,
+        atMs,
+        durationMs: between(random, 100, 1000),
+        fault: { kind, bytes: between(random, 1, 32 * 1024), direction: direction(random) },
+      };
     case "refuse":
       return { kind, atMs, durationMs: between(random, 100, 1000), fault: { kind } };
     case "hold":

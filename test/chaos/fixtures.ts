@@ -44,15 +44,26 @@ export class ChaosServer {
     if (this.#child) throw new Error("ChaosServer: already running");
     this.#generation += 1;
     const generation = this.#generation;
-    const child = spawnLineChild(SERVER_SCRIPT, { ...this.#config, port: this.#port, generation }, () => undefined, this.#wrapper);
+    const child = spawnLineChild(
+      SERVER_SCRIPT,
+      { ...this.#config, port: this.#port, generation },
+      () => undefined,
+      this.#wrapper,
+    );
     this.#child = child;
     void child.exited.then(({ code, signal }) => {
       if (this.#child === child) {
         this.#child = undefined;
-        this.crashes.push(`server generation ${generation} exited on its own (${code ?? signal}): ${child.stderr().trim().slice(-2000)}`);
+        this.crashes.push(
+          `server generation ${generation} exited on its own (${code ?? signal}): ${child.stderr().trim().slice(-2000)}`,
+        );
       }
     });
-    const line = await child.waitFor((l) => l.includes('"listening"'), START_TIMEOUT_MS, `server generation ${generation} listening`);
+    const line = await child.waitFor(
+      (l) => l.includes('"listening"'),
+      START_TIMEOUT_MS,
+      `server generation ${generation} listening`,
+    );
     this.#port = (JSON.parse(line) as { port: number }).port;
     return this.#port;
   }
@@ -132,12 +143,19 @@ export class ChaosClient {
     this.#incarnation += 1;
     const incarnation = this.#incarnation;
     this.#done = false;
-    const child = spawnLineChild(CLIENT_SCRIPT, { ...this.#config, start: this.#next }, (l) => this.#onLine(l), this.#wrapper);
+    const child = spawnLineChild(
+      CLIENT_SCRIPT,
+      { ...this.#config, start: this.#next },
+      (l) => this.#onLine(l),
+      this.#wrapper,
+    );
     this.#child = child;
     void child.exited.then(({ code, signal }) => {
       if (this.#child === child && code !== 0) {
         this.#child = undefined;
-        this.crashes.push(`client ${this.clientId} process ${incarnation} exited on its own (${code ?? signal}): ${child.stderr().trim().slice(-2000)}`);
+        this.crashes.push(
+          `client ${this.clientId} process ${incarnation} exited on its own (${code ?? signal}): ${child.stderr().trim().slice(-2000)}`,
+        );
       }
     });
     await child.waitFor((l) => l.startsWith("ready "), START_TIMEOUT_MS, `client ${this.clientId} ready`);
@@ -161,7 +179,11 @@ export class ChaosClient {
   async finish(timeoutMs: number): Promise<void> {
     const child = this.#child;
     if (!child) throw new Error(`client ${this.clientId} is not running`);
-    const flushed = child.waitFor((l) => l.startsWith("flushed ") || l.startsWith("error "), timeoutMs, `client ${this.clientId} flushing`);
+    const flushed = child.waitFor(
+      (l) => l.startsWith("flushed ") || l.startsWith("error "),
+      timeoutMs,
+      `client ${this.clientId} flushing`,
+    );
     child.writeLine("finish");
     const line = await flushed;
     if (line.startsWith("error ")) throw new Error(`client ${this.clientId} could not flush: ${line}`);

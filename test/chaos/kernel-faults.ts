@@ -18,8 +18,18 @@ import { execFileSync } from "node:child_process";
 import type { NetnsLab } from "../helpers/netns.js";
 import { createRandom, type Random } from "../../src/proxy/index.js";
 
-export type KernelFaultKind = "loss" | "duplicate" | "corrupt" | "delay" | "drop" | "reject" | "link-down" | "bandwidth";
-export const KERNEL_FAULT_KINDS: readonly KernelFaultKind[] = ["loss", "duplicate", "corrupt", "delay", "drop", "reject", "link-down", "bandwidth"];
+export type KernelFaultKind =
+  "loss" | "duplicate" | "corrupt" | "delay" | "drop" | "reject" | "link-down" | "bandwidth";
+export const KERNEL_FAULT_KINDS: readonly KernelFaultKind[] = [
+  "loss",
+  "duplicate",
+  "corrupt",
+  "delay",
+  "drop",
+  "reject",
+  "link-down",
+  "bandwidth",
+];
 
 export interface KernelFault {
   readonly kind: KernelFaultKind;
@@ -62,7 +72,11 @@ export function createKernelPlan(seed: number, count: number, kinds: readonly Ke
   return plan;
 }
 
-function plannedKernelFault(random: Random, kind: KernelFaultKind, between: (min: number, max: number) => number): KernelFault {
+function plannedKernelFault(
+  random: Random,
+  kind: KernelFaultKind,
+  between: (min: number, max: number) => number,
+): KernelFault {
   const timing = { durationMs: between(500, 2500), gapMs: between(100, 700) };
   switch (kind) {
     case "loss":
@@ -77,7 +91,12 @@ function plannedKernelFault(random: Random, kind: KernelFaultKind, between: (min
       return { kind, ...timing, amount: between(64, 2048) };
     case "reject": {
       const r = random();
-      return { kind, ...timing, amount: 0, rejectWith: r < 0.5 ? "tcp-reset" : r < 0.75 ? "icmp-port-unreachable" : "icmp-host-unreachable" };
+      return {
+        kind,
+        ...timing,
+        amount: 0,
+        rejectWith: r < 0.5 ? "tcp-reset" : r < 0.75 ? "icmp-port-unreachable" : "icmp-host-unreachable",
+      };
     }
     case "drop":
     case "link-down":
@@ -98,7 +117,10 @@ function txChecksumOff(ns: string, ifname: string): string | undefined {
     "fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)",
   ].join("\n");
   try {
-    execFileSync("ip", ["netns", "exec", ns, "python3", "-c", script, ifname], { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
+    execFileSync("ip", ["netns", "exec", ns, "python3", "-c", script, ifname], {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 10_000,
+    });
     return undefined;
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string };
@@ -136,21 +158,37 @@ export class KernelFaults {
     if (!this.#netem) {
       const a = txChecksumOff(clientNs, clientIf);
       const b = a === undefined ? txChecksumOff(serverNs, serverIf) : a;
-      if (b !== undefined) this.#corruptReason = `cannot turn off veth tx checksum offload (needs python3 for the SIOCETHTOOL ioctl): ${b}`;
+      if (b !== undefined)
+        this.#corruptReason = `cannot turn off veth tx checksum offload (needs python3 for the SIOCETHTOOL ioctl): ${b}`;
     }
     const netem = "tc qdisc netem";
     const why = "sch_netem missing";
     return {
-      loss: { how: this.#netem ? `${netem} loss` : `iptables -m statistic --mode random -j DROP (${why})`, available: true },
-      duplicate: { how: this.#netem ? `${netem} duplicate` : `nft dup to <addr> device <dev> (${why})`, available: true },
+      loss: {
+        how: this.#netem ? `${netem} loss` : `iptables -m statistic --mode random -j DROP (${why})`,
+        available: true,
+      },
+      duplicate: {
+        how: this.#netem ? `${netem} duplicate` : `nft dup to <addr> device <dev> (${why})`,
+        available: true,
+      },
       corrupt: this.#netem
         ? { how: `${netem} corrupt`, available: true }
         : this.#corruptReason === undefined
-          ? { how: `nft payload mangling at ingress, tx checksum offload off: TCP drops the bad segment (${why})`, available: true }
+          ? {
+              how: `nft payload mangling at ingress, tx checksum offload off: TCP drops the bad segment (${why})`,
+              available: true,
+            }
           : { how: this.#corruptReason, available: false },
-      delay: { how: this.#netem ? `${netem} delay` : `fault proxy latency in front of the client (${why})`, available: true },
+      delay: {
+        how: this.#netem ? `${netem} delay` : `fault proxy latency in front of the client (${why})`,
+        available: true,
+      },
       drop: { how: "iptables -j DROP both ways (half-open link)", available: true },
-      reject: { how: "iptables -j REJECT (tcp-reset / icmp-port-unreachable / icmp-host-unreachable)", available: true },
+      reject: {
+        how: "iptables -j REJECT (tcp-reset / icmp-port-unreachable / icmp-host-unreachable)",
+        available: true,
+      },
       "link-down": { how: "ip link set down, then up", available: true },
       bandwidth: { how: "tc qdisc tbf", available: true },
     };
@@ -184,7 +222,23 @@ export class KernelFaults {
       case "loss":
         if (this.#netem) return netem("loss", `${f.amount}%`);
         for (const s of sides) {
-          await lab.iptables(s.ns, "-A", "CHAOS_OUT", "-o", s.dev, "-p", "tcp", "-m", "statistic", "--mode", "random", "--probability", String(f.amount / 100), "-j", "DROP");
+          await lab.iptables(
+            s.ns,
+            "-A",
+            "CHAOS_OUT",
+            "-o",
+            s.dev,
+            "-p",
+            "tcp",
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            String(f.amount / 100),
+            "-j",
+            "DROP",
+          );
         }
         return flushChains;
       case "duplicate":
@@ -217,7 +271,22 @@ export class KernelFaults {
         if (this.#netem) return netem("delay", `${f.amount}ms`, `${Math.round(f.amount / 2)}ms`);
         throw new Error("delay needs netem here; the proxy makes it");
       case "bandwidth":
-        for (const s of sides) await lab.tc(s.ns, "qdisc", "add", "dev", s.dev, "root", "tbf", "rate", `${f.amount}kbit`, "burst", "16kb", "latency", "200ms");
+        for (const s of sides)
+          await lab.tc(
+            s.ns,
+            "qdisc",
+            "add",
+            "dev",
+            s.dev,
+            "root",
+            "tbf",
+            "rate",
+            `${f.amount}kbit`,
+            "burst",
+            "16kb",
+            "latency",
+            "200ms",
+          );
         return async () => {
           for (const s of sides) await lab.tc(s.ns, "qdisc", "del", "dev", s.dev, "root");
         };
@@ -228,9 +297,33 @@ export class KernelFaults {
       case "reject":
         if (f.rejectWith === "tcp-reset") {
           // The server side answers every segment from the client with RST.
-          await lab.iptables(serverNs, "-A", "CHAOS_IN", "-i", serverIf, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset");
+          await lab.iptables(
+            serverNs,
+            "-A",
+            "CHAOS_IN",
+            "-i",
+            serverIf,
+            "-p",
+            "tcp",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+          );
         } else {
-          await lab.iptables(clientNs, "-A", "CHAOS_OUT", "-o", clientIf, "-p", "tcp", "-j", "REJECT", "--reject-with", f.rejectWith ?? "icmp-port-unreachable");
+          await lab.iptables(
+            clientNs,
+            "-A",
+            "CHAOS_OUT",
+            "-o",
+            clientIf,
+            "-p",
+            "tcp",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            f.rejectWith ?? "icmp-port-unreachable",
+          );
         }
         return flushChains;
       case "link-down":

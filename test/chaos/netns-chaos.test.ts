@@ -19,26 +19,34 @@ const available = netnsAvailable();
 const seed = chaosSeed();
 
 describe("chaos with kernel faults (network namespaces)", () => {
-  it("loss, duplication, corruption, delay, bandwidth, DROP, REJECT, link down/up: nothing lost, duplicated or reordered", { timeout: 240_000 }, async (t) => {
-    if (!available.ok) {
-      t.skip(available.reason);
-      return;
-    }
-    const report = await runNetnsChaos({ seed, ...NETNS_SIZE, log: (l) => t.diagnostic(l) });
-    const text = formatReport(report, `OUTLAST_CHAOS_SEED=${seed} node --test <build>/test/chaos/netns-chaos.test.js`);
-    for (const line of text.split("\n")) t.diagnostic(line);
-    for (const [kind, m] of Object.entries(report.mechanisms)) {
-      // Every kind the brief asks for ran here, or the test says why it could not.
-      if (!m.available) t.diagnostic(`${kind} did not run: ${m.how}`);
-      else if (kind !== "delay" || report.faultsByKind["delay"] !== undefined) assert.ok((report.faultsByKind[kind] ?? 0) > 0, `${kind} never ran\n${text}`);
-    }
-    assert.deepEqual(report.failures, [], text);
-    assert.equal(report.lost, 0, text);
-    assert.equal(report.duplicated, 0, text);
-    assert.equal(report.reordered, 0, text);
-    assert.equal(report.gaps, 0, text);
-    assert.equal(report.corrupt, 0, text);
-    assert.equal(report.messagesDelivered, report.messagesPlanned, text);
-    assert.ok(report.passed, text);
-  });
+  it(
+    "loss, duplication, corruption, delay, bandwidth, DROP, REJECT, link down/up: nothing lost, duplicated or reordered",
+    { timeout: 240_000 },
+    async (t) => {
+      if (!available.ok) {
+        t.skip(available.reason);
+        return;
+      }
+      const report = await runNetnsChaos({ seed, ...NETNS_SIZE, log: (l) => t.diagnostic(l) });
+      const text = formatReport(
+        report,
+        `OUTLAST_CHAOS_SEED=${seed} node --test <build>/test/chaos/netns-chaos.test.js`,
+      );
+      for (const line of text.split("\n")) t.diagnostic(line);
+      for (const [kind, m] of Object.entries(report.mechanisms)) {
+        // Every kind the brief asks for ran here, or the test says why it could not.
+        if (!m.available) t.diagnostic(`${kind} did not run: ${m.how}`);
+        else if (kind !== "delay" || report.faultsByKind["delay"] !== undefined)
+          assert.ok((report.faultsByKind[kind] ?? 0) > 0, `${kind} never ran\n${text}`);
+      }
+      assert.deepEqual(report.failures, [], text);
+      assert.equal(report.lost, 0, text);
+      assert.equal(report.duplicated, 0, text);
+      assert.equal(report.reordered, 0, text);
+      assert.equal(report.gaps, 0, text);
+      assert.equal(report.corrupt, 0, text);
+      assert.equal(report.messagesDelivered, report.messagesPlanned, text);
+      assert.ok(report.passed, text);
+    },
+  );
 });

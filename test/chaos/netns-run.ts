@@ -13,7 +13,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NetnsLab } from "../helpers/netns.js";
 import { checkDelivery } from "./checker.js";
 import { ChaosClient, ChaosServer } from "./fixtures.js";
-import { createKernelPlan, KERNEL_FAULT_KINDS, KernelFaults, type KernelFault, type Mechanisms } from "./kernel-faults.js";
+import {
+  createKernelPlan,
+  KERNEL_FAULT_KINDS,
+  KernelFaults,
+  type KernelFault,
+  type Mechanisms,
+} from "./kernel-faults.js";
 import { startProxyProcess, type ProxyProcess } from "./proxy-process.js";
 import type { ChaosReport } from "./run-chaos.js";
 
@@ -48,16 +54,34 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
   try {
     const clientNs = await lab.namespace("chaos-c");
     const serverNs = await lab.namespace("chaos-s");
-    const v = await lab.veth({ ns: clientNs, addresses: [`${CLIENT_ADDR}/24`] }, { ns: serverNs, addresses: [`${SERVER_ADDR}/24`] });
-    const kernel = new KernelFaults(lab, { clientNs, serverNs, clientIf: v.a, serverIf: v.b, clientAddr: CLIENT_ADDR, serverAddr: SERVER_ADDR });
+    const v = await lab.veth(
+      { ns: clientNs, addresses: [`${CLIENT_ADDR}/24`] },
+      { ns: serverNs, addresses: [`${SERVER_ADDR}/24`] },
+    );
+    const kernel = new KernelFaults(lab, {
+      clientNs,
+      serverNs,
+      clientIf: v.a,
+      serverIf: v.b,
+      clientAddr: CLIENT_ADDR,
+      serverAddr: SERVER_ADDR,
+    });
     mechanisms = await kernel.prepare();
-    for (const [kind, m] of Object.entries(mechanisms)) log(`${kind}: ${m.available ? m.how : `NOT POSSIBLE here: ${m.how}`}`);
-    const kinds = KERNEL_FAULT_KINDS.filter((k) => mechanisms?.[k].available === true && (kernel.netem || k !== "delay"));
+    for (const [kind, m] of Object.entries(mechanisms))
+      log(`${kind}: ${m.available ? m.how : `NOT POSSIBLE here: ${m.how}`}`);
+    const kinds = KERNEL_FAULT_KINDS.filter(
+      (k) => mechanisms?.[k].available === true && (kernel.netem || k !== "delay"),
+    );
     plan = createKernelPlan(options.seed, options.faults, kinds);
     const planMs = plan.reduce((t, f) => t + f.durationMs + f.gapMs, 0);
 
     const serverHost = kernel.netem ? SERVER_ADDR : "127.0.0.1";
-    server = new ChaosServer({ host: serverHost, port: 0, stateDir: join(dir, "state"), recordsFile }, ["ip", "netns", "exec", serverNs]);
+    server = new ChaosServer({ host: serverHost, port: 0, stateDir: join(dir, "state"), recordsFile }, [
+      "ip",
+      "netns",
+      "exec",
+      serverNs,
+    ]);
     const port = await server.start();
     let target = `${SERVER_ADDR}:${port}`;
     if (!kernel.netem) {
@@ -71,7 +95,9 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
         wrapper: ["ip", "netns", "exec", serverNs],
       });
       target = `${SERVER_ADDR}:${proxy.port}`;
-      log(`delay: outlast proxy in the server namespace (client -- veth -- proxy -- server), latency 15ms±10 on every chunk, for the whole run`);
+      log(
+        `delay: outlast proxy in the server namespace (client -- veth -- proxy -- server), latency 15ms±10 on every chunk, for the whole run`,
+      );
     }
     const ratePerSec = perClient / ((planMs * 0.9) / 1000);
     for (let i = 0; i < options.clients; i++) {
@@ -93,7 +119,9 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
       );
     }
     await Promise.all(clients.map((c) => c.start()));
-    log(`seed ${options.seed}: ${plan.length} kernel faults over ${planMs} ms, ${perClient} messages x ${options.clients} clients`);
+    log(
+      `seed ${options.seed}: ${plan.length} kernel faults over ${planMs} ms, ${perClient} messages x ${options.clients} clients`,
+    );
 
     for (const [i, f] of plan.entries()) {
       log(`kernel fault ${i + 1}/${plan.length}: ${JSON.stringify(f)}`);
@@ -126,7 +154,11 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
     failures.push(`no records: ${(err as Error).message}`);
   }
   rmSync(dir, { recursive: true, force: true });
-  const check = checkDelivery(records, new Map(clients.map((c) => [c.clientId, c.stored] as const)), clients.flatMap((c) => c.sendErrors));
+  const check = checkDelivery(
+    records,
+    new Map(clients.map((c) => [c.clientId, c.stored] as const)),
+    clients.flatMap((c) => c.sendErrors),
+  );
   for (const c of clients) failures.push(...c.crashes);
   failures.push(...(server?.crashes ?? []));
   const faultsByKind: Record<string, number> = {};
@@ -136,9 +168,12 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
   let resends = 0;
   for (const c of clients) {
     resends += c.stats?.resends ?? 0;
-    for (const [kind, n] of Object.entries(c.stats?.reconnects ?? {})) clientReconnects[kind] = (clientReconnects[kind] ?? 0) + n;
+    for (const [kind, n] of Object.entries(c.stats?.reconnects ?? {}))
+      clientReconnects[kind] = (clientReconnects[kind] ?? 0) + n;
   }
-  const unavailable = Object.fromEntries(KERNEL_FAULT_KINDS.map((k) => [k, { how: "not prepared", available: false }])) as unknown as Mechanisms;
+  const unavailable = Object.fromEntries(
+    KERNEL_FAULT_KINDS.map((k) => [k, { how: "not prepared", available: false }]),
+  ) as unknown as Mechanisms;
   return {
     ...check,
     name: "netns-kernel-faults",

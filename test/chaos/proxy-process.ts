@@ -32,14 +32,28 @@ export async function startProxyProcess(options: {
   readonly extraArgs?: readonly string[];
   readonly wrapper?: readonly string[];
 }): Promise<ProxyProcess> {
-  const args = ["proxy", "--listen", options.listen, "--upstream", options.upstream, "--seed", String(options.seed), "--control", "127.0.0.1:0", ...(options.extraArgs ?? [])];
+  const args = [
+    "proxy",
+    "--listen",
+    options.listen,
+    "--upstream",
+    options.upstream,
+    "--seed",
+    String(options.seed),
+    "--control",
+    "127.0.0.1:0",
+    ...(options.extraArgs ?? []),
+  ];
   const argv = [...(options.wrapper ?? []), process.execPath, CLI, ...args];
   const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   let stderr = "";
   const { port, control } = await new Promise<{ port: number; control: string }>((resolve, reject) => {
     let port: number | undefined;
-    const timer = setTimeout(() => reject(new Error(`outlast proxy did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`outlast proxy did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)),
+      START_TIMEOUT_MS,
+    );
     createInterface({ input: child.stderr }).on("line", (line) => {
       stderr = `${stderr}${line}\n`.slice(-20_000);
       const listening = /listening on tcp:\/\/[^ ]*:(\d+) /.exec(line);

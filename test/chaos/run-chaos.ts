@@ -11,7 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkDelivery, type CheckResult } from "./checker.js";
-import { countByKind, createFaultPlan, DEFAULT_WEIGHTS, planEndMs, type PlanFaultKind, type PlannedFault } from "./fault-plan.js";
+import {
+  countByKind,
+  createFaultPlan,
+  DEFAULT_WEIGHTS,
+  planEndMs,
+  type PlanFaultKind,
+  type PlannedFault,
+} from "./fault-plan.js";
 import { ChaosClient, ChaosServer } from "./fixtures.js";
 import { startProxyProcess, type ProxyProcess } from "./proxy-process.js";
 
@@ -116,7 +123,8 @@ async function executePlan(
  */
 async function stopProxy(proxy: ProxyProcess, knownIssues: string[]): Promise<void> {
   const graceMs = 5000;
-  if (!(await proxy.stop(graceMs))) knownIssues.push(`the proxy did not stop within ${graceMs} ms of SIGTERM (killed): the close-then-reset proxy bug`);
+  if (!(await proxy.stop(graceMs)))
+    knownIssues.push(`the proxy did not stop within ${graceMs} ms of SIGTERM (killed): the close-then-reset proxy bug`);
 }
 
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
@@ -144,7 +152,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     proxy = await startProxyProcess({ listen: "127.0.0.1:0", upstream: `127.0.0.1:${port}`, seed: options.seed });
     const address = { port: proxy.port };
     // Sending spans the plan (it ends at ~90% of it), so faults meet traffic from start to end.
-    const ratePerSec = Math.max(1, perClient / (Math.max(endMs, 1000) * 0.9 / 1000));
+    const ratePerSec = Math.max(1, perClient / ((Math.max(endMs, 1000) * 0.9) / 1000));
     for (let i = 0; i < options.clients; i++) {
       clients.push(
         new ChaosClient({
@@ -162,7 +170,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       );
     }
     await Promise.all(clients.map((c) => c.start()));
-    log(`seed ${options.seed}: ${plan.length} faults over ${endMs} ms, ${perClient} messages x ${options.clients} clients at ${Math.round(ratePerSec)}/s each`);
+    log(
+      `seed ${options.seed}: ${plan.length} faults over ${endMs} ms, ${perClient} messages x ${options.clients} clients at ${Math.round(ratePerSec)}/s each`,
+    );
 
     await executePlan(plan, proxy, server, clients, log);
     if (!server.running) await server.start();
@@ -204,7 +214,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   let resends = 0;
   for (const c of clients) {
     resends += c.stats?.resends ?? 0;
-    for (const [kind, n] of Object.entries(c.stats?.reconnects ?? {})) clientReconnects[kind] = (clientReconnects[kind] ?? 0) + n;
+    for (const [kind, n] of Object.entries(c.stats?.reconnects ?? {}))
+      clientReconnects[kind] = (clientReconnects[kind] ?? 0) + n;
   }
   const faultsByKind = countByKind(plan);
   return {

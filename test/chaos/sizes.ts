@@ -11,7 +11,8 @@ export function chaosSeed(): number {
   const text = process.env["OUTLAST_CHAOS_SEED"];
   if (text === undefined || text === "") return randomSeed();
   const seed = Number(text);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`OUTLAST_CHAOS_SEED must be an integer in 0..4294967295, not ${JSON.stringify(text)}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new Error(`OUTLAST_CHAOS_SEED must be an integer in 0..4294967295, not ${JSON.stringify(text)}`);
   return seed;
 }
 

@@ -80,12 +80,20 @@ export class Child {
 
   /** Waits for a stderr line matching `re`; rejects when the process exits first. */
   stderrLine(re: RegExp, timeoutMs = WAIT_MS): Promise<RegExpExecArray> {
-    return this.until(`stderr ${String(re)}`, () => {
-      const m = this.stderr.split("\n").map((l) => re.exec(l)).find((x) => x !== null);
-      if (m !== undefined) return m;
-      if (this.exit !== undefined) throw new Error(`exited (${JSON.stringify(this.exit)}) before ${String(re)}; stderr:\n${this.stderr}`);
-      return undefined;
-    }, timeoutMs);
+    return this.until(
+      `stderr ${String(re)}`,
+      () => {
+        const m = this.stderr
+          .split("\n")
+          .map((l) => re.exec(l))
+          .find((x) => x !== null);
+        if (m !== undefined) return m;
+        if (this.exit !== undefined)
+          throw new Error(`exited (${JSON.stringify(this.exit)}) before ${String(re)}; stderr:\n${this.stderr}`);
+        return undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Waits for the exit (with a timeout). */
@@ -95,9 +103,17 @@ export class Child {
 }
 
 /** Starts `outlast ...args`; killed with SIGKILL at the end of the test if still running. */
-export function start(t: TestContext, args: readonly string[], options: SpawnOptions & { envExtra?: Record<string, string> } = {}): Child {
+export function start(
+  t: TestContext,
+  args: readonly string[],
+  options: SpawnOptions & { envExtra?: Record<string, string> } = {},
+): Child {
   const { envExtra, ...spawnOptions } = options;
-  const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv(envExtra), stdio: ["pipe", "pipe", "pipe"], ...spawnOptions });
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: cleanEnv(envExtra),
+    stdio: ["pipe", "pipe", "pipe"],
+    ...spawnOptions,
+  });
   const c = new Child(child);
   t.after(() => {
     if (c.exit === undefined) child.kill("SIGKILL");
@@ -106,7 +122,13 @@ export function start(t: TestContext, args: readonly string[], options: SpawnOpt
 }
 
 /** Runs `outlast ...args` to its end, with `input` on stdin. */
-export async function run(t: TestContext, args: readonly string[], input = "", envExtra: Record<string, string> = {}, timeoutMs = WAIT_MS): Promise<Child & { exit: Exit }> {
+export async function run(
+  t: TestContext,
+  args: readonly string[],
+  input = "",
+  envExtra: Record<string, string> = {},
+  timeoutMs = WAIT_MS,
+): Promise<Child & { exit: Exit }> {
   const c = start(t, args, { envExtra });
   c.child.stdin?.end(input);
   await c.waitExit(timeoutMs);
@@ -114,7 +136,10 @@ export async function run(t: TestContext, args: readonly string[], input = "", e
 }
 
 /** Starts `outlast serve` on a free port; resolves with it and its port. */
-export async function startServe(t: TestContext, args: readonly string[] = []): Promise<{ serve: Child; port: number }> {
+export async function startServe(
+  t: TestContext,
+  args: readonly string[] = [],
+): Promise<{ serve: Child; port: number }> {
   const serve = start(t, ["serve", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const m = await serve.stderrLine(/^outlast serve: listening on tcp:\/\/127\.0\.0\.1:(\d+)$/);
   return { serve, port: Number(m[1]) };

@@ -10,7 +10,13 @@ import { DeliveryRecord, demoPayload } from "../../src/cli/demo/delivery-record.
 import { ESCAPE, run } from "./cli-process.js";
 
 test("demo --json: a seeded run through faults loses nothing, duplicates nothing, and reports real reconnects", async (t) => {
-  const r = await run(t, ["demo", "--json", "--messages", "800", "--duration", "3s", "--seed", "11", "--fault-rate", "3"], "", {}, 60_000);
+  const r = await run(
+    t,
+    ["demo", "--json", "--messages", "800", "--duration", "3s", "--seed", "11", "--fault-rate", "3"],
+    "",
+    {},
+    60_000,
+  );
   assert.equal(r.exit.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.ok, true);
@@ -28,7 +34,10 @@ test("demo --json: a seeded run through faults loses nothing, duplicates nothing
   // Causes are classified codes, not made-up labels.
   for (const cause of Object.keys(report.reconnects)) assert.match(cause, /^(E[A-Z]+|OUTLAST_[A-Z_]+|GOODBYE|CLOSED)$/);
   // Sends are spread over the scenario (the last is due at ~3 s) so faults land mid-stream; the drain may end within ms of it.
-  assert.ok(report.elapsedMs > 2_500, `elapsed ${String(report.elapsedMs)} ms: the sends were not spread over the scenario`);
+  assert.ok(
+    report.elapsedMs > 2_500,
+    `elapsed ${String(report.elapsedMs)} ms: the sends were not spread over the scenario`,
+  );
   // Off a terminal: plain progress lines on stderr, no escape codes, at most about one a second (+ one per fault).
   assert.doesNotMatch(r.stderr, ESCAPE);
   assert.match(r.stderr, /^outlast demo: 800 messages over 3\.0 s through \d+ planned faults \(seed 11\)$/m);
@@ -36,7 +45,13 @@ test("demo --json: a seeded run through faults loses nothing, duplicates nothing
 });
 
 test("demo without faults: every message arrives and nothing reconnects; the text report says OK", async (t) => {
-  const r = await run(t, ["demo", "--messages", "300", "--duration", "500ms", "--fault-rate", "0", "--seed", "1"], "", {}, 30_000);
+  const r = await run(
+    t,
+    ["demo", "--messages", "300", "--duration", "500ms", "--fault-rate", "0", "--seed", "1"],
+    "",
+    {},
+    30_000,
+  );
   assert.equal(r.exit.code, 0, r.stderr);
   assert.match(r.stdout, /^ {2}delivered +300 /m);
   assert.match(r.stdout, /^ {2}lost +0$/m);
@@ -56,7 +71,10 @@ test("the fault plan is a function of the seed and always holds one server crash
     for (let i = 1; i < plan.length; i++) {
       const prev = plan[i - 1];
       const cur = plan[i];
-      assert.ok(prev !== undefined && cur !== undefined && cur.atMs >= prev.atMs + prev.forMs, `seed ${seed}: faults never overlap`);
+      assert.ok(
+        prev !== undefined && cur !== undefined && cur.atMs >= prev.atMs + prev.forMs,
+        `seed ${seed}: faults never overlap`,
+      );
     }
     assert.ok(plan.every((s) => s.atMs + s.forMs <= 12_000));
   }
@@ -68,7 +86,14 @@ test("the delivery record counts lost, duplicated and flagged redeliveries from 
   for (const i of [0, 1, 1, 3]) record.record(demoPayload(i, 64), false);
   record.record(demoPayload(3, 64), true);
   record.record(Buffer.from("not a demo message"), false);
-  assert.deepEqual(record.summary(5), { delivered: 3, lost: 2, lostExamples: [2, 4], duplicates: 1, redeliveries: 1, unknown: 1 });
+  assert.deepEqual(record.summary(5), {
+    delivered: 3,
+    lost: 2,
+    lostExamples: [2, 4],
+    duplicates: 1,
+    redeliveries: 1,
+    unknown: 1,
+  });
 });
 
 test("demo: usage errors exit 2 in one line; --help has examples", async (t) => {

@@ -47,7 +47,13 @@ test("explain takes several codes and negative errnos", async () => {
 test("explain --json prints one object per argument", async () => {
   const r = await outlast("explain", "-4077", "CERT_HAS_EXPIRED", "--platform", "win32", "--json");
   assert.equal(r.code, 0, r.stderr);
-  const json = JSON.parse(r.stdout) as { input: string; code: string; connection: boolean; delivered: string; numbers: { win32?: { wsa?: number } } }[];
+  const json = JSON.parse(r.stdout) as {
+    input: string;
+    code: string;
+    connection: boolean;
+    delivered: string;
+    numbers: { win32?: { wsa?: number } };
+  }[];
   assert.equal(json.length, 2);
   assert.equal(json[0]?.input, "-4077");
   assert.equal(json[0]?.code, "ECONNRESET");
@@ -69,7 +75,13 @@ test("an unknown code exits 1 with one line on stderr, after explaining the know
 });
 
 test("usage errors exit 2 with one line and no stack trace", async () => {
-  for (const args of [["explain"], ["explain", "--bogus", "54"], ["explain", "54", "--platform", "solaris"], ["frobnicate"], []]) {
+  for (const args of [
+    ["explain"],
+    ["explain", "--bogus", "54"],
+    ["explain", "54", "--platform", "solaris"],
+    ["frobnicate"],
+    [],
+  ]) {
     const r = await outlast(...args);
     assert.equal(r.code, 2, args.join(" "));
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");

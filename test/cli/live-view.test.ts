@@ -45,10 +45,16 @@ test("demo on a terminal (tmux): the live view is drawn in place; stdout piped t
   const session = `outlast-live-${process.pid}`;
   const env = cleanEnv();
   const command = `${shellQuote(process.execPath)} ${shellQuote(bin)} demo --messages 1500 --duration 4s --seed 3 > ${shellQuote(report)}; echo $? > ${shellQuote(done)}; sleep 60`;
-  execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], { env: { ...env, TERM: "xterm-256color" } });
+  execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], {
+    env: { ...env, TERM: "xterm-256color" },
+  });
   t.after(() => spawnSync("tmux", ["kill-session", "-t", session]));
 
-  const during = await waitForScreen(session, (s) => /outlast demo · seed 3/.test(s) && /\d+ \/ 1,500 delivered/.test(s) && /link +● \w+/.test(s), 15_000);
+  const during = await waitForScreen(
+    session,
+    (s) => /outlast demo · seed 3/.test(s) && /\d+ \/ 1,500 delivered/.test(s) && /link +● \w+/.test(s),
+    15_000,
+  );
   assert.match(during, /[█░]{10,}/, "a progress bar");
   assert.match(during, /rate +[\d,]+ msg\/s +queue [\d,]+/);
   assert.match(during, /survived +/);
@@ -102,7 +108,12 @@ test("LiveRegion off a TTY writes plain lines and never an escape code; on a TTY
   assert.ok(out.startsWith("\x1b[?25l"), "hides the cursor");
   assert.ok(out.endsWith("\x1b[?25h"), "shows it again");
   assert.ok(out.includes("\x1b[2F"), "moves up over the previous two lines to redraw");
-  assert.ok(stripAnsi(out).split("\n").every((l) => l.length <= 29), "lines are cut to the terminal width");
+  assert.ok(
+    stripAnsi(out)
+      .split("\n")
+      .every((l) => l.length <= 29),
+    "lines are cut to the terminal width",
+  );
   assert.match(stripAnsi(out), /kept line\n/);
 });
 

@@ -34,7 +34,12 @@ async function writeOutbox(dir: string, n: number, ackUpTo: number): Promise<voi
   await outbox.open("inspect-me");
   const now = Date.now() - HOUR_MS;
   await outbox.append(
-    Array.from({ length: n }, (_, i) => ({ data: Buffer.from(`record ${i + 1}`), important: i % 2 === 0, createdAtMs: now, expiresAtMs: i === 0 ? now + 60_000 : Infinity })),
+    Array.from({ length: n }, (_, i) => ({
+      data: Buffer.from(`record ${i + 1}`),
+      important: i % 2 === 0,
+      createdAtMs: now,
+      expiresAtMs: i === 0 ? now + 60_000 : Infinity,
+    })),
   );
   outbox.acknowledge(ackUpTo);
   await outbox.sync();
@@ -49,14 +54,20 @@ test("outbox inspect reports counts, bytes, seqs, kinds and quarantined parts, a
   const i = JSON.parse(json.stdout);
   assert.equal(i.clientId, "inspect-me");
   assert.equal(i.messages, 7);
-  assert.equal(i.bytes, Array.from({ length: 7 }, (_, k) => `record ${k + 4}`.length).reduce((a, b) => a + b, 0));
+  assert.equal(
+    i.bytes,
+    Array.from({ length: 7 }, (_, k) => `record ${k + 4}`.length).reduce((a, b) => a + b, 0),
+  );
   assert.equal(i.firstSeq, 4);
   assert.equal(i.lastSeq, 10);
   assert.equal(i.nextSeq, 11);
   assert.equal(i.importantMessages, 3); // seqs 5, 7, 9 (i = 4, 6, 8)
   assert.equal(i.bestEffortMessages, 4);
   assert.equal(i.expiringMessages, 0); // only seq 1 had a ttl, and it is acknowledged
-  assert.ok(i.oldestAgeMs >= HOUR_MS && i.oldestAgeMs < HOUR_MS + 60_000, `oldestAgeMs ${i.oldestAgeMs}: from the record's time, not a file's`);
+  assert.ok(
+    i.oldestAgeMs >= HOUR_MS && i.oldestAgeMs < HOUR_MS + 60_000,
+    `oldestAgeMs ${i.oldestAgeMs}: from the record's time, not a file's`,
+  );
   assert.equal(typeof i.oldestCreatedAtMs, "number");
   assert.deepEqual(i.quarantined, []);
   assert.ok(i.diskBytes > 0);
@@ -66,7 +77,9 @@ test("outbox inspect reports counts, bytes, seqs, kinds and quarantined parts, a
   assert.deepEqual(i.damaged, []);
 
   // Garbage after the last record of the newest segment: reported as damage the next open will quarantine, and left alone.
-  const segments = readdirSync(dir).filter((n) => n.startsWith("seg-")).sort();
+  const segments = readdirSync(dir)
+    .filter((n) => n.startsWith("seg-"))
+    .sort();
   const newest = segments[segments.length - 1];
   assert.ok(newest !== undefined);
   appendFileSync(join(dir, newest), Buffer.alloc(64, 0xab));
@@ -78,7 +91,13 @@ test("outbox inspect reports counts, bytes, seqs, kinds and quarantined parts, a
   assert.match(text.stdout, /^ {2}clientId +inspect-me$/m);
   assert.match(text.stdout, /^ {2}oldest +created 1h 00m ago \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/m);
   assert.match(text.stdout, /^ {2}quarantined +none$/m);
-  assert.match(text.stdout, new RegExp(`^ {2}damaged +1 corrupt part, 64 B: ${newest.replace(".", "\\.")} at \\d+ \\(record header CRC mismatch\\); the next open moves it to quarantine/$`, "m"));
+  assert.match(
+    text.stdout,
+    new RegExp(
+      `^ {2}damaged +1 corrupt part, 64 B: ${newest.replace(".", "\\.")} at \\d+ \\(record header CRC mismatch\\); the next open moves it to quarantine/$`,
+      "m",
+    ),
+  );
   assert.doesNotMatch(text.stdout, /in use/);
   assert.deepEqual(snapshot(dir), before, "inspect wrote nothing: the damage is still there, no lock, no new segment");
 });
@@ -90,7 +109,10 @@ test("outbox inspect of an outbox a live process holds: no lock taken, nothing w
   t.after(() => {
     if (holder.exit === undefined) holder.child.kill("SIGKILL");
   });
-  const ready = await holder.until("the holder's ready line", () => /^ready (\d+) (\d+) (\d+)$/m.exec(holder.stdout) ?? undefined);
+  const ready = await holder.until(
+    "the holder's ready line",
+    () => /^ready (\d+) (\d+) (\d+)$/m.exec(holder.stdout) ?? undefined,
+  );
   const pid = Number(ready[1]);
   assert.equal(Number(ready[2]), 20);
   const before = snapshot(dir);
@@ -107,15 +129,24 @@ test("outbox inspect of an outbox a live process holds: no lock taken, nothing w
   assert.equal(i.clientId, "inspect-me");
   const text = await run(t, ["outbox", "inspect", dir]);
   assert.equal(text.exit.code, 0, text.stderr);
-  assert.match(text.stdout, new RegExp(`^ {2}in use +by pid ${pid} \\(an outlast send\\?\\); this is a snapshot, read without its lock$`, "m"));
+  assert.match(
+    text.stdout,
+    new RegExp(`^ {2}in use +by pid ${pid} \\(an outlast send\\?\\); this is a snapshot, read without its lock$`, "m"),
+  );
   assert.deepEqual(snapshot(dir), before, "nothing was written, and the holder's lock is untouched");
 
   const purge = await run(t, ["outbox", "purge", dir, "--yes"]);
   assert.equal(purge.exit.code, 1, "purge still takes the lock");
-  assert.match(purge.stderr, new RegExp(`^outlast outbox: outbox .* is in use by pid ${pid} \\(an outlast send\\?\\); stop it and try again\n$`));
+  assert.match(
+    purge.stderr,
+    new RegExp(`^outlast outbox: outbox .* is in use by pid ${pid} \\(an outlast send\\?\\); stop it and try again\n$`),
+  );
 
   holder.child.stdin?.end();
-  const closed = await holder.until("the holder's closed line", () => /^closed (\d+) (\d+) (\S+)$/m.exec(holder.stdout) ?? undefined);
+  const closed = await holder.until(
+    "the holder's closed line",
+    () => /^closed (\d+) (\d+) (\S+)$/m.exec(holder.stdout) ?? undefined,
+  );
   assert.deepEqual(closed.slice(1), ["20", "26", "none"], "the holder kept its records and never failed");
   assert.equal((await holder.waitExit()).code, 0, holder.stderr);
 });
@@ -155,7 +186,12 @@ test("outbox: a missing directory and a directory that is not an outbox are one-
   assert.match(notOutboxInspect.stderr, /is not an outbox \(it holds no seg-\*\.log files\)/);
   assert.deepEqual(readdirSync(root).sort(), ["ob"], "nothing was created");
 
-  for (const args of [["outbox"], ["outbox", "list", dir], ["outbox", "inspect"], ["outbox", "inspect", dir, "--yes"]]) {
+  for (const args of [
+    ["outbox"],
+    ["outbox", "list", dir],
+    ["outbox", "inspect"],
+    ["outbox", "inspect", dir, "--yes"],
+  ]) {
     const r = await run(t, args);
     assert.equal(r.exit.code, 2, args.join(" "));
   }

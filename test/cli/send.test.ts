@@ -14,7 +14,11 @@ test("send delivers stdin lines to serve in order, exits 0, and keeps no escape 
   const { serve } = await startServe(t, ["--state", join(dir, "state")]);
   const port = /:(\d+)$/m.exec(serve.stderr)?.[1] ?? "";
   const lines = Array.from({ length: 1000 }, (_, i) => `message ${i + 1}`);
-  const send = await run(t, ["send", `tcp://127.0.0.1:${port}`, "--outbox", join(dir, "ob"), "--client-id", "cli-test"], `${lines.join("\r\n")}\n\n`);
+  const send = await run(
+    t,
+    ["send", `tcp://127.0.0.1:${port}`, "--outbox", join(dir, "ob"), "--client-id", "cli-test"],
+    `${lines.join("\r\n")}\n\n`,
+  );
   assert.equal(send.exit.code, 0, send.stderr);
   assert.match(send.stderr, /outlast send: 1,000 messages acknowledged by tcp:\/\/127\.0\.0\.1:\d+/);
   assert.doesNotMatch(send.stderr, ESCAPE);
@@ -44,7 +48,12 @@ test("send reads files in order with --framing length-prefixed and raw, and the 
   );
   writeFileSync(join(dir, "a.bin"), frames);
   const xdg = join(dir, "xdg");
-  const send = await run(t, ["send", `tcp://127.0.0.1:${port}`, join(dir, "a.bin"), "--framing", "length-prefixed"], "", { XDG_STATE_HOME: xdg });
+  const send = await run(
+    t,
+    ["send", `tcp://127.0.0.1:${port}`, join(dir, "a.bin"), "--framing", "length-prefixed"],
+    "",
+    { XDG_STATE_HOME: xdg },
+  );
   assert.equal(send.exit.code, 0, send.stderr);
   const got = await serve.until("4 lines", () => {
     const l = jsonLines(serve.stdout);
@@ -54,19 +63,36 @@ test("send reads files in order with --framing length-prefixed and raw, and the 
     got.map((m) => m["data"]),
     ["one", "", "two\nlines", "x".repeat(70_000)],
   );
-  const inspect = await run(t, ["outbox", "inspect", join(xdg, "outlast", "outbox", `tcp-127.0.0.1-${port}`), "--json"]);
+  const inspect = await run(t, [
+    "outbox",
+    "inspect",
+    join(xdg, "outlast", "outbox", `tcp-127.0.0.1-${port}`),
+    "--json",
+  ]);
   assert.equal(inspect.exit.code, 0, inspect.stderr);
   assert.equal(JSON.parse(inspect.stdout).nextSeq, 5);
 
   // raw: the chunk read is the message (a short stdin arrives as one chunk).
-  const raw = await run(t, ["send", `tcp://127.0.0.1:${port}`, "--framing", "raw", "--outbox", join(dir, "raw")], "no\nframing at all");
+  const raw = await run(
+    t,
+    ["send", `tcp://127.0.0.1:${port}`, "--framing", "raw", "--outbox", join(dir, "raw")],
+    "no\nframing at all",
+  );
   assert.equal(raw.exit.code, 0, raw.stderr);
   const last = await serve.until("5 lines", () => jsonLines(serve.stdout)[4]);
   assert.equal(last["data"], "no\nframing at all");
 
   // A truncated length prefix is a one-line failure, exit 1; what was whole is delivered.
   writeFileSync(join(dir, "bad.bin"), Buffer.concat([frames.subarray(0, 7), Buffer.from([0, 0, 0, 9, 0x41])]));
-  const bad = await run(t, ["send", `tcp://127.0.0.1:${port}`, join(dir, "bad.bin"), "--framing", "length-prefixed", "--outbox", join(dir, "ob2")]);
+  const bad = await run(t, [
+    "send",
+    `tcp://127.0.0.1:${port}`,
+    join(dir, "bad.bin"),
+    "--framing",
+    "length-prefixed",
+    "--outbox",
+    join(dir, "ob2"),
+  ]);
   assert.equal(bad.exit.code, 1);
   assert.match(bad.stderr, /outlast send: the input ends inside message 2/);
   assert.doesNotMatch(bad.stderr, /^\s+at /m);
@@ -86,7 +112,12 @@ test("SIGINT during send: stops reading, drains with a deadline, says how many a
   const exit = await send.waitExit();
   assert.equal(exit.code, 1, send.stderr);
   assert.match(send.stderr, /SIGINT: stopped reading; delivering what is stored for up to 200 ms/);
-  assert.match(send.stderr, new RegExp(`0 acknowledged; 300 messages are still stored in ${outbox.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}; the next`));
+  assert.match(
+    send.stderr,
+    new RegExp(
+      `0 acknowledged; 300 messages are still stored in ${outbox.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}; the next`,
+    ),
+  );
 
   // A server comes up (on another port: the outbox is not tied to a URL when --outbox is given).
   const { serve, port: port2 } = await startServe(t);

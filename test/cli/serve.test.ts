@@ -36,7 +36,12 @@ interface Exit {
 }
 
 /** Resolves when `check` returns a value after some `event` on `emitter`-like sources; rejects after WAIT_MS. */
-function waitUntil<T>(what: string, subscribe: (wake: () => void) => () => void, check: () => T | undefined, timeoutMs = WAIT_MS): Promise<T> {
+function waitUntil<T>(
+  what: string,
+  subscribe: (wake: () => void) => () => void,
+  check: () => T | undefined,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let unsubscribe = (): void => {};
     const timer = setTimeout(() => {
@@ -89,9 +94,15 @@ class Serve {
   /** Waits for a stderr line matching `re`; rejects if the process exits first. */
   stderrLine(re: RegExp): Promise<RegExpExecArray> {
     return waitUntil(`stderr ${String(re)}`, this.#subscribe, () => {
-      const m = this.stderr.split("\n").map((l) => re.exec(l)).find((x) => x !== null);
+      const m = this.stderr
+        .split("\n")
+        .map((l) => re.exec(l))
+        .find((x) => x !== null);
       if (m !== undefined) return m;
-      if (this.exit !== undefined) throw new Error(`outlast serve exited (${JSON.stringify(this.exit)}) before ${String(re)}; stderr:\n${this.stderr}`);
+      if (this.exit !== undefined)
+        throw new Error(
+          `outlast serve exited (${JSON.stringify(this.exit)}) before ${String(re)}; stderr:\n${this.stderr}`,
+        );
       return undefined;
     });
   }
@@ -112,8 +123,15 @@ class Serve {
 }
 
 /** Starts `outlast serve --listen 127.0.0.1:0 ...args` and waits for its listening line. */
-async function startServe(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<{ serve: Serve; port: number; scheme: string }> {
-  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0", ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+async function startServe(
+  t: TestContext,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ serve: Serve; port: number; scheme: string }> {
+  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0", ...args], {
+    env: cleanEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const serve = new Serve(child);
   t.after(() => {
     if (serve.exit === undefined) child.kill("SIGKILL");
@@ -179,7 +197,12 @@ test("--credentials: a matching token is accepted, a wrong or missing one gets E
     client.sendMessages(1, 1, "ok");
     await client.waitAck(1);
 
-    for (const [clientId, token] of [["sensor-1", "s3cret"], ["sensor-1", "s3cret token!"], ["nobody", "s3cret token"], ["sensor-1", ""]] as const) {
+    for (const [clientId, token] of [
+      ["sensor-1", "s3cret"],
+      ["sensor-1", "s3cret token!"],
+      ["nobody", "s3cret token"],
+      ["sensor-1", ""],
+    ] as const) {
       const bad = await RawClient.connect({ port });
       t.after(() => bad.destroy());
       await assert.rejects(bad.hello({ clientId, token }), (err: Error & { frame?: { code?: string } }) => {
@@ -233,7 +256,10 @@ test("SIGINT drains: the connected client gets its last ACK and GOODBYE, the com
 
 test("a second SIGINT while draining exits at once with 130", async (t) => {
   // Nobody reads stdout: the pipe fills, a write never completes, so the drain cannot finish.
-  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0"], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0"], {
+    env: cleanEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   t.after(() => child.kill("SIGKILL"));
   const serve = new Serve(child);
   child.stdout?.pause();
@@ -272,7 +298,10 @@ test("bad usage exits 2 with one line on stderr", async () => {
 });
 
 test("a flag wins over its OUTLAST_* variable", async (t) => {
-  const { serve, port } = await startServe(t, ["--format", "jsonl"], { OUTLAST_FORMAT: "raw", OUTLAST_LISTEN: "127.0.0.1:1" });
+  const { serve, port } = await startServe(t, ["--format", "jsonl"], {
+    OUTLAST_FORMAT: "raw",
+    OUTLAST_LISTEN: "127.0.0.1:1",
+  });
   const { client } = await openClient(port, "f");
   t.after(() => client.destroy());
   client.sendMessages(1, 1, "z");
@@ -286,12 +315,18 @@ test("a locked state directory exits 1 with one line (the stack only with --debu
   const { serve } = await startServe(t, ["--state", state]);
   const r = await outlast(["serve", "--listen", "127.0.0.1:0", "--state", state]);
   assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stderr, `outlast serve: state directory ${state} is locked by pid ${serve.child.pid}; stop that server or pass another --state\n`);
+  assert.equal(
+    r.stderr,
+    `outlast serve: state directory ${state} is locked by pid ${serve.child.pid}; stop that server or pass another --state\n`,
+  );
   assertOneLine(r.stderr);
 
   const viaEnv = await outlast(["serve", "--listen", "127.0.0.1:0", "--debug"], { OUTLAST_STATE: state });
   assert.equal(viaEnv.code, 1);
-  assert.match(viaEnv.stderr, /^outlast serve: state directory .* locked by pid \d+; stop that server or pass another OUTLAST_STATE\n/);
+  assert.match(
+    viaEnv.stderr,
+    /^outlast serve: state directory .* locked by pid \d+; stop that server or pass another OUTLAST_STATE\n/,
+  );
   assert.match(viaEnv.stderr, /^\s+at /m, "--debug shows the stack trace");
   assert.match(viaEnv.stderr, /OUTLAST_STATE_LOCKED/, "--debug shows the cause's code");
   assert.equal((await serve.stop()).code, 0);
@@ -305,7 +340,10 @@ test("a port in use and an unreadable --credentials file exit 1 with one line", 
   assertOneLine(inUse.stderr.replace(/^.*no --state.*\n/m, ""));
   const missing = await outlast(["serve", "--listen", "127.0.0.1:0", "--credentials", join(tempDir(t), "nope.txt")]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^outlast serve: cannot read --credentials .*nope\.txt: ENOENT: no such file or directory/);
+  assert.match(
+    missing.stderr,
+    /^outlast serve: cannot read --credentials .*nope\.txt: ENOENT: no such file or directory/,
+  );
   assertOneLine(missing.stderr);
   assert.equal((await serve.stop()).code, 0);
 });
@@ -327,7 +365,10 @@ test("--output FILE: a message is in the file (fdatasync'd) when it is acknowled
 test("stdout redirected to a file: a message is in the file when it is acknowledged", async (t) => {
   const out = join(tempDir(t), "stdout.jsonl");
   const fd = openSync(out, "w");
-  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0"], { env: cleanEnv(), stdio: ["ignore", fd, "pipe"] });
+  const child = spawn(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0"], {
+    env: cleanEnv(),
+    stdio: ["ignore", fd, "pipe"],
+  });
   closeSync(fd);
   const serve = new Serve(child);
   t.after(() => {
@@ -338,7 +379,10 @@ test("stdout redirected to a file: a message is in the file when it is acknowled
   t.after(() => client.destroy());
   client.sendMessages(1, 2, "on disk");
   await client.waitAck(2);
-  assert.equal(readFileSync(out, "utf8"), '{"clientId":"redirected","seq":1,"data":"on disk"}\n{"clientId":"redirected","seq":2,"data":"on disk"}\n');
+  assert.equal(
+    readFileSync(out, "utf8"),
+    '{"clientId":"redirected","seq":1,"data":"on disk"}\n{"clientId":"redirected","seq":2,"data":"on disk"}\n',
+  );
   assert.equal((await serve.stop()).code, 0);
 });
 
@@ -351,7 +395,10 @@ test("the reader of stdout going away (EPIPE): stops, does not acknowledge, exit
   await serve.jsonLines(1);
   serve.child.stdout?.destroy(); // like `head -n 1` exiting
   client.sendMessages(2, 1, "second");
-  const frame = await client.waitFor((f): f is Extract<typeof f, { type: "error" | "goodbye" | "ack" }> => f.type === "error" || f.type === "goodbye" || f.type === "ack");
+  const frame = await client.waitFor(
+    (f): f is Extract<typeof f, { type: "error" | "goodbye" | "ack" }> =>
+      f.type === "error" || f.type === "goodbye" || f.type === "ack",
+  );
   assert.notEqual(frame.type, "ack", "seq 2 was not written: it must not be acknowledged");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
   assert.match(serve.stderr, /the reader of stdout went away \(EPIPE\)/);
@@ -382,17 +429,26 @@ test("TLS: --tls-cert/--tls-key serve tls://, --require-client-cert refuses a cl
   assert.deepEqual(await plain.serve.jsonLines(1), [{ clientId: "t", seq: 1, data: "over tls" }]);
   assert.equal((await plain.serve.stop()).code, 0);
 
-  const mtls = await startServe(t, ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca], { OUTLAST_REQUIRE_CLIENT_CERT: "1" });
-  const withCert = await openClient(mtls.port, "m", { tls: { ca: certs.ca, servername: "localhost", cert: certs.client.cert, key: certs.client.key } });
+  const mtls = await startServe(t, ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca], {
+    OUTLAST_REQUIRE_CLIENT_CERT: "1",
+  });
+  const withCert = await openClient(mtls.port, "m", {
+    tls: { ca: certs.ca, servername: "localhost", cert: certs.client.cert, key: certs.client.key },
+  });
   t.after(() => withCert.client.destroy());
   withCert.client.sendMessages(1, 1, "mutual");
   await withCert.client.waitAck(1);
   // Without a certificate the server ends the TLS handshake (TLS 1.3: after the client thinks it is done).
-  const noCert = await RawClient.connect({ port: mtls.port, tls: { ca: certs.ca, servername: "localhost" } }).catch((err: Error) => err);
+  const noCert = await RawClient.connect({ port: mtls.port, tls: { ca: certs.ca, servername: "localhost" } }).catch(
+    (err: Error) => err,
+  );
   if (noCert instanceof RawClient) {
     t.after(() => noCert.destroy());
     await assert.rejects(noCert.hello({ clientId: "m2" }));
-    assert.match(String((noCert.error as NodeJS.ErrnoException | undefined)?.code), /ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ECONNRESET/);
+    assert.match(
+      String((noCert.error as NodeJS.ErrnoException | undefined)?.code),
+      /ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ECONNRESET/,
+    );
   } else {
     assert.match(String((noCert as NodeJS.ErrnoException).code), /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ECONNRESET/);
   }

@@ -42,7 +42,11 @@ test("client: connect returns at once, sends, waits for the ack, closes graceful
     );
     assert.deepEqual(delivered, [1, 2]);
     assert.equal(client.state, "open");
-    assert.deepEqual(changes[0] && [changes[0].from, changes[0].to, changes[0].classification], ["connecting", "open", undefined]);
+    assert.deepEqual(changes[0] && [changes[0].from, changes[0].to, changes[0].classification], [
+      "connecting",
+      "open",
+      undefined,
+    ]);
     const s = client.stats();
     assert.equal(s.acknowledged, 2);
     assert.equal(s.queuedMessages, 0);
@@ -79,7 +83,10 @@ test("client: messages sent before the server exists are delivered in order once
     assert.equal(client.stats().queuedMessages, 100);
     await server.listen({ port, host: "127.0.0.1" });
     await within(Promise.all(sends), 5000, "sends");
-    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     assert.ok((client.stats().reconnects["refused"] ?? 0) >= 1);
   } finally {
     await client.destroy();
@@ -187,9 +194,13 @@ test("client: a message past its ttlMs is dropped as expired and its send reject
 test("client: too large a message is refused at once", async () => {
   const client = connect("tcp://127.0.0.1:1", { maxFrameBytes: 4096 });
   try {
-    await assert.rejects(client.send(new Uint8Array(5000)), (err: unknown) => isOutlastError(err, "OUTLAST_MESSAGE_TOO_LARGE"));
+    await assert.rejects(client.send(new Uint8Array(5000)), (err: unknown) =>
+      isOutlastError(err, "OUTLAST_MESSAGE_TOO_LARGE"),
+    );
     await assert.rejects(client.send(42 as never), (err: unknown) => isOutlastError(err, "OUTLAST_INVALID_OPTION"));
-    await assert.rejects(client.send("x", { wait: "now" as never }), (err: unknown) => isOutlastError(err, "OUTLAST_INVALID_OPTION"));
+    await assert.rejects(client.send("x", { wait: "now" as never }), (err: unknown) =>
+      isOutlastError(err, "OUTLAST_INVALID_OPTION"),
+    );
   } finally {
     await client.destroy();
   }

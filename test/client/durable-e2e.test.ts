@@ -70,7 +70,9 @@ interface Seen {
 function runChild(url: string, dir: string, run: number, killAfterMs: number | undefined, seen: Seen): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const mode = killAfterMs === undefined ? "drain" : "send";
-    const child = spawn(process.execPath, [CHILD, url, dir, String(seen.maxTried + 1), mode], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CHILD, url, dir, String(seen.maxTried + 1), mode], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     let timer: NodeJS.Timeout | undefined;
     let drained = false;
@@ -94,13 +96,21 @@ function runChild(url: string, dir: string, run: number, killAfterMs: number | u
       if (timer !== undefined) clearTimeout(timer);
       if (killAfterMs !== undefined && signal === "SIGKILL") resolve();
       else if (killAfterMs === undefined && code === 0 && drained) resolve();
-      else reject(new Error(`run ${run}: child exited with ${code ?? signal}${drained ? "" : " (not drained)"}; stderr: ${stderr}`));
+      else
+        reject(
+          new Error(
+            `run ${run}: child exited with ${code ?? signal}${drained ? "" : " (not drained)"}; stderr: ${stderr}`,
+          ),
+        );
     });
   });
 }
 
 test(`SIGKILL a durable client ${RUNS} times at random moments over one outbox: every message reported stored reaches the handler exactly once, in order`, async (t) => {
-  const seed = process.env["OUTLAST_SEED"] === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env["OUTLAST_SEED"]);
+  const seed =
+    process.env["OUTLAST_SEED"] === undefined
+      ? Math.floor(Math.random() * 2 ** 31)
+      : Number(process.env["OUTLAST_SEED"]);
   console.log(`# durable-e2e seed ${seed} (replay: OUTLAST_SEED=${seed})`);
   const random = rng(seed);
   const base = await mkdtemp(join(tmpdir(), "outlast-durable-e2e-"));
@@ -149,7 +159,10 @@ test(`SIGKILL a durable client ${RUNS} times at random moments over one outbox: 
     const h = handled[i] as Handled;
     assert.equal(h.clientId, clientId, "one clientId, kept with the outbox across restarts");
     assert.equal(h.redelivery, false, `seq ${h.seq}: no handler failed, nothing is a redelivery`);
-    assert.ok(h.counter >= 1 && h.counter <= seen.maxTried, `seq ${h.seq}: payload ${h.counter} was never sent (invented)`);
+    assert.ok(
+      h.counter >= 1 && h.counter <= seen.maxTried,
+      `seq ${h.seq}: payload ${h.counter} was never sent (invented)`,
+    );
     if (i > 0) {
       const prev = handled[i - 1] as Handled;
       assert.ok(h.seq > prev.seq, `handler order: seq ${h.seq} after ${prev.seq} (a duplicate or out of order)`);
@@ -165,7 +178,10 @@ test(`SIGKILL a durable client ${RUNS} times at random moments over one outbox: 
   }
   assert.equal(missing, 0, `${missing} messages reported stored never reached the handler`);
   assert.ok(seen.stored.size > 1000, `expected a long stream (only ${seen.stored.size} messages reported stored)`);
-  assert.ok(resent > 0, "some messages were delivered by a later child than the one that stored them (resent after a kill)");
+  assert.ok(
+    resent > 0,
+    "some messages were delivered by a later child than the one that stored them (resent after a kill)",
+  );
   console.log(
     `# durable-e2e: ${RUNS} kills (${early} within 20 ms of start), ${seen.stored.size} messages reported stored, ${handled.length} handled, ` +
       `${backlogMessages} stored-but-unhandled at kill time over ${backlogRuns} kills, ${resent} delivered by a later child, all exactly once in order`,
@@ -268,7 +284,11 @@ test("a fatal outbox failure during an acknowledgement-only commit: the client e
   assert.equal(written.length, 40, "that commit held one bodiless record");
   assert.equal(written[12], 2, "an ACK record (type 2): no append was waiting on it");
 
-  assert.equal(await within(twoSettled, 10_000, "hold-2 rejected"), emitted, "the pending send is rejected with the outbox's error");
+  assert.equal(
+    await within(twoSettled, 10_000, "hold-2 rejected"),
+    emitted,
+    "the pending send is rejected with the outbox's error",
+  );
   await assert.rejects(client.send("later"), (err: unknown) => err === emitted);
   await client.destroy();
   assert.equal(client.state, "closed");
@@ -286,7 +306,11 @@ test("a fatal outbox failure while storing: the send is rejected and `error` is 
   client.on("error", (err) => errors.push(err));
   await client.send("stored", { wait: "stored" });
   state.failing = true;
-  const results = await Promise.allSettled([client.send("a", { wait: "stored" }), client.send("b"), Promise.resolve().then(() => client.send("c"))]);
+  const results = await Promise.allSettled([
+    client.send("a", { wait: "stored" }),
+    client.send("b"),
+    Promise.resolve().then(() => client.send("c")),
+  ]);
   const reasons = results.map((r) => (r.status === "rejected" ? (r.reason as unknown) : r.value));
   assert.ok(isOutlastError(reasons[0], "OUTLAST_OUTBOX_IO"), `got ${String(reasons[0])}`);
   assert.deepEqual(reasons, [outbox.failure, outbox.failure, outbox.failure]);

@@ -33,10 +33,16 @@ test("messages stored while the server is down survive the client's exit and are
   for (let i = 0; i < 50; i++) seqs.push((await first.send(`m${i}`, { wait: "stored" })).seq);
   const clientId = first.clientId;
   await first.destroy(); // exits without delivering: the messages stay on disk
-  assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
 
   const handled: { clientId: string; seq: number; data: string }[] = [];
-  const server = createServer({ onMessage: ({ clientId: id, seq, data }) => void handled.push({ clientId: id, seq, data: Buffer.from(data).toString() }) });
+  const server = createServer({
+    onMessage: ({ clientId: id, seq, data }) =>
+      void handled.push({ clientId: id, seq, data: Buffer.from(data).toString() }),
+  });
   await server.listen({ port, host: "127.0.0.1" });
   t.after(() => server.destroy());
 

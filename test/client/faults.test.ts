@@ -35,7 +35,12 @@ test("faults: server SIGKILLed and restarted mid-stream: nothing lost, no unflag
     const sends = Array.from({ length: n }, (_, i) => client.send(`m${i}`));
     for (const p of sends) p.catch(() => undefined);
     await server.waitHandled(500);
-    const lostP = waitFor<StateChangeEvent>(client, "stateChange", (e) => e.from === "open" && e.to === "waiting", 5000);
+    const lostP = waitFor<StateChangeEvent>(
+      client,
+      "stateChange",
+      (e) => e.from === "open" && e.to === "waiting",
+      5000,
+    );
     await server.kill();
     const lost = await lostP;
     assert.equal(lost.classification?.connection, true, `${lost.error?.message}`);
@@ -48,7 +53,10 @@ test("faults: server SIGKILLed and restarted mid-stream: nothing lost, no unflag
     // call runs again, flagged. Nothing else may repeat, and nothing else is flagged.
     const repeats = server.handled.length - new Set(server.handled).size;
     assert.ok(repeats <= 1, `at most the one interrupted handler call repeats after one kill, got ${repeats}`);
-    assert.ok(server.redelivered.length <= 1, `only the interrupted call is flagged, got ${server.redelivered.join(",")}`);
+    assert.ok(
+      server.redelivered.length <= 1,
+      `only the interrupted call is flagged, got ${server.redelivered.join(",")}`,
+    );
     t.diagnostic(`handler calls repeated after SIGKILL (flagged redelivery): ${repeats}`);
     const s = client.stats();
     assert.equal(s.acknowledged, n);
@@ -71,7 +79,12 @@ test("faults: RST mid-stream: reconnect, resend, the server removes duplicates",
     const sends = Array.from({ length: n }, (_, i) => client.send(String(i)));
     for (const p of sends) p.catch(() => undefined);
     await waitFor<StateChangeEvent>(client, "stateChange", (e) => e.to === "open", 5000);
-    const lostP = waitFor<StateChangeEvent>(client, "stateChange", (e) => e.from === "open" && e.to === "waiting", 5000);
+    const lostP = waitFor<StateChangeEvent>(
+      client,
+      "stateChange",
+      (e) => e.from === "open" && e.to === "waiting",
+      5000,
+    );
     await within(
       new Promise<void>((resolve) => {
         const check = (): void => {

@@ -64,7 +64,12 @@ test("options: every invalid option throws OUTLAST_INVALID_OPTION naming it", ()
 });
 
 test("url: tcp, tls, IPv6 and the errors", () => {
-  assert.deepEqual(parseEndpoint("tcp://example.com:7000"), { secure: false, host: "example.com", port: 7000, href: "tcp://example.com:7000" });
+  assert.deepEqual(parseEndpoint("tcp://example.com:7000"), {
+    secure: false,
+    host: "example.com",
+    port: 7000,
+    href: "tcp://example.com:7000",
+  });
   assert.equal(parseEndpoint("tls://127.0.0.1:443").secure, true);
   assert.equal(parseEndpoint("tcp://[::1]:9000").host, "::1");
   assert.equal(parseEndpoint(new URL("tls://h:1")).host, "h");

@@ -64,7 +64,11 @@ test("a durable client reopened on an outbox whose record 6 was damaged: the ser
 
   const first = connect(url, { outbox: dir, clientId: "quarantine-e2e" });
   t.after(() => first.destroy());
-  const sent = await within(Promise.all(Array.from({ length: 10 }, (_, i) => first.send(`old ${i + 1}`))), 10_000, "10 messages acknowledged");
+  const sent = await within(
+    Promise.all(Array.from({ length: 10 }, (_, i) => first.send(`old ${i + 1}`))),
+    10_000,
+    "10 messages acknowledged",
+  );
   assert.deepEqual(
     sent.map((r) => r.seq),
     [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -82,11 +86,19 @@ test("a durable client reopened on an outbox whose record 6 was damaged: the ser
   const second = connect(url, { outbox, clientId: "quarantine-e2e" });
   t.after(() => second.destroy());
   const handledBefore = handled.length;
-  const newHandled = (): string[] => handled.slice(handledBefore).filter((h) => h.text.startsWith("new ")).map((h) => h.text);
+  const newHandled = (): string[] =>
+    handled
+      .slice(handledBefore)
+      .filter((h) => h.text.startsWith("new "))
+      .map((h) => h.text);
   const allFive = new Promise<void>((resolve) => {
     onHandled = () => newHandled().length === 5 && resolve();
   });
-  const news = await within(Promise.all(Array.from({ length: 5 }, (_, i) => second.send(`new ${i + 1}`, { wait: "stored" }))), 10_000, "5 new messages stored");
+  const news = await within(
+    Promise.all(Array.from({ length: 5 }, (_, i) => second.send(`new ${i + 1}`, { wait: "stored" }))),
+    10_000,
+    "5 new messages stored",
+  );
   assert.equal(outbox.recoveryReport?.quarantined.length, 1, "record 6 and what followed it were quarantined");
   assert.ok(
     news.every((r) => r.seq > 10),
@@ -97,7 +109,11 @@ test("a durable client reopened on an outbox whose record 6 was damaged: the ser
   });
   await within(second.close(), 10_000, "second client closed");
 
-  assert.deepEqual(newHandled(), ["new 1", "new 2", "new 3", "new 4", "new 5"], "the handler got every new message, in order, once");
+  assert.deepEqual(
+    newHandled(),
+    ["new 1", "new 2", "new 3", "new 4", "new 5"],
+    "the handler got every new message, in order, once",
+  );
   assert.ok(
     handled.every((h) => h.clientId === "quarantine-e2e"),
     "one clientId throughout",

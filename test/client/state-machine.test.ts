@@ -25,10 +25,16 @@ test("state machine: the legal moves are exactly the table", () => {
 
 test("state machine: an illegal move throws and leaves the state as it was", () => {
   const sm = new StateMachine({ name: "connecting", attempt: 0, connection: undefined });
-  assert.throws(() => sm.move({ name: "connecting", attempt: 1, connection: undefined }), /illegal state move connecting -> connecting/);
+  assert.throws(
+    () => sm.move({ name: "connecting", attempt: 1, connection: undefined }),
+    /illegal state move connecting -> connecting/,
+  );
   const from = sm.move({ name: "closing", connection: undefined });
   assert.equal(from.name, "connecting");
-  assert.throws(() => sm.move({ name: "open", attempt: 0, connection: undefined as never, sinceMs: 0 }), /closing -> open/);
+  assert.throws(
+    () => sm.move({ name: "open", attempt: 0, connection: undefined as never, sinceMs: 0 }),
+    /closing -> open/,
+  );
   sm.move({ name: "closed", error: undefined });
   for (const name of ALL) {
     assert.throws(() => sm.move({ name, error: undefined } as never), /illegal state move closed/);

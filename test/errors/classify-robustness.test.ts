@@ -77,7 +77,27 @@ function everyTrapThrows<T extends object>(target: T): T {
 }
 
 // "stack" first: redefining it after "name" makes V8 format the stack, which reads the throwing name.
-const PROPERTIES = ["stack", "code", "errno", "syscall", "name", "message", "cause", "errors", "constructor", "address", "port", "status", "details", "config", "response", "type", "reason", "hostname", "library"];
+const PROPERTIES = [
+  "stack",
+  "code",
+  "errno",
+  "syscall",
+  "name",
+  "message",
+  "cause",
+  "errors",
+  "constructor",
+  "address",
+  "port",
+  "status",
+  "details",
+  "config",
+  "response",
+  "type",
+  "reason",
+  "hostname",
+  "library",
+];
 
 function withThrowingGetters<T extends object>(target: T): T {
   for (const key of [...PROPERTIES, Symbol.toPrimitive, Symbol.toStringTag]) {
@@ -98,9 +118,21 @@ describe("classify robustness: hostile values", () => {
     judge(withThrowingGetters({}));
     // A throwing getter beside a real code still lets the code decide.
     const partly = systemError("ECONNRESET", -104, "read");
-    Object.defineProperty(partly, "cause", { get: () => { throw new Error("cause getter"); } });
-    Object.defineProperty(partly, "errors", { get: () => { throw new Error("errors getter"); } });
-    Object.defineProperty(partly, "message", { get: () => { throw new Error("message getter"); } });
+    Object.defineProperty(partly, "cause", {
+      get: () => {
+        throw new Error("cause getter");
+      },
+    });
+    Object.defineProperty(partly, "errors", {
+      get: () => {
+        throw new Error("errors getter");
+      },
+    });
+    Object.defineProperty(partly, "message", {
+      get: () => {
+        throw new Error("message getter");
+      },
+    });
     assert.equal(judge(partly).kind, "reset");
   });
 
@@ -192,11 +224,15 @@ describe("classify robustness: hostile values", () => {
   });
 
   test("an AggregateError holding 100,000 errors completes in < 1 s", () => {
-    const refused = withoutStacks(() => Array.from({ length: 100_000 }, () => systemError("ECONNREFUSED", -111, "connect")));
+    const refused = withoutStacks(() =>
+      Array.from({ length: 100_000 }, () => systemError("ECONNREFUSED", -111, "connect")),
+    );
     const c = judge(new AggregateError(refused, ""), 1_000);
     assert.equal(c.connection, true);
     const mixed = withoutStacks(() =>
-      Array.from({ length: 100_000 }, (_, i) => (i === 99_999 ? new TypeError("bug") : systemError("ECONNREFUSED", -111, "connect"))),
+      Array.from({ length: 100_000 }, (_, i) =>
+        i === 99_999 ? new TypeError("bug") : systemError("ECONNREFUSED", -111, "connect"),
+      ),
     );
     judge(new AggregateError(mixed, ""), 1_000);
     const bugs = withoutStacks(() => Array.from({ length: 100_000 }, () => new TypeError("bug")));
@@ -258,7 +294,11 @@ describe("classify robustness: hostile values", () => {
   });
 
   test("objects with a null prototype, Object.create(error), frozen and sealed errors", () => {
-    const bare = Object.assign(Object.create(null) as object, { code: "ECONNRESET", message: "read ECONNRESET", syscall: "read" });
+    const bare = Object.assign(Object.create(null) as object, {
+      code: "ECONNRESET",
+      message: "read ECONNRESET",
+      syscall: "read",
+    });
     assert.equal(judge(bare).kind, "reset");
     judge(Object.create(null));
     const proto = systemError("ECONNREFUSED", -111, "connect");
@@ -273,7 +313,13 @@ describe("classify robustness: hostile values", () => {
   test("odd field types: code an object, a number, an array; errno a string; name a symbol", () => {
     const weird: unknown[] = [
       Object.assign(new Error("x"), { code: { toString: () => "ECONNRESET" } }),
-      Object.assign(new Error("x"), { code: { toString() { throw new Error("no"); } } }),
+      Object.assign(new Error("x"), {
+        code: {
+          toString() {
+            throw new Error("no");
+          },
+        },
+      }),
       Object.assign(new Error("x"), { code: 104 }),
       Object.assign(new Error("x"), { code: ["ECONNRESET"] }),
       Object.assign(new Error("x"), { code: "UNKNOWN", errno: {} }),
@@ -298,10 +344,31 @@ describe("classify robustness: hostile values", () => {
 // ---------------------------------------------------------------------------
 
 const CODES = [
-  "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ETIMEOUT", "ENOTFOUND", "EAI_AGAIN",
-  "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "UNKNOWN", "ABORT_ERR", "ERR_CANCELED", "UND_ERR_SOCKET",
-  "CERT_HAS_EXPIRED", "ERR_SSL_WRONG_VERSION_NUMBER", "ERR_TLS_CERT_ALTNAME_INVALID", "EADDRINUSE", "ENOENT",
-  "ERR_INVALID_ARG_TYPE", "ERR_STREAM_DESTROYED", "ECANCELLED", "08006", "57P01",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ETIMEOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UNKNOWN",
+  "ABORT_ERR",
+  "ERR_CANCELED",
+  "UND_ERR_SOCKET",
+  "CERT_HAS_EXPIRED",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "EADDRINUSE",
+  "ENOENT",
+  "ERR_INVALID_ARG_TYPE",
+  "ERR_STREAM_DESTROYED",
+  "ECANCELLED",
+  "08006",
+  "57P01",
 ] as const;
 
 interface Shape {
@@ -319,11 +386,26 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
   shape: fc.record(
     {
       kind: fc.constantFrom("error", "aggregate", "plain", "null-proto"),
-      code: fc.oneof(fc.constantFrom(...CODES), fc.string(), fc.integer({ min: -5000, max: 20000 }), fc.constant(undefined), fc.anything()),
+      code: fc.oneof(
+        fc.constantFrom(...CODES),
+        fc.string(),
+        fc.integer({ min: -5000, max: 20000 }),
+        fc.constant(undefined),
+        fc.anything(),
+      ),
       errno: fc.oneof(fc.integer({ min: -5000, max: 20000 }), fc.constantFrom(...CODES), fc.constant(undefined)),
-      syscall: fc.oneof(fc.constantFrom("connect", "read", "write", "listen", "queryA", "getaddrinfo", "open"), fc.constant(undefined)),
-      name: fc.oneof(fc.constantFrom("Error", "TypeError", "AbortError", "TimeoutError", "AggregateError", "FetchError"), fc.string()),
-      message: fc.oneof(fc.string(), fc.constantFrom("fetch failed", "socket hang up", "terminated", "Connection is closed.")),
+      syscall: fc.oneof(
+        fc.constantFrom("connect", "read", "write", "listen", "queryA", "getaddrinfo", "open"),
+        fc.constant(undefined),
+      ),
+      name: fc.oneof(
+        fc.constantFrom("Error", "TypeError", "AbortError", "TimeoutError", "AggregateError", "FetchError"),
+        fc.string(),
+      ),
+      message: fc.oneof(
+        fc.string(),
+        fc.constantFrom("fetch failed", "socket hang up", "terminated", "Connection is closed."),
+      ),
       cause: fc.option(tie("shape"), { nil: undefined, depthSize: "small", depthIdentifier: "shape" }),
       errors: fc.option(fc.array(tie("shape"), { maxLength: 4, depthIdentifier: "shape" }), { nil: undefined }),
     },
@@ -333,7 +415,13 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
 
 /** Builds an object from a shape; `cycle` makes the deepest cause point back at the root. */
 function build(shape: Shape): object {
-  const fields: Record<string, unknown> = { code: shape.code, errno: shape.errno, syscall: shape.syscall, name: shape.name, message: shape.message };
+  const fields: Record<string, unknown> = {
+    code: shape.code,
+    errno: shape.errno,
+    syscall: shape.syscall,
+    name: shape.name,
+    message: shape.message,
+  };
   if (shape.cause !== undefined) fields["cause"] = build(shape.cause);
   const inner = shape.errors?.map(build);
   switch (shape.kind) {
@@ -445,13 +533,10 @@ describe("classify robustness: property tests (fast-check)", () => {
     );
   });
 
-  test(
-    "an AggregateError holding the same connection error twice (Promise.any over one rejected promise) is a connection error",
-    () => {
-      const refused = systemError("ECONNREFUSED", -111, "connect");
-      const c = judge(new AggregateError([refused, refused], ""));
-      assert.equal(c.connection, true, c.reason);
-      assert.equal(c.kind, "refused");
-    },
-  );
+  test("an AggregateError holding the same connection error twice (Promise.any over one rejected promise) is a connection error", () => {
+    const refused = systemError("ECONNREFUSED", -111, "connect");
+    const c = judge(new AggregateError([refused, refused], ""));
+    assert.equal(c.connection, true, c.reason);
+    assert.equal(c.kind, "refused");
+  });
 });

@@ -69,7 +69,9 @@ test("AggregateError: a connection error only if every attempt failed for a conn
 });
 
 test("Promise.any of plain errors is a bug", async () => {
-  const err = await Promise.any([Promise.reject(new Error("a")), Promise.reject(new Error("b"))]).catch((e: unknown) => e);
+  const err = await Promise.any([Promise.reject(new Error("a")), Promise.reject(new Error("b"))]).catch(
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof AggregateError);
   assert.equal(classify(err).connection, false);
 });
@@ -96,7 +98,10 @@ test("a user's cancel is never a connection error, but an AbortSignal timeout is
   assert.equal(t.kind, "timeout");
 
   // Node's ABORT_ERR whose cause is the TimeoutError: judged by the cause
-  const abortErr = Object.assign(new Error("The operation was aborted", { cause: timeout }), { name: "AbortError", code: "ABORT_ERR" });
+  const abortErr = Object.assign(new Error("The operation was aborted", { cause: timeout }), {
+    name: "AbortError",
+    code: "ABORT_ERR",
+  });
   assert.equal(classify(abortErr).kind, "timeout");
 });
 
@@ -106,7 +111,8 @@ test("registerClassifier: custom rules win at any depth, and removal works", () 
   assert.equal(classify(err).connection, false);
   const remove = registerClassifier({
     name: "device-offline",
-    match: (e) => (e instanceof DeviceOffline ? { connection: true, kind: "network-down", reason: "the radio is off" } : undefined),
+    match: (e) =>
+      e instanceof DeviceOffline ? { connection: true, kind: "network-down", reason: "the radio is off" } : undefined,
   });
   try {
     const c = classify(err);
@@ -162,7 +168,9 @@ test("hostile shapes: cycles, depth, huge aggregates, throwing getters", () => {
   assert.equal(d.kind, "reset");
   assert.equal(d.path.length, 9_999); // the walk reached the bottom
 
-  const many = new AggregateError(Array.from({ length: 100_000 }, () => Object.assign(new Error("x"), { code: "ECONNREFUSED", syscall: "connect" })));
+  const many = new AggregateError(
+    Array.from({ length: 100_000 }, () => Object.assign(new Error("x"), { code: "ECONNREFUSED", syscall: "connect" })),
+  );
   const started = performance.now();
   const m = classify(many);
   assert.ok(performance.now() - started < 1000);

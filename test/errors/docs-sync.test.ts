@@ -24,7 +24,12 @@ function rows(md: string): string[][] {
     .split("\n")
     .filter((l) => l.startsWith("|") && !/^\|\s*-/.test(l))
     .slice(1) // header
-    .map((l) => l.slice(1, -1).split("|").map((c) => c.trim().replace(/^`|`$/g, "")));
+    .map((l) =>
+      l
+        .slice(1, -1)
+        .split("|")
+        .map((c) => c.trim().replace(/^`|`$/g, "")),
+    );
 }
 
 test("every code in CODE_RULES is in the docs' generated table with the same verdict", () => {
@@ -37,7 +42,10 @@ test("every code in CODE_RULES is in the docs' generated table with the same ver
     assert.equal(r[3], rule.connectPhase ? "no" : "maybe", `${code} delivered`);
   }
   for (const code of table.keys()) {
-    assert.ok(code !== undefined && CODE_RULES.has(code), `docs/errors.md lists ${code}, which CODE_RULES does not have`);
+    assert.ok(
+      code !== undefined && CODE_RULES.has(code),
+      `docs/errors.md lists ${code}, which CODE_RULES does not have`,
+    );
   }
 });
 
@@ -57,7 +65,10 @@ test("every number in the docs' errno table matches the tables", () => {
     assert.ok(winNode?.includes(cell(n.win32?.node)), `${code} win32 node`);
   }
   for (const code of ["ECONNRESET", "ENETRESET", "ENETDOWN", "EHOSTDOWN", "EADDRNOTAVAIL", "ESHUTDOWN", "ENONET"]) {
-    assert.ok(table.some((r) => r[0] === code), `${code} is in the errno table`);
+    assert.ok(
+      table.some((r) => r[0] === code),
+      `${code} is in the errno table`,
+    );
   }
 });
 
@@ -67,10 +78,14 @@ test("every Kind is documented, in the generated kinds table", () => {
 });
 
 test("every OutlastErrorCode is documented, and the docs name no other", () => {
-  for (const code of OUTLAST_ERROR_CODES) assert.ok(docs.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
+  for (const code of OUTLAST_ERROR_CODES)
+    assert.ok(docs.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
   const outside = docs.replace(/<!-- generated:codes:start -->[\s\S]*<!-- generated:codes:end -->/, "");
   const mentioned = new Set(outside.match(/\bOUTLAST_[A-Z_]+\b/g) ?? []);
   for (const code of mentioned) {
-    assert.ok((OUTLAST_ERROR_CODES as readonly string[]).includes(code), `docs/errors.md names ${code}, which outlast-error.ts does not have`);
+    assert.ok(
+      (OUTLAST_ERROR_CODES as readonly string[]).includes(code),
+      `docs/errors.md names ${code}, which outlast-error.ts does not have`,
+    );
   }
 });

@@ -20,7 +20,13 @@ import {
 } from "../../src/errors/errno-tables.js";
 
 /** The network codes the issue names, with their numbers from the headers (errno.h, winsock2.h, uv/errno.h). */
-const NETWORK: readonly (readonly [code: string, linux: number, bsd: number | null, wsa: number | null, uv: number | null])[] = [
+const NETWORK: readonly (readonly [
+  code: string,
+  linux: number,
+  bsd: number | null,
+  wsa: number | null,
+  uv: number | null,
+])[] = [
   ["ECONNRESET", 104, 54, 10054, -4077],
   ["ECONNREFUSED", 111, 61, 10061, -4078],
   ["ECONNABORTED", 103, 53, 10053, -4079],
@@ -72,7 +78,10 @@ test("every network code has the header numbers on every platform", () => {
   assert.equal(errnosForCode("ECANCELED")?.darwin?.errno, 89);
   assert.equal(errnosForCode("ECANCELED")?.freebsd?.errno, 85);
   // ENONET exists only on Linux; libuv still has a Windows number for it
-  assert.deepEqual(errnosForCode("ENONET"), { linux: { errno: 64, node: -64, nodeCode: "ENONET" }, win32: { node: -4056, nodeCode: "ENONET", uv: -4056 } });
+  assert.deepEqual(errnosForCode("ENONET"), {
+    linux: { errno: 64, node: -64, nodeCode: "ENONET" },
+    win32: { node: -4056, nodeCode: "ENONET", uv: -4056 },
+  });
 });
 
 test("the four ECONNRESET numbers and the string all name ECONNRESET", () => {
@@ -152,7 +161,10 @@ test("round trips: every number of every code maps back to that code or the name
     darwin: DARWIN_ERRNO,
     freebsd: FREEBSD_ERRNO,
   };
-  for (const [platform, rows] of Object.entries(tables) as [keyof typeof tables, readonly (readonly [string, number])[]][]) {
+  for (const [platform, rows] of Object.entries(tables) as [
+    keyof typeof tables,
+    readonly (readonly [string, number])[],
+  ][]) {
     const seen = new Map<number, string>();
     for (const [code, errno] of rows) {
       const first = seen.get(errno);
@@ -191,7 +203,8 @@ test("no number is claimed twice on one platform, except declared aliases", () =
 
 test("garbage numbers give undefined", () => {
   for (const p of PLATFORMS) {
-    for (const n of [0, 1.5, Number.NaN, Infinity, -Infinity, 99999, -99999]) assert.equal(codeForErrno(n, p), undefined, `${p} ${n}`);
+    for (const n of [0, 1.5, Number.NaN, Infinity, -Infinity, 99999, -99999])
+      assert.equal(codeForErrno(n, p), undefined, `${p} ${n}`);
   }
 });
 
@@ -214,13 +227,25 @@ test("isUnnamedNodeCode recognises both of Node's spellings", () => {
 });
 
 test("toPlatform maps Node's platforms", () => {
-  const cases: Record<string, Platform> = { linux: "linux", darwin: "darwin", win32: "win32", freebsd: "freebsd", openbsd: "freebsd", netbsd: "freebsd", aix: "linux", sunos: "linux" };
+  const cases: Record<string, Platform> = {
+    linux: "linux",
+    darwin: "darwin",
+    win32: "win32",
+    freebsd: "freebsd",
+    openbsd: "freebsd",
+    netbsd: "freebsd",
+    aix: "linux",
+    sunos: "linux",
+  };
   for (const [p, want] of Object.entries(cases)) assert.equal(toPlatform(p), want);
 });
 
 // --- on this machine: the tables agree with the OS and with Node ---
 
-const here = process.platform === "linux" || process.platform === "darwin" || process.platform === "freebsd" ? process.platform : undefined;
+const here =
+  process.platform === "linux" || process.platform === "darwin" || process.platform === "freebsd"
+    ? process.platform
+    : undefined;
 
 test("this machine's os.constants.errno agrees with our table", (t) => {
   if (here === undefined) return t.skip(`no errno table check for ${process.platform}`);

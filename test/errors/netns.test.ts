@@ -74,7 +74,9 @@ function expectError(
   r: ProbeResult,
   raw: { readonly name?: string; readonly code: string; readonly syscall?: string; readonly errno?: number },
 ): void {
-  t.diagnostic(`captured: ${JSON.stringify({ outcome: r.outcome, elapsedMs: r.elapsedMs, note: r.note, error: r.error, verdict: r.verdict, verdictUnavailable: r.verdictUnavailable })}`);
+  t.diagnostic(
+    `captured: ${JSON.stringify({ outcome: r.outcome, elapsedMs: r.elapsedMs, note: r.note, error: r.error, verdict: r.verdict, verdictUnavailable: r.verdictUnavailable })}`,
+  );
   assert.equal(r.outcome, "error", `expected a ${raw.code} error, got ${JSON.stringify(r)}`);
   assert.ok(r.error);
   assert.equal(r.error.code, raw.code);
@@ -90,9 +92,17 @@ function expectVerdict(
 ): void {
   assert.ok(r.verdict, `no classify() verdict: ${r.verdictUnavailable ?? "?"}`);
   const got = { connection: r.verdict.connection, kind: r.verdict.kind, delivered: r.verdict.delivered };
-  assert.deepEqual(got, { connection: want.connection, kind: want.kind, delivered: want.delivered }, `verdict ${JSON.stringify(r.verdict)} on ${JSON.stringify(r.error)}`);
+  assert.deepEqual(
+    got,
+    { connection: want.connection, kind: want.kind, delivered: want.delivered },
+    `verdict ${JSON.stringify(r.verdict)} on ${JSON.stringify(r.error)}`,
+  );
   assert.equal(r.verdict.code, want.code ?? r.error?.code);
-  assert.equal(r.verdict.isConnectionError ?? r.verdict.connection, r.verdict.connection, "isConnectionError agrees with classify");
+  assert.equal(
+    r.verdict.isConnectionError ?? r.verdict.connection,
+    r.verdict.connection,
+    "isConnectionError agrees with classify",
+  );
   assert.ok(r.verdict.reason.includes(r.verdict.code), `reason names the code: ${r.verdict.reason}`);
 }
 
@@ -108,7 +118,11 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     const l = labOrSkip(t);
     if (!l) return;
     const p = await pair(l, "noroute"); // addresses on a veth, but no default route
-    l.etcFile(p.client, "hosts", `127.0.0.1 localhost\n${TEST_NET_V4} dual.outlast.test\n${TEST_NET_V6} dual.outlast.test\n`);
+    l.etcFile(
+      p.client,
+      "hosts",
+      `127.0.0.1 localhost\n${TEST_NET_V4} dual.outlast.test\n${TEST_NET_V6} dual.outlast.test\n`,
+    );
     const [v4, v6, both] = await Promise.all([
       l.probe(p.client, connect({ host: TEST_NET_V4, port: 80 })),
       l.probe(p.client, connect({ host: TEST_NET_V6, port: 80 })),
@@ -120,10 +134,13 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     }
     expectError(t, both, { name: "AggregateError", code: "ENETUNREACH" });
     assert.equal(both.error?.message, "");
-    assert.deepEqual(both.error?.errors?.map((e) => [e.code, e.syscall, e.address]), [
-      ["ENETUNREACH", "connect", TEST_NET_V6],
-      ["ENETUNREACH", "connect", TEST_NET_V4],
-    ]);
+    assert.deepEqual(
+      both.error?.errors?.map((e) => [e.code, e.syscall, e.address]),
+      [
+        ["ENETUNREACH", "connect", TEST_NET_V6],
+        ["ENETUNREACH", "connect", TEST_NET_V4],
+      ],
+    );
     expectVerdict(both, { connection: true, kind: "network-unreachable", delivered: "no" });
   });
 
@@ -134,7 +151,19 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     // ARP gives up after mcast_solicit * retrans_time (3 x 1 s by default): make it 2 x 300 ms.
     await l.sysctl(p.client, `net.ipv4.neigh.${p.clientIf}.retrans_time_ms`, 300);
     await l.sysctl(p.client, `net.ipv4.neigh.${p.clientIf}.mcast_solicit`, 2);
-    await l.iptables(p.server, "-A", "INPUT", "-p", "tcp", "--dport", "81", "-j", "REJECT", "--reject-with", "icmp-host-unreachable");
+    await l.iptables(
+      p.server,
+      "-A",
+      "INPUT",
+      "-p",
+      "tcp",
+      "--dport",
+      "81",
+      "-j",
+      "REJECT",
+      "--reject-with",
+      "icmp-host-unreachable",
+    );
     const [arp, icmp] = await Promise.all([
       l.probe(p.client, connect({ host: NOBODY_V4, port: 80 })),
       l.probe(p.client, connect({ host: SERVER_V4, port: 81 })),
@@ -149,9 +178,27 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     const l = labOrSkip(t);
     if (!l) return;
     const p = await pair(l, "icmp");
-    const cases: { readonly port: number; readonly rule: readonly string[]; readonly code: string; readonly errno: number; readonly kind: string }[] = [
-      { port: 91, rule: ["iptables", "icmp-net-unreachable"], code: "ENETUNREACH", errno: -101, kind: "network-unreachable" },
-      { port: 92, rule: ["iptables", "icmp-admin-prohibited"], code: "EHOSTUNREACH", errno: -113, kind: "host-unreachable" },
+    const cases: {
+      readonly port: number;
+      readonly rule: readonly string[];
+      readonly code: string;
+      readonly errno: number;
+      readonly kind: string;
+    }[] = [
+      {
+        port: 91,
+        rule: ["iptables", "icmp-net-unreachable"],
+        code: "ENETUNREACH",
+        errno: -101,
+        kind: "network-unreachable",
+      },
+      {
+        port: 92,
+        rule: ["iptables", "icmp-admin-prohibited"],
+        code: "EHOSTUNREACH",
+        errno: -113,
+        kind: "host-unreachable",
+      },
       { port: 93, rule: ["iptables", "icmp-port-unreachable"], code: "ECONNREFUSED", errno: -111, kind: "refused" },
       { port: 94, rule: ["iptables", "tcp-reset"], code: "ECONNREFUSED", errno: -111, kind: "refused" },
       // ICMP codes iptables cannot send: 7 host unknown -> EHOSTDOWN, 8 host isolated -> ENONET.
@@ -163,9 +210,38 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     for (const c of cases) {
       const [tool, how] = c.rule;
       if (tool === "iptables") {
-        await l.iptables(p.server, "-A", "INPUT", "-p", "tcp", "--dport", String(c.port), "-j", "REJECT", "--reject-with", String(how));
+        await l.iptables(
+          p.server,
+          "-A",
+          "INPUT",
+          "-p",
+          "tcp",
+          "--dport",
+          String(c.port),
+          "-j",
+          "REJECT",
+          "--reject-with",
+          String(how),
+        );
       } else {
-        await l.nft(p.server, "add", "rule", "inet", "outlast", "in", "ip", "protocol", "tcp", "tcp", "dport", String(c.port), "reject", "with", "icmp", String(how));
+        await l.nft(
+          p.server,
+          "add",
+          "rule",
+          "inet",
+          "outlast",
+          "in",
+          "ip",
+          "protocol",
+          "tcp",
+          "tcp",
+          "dport",
+          String(c.port),
+          "reject",
+          "with",
+          "icmp",
+          String(how),
+        );
       }
     }
     const results = await Promise.all(cases.map((c) => l.probe(p.client, connect({ host: SERVER_V4, port: c.port }))));
@@ -181,7 +257,19 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     const l = labOrSkip(t);
     if (!l) return;
     const p = await pair(l, "icmp6");
-    await l.ip6tables(p.server, "-A", "INPUT", "-p", "tcp", "--dport", "85", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited");
+    await l.ip6tables(
+      p.server,
+      "-A",
+      "INPUT",
+      "-p",
+      "tcp",
+      "--dport",
+      "85",
+      "-j",
+      "REJECT",
+      "--reject-with",
+      "icmp6-adm-prohibited",
+    );
     const r = await l.probe(p.client, connect({ host: SERVER_V6, port: 85 }));
     expectError(t, r, { name: "Error", code: "EACCES", syscall: "connect", errno: -13 });
     assert.ok(r.verdict, `no classify() verdict: ${r.verdictUnavailable ?? "?"}`);
@@ -199,10 +287,17 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     await l.sysctl(p.client, "net.ipv4.tcp_syn_retries", 1);
     await l.iptables(p.server, "-A", "INPUT", "-p", "tcp", "--dport", "82", "-j", "DROP");
     await l.ip6tables(p.server, "-A", "INPUT", "-p", "tcp", "--dport", "82", "-j", "DROP");
-    l.etcFile(p.client, "hosts", `127.0.0.1 localhost\n${SERVER_V4} drop.outlast.test\n${SERVER_V6} drop.outlast.test\n`);
+    l.etcFile(
+      p.client,
+      "hosts",
+      `127.0.0.1 localhost\n${SERVER_V4} drop.outlast.test\n${SERVER_V6} drop.outlast.test\n`,
+    );
     const [literal, eyeballs, single] = await Promise.all([
       l.probe(p.client, connect({ host: SERVER_V4, port: 82 })),
-      l.probe(p.client, connect({ host: "drop.outlast.test", port: 82, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 250 })),
+      l.probe(
+        p.client,
+        connect({ host: "drop.outlast.test", port: 82, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 250 }),
+      ),
       l.probe(p.client, connect({ host: "drop.outlast.test", port: 82, autoSelectFamily: false })),
     ]);
     expectError(t, literal, { name: "Error", code: "ETIMEDOUT", syscall: "connect", errno: -110 });
@@ -224,7 +319,14 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     l.etcFile(noRoute.client, "resolv.conf", "nameserver 192.0.2.53\noptions timeout:1 attempts:1\n");
     l.etcFile(dropped.client, "resolv.conf", `nameserver ${SERVER_V4}\noptions timeout:1 attempts:1\n`);
     await l.iptables(dropped.server, "-A", "INPUT", "-p", "udp", "--dport", "53", "-j", "DROP");
-    const resolve = (servers: string[]): ProbeScenario => ({ op: "resolve", hostname: DNS_NAME, servers, resolverTimeoutMs: 300, tries: 1, timeoutMs: 10_000 });
+    const resolve = (servers: string[]): ProbeScenario => ({
+      op: "resolve",
+      hostname: DNS_NAME,
+      servers,
+      resolverTimeoutMs: 300,
+      tries: 1,
+      timeoutMs: 10_000,
+    });
     const lookup: ProbeScenario = { op: "lookup", hostname: DNS_NAME, timeoutMs: 10_000 };
     const [lookupNoRoute, lookupDropped, caresNoRoute, caresPortClosed, caresDropped] = await Promise.all([
       l.probe(noRoute.client, lookup),
@@ -265,7 +367,11 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
    * An established connection, then `action`, then writes until the socket fails.
    * tcp_retries2=3 makes the kernel give up after ~3 s instead of ~15 min.
    */
-  async function midConnection(l: NetnsLab, label: string, action: (p: Pair) => Promise<unknown>): Promise<ProbeResult> {
+  async function midConnection(
+    l: NetnsLab,
+    label: string,
+    action: (p: Pair) => Promise<unknown>,
+  ): Promise<ProbeResult> {
     const p = await pair(l, label);
     await l.sysctl(p.client, "net.ipv4.tcp_retries2", 3);
     const server = l.spawnProbe(p.server, { op: "serve", host: SERVER_V4, port: 84 });
@@ -294,7 +400,8 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
   it("mid-connection: link down, address deleted, ICMP unreachable, RST, socket killed", async (t) => {
     const l = labOrSkip(t);
     if (!l) return;
-    const reject = (how: string) => (p: Pair) => l.iptables(p.server, "-I", "INPUT", "-p", "tcp", "--dport", "84", "-j", "REJECT", "--reject-with", how);
+    const reject = (how: string) => (p: Pair) =>
+      l.iptables(p.server, "-I", "INPUT", "-p", "tcp", "--dport", "84", "-j", "REJECT", "--reject-with", how);
     const [down, deleted, hostUnreach, netUnreach, reset, killed] = await Promise.all([
       midConnection(l, "mid-down", (p) => l.ip(p.client, "link", "set", p.clientIf, "down")),
       midConnection(l, "mid-deladdr", (p) => l.ip(p.client, "addr", "del", `${CLIENT_V4}/24`, "dev", p.clientIf)),
@@ -317,7 +424,9 @@ describe("real network errors in network namespaces", { concurrency: true, timeo
     expectError(t, reset, { name: "Error", code: "ECONNRESET", syscall: "read", errno: -104 });
     expectVerdict(reset, { connection: true, kind: "reset", delivered: "maybe" });
     if (killed.outcome !== "error") {
-      t.diagnostic(`ss -K did not destroy the socket (kernel without CONFIG_INET_DIAG_DESTROY?): ${JSON.stringify(killed)}`);
+      t.diagnostic(
+        `ss -K did not destroy the socket (kernel without CONFIG_INET_DIAG_DESTROY?): ${JSON.stringify(killed)}`,
+      );
     } else {
       expectError(t, killed, { name: "Error", code: "ECONNABORTED", syscall: "read", errno: -103 });
       expectVerdict(killed, { connection: true, kind: "aborted", delivered: "maybe" });

@@ -11,7 +11,13 @@ import { assertShape, assertVerdict, closedPort, listenTcp, rejectionOf, within 
 
 /** A pg Client whose 'error' events are collected (pg emits them after a query already failed). */
 function pgClient(port: number): { client: pg.Client; events: unknown[]; end: () => Promise<void> } {
-  const client = new pg.Client({ host: "127.0.0.1", port, user: "outlast", database: "outlast", connectionTimeoutMillis: 5_000 });
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: "outlast",
+    database: "outlast",
+    connectionTimeoutMillis: 5_000,
+  });
   const events: unknown[] = [];
   client.on("error", (err) => events.push(err));
   return {
@@ -82,7 +88,9 @@ for (const [code, message] of [
   ["08006", "connection failure"],
 ] as const) {
   test(`pg: a FATAL ErrorResponse with SQLSTATE ${code} during a query is a connection error`, async () => {
-    const fake = await listenFakePostgres({ onQuery: (socket) => socket.end(errorResponse({ S: "FATAL", V: "FATAL", C: code, M: message })) });
+    const fake = await listenFakePostgres({
+      onQuery: (socket) => socket.end(errorResponse({ S: "FATAL", V: "FATAL", C: code, M: message })),
+    });
     const { client, events, end } = pgClient(fake.port);
     try {
       await within(client.connect(), "pg connect");
@@ -101,7 +109,8 @@ for (const [code, message] of [
 
 test("pg: SQLSTATE 57P03 (the database system is starting up) at startup: refused, delivered no", async () => {
   const fake = await listenFakePostgres({
-    onStartup: (socket) => socket.end(errorResponse({ S: "FATAL", V: "FATAL", C: "57P03", M: "the database system is starting up" })),
+    onStartup: (socket) =>
+      socket.end(errorResponse({ S: "FATAL", V: "FATAL", C: "57P03", M: "the database system is starting up" })),
   });
   const { client, end } = pgClient(fake.port);
   try {
@@ -137,7 +146,12 @@ test("pg: an idle client told 57P01 (pg_terminate_backend) gets it as an 'error'
 test("pg: a syntax error (SQLSTATE 42601) is a bug", async () => {
   const fake = await listenFakePostgres({
     onQuery: (socket) =>
-      socket.write(Buffer.concat([errorResponse({ S: "ERROR", V: "ERROR", C: "42601", M: 'syntax error at or near "selec"', P: "1" }), READY_FOR_QUERY])),
+      socket.write(
+        Buffer.concat([
+          errorResponse({ S: "ERROR", V: "ERROR", C: "42601", M: 'syntax error at or near "selec"', P: "1" }),
+          READY_FOR_QUERY,
+        ]),
+      ),
   });
   const { client, end } = pgClient(fake.port);
   try {
@@ -154,7 +168,10 @@ test("pg: a syntax error (SQLSTATE 42601) is a bug", async () => {
 // ---- ioredis ---------------------------------------------------------------
 
 /** ioredis failing fast: no retries, no reconnects unless asked, 'error' events collected. */
-function redis(port: number, options: { reconnect?: boolean; offlineQueue?: boolean } = {}): { client: Redis; events: unknown[] } {
+function redis(
+  port: number,
+  options: { reconnect?: boolean; offlineQueue?: boolean } = {},
+): { client: Redis; events: unknown[] } {
   const client = new Redis({
     host: "127.0.0.1",
     port,
@@ -202,7 +219,10 @@ test("ioredis: with reconnects on and maxRetriesPerRequest 0 it is MaxRetriesPer
   const { client } = redis(tcp.port, { reconnect: true });
   try {
     const err = await rejectionOf(() => client.get("key"), "ioredis max retries");
-    assertShape(err, { name: "MaxRetriesPerRequestError", message: /^Reached the max retries per request limit \(which is 0\)/ });
+    assertShape(err, {
+      name: "MaxRetriesPerRequestError",
+      message: /^Reached the max retries per request limit \(which is 0\)/,
+    });
     assertVerdict(err, { connection: true, kind: "not-connected" });
   } finally {
     client.disconnect();

@@ -82,8 +82,16 @@ describe("real DNS errors (c-ares through dns.Resolver)", () => {
     record(t, err);
     assert.equal(field(err, "code"), "ETIMEOUT");
     assert.equal(field(err, "syscall"), "queryA");
-    assert.ok(responder.queries.filter((q) => q.name === "silent.outlast.test").length > asked, "the query reached the responder");
-    assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "timeout", code: "ETIMEOUT", delivered: "no" });
+    assert.ok(
+      responder.queries.filter((q) => q.name === "silent.outlast.test").length > asked,
+      "the query reached the responder",
+    );
+    assert.deepEqual(verdictOf(classify(err)), {
+      connection: true,
+      kind: "timeout",
+      code: "ETIMEOUT",
+      delivered: "no",
+    });
   });
 
   test("no record of that type (AAAA for an A-only name): ENODATA, the resolver answered, connection false", async (t) => {
@@ -118,7 +126,12 @@ describe("real DNS errors (c-ares through dns.Resolver)", () => {
     record(t, err);
     assert.equal(field(err, "code"), "ECONNREFUSED");
     assert.equal(field(err, "syscall"), "queryA");
-    assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "dns", code: "ECONNREFUSED", delivered: "no" });
+    assert.deepEqual(verdictOf(classify(err)), {
+      connection: true,
+      kind: "dns",
+      code: "ECONNREFUSED",
+      delivered: "no",
+    });
   });
 
   test("resolver.cancel(): ECANCELLED, the caller's cancel, connection false", async (t) => {

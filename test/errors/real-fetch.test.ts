@@ -61,7 +61,10 @@ test("undici fetch: a host with both families refusing gives an AggregateError c
   };
   const dispatcher = new Agent({ connect: { lookup, autoSelectFamily: true } });
   try {
-    const err = await rejectionOf(() => undiciFetch(`http://dual.test:${port}/`, { dispatcher }), "fetch dual-stack refused");
+    const err = await rejectionOf(
+      () => undiciFetch(`http://dual.test:${port}/`, { dispatcher }),
+      "fetch dual-stack refused",
+    );
     assertShape(err, { name: "TypeError", message: "fetch failed" });
     const agg = causeOf(err) as AggregateError;
     assertShape(agg, { name: "AggregateError", message: "", code: "ECONNREFUSED" });
@@ -81,7 +84,13 @@ test("fetch: the server closing mid-body is 'terminated' with UND_ERR_SOCKET: re
     }, "fetch mid-body");
     assertShape(err, { name: "TypeError", message: "terminated" });
     assertShape(causeOf(err), { name: "SocketError", code: "UND_ERR_SOCKET", message: "other side closed" });
-    assertVerdict(err, { connection: true, kind: "reset", code: "UND_ERR_SOCKET", delivered: "maybe", path: ["cause"] });
+    assertVerdict(err, {
+      connection: true,
+      kind: "reset",
+      code: "UND_ERR_SOCKET",
+      delivered: "maybe",
+      path: ["cause"],
+    });
   } finally {
     await http.close();
   }
@@ -104,7 +113,10 @@ test("fetch: an unknown scheme is a bug", async () => {
 test("fetch: AbortSignal.timeout() on a silent server is a DOMException TimeoutError (code 23): timeout", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => fetch(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }), "fetch timeout");
+    const err = await rejectionOf(
+      () => fetch(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }),
+      "fetch timeout",
+    );
     assertShape(err, { name: "TimeoutError", code: 23 });
     assert.ok(err instanceof DOMException);
     assertVerdict(err, { connection: true, kind: "timeout", code: "TimeoutError" });
@@ -133,7 +145,10 @@ test("undici: headersTimeout gives UND_ERR_HEADERS_TIMEOUT: timeout", async () =
   const http = await flakyHttp();
   const dispatcher = new Agent({ headersTimeout: 50 });
   try {
-    const err = await rejectionOf(() => request(`http://127.0.0.1:${http.port}/hang`, { dispatcher }), "headers timeout");
+    const err = await rejectionOf(
+      () => request(`http://127.0.0.1:${http.port}/hang`, { dispatcher }),
+      "headers timeout",
+    );
     assertShape(err, { name: "HeadersTimeoutError", code: "UND_ERR_HEADERS_TIMEOUT" });
     assertVerdict(err, { connection: true, kind: "timeout", code: "UND_ERR_HEADERS_TIMEOUT" });
   } finally {
@@ -164,13 +179,25 @@ test("undici: a TLS handshake that never completes gives UND_ERR_CONNECT_TIMEOUT
   const silent = await listenTcp(() => undefined);
   const dispatcher = new Agent({ connect: { timeout: 50 } });
   try {
-    const err = await rejectionOf(() => request(`https://127.0.0.1:${silent.port}/`, { dispatcher }), "connect timeout");
+    const err = await rejectionOf(
+      () => request(`https://127.0.0.1:${silent.port}/`, { dispatcher }),
+      "connect timeout",
+    );
     assertShape(err, { name: "ConnectTimeoutError", code: "UND_ERR_CONNECT_TIMEOUT" });
     assertVerdict(err, { connection: true, kind: "timeout", code: "UND_ERR_CONNECT_TIMEOUT", delivered: "no" });
 
-    const wrapped = await rejectionOf(() => undiciFetch(`https://127.0.0.1:${silent.port}/`, { dispatcher }), "fetch connect timeout");
+    const wrapped = await rejectionOf(
+      () => undiciFetch(`https://127.0.0.1:${silent.port}/`, { dispatcher }),
+      "fetch connect timeout",
+    );
     assertShape(wrapped, { name: "TypeError", message: "fetch failed" });
-    assertVerdict(wrapped, { connection: true, kind: "timeout", code: "UND_ERR_CONNECT_TIMEOUT", delivered: "no", path: ["cause"] });
+    assertVerdict(wrapped, {
+      connection: true,
+      kind: "timeout",
+      code: "UND_ERR_CONNECT_TIMEOUT",
+      delivered: "no",
+      path: ["cause"],
+    });
   } finally {
     await dispatcher.destroy();
     await silent.close();

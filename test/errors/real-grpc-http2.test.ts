@@ -23,12 +23,25 @@ const ECHO: grpc.ServiceDefinition = {
 };
 
 /** One unary call with raw bytes; resolves the reply or rejects with grpc-js's ServiceError. */
-function echo(client: grpc.Client, body: string, options: grpc.CallOptions = {}, onCall?: (call: grpc.ClientUnaryCall) => void): Promise<Buffer> {
+function echo(
+  client: grpc.Client,
+  body: string,
+  options: grpc.CallOptions = {},
+  onCall?: (call: grpc.ClientUnaryCall) => void,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const call = client.makeUnaryRequest(ECHO_PATH, identity, identity, Buffer.from(body), new grpc.Metadata(), options, (err, value) => {
-      if (err) reject(err);
-      else resolve(value ?? Buffer.alloc(0));
-    });
+    const call = client.makeUnaryRequest(
+      ECHO_PATH,
+      identity,
+      identity,
+      Buffer.from(body),
+      new grpc.Metadata(),
+      options,
+      (err, value) => {
+        if (err) reject(err);
+        else resolve(value ?? Buffer.alloc(0));
+      },
+    );
     onCall?.(call);
   });
 }
@@ -45,7 +58,9 @@ async function grpcServer(): Promise<{ port: number; close: () => void }> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return { port, close: () => server.forceShutdown() };
 }
@@ -56,7 +71,13 @@ test("grpc-js: a closed port is status 14 UNAVAILABLE naming ECONNREFUSED in det
   try {
     const err = await rejectionOf(() => echo(client, "x"), "grpc unavailable");
     assertShape(err, { code: 14, details: /ECONNREFUSED/, message: /^14 UNAVAILABLE: / });
-    assertVerdict(err, { connection: true, kind: "refused", code: "GRPC_UNAVAILABLE", detail: "grpc-unavailable", delivered: "no" });
+    assertVerdict(err, {
+      connection: true,
+      kind: "refused",
+      code: "GRPC_UNAVAILABLE",
+      detail: "grpc-unavailable",
+      delivered: "no",
+    });
   } finally {
     client.close();
   }
@@ -168,7 +189,10 @@ test("http2: RST_STREAM NGHTTP2_REFUSED_STREAM is ERR_HTTP2_STREAM_ERROR: connec
     const { session, stream, streamErrors } = await h2Get(server.port, "h2 refused stream");
     session.destroy();
     assert.equal(stream.rstCode, http2.constants.NGHTTP2_REFUSED_STREAM);
-    assertShape(streamErrors[0], { code: "ERR_HTTP2_STREAM_ERROR", message: "Stream closed with error code NGHTTP2_REFUSED_STREAM" });
+    assertShape(streamErrors[0], {
+      code: "ERR_HTTP2_STREAM_ERROR",
+      message: "Stream closed with error code NGHTTP2_REFUSED_STREAM",
+    });
     assertVerdict(streamErrors[0], { connection: true, code: "NGHTTP2_REFUSED_STREAM", delivered: "no" });
   } finally {
     await server.close();
@@ -207,7 +231,10 @@ test("http2: after a graceful GOAWAY a new request throws ERR_HTTP2_GOAWAY_SESSI
       err = e;
     }
     session.destroy();
-    assertShape(err, { code: "ERR_HTTP2_GOAWAY_SESSION", message: "New streams cannot be created after receiving a GOAWAY" });
+    assertShape(err, {
+      code: "ERR_HTTP2_GOAWAY_SESSION",
+      message: "New streams cannot be created after receiving a GOAWAY",
+    });
     assertVerdict(err, { connection: true, code: "ERR_HTTP2_GOAWAY_SESSION" });
   } finally {
     await server.close();

@@ -5,7 +5,15 @@ import { test } from "node:test";
 import axios from "axios";
 import got from "got";
 import nodeFetch from "node-fetch";
-import { assertShape, assertVerdict, causeOf, closedPort, listenHttp, rejectionOf, within } from "../helpers/library-errors.js";
+import {
+  assertShape,
+  assertVerdict,
+  causeOf,
+  closedPort,
+  listenHttp,
+  rejectionOf,
+  within,
+} from "../helpers/library-errors.js";
 
 async function flakyHttp() {
   return listenHttp((req, res) => {
@@ -41,7 +49,10 @@ test("axios: connection refused is an AxiosError with code ECONNREFUSED and the 
 test("axios: its timeout is ECONNABORTED 'timeout of 50ms exceeded': timeout", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50 }), "axios timeout");
+    const err = await rejectionOf(
+      () => axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50 }),
+      "axios timeout",
+    );
     assertShape(err, { name: "AxiosError", code: "ECONNABORTED", message: "timeout of 50ms exceeded" });
     assertVerdict(err, { connection: true, kind: "timeout", code: "ECONNABORTED", detail: "axios-timeout" });
   } finally {
@@ -53,7 +64,8 @@ test("axios: with transitional.clarifyTimeoutError the timeout is ETIMEDOUT: tim
   const http = await flakyHttp();
   try {
     const err = await rejectionOf(
-      () => axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50, transitional: { clarifyTimeoutError: true } }),
+      () =>
+        axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50, transitional: { clarifyTimeoutError: true } }),
       "axios clarified timeout",
     );
     assertShape(err, { name: "AxiosError", code: "ETIMEDOUT", message: "timeout of 50ms exceeded" });
@@ -83,7 +95,10 @@ test("axios: an AbortSignal.timeout() signal becomes a bare ERR_CANCELED, yet cl
   // axios throws away signal.reason; only err.config.signal.reason still says "timeout".
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }), "axios signal timeout");
+    const err = await rejectionOf(
+      () => axios.get(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }),
+      "axios signal timeout",
+    );
     assertShape(err, { name: "CanceledError", code: "ERR_CANCELED", cause: undefined });
     const reason = (err as { config?: { signal?: AbortSignal } }).config?.signal?.reason as unknown;
     assertShape(reason, { name: "TimeoutError" });
@@ -104,21 +119,18 @@ test("axios: HTTP 500 is ERR_BAD_RESPONSE: not a connection error", async () => 
   }
 });
 
-test(
-  "axios: the server closing mid-body is ERR_BAD_RESPONSE 'stream has been aborted' with a 2xx status: reset",
-  async () => {
-    // axios reuses ERR_BAD_RESPONSE (its code for HTTP 5xx) for a body cut short,
-    // with no cause; only the message and the 2xx status tell them apart.
-    const http = await flakyHttp();
-    try {
-      const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/mid-body`), "axios mid-body");
-      assertShape(err, { code: "ERR_BAD_RESPONSE", message: "stream has been aborted", status: 200, cause: undefined });
-      assertVerdict(err, { connection: true, kind: "reset" });
-    } finally {
-      await http.close();
-    }
-  },
-);
+test("axios: the server closing mid-body is ERR_BAD_RESPONSE 'stream has been aborted' with a 2xx status: reset", async () => {
+  // axios reuses ERR_BAD_RESPONSE (its code for HTTP 5xx) for a body cut short,
+  // with no cause; only the message and the 2xx status tell them apart.
+  const http = await flakyHttp();
+  try {
+    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/mid-body`), "axios mid-body");
+    assertShape(err, { code: "ERR_BAD_RESPONSE", message: "stream has been aborted", status: 200, cause: undefined });
+    assertVerdict(err, { connection: true, kind: "reset" });
+  } finally {
+    await http.close();
+  }
+});
 
 // ---- got -------------------------------------------------------------------
 
@@ -190,7 +202,10 @@ test("got: the user's AbortSignal is AbortError ERR_ABORTED: a cancel", async ()
 test("got: the server closing mid-body is ReadError ECONNRESET (its cause a plain object): reset", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => got(`http://127.0.0.1:${http.port}/mid-body`, { retry: { limit: 0 } }), "got mid-body");
+    const err = await rejectionOf(
+      () => got(`http://127.0.0.1:${http.port}/mid-body`, { retry: { limit: 0 } }),
+      "got mid-body",
+    );
     assertShape(err, { name: "ReadError", code: "ECONNRESET", message: "The server aborted pending request" });
     assertVerdict(err, { connection: true, kind: "reset", code: "ECONNRESET", delivered: "maybe" });
   } finally {
@@ -228,8 +243,18 @@ test("node-fetch: the server closing a chunked body early is FetchError ERR_STRE
       const res = await nodeFetch(`http://127.0.0.1:${http.port}/mid-chunked`);
       return res.text();
     }, "node-fetch premature close");
-    assertShape(err, { name: "FetchError", type: "system", code: "ERR_STREAM_PREMATURE_CLOSE", message: /Premature close$/ });
-    assertVerdict(err, { connection: true, kind: "reset", code: "ERR_STREAM_PREMATURE_CLOSE", detail: "premature-close" });
+    assertShape(err, {
+      name: "FetchError",
+      type: "system",
+      code: "ERR_STREAM_PREMATURE_CLOSE",
+      message: /Premature close$/,
+    });
+    assertVerdict(err, {
+      connection: true,
+      kind: "reset",
+      code: "ERR_STREAM_PREMATURE_CLOSE",
+      detail: "premature-close",
+    });
   } finally {
     await http.close();
   }

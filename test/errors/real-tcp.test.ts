@@ -15,7 +15,15 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import { classify, isConnectionError } from "../../src/errors/index.js";
-import { closedPort, listen, nextError, rawFields, rejectionOf, verdictOf, withTimeout } from "../helpers/capture-error.js";
+import {
+  closedPort,
+  listen,
+  nextError,
+  rawFields,
+  rejectionOf,
+  verdictOf,
+  withTimeout,
+} from "../helpers/capture-error.js";
 
 function record(t: TestContext, err: unknown): void {
   t.diagnostic(`raw: ${JSON.stringify(rawFields(err))}`);
@@ -39,7 +47,10 @@ async function hasIpv6Loopback(): Promise<boolean> {
   const server = net.createServer();
   try {
     server.listen(0, "::1");
-    await Promise.race([once(server, "listening"), once(server, "error").then(() => Promise.reject(new Error("no ::1")))]);
+    await Promise.race([
+      once(server, "listening"),
+      once(server, "error").then(() => Promise.reject(new Error("no ::1"))),
+    ]);
     return true;
   } catch {
     return false;
@@ -65,7 +76,12 @@ describe("real TCP errors", () => {
     assert.equal(field(err, "code"), "ECONNREFUSED");
     assert.equal(field(err, "syscall"), "connect");
     assert.equal(field(err, "errno"), -111);
-    assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
+    assert.deepEqual(verdictOf(classify(err)), {
+      connection: true,
+      kind: "refused",
+      code: "ECONNREFUSED",
+      delivered: "no",
+    });
     assert.equal(classify(err).source, err);
     assert.equal(isConnectionError(err), true);
   });
@@ -80,7 +96,12 @@ describe("real TCP errors", () => {
     assert.equal(field(err, "code"), "ECONNREFUSED");
     assert.equal(field(err, "syscall"), "connect");
     assert.match(String(field(err, "message")), /::1/);
-    assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
+    assert.deepEqual(verdictOf(classify(err)), {
+      connection: true,
+      kind: "refused",
+      code: "ECONNREFUSED",
+      delivered: "no",
+    });
   });
 
   test("localhost with both families refusing (happy eyeballs): AggregateError, every attempt refused", async (t) => {
@@ -90,13 +111,22 @@ describe("real TCP errors", () => {
     }
     // This machine's /etc/hosts may map localhost to 127.0.0.1 only, so resolve it the way
     // most machines do (::1 and 127.0.0.1); net.connect then races both (autoSelectFamily).
-    const lookup = ((_host: string, _opts: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => {
+    const lookup = ((
+      _host: string,
+      _opts: unknown,
+      cb: (e: null, a: { address: string; family: number }[]) => void,
+    ) => {
       cb(null, [
         { address: "::1", family: 6 },
         { address: "127.0.0.1", family: 4 },
       ]);
     }) as unknown as LookupFunction;
-    const err = await connectError({ host: "localhost", port: await portClosedOnBothFamilies(), lookup, autoSelectFamily: true });
+    const err = await connectError({
+      host: "localhost",
+      port: await portClosedOnBothFamilies(),
+      lookup,
+      autoSelectFamily: true,
+    });
     record(t, err);
     assert.ok(err instanceof AggregateError, "net.connect reports every attempt in an AggregateError");
     assert.equal(err.message, "");
@@ -117,14 +147,24 @@ describe("real TCP errors", () => {
     record(t, err);
     // An AggregateError where localhost has two addresses, a plain error where it has one.
     assert.equal(field(err, "code"), "ECONNREFUSED");
-    assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
+    assert.deepEqual(verdictOf(classify(err)), {
+      connection: true,
+      kind: "refused",
+      code: "ECONNREFUSED",
+      delivered: "no",
+    });
   });
 
   /** A lookup that never answers, so the connect is still pending when the signal fires. */
   const stalledLookup = (() => {}) as unknown as LookupFunction;
 
   test("net.connect aborted by AbortSignal.timeout(): ABORT_ERR caused by TimeoutError, timeout, connection true", async (t) => {
-    const err = await connectError({ host: "stalled.test", port: 9, lookup: stalledLookup, signal: AbortSignal.timeout(20) });
+    const err = await connectError({
+      host: "stalled.test",
+      port: 9,
+      lookup: stalledLookup,
+      signal: AbortSignal.timeout(20),
+    });
     record(t, err);
     assert.equal(field(err, "name"), "AbortError");
     assert.equal(field(err, "code"), "ABORT_ERR");
@@ -165,7 +205,12 @@ describe("real TCP errors", () => {
       record(t, err);
       assert.equal(field(err, "code"), "ECONNRESET");
       assert.equal(field(err, "syscall"), "read");
-      assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "reset", code: "ECONNRESET", delivered: "maybe" });
+      assert.deepEqual(verdictOf(classify(err)), {
+        connection: true,
+        kind: "reset",
+        code: "ECONNRESET",
+        delivered: "maybe",
+      });
     } finally {
       await srv.close();
     }
@@ -181,7 +226,10 @@ describe("real TCP errors", () => {
       const err = await nextError(client);
       record(t, err);
       // Linux reports the RST on the pending write as ECONNRESET (EPIPE only on a later write).
-      assert.ok(["ECONNRESET", "EPIPE"].includes(String(field(err, "code"))), `unexpected ${String(field(err, "code"))}`);
+      assert.ok(
+        ["ECONNRESET", "EPIPE"].includes(String(field(err, "code"))),
+        `unexpected ${String(field(err, "code"))}`,
+      );
       assert.equal(field(err, "syscall"), "write");
       const c = classify(err);
       assert.equal(c.connection, true);
@@ -257,7 +305,12 @@ describe("real TCP errors", () => {
       assert.equal(field(err, "code"), "ECONNRESET");
       assert.equal(field(err, "message"), "socket hang up");
       assert.equal(field(err, "syscall"), undefined);
-      assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "reset", code: "ECONNRESET", delivered: "maybe" });
+      assert.deepEqual(verdictOf(classify(err)), {
+        connection: true,
+        kind: "reset",
+        code: "ECONNRESET",
+        delivered: "maybe",
+      });
     } finally {
       await srv.close();
     }
@@ -314,9 +367,13 @@ describe("real TCP errors", () => {
     }
     const path = join(tmpdir(), `outlast-stale-${process.pid}-${Date.now()}.sock`);
     // A server that dies without unlinking leaves the socket file behind: child process + SIGKILL.
-    const child = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => process.stdout.write("up"))`], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => process.stdout.write("up"))`],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     try {
       await withTimeout(once(child.stdout, "data"), 10_000, "child server start");
       const exited = once(child, "exit");
@@ -326,7 +383,12 @@ describe("real TCP errors", () => {
       record(t, err);
       assert.equal(field(err, "code"), "ECONNREFUSED");
       assert.equal(field(err, "syscall"), "connect");
-      assert.deepEqual(verdictOf(classify(err)), { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
+      assert.deepEqual(verdictOf(classify(err)), {
+        connection: true,
+        kind: "refused",
+        code: "ECONNREFUSED",
+        delivered: "no",
+      });
     } finally {
       child.kill("SIGKILL");
       await rm(path, { force: true });

@@ -112,7 +112,10 @@ test("ws: a server that closes during the handshake gives ECONNRESET 'socket han
 test("ws: a silent server past handshakeTimeout is 'Opening handshake has timed out': timeout", async () => {
   const tcp = await listenTcp(() => undefined);
   try {
-    const { errors } = await outcome(new WebSocket(`ws://127.0.0.1:${tcp.port}/`, { handshakeTimeout: 50 }), "ws handshake timeout");
+    const { errors } = await outcome(
+      new WebSocket(`ws://127.0.0.1:${tcp.port}/`, { handshakeTimeout: 50 }),
+      "ws handshake timeout",
+    );
     assertShape(errors[0], { message: "Opening handshake has timed out", code: undefined });
     assertVerdict(errors[0], { connection: true, kind: "timeout" });
   } finally {
@@ -125,10 +128,7 @@ test("ws: send() after the server dropped the socket is 'WebSocket is not open: 
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
     await outcome(ws, "ws dropped");
-    const err = await within(
-      new Promise<Error | undefined>((resolve) => ws.send("message", resolve)),
-      "send callback",
-    );
+    const err = await within(new Promise<Error | undefined>((resolve) => ws.send("message", resolve)), "send callback");
     assertShape(err, { message: "WebSocket is not open: readyState 3 (CLOSED)" });
     assertVerdict(err, { connection: true, kind: "not-connected" });
   } finally {

@@ -187,7 +187,10 @@ describe("retry", () => {
     );
     assert.deepEqual(attemptsSeen, [1, 2, 3, 4, 5]);
     // The last attempt ran after exactly the sum of the waits: time came from the clock.
-    assert.equal(out.value, expected.reduce((a, b) => a + b, 0));
+    assert.equal(
+      out.value,
+      expected.reduce((a, b) => a + b, 0),
+    );
   });
 
   test("delays stay within [0, ceiling) for randoms at both ends, and never pass capMs", async () => {
@@ -389,35 +392,39 @@ describe("retry", () => {
     assert.equal(clock.pending, 0);
   });
 
-  test("abort during fn reaches a real request: fetch to a server that never answers is aborted", { timeout: 10_000 }, async (t) => {
-    const server: HttpServer = createServer(() => {
-      /* never answer */
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
-    const { port } = server.address() as AddressInfo;
-    const controller = new AbortController();
-    let fetchOutcome: unknown;
-    let requested = false;
-    server.once("request", () => (requested = true));
-    const p = retry(
-      ({ signal }) =>
-        fetch(`http://127.0.0.1:${port}/`, { signal }).catch((err: unknown) => {
-          fetchOutcome = err;
-          throw err;
-        }),
-      { signal: controller.signal },
-    );
-    await until(() => requested, "the request to reach the server");
-    const reason = new Error("shutting down");
-    controller.abort(reason);
-    await assert.rejects(p, (err: unknown) => isOutlastError(err, "OUTLAST_RETRY_ABORTED") && err.cause === reason);
-    await until(() => fetchOutcome !== undefined, "fetch to reject");
-    assert.equal(fetchOutcome, reason, "fetch was aborted with the caller's reason");
-  });
+  test(
+    "abort during fn reaches a real request: fetch to a server that never answers is aborted",
+    { timeout: 10_000 },
+    async (t) => {
+      const server: HttpServer = createServer(() => {
+        /* never answer */
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      t.after(() => {
+        server.closeAllConnections();
+        server.close();
+      });
+      const { port } = server.address() as AddressInfo;
+      const controller = new AbortController();
+      let fetchOutcome: unknown;
+      let requested = false;
+      server.once("request", () => (requested = true));
+      const p = retry(
+        ({ signal }) =>
+          fetch(`http://127.0.0.1:${port}/`, { signal }).catch((err: unknown) => {
+            fetchOutcome = err;
+            throw err;
+          }),
+        { signal: controller.signal },
+      );
+      await until(() => requested, "the request to reach the server");
+      const reason = new Error("shutting down");
+      controller.abort(reason);
+      await assert.rejects(p, (err: unknown) => isOutlastError(err, "OUTLAST_RETRY_ABORTED") && err.cause === reason);
+      await until(() => fetchOutcome !== undefined, "fetch to reject");
+      assert.equal(fetchOutcome, reason, "fetch was aborted with the caller's reason");
+    },
+  );
 
   test("an already aborted signal: fn is never called", async () => {
     let calls = 0;
@@ -556,58 +563,66 @@ describe("retry", () => {
     assert.equal((out.error as NodeJS.ErrnoException).code, "ECONNREFUSED");
   });
 
-  test("real: ECONNREFUSED on a closed port, then a server starts listening: retry succeeds", { timeout: 10_000 }, async (t) => {
-    const port = await closedPort();
-    const clock = new RecordingClock();
-    const events: RetryEvent[] = [];
-    const p = retry(({ signal }) => connectOnce(port, "127.0.0.1", { signal }), {
-      clock,
-      onRetry: (e) => events.push(e),
-    });
-    await until(() => clock.pending === 1, "the first wait");
-    assert.equal(events[0]?.classification.kind, "refused");
+  test(
+    "real: ECONNREFUSED on a closed port, then a server starts listening: retry succeeds",
+    { timeout: 10_000 },
+    async (t) => {
+      const port = await closedPort();
+      const clock = new RecordingClock();
+      const events: RetryEvent[] = [];
+      const p = retry(({ signal }) => connectOnce(port, "127.0.0.1", { signal }), {
+        clock,
+        onRetry: (e) => events.push(e),
+      });
+      await until(() => clock.pending === 1, "the first wait");
+      assert.equal(events[0]?.classification.kind, "refused");
 
-    const server = net.createServer((socket) => socket.destroy());
-    t.after(() => server.close());
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", resolve);
-    });
-    clock.runNext();
-    assert.equal(await p, "connected");
-    assert.equal(events.length, 1);
-    assert.equal(clock.pending, 0);
-  });
+      const server = net.createServer((socket) => socket.destroy());
+      t.after(() => server.close());
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", resolve);
+      });
+      clock.runNext();
+      assert.equal(await p, "connected");
+      assert.equal(events.length, 1);
+      assert.equal(clock.pending, 0);
+    },
+  );
 
-  test("real: an AggregateError from `localhost` with both families refusing is retried", { timeout: 10_000 }, async (t) => {
-    const port = await closedPort();
-    const err = await connectOnce(port, "localhost", { lookup: dualStackLookup }).then(
-      () => assert.fail("localhost accepted on a closed port"),
-      (e: unknown) => e,
-    );
-    if (!(err instanceof AggregateError)) {
-      t.skip(`happy eyeballs gave no AggregateError here (got ${(err as Error).name}): is IPv6 loopback off?`);
-      return;
-    }
-    const clock = new RecordingClock();
-    const events: RetryEvent[] = [];
-    let calls = 0;
-    const out = await drive(
-      clock,
-      retry(
-        () => {
-          calls++;
-          return connectOnce(port, "localhost", { lookup: dualStackLookup });
-        },
-        { clock, attempts: 2, onRetry: (e) => events.push(e) },
-      ),
-    );
-    assert.equal(calls, 2);
-    assert.ok(out.error instanceof AggregateError);
-    assert.equal(out.error.errors.length, 2, "both families were tried");
-    assert.equal(events[0]?.classification.connection, true);
-    assert.equal(events[0]?.classification.kind, "refused");
-  });
+  test(
+    "real: an AggregateError from `localhost` with both families refusing is retried",
+    { timeout: 10_000 },
+    async (t) => {
+      const port = await closedPort();
+      const err = await connectOnce(port, "localhost", { lookup: dualStackLookup }).then(
+        () => assert.fail("localhost accepted on a closed port"),
+        (e: unknown) => e,
+      );
+      if (!(err instanceof AggregateError)) {
+        t.skip(`happy eyeballs gave no AggregateError here (got ${(err as Error).name}): is IPv6 loopback off?`);
+        return;
+      }
+      const clock = new RecordingClock();
+      const events: RetryEvent[] = [];
+      let calls = 0;
+      const out = await drive(
+        clock,
+        retry(
+          () => {
+            calls++;
+            return connectOnce(port, "localhost", { lookup: dualStackLookup });
+          },
+          { clock, attempts: 2, onRetry: (e) => events.push(e) },
+        ),
+      );
+      assert.equal(calls, 2);
+      assert.ok(out.error instanceof AggregateError);
+      assert.equal(out.error.errors.length, 2, "both families were tried");
+      assert.equal(events[0]?.classification.connection, true);
+      assert.equal(events[0]?.classification.kind, "refused");
+    },
+  );
 
   describe("invalid options throw OUTLAST_INVALID_OPTION naming the option (before fn is called)", () => {
     const cases: [string, unknown][] = [

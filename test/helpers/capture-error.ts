@@ -36,7 +36,11 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
 }
 
 /** Resolves with the rejection reason of `promise`; rejects if it fulfils or takes longer than `timeoutMs`. */
-export async function rejectionOf(promise: Promise<unknown>, timeoutMs = 5_000, what = "the operation"): Promise<unknown> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+  timeoutMs = 5_000,
+  what = "the operation",
+): Promise<unknown> {
   const settled = await withTimeout(
     promise.then(
       () => ({ ok: true as const }),
@@ -60,7 +64,10 @@ export async function closedPort(host = "127.0.0.1"): Promise<number> {
 }
 
 /** A listening server on port 0 of `host`; `close()` also destroys open connections. */
-export async function listen<S extends net.Server>(server: S, host = "127.0.0.1"): Promise<{ server: S; port: number; close(): Promise<void> }> {
+export async function listen<S extends net.Server>(
+  server: S,
+  host = "127.0.0.1",
+): Promise<{ server: S; port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);

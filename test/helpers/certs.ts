@@ -77,8 +77,20 @@ function generate(): TestCerts {
       newKey(`${base}.key`);
       ossl("req", "-new", "-key", `${base}.key`, "-subj", `/CN=${cn}`, "-out", `${base}.csr`);
       ossl(
-        "x509", "-req", "-in", `${base}.csr`, "-signkey", `${base}.key`, "-days", "2",
-        "-extfile", caExt, "-set_serial", serial(), "-out", `${base}.crt`,
+        "x509",
+        "-req",
+        "-in",
+        `${base}.csr`,
+        "-signkey",
+        `${base}.key`,
+        "-days",
+        "2",
+        "-extfile",
+        caExt,
+        "-set_serial",
+        serial(),
+        "-out",
+        `${base}.crt`,
       );
     };
     const leafExt = (name: string, san: string, usage: string): string =>
@@ -94,9 +106,22 @@ function generate(): TestCerts {
       newKey(`${base}.key`);
       ossl("req", "-new", "-key", `${base}.key`, "-subj", `/CN=${cn}`, "-out", `${base}.csr`);
       ossl(
-        "x509", "-req", "-in", `${base}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`,
-        "-set_serial", serial(), "-days", "2", "-extfile", leafExt(`${base}.ext`, san, usage),
-        "-out", `${base}.crt`,
+        "x509",
+        "-req",
+        "-in",
+        `${base}.csr`,
+        "-CA",
+        `${ca}.crt`,
+        "-CAkey",
+        `${ca}.key`,
+        "-set_serial",
+        serial(),
+        "-days",
+        "2",
+        "-extfile",
+        leafExt(`${base}.ext`, san, usage),
+        "-out",
+        `${base}.crt`,
       );
       return { key: read(`${base}.key`), cert: read(`${base}.crt`) };
     };
@@ -112,8 +137,20 @@ function generate(): TestCerts {
     newKey("self.key");
     ossl("req", "-new", "-key", "self.key", "-subj", "/CN=localhost", "-out", "self.csr");
     ossl(
-      "x509", "-req", "-in", "self.csr", "-signkey", "self.key", "-days", "2", "-set_serial", serial(),
-      "-extfile", leafExt("self.ext", LOCAL_SAN, "serverAuth"), "-out", "self.crt",
+      "x509",
+      "-req",
+      "-in",
+      "self.csr",
+      "-signkey",
+      "self.key",
+      "-days",
+      "2",
+      "-set_serial",
+      serial(),
+      "-extfile",
+      leafExt("self.ext", LOCAL_SAN, "serverAuth"),
+      "-out",
+      "self.crt",
     );
 
     // Expired: `openssl x509` in 3.0 cannot set a past notAfter, `openssl ca` can.
@@ -150,8 +187,19 @@ function generate(): TestCerts {
       ].join("\n"),
     );
     ossl(
-      "ca", "-batch", "-notext", "-config", "ca.cnf", "-in", "expired.csr", "-out", "expired.crt",
-      "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+      "ca",
+      "-batch",
+      "-notext",
+      "-config",
+      "ca.cnf",
+      "-in",
+      "expired.csr",
+      "-out",
+      "expired.crt",
+      "-startdate",
+      "20200101000000Z",
+      "-enddate",
+      "20200102000000Z",
     );
 
     return {

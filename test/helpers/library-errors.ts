@@ -2,7 +2,12 @@
 // fail for real against servers on 127.0.0.1 port 0, then check classify().
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { classify } from "../../src/errors/index.js";
 import type { Classification } from "../../src/errors/index.js";

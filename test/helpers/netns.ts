@@ -32,7 +32,11 @@ function run(file: string, args: readonly string[], timeoutMs = COMMAND_TIMEOUT_
 
 function runSync(file: string, args: readonly string[]): { ok: boolean; out: string } {
   try {
-    const out = execFileSync(file, args, { stdio: ["ignore", "pipe", "pipe"], timeout: COMMAND_TIMEOUT_MS, encoding: "utf8" });
+    const out = execFileSync(file, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: COMMAND_TIMEOUT_MS,
+      encoding: "utf8",
+    });
     return { ok: true, out };
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -71,7 +75,8 @@ export function netnsAvailable(): NetnsAvailability {
 }
 
 function check(): NetnsAvailability {
-  if (process.platform !== "linux") return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` };
+  if (process.platform !== "linux")
+    return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` };
   if (process.getuid?.() !== 0) return { ok: false, reason: "network namespaces need root (run as root, as CI does)" };
   for (const [tool, args] of [
     ["ip", ["-V"]],
@@ -80,7 +85,11 @@ function check(): NetnsAvailability {
     ["sysctl", ["--version"]],
   ] as const) {
     const r = runSync(tool, args);
-    if (!r.ok) return { ok: false, reason: `${tool} is missing or broken (apt-get install iproute2 iptables nftables procps): ${r.out}` };
+    if (!r.ok)
+      return {
+        ok: false,
+        reason: `${tool} is missing or broken (apt-get install iproute2 iptables nftables procps): ${r.out}`,
+      };
   }
   sweepStale();
   // Prove the kernel lets us: create, use and delete one namespace with a veth in it.

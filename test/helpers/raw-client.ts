@@ -114,7 +114,8 @@ export class RawClient {
     this.send(helloFrame(options));
     const frame = await this.next(timeoutMs);
     if (frame.type === "welcome") return frame;
-    if (frame.type === "error") throw Object.assign(new Error(`server refused: ${frame.code} ${frame.message}`), { frame });
+    if (frame.type === "error")
+      throw Object.assign(new Error(`server refused: ${frame.code} ${frame.message}`), { frame });
     throw new Error(`expected WELCOME, got ${frame.type}`);
   }
 
@@ -215,7 +216,11 @@ export function isError(f: Frame): f is ErrorFrame {
 }
 
 /** Connects and completes the handshake. */
-export async function openClient(port: number, clientId: string, extra: Omit<HelloOptions, "clientId"> & { tls?: ConnectionOptions } = {}): Promise<{ client: RawClient; welcome: WelcomeFrame }> {
+export async function openClient(
+  port: number,
+  clientId: string,
+  extra: Omit<HelloOptions, "clientId"> & { tls?: ConnectionOptions } = {},
+): Promise<{ client: RawClient; welcome: WelcomeFrame }> {
   const client = await RawClient.connect(extra.tls === undefined ? { port } : { port, tls: extra.tls });
   const welcome = await client.hello({ clientId, ...extra });
   return { client, welcome };

@@ -66,7 +66,11 @@ export function outboxConformance(name: string, factory: () => Outbox | Promise<
   test(`${name}: concurrent appends keep seq order equal to call order`, async () => {
     const o = await fresh();
     try {
-      const firsts = await Promise.all([o.append([entry("1"), entry("2")]), o.append([entry("3")]), o.append([entry("4")])]);
+      const firsts = await Promise.all([
+        o.append([entry("1"), entry("2")]),
+        o.append([entry("3")]),
+        o.append([entry("4")]),
+      ]);
       assert.deepEqual(firsts, [1, 3, 4]);
       assert.deepEqual(texts(o.read(0, 10, 1000)), ["1", "2", "3", "4"]);
     } finally {

@@ -38,7 +38,10 @@ interface Layout {
 async function build(fs: OutboxFs, dir: string): Promise<void> {
   const o = new FileOutbox(dir, { fs, segmentBytes: 400 });
   await o.open("corrupt-me");
-  for (let i = 0; i < 14; i++) await o.append([{ data: Buffer.from(`rec-${i}-${"y".repeat(i * 5)}`), important: true, createdAtMs: i, expiresAtMs: Infinity }]);
+  for (let i = 0; i < 14; i++)
+    await o.append([
+      { data: Buffer.from(`rec-${i}-${"y".repeat(i * 5)}`), important: true, createdAtMs: i, expiresAtMs: Infinity },
+    ]);
   await o.close();
 }
 
@@ -85,7 +88,11 @@ test("cutting the last segment at every offset: a torn tail, cut off; every whol
     const kept = (l.data.get(last) ?? []).filter((d) => d.end <= cut).map((d) => d.payload);
     assert.deepEqual(payloads, [...before, ...kept], `cut at ${cut}`);
     assert.equal(o.recoveryReport?.quarantined.length, 0, `cut at ${cut}: a cut is not corruption`);
-    assert.equal(o.recoveryReport?.seqJump, 0, `cut at ${cut}: a torn tail was never stored, so its seqs were never sent`);
+    assert.equal(
+      o.recoveryReport?.seqJump,
+      0,
+      `cut at ${cut}: a torn tail was never stored, so its seqs were never sent`,
+    );
     assert.equal(o.clientId, "corrupt-me");
     await o.close();
   }
@@ -102,7 +109,7 @@ for (const which of ["last", "sealed"] as const) {
     const after = l.segments.slice(segIndex + 1).flatMap((s) => (l.data.get(s) ?? []).map((d) => d.payload));
     for (let at = 0; at < full.length; at++) {
       const bad = Buffer.from(full);
-      bad[at] = (bad[at] as number) ^ (1 << at % 8);
+      bad[at] = (bad[at] as number) ^ (1 << (at % 8));
       const files = new Map(l.files);
       files.set(seg, bad);
       const { o, fs, payloads } = await reopen(files);
@@ -116,16 +123,28 @@ for (const which of ["last", "sealed"] as const) {
       assert.deepEqual(payloads, [...before, ...kept, ...after], `flip at ${at}`);
       const moved = fs.files().get(`${DIR}/quarantine/${part.file}`);
       assert.ok(moved !== undefined, `flip at ${at}: quarantine file ${part.file}`);
-      assert.deepEqual(moved, bad.subarray(part.offset), `flip at ${at}: the quarantined bytes are the bad part, intact`);
+      assert.deepEqual(
+        moved,
+        bad.subarray(part.offset),
+        `flip at ${at}: the quarantined bytes are the bad part, intact`,
+      );
       // Seqs 1..14 were handed out before: none of them again, also after a power cut right after the open.
       assert.equal(o.recoveryReport?.seqJump, SEQ_JUMP_AFTER_DAMAGE, `flip at ${at}: the next seq jumps`);
       const crashedAfterOpen = fs.image("none");
-      const next = await o.append([{ data: Buffer.from("next"), important: true, createdAtMs: 0, expiresAtMs: Infinity }]);
-      assert.ok(next > 14 + SEQ_JUMP_AFTER_DAMAGE - 1, `flip at ${at}: seq ${next} is not above every seq handed out before plus the jump`);
+      const next = await o.append([
+        { data: Buffer.from("next"), important: true, createdAtMs: 0, expiresAtMs: Infinity },
+      ]);
+      assert.ok(
+        next > 14 + SEQ_JUMP_AFTER_DAMAGE - 1,
+        `flip at ${at}: seq ${next} is not above every seq handed out before plus the jump`,
+      );
       await o.close();
       const again = new FileOutbox(DIR, { fs: crashedAfterOpen });
       await again.open("other");
-      assert.ok(again.nextSeq >= next, `flip at ${at}: a power cut right after the open brought back seq ${again.nextSeq} < ${next}`);
+      assert.ok(
+        again.nextSeq >= next,
+        `flip at ${at}: a power cut right after the open brought back seq ${again.nextSeq} < ${next}`,
+      );
       await again.close();
     }
   });
@@ -179,7 +198,11 @@ test("a segment from a newer format version stops the open with OUTLAST_OUTBOX_C
   const files = new Map(l.files);
   files.set(seg, b);
   const o = new FileOutbox(DIR, { fs: CrashFs.from(files) });
-  await assert.rejects(o.open("x"), (err: unknown) => (err as { code?: string }).code === "OUTLAST_OUTBOX_CORRUPT" && /format version 9/.test((err as Error).message));
+  await assert.rejects(
+    o.open("x"),
+    (err: unknown) =>
+      (err as { code?: string }).code === "OUTLAST_OUTBOX_CORRUPT" && /format version 9/.test((err as Error).message),
+  );
   await o.close();
 });
 

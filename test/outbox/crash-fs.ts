@@ -18,7 +18,10 @@ import { dirname } from "node:path";
 import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
 
 type DataOp = { kind: "write"; pos: number; bytes: Buffer } | { kind: "truncate"; length: number };
-type DirOp = { kind: "link"; path: string; inode: Inode } | { kind: "unlink"; path: string } | { kind: "rename"; from: string; to: string };
+type DirOp =
+  | { kind: "link"; path: string; inode: Inode }
+  | { kind: "unlink"; path: string }
+  | { kind: "rename"; from: string; to: string };
 
 interface Inode {
   data: Buffer<ArrayBufferLike>;
@@ -40,7 +43,10 @@ function errno(code: string, path: string): Error {
 }
 
 function applyOp(data: Buffer, op: DataOp): Buffer<ArrayBufferLike> {
-  if (op.kind === "truncate") return op.length <= data.length ? Buffer.from(data.subarray(0, op.length)) : Buffer.concat([data, Buffer.alloc(op.length - data.length)]);
+  if (op.kind === "truncate")
+    return op.length <= data.length
+      ? Buffer.from(data.subarray(0, op.length))
+      : Buffer.concat([data, Buffer.alloc(op.length - data.length)]);
   const end = op.pos + op.bytes.length;
   const out = end > data.length ? Buffer.concat([data, Buffer.alloc(end - data.length)]) : Buffer.from(data);
   op.bytes.copy(out, op.pos);
@@ -246,7 +252,8 @@ export class CrashFs implements OutboxFs {
           const r = random();
           if (r < 0.3) continue; // lost
           if (r < 0.6 || op.kind === "truncate") data = applyOp(data, op);
-          else if (r < 0.8) data = applyOp(data, { kind: "write", pos: op.pos, bytes: Buffer.alloc(op.bytes.length) }); // size grew, data never came
+          else if (r < 0.8)
+            data = applyOp(data, { kind: "write", pos: op.pos, bytes: Buffer.alloc(op.bytes.length) }); // size grew, data never came
           else data = tornWrite(data, op, random);
         }
         img = { data, durable: Buffer.from(data), unsynced: [] };
@@ -277,7 +284,11 @@ export class CrashFs implements OutboxFs {
 }
 
 /** Some 512-byte sectors of the write reach the disk, in no particular order; the rest keep what was there. */
-function tornWrite(data: Buffer<ArrayBufferLike>, op: { pos: number; bytes: Buffer }, random: () => number): Buffer<ArrayBufferLike> {
+function tornWrite(
+  data: Buffer<ArrayBufferLike>,
+  op: { pos: number; bytes: Buffer },
+  random: () => number,
+): Buffer<ArrayBufferLike> {
   const end = op.pos + op.bytes.length;
   const out = end > data.length ? Buffer.concat([data, Buffer.alloc(end - data.length)]) : Buffer.from(data);
   for (let s = Math.floor(op.pos / 512) * 512; s < end; s += 512) {

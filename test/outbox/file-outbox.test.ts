@@ -18,7 +18,8 @@ outboxConformance("FileOutbox", () => new FileOutbox(freshDir()));
 function entry(text: string, extra: Partial<OutboxEntry> = {}): OutboxEntry {
   return { data: Buffer.from(text), important: true, createdAtMs: 7, expiresAtMs: Infinity, ...extra };
 }
-const texts = (o: FileOutbox): string[] => o.read(0, 1e9, Infinity).map((r) => `${r.seq}:${Buffer.from(r.data).toString()}`);
+const texts = (o: FileOutbox): string[] =>
+  o.read(0, 1e9, Infinity).map((r) => `${r.seq}:${Buffer.from(r.data).toString()}`);
 
 test("FileOutbox: records, clientId and next seq survive a reopen; acknowledged and dropped ones stay gone", async () => {
   const dir = freshDir();
@@ -59,7 +60,10 @@ test("FileOutbox: appends of one turn share one fdatasync (group commit)", async
   subscribe("outlast:outbox:commit", onCommit);
   try {
     const firsts = await Promise.all(Array.from({ length: 100 }, (_, i) => o.append([entry(`m${i}`)])));
-    assert.deepEqual(firsts, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.deepEqual(
+      firsts,
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
     assert.equal(commits.length, 1, `expected one commit, saw ${commits.length}`);
     assert.equal(commits[0]?.records, 100);
   } finally {
@@ -132,7 +136,10 @@ test("FileOutbox: a directory holding other files is refused", async () => {
   await mkdir(dir);
   await writeFile(join(dir, "notes.txt"), "hello");
   const o = new FileOutbox(dir);
-  await assert.rejects(o.open("c"), (err: unknown) => isOutlastError(err, "OUTLAST_INVALID_OPTION") && /not empty/.test((err as Error).message));
+  await assert.rejects(
+    o.open("c"),
+    (err: unknown) => isOutlastError(err, "OUTLAST_INVALID_OPTION") && /not empty/.test((err as Error).message),
+  );
   await o.close();
 });
 
@@ -143,7 +150,10 @@ test("FileOutbox: a second outbox on a locked directory gets OUTLAST_OUTBOX_LOCK
   const b = new FileOutbox(dir);
   await assert.rejects(b.open("c"), (err: unknown) => {
     assert.ok(isOutlastError(err, "OUTLAST_OUTBOX_LOCKED"));
-    assert.equal(err.message, `outbox directory ${dir} is locked by pid ${process.pid}; stop that process or pass another outbox`);
+    assert.equal(
+      err.message,
+      `outbox directory ${dir} is locked by pid ${process.pid}; stop that process or pass another outbox`,
+    );
     assert.equal(err.details.pid, process.pid);
     return true;
   });

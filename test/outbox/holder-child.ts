@@ -19,7 +19,14 @@ let stopping = false;
 const busy = (async (): Promise<void> => {
   if (mode !== "busy") return;
   for (let i = 0; !stopping; i++) {
-    const seq = await o.append([{ data: Buffer.from(`busy ${i} ${"b".repeat(i % 200)}`), important: i % 3 !== 0, createdAtMs: Date.now(), expiresAtMs: Infinity }]);
+    const seq = await o.append([
+      {
+        data: Buffer.from(`busy ${i} ${"b".repeat(i % 200)}`),
+        important: i % 3 !== 0,
+        createdAtMs: Date.now(),
+        expiresAtMs: Infinity,
+      },
+    ]);
     if (i % 4 === 3) o.acknowledge(seq - 2); // keeps a small backlog moving, so segments fill and are deleted
   }
 })();

@@ -30,7 +30,12 @@ const HOLDER = fileURLToPath(new URL("./holder-child.js", import.meta.url));
 const T0 = Date.UTC(2025, 5, 1, 12);
 
 function entry(i: number): OutboxEntry {
-  return { data: Buffer.from(`message ${i} ${"q".repeat((i * 7) % 90)}`), important: i % 3 !== 0, createdAtMs: T0 + 1000 * i, expiresAtMs: i % 4 === 0 ? T0 + 3_600_000 : Infinity };
+  return {
+    data: Buffer.from(`message ${i} ${"q".repeat((i * 7) % 90)}`),
+    important: i % 3 !== 0,
+    createdAtMs: T0 + 1000 * i,
+    expiresAtMs: i % 4 === 0 ? T0 + 3_600_000 : Infinity,
+  };
 }
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -151,14 +156,24 @@ test("a torn tail and corrupt parts are reported, not repaired; the next open re
   const report = o.recoveryReport;
   assert.equal(report?.tornBytes, i.tornBytes, "the open cut what inspect called torn");
   assert.deepEqual(
-    report?.quarantined.map((q) => ({ segment: q.segment, offset: q.offset, bytes: q.bytes, reason: q.reason, file: join("quarantine", q.file) })),
+    report?.quarantined.map((q) => ({
+      segment: q.segment,
+      offset: q.offset,
+      bytes: q.bytes,
+      reason: q.reason,
+      file: join("quarantine", q.file),
+    })),
     i.damaged.map((d) => ({ ...d })),
     "the open quarantined what inspect called damaged",
   );
   assert.equal(o.count, i.messages);
   assert.equal(o.bytes, i.bytes);
   assert.equal(report?.seqJump, SEQ_JUMP_AFTER_DAMAGE);
-  assert.equal(o.nextSeq, i.nextSeq + SEQ_JUMP_AFTER_DAMAGE, "the open jumps the seq inspect reported, because of the damage");
+  assert.equal(
+    o.nextSeq,
+    i.nextSeq + SEQ_JUMP_AFTER_DAMAGE,
+    "the open jumps the seq inspect reported, because of the damage",
+  );
   assert.equal(o.oldest?.seq, i.firstSeq);
   await o.close();
   const after = await inspectOutbox("/d", { fs: damaged });
@@ -193,7 +208,9 @@ test("inspectOutbox: a missing directory, a directory that is not an outbox, and
   b.writeUInt16LE(7, 8);
   b.writeUInt32LE(crc32c(b, 0, 20), 20);
   files.set(first, b);
-  await assert.rejects(inspectOutbox("/v", { fs: CrashFs.from(files) }), (err: unknown) => isOutlastError(err, "OUTLAST_OUTBOX_CORRUPT"));
+  await assert.rejects(inspectOutbox("/v", { fs: CrashFs.from(files) }), (err: unknown) =>
+    isOutlastError(err, "OUTLAST_OUTBOX_CORRUPT"),
+  );
 });
 
 test("inspectOutbox while another process holds the outbox and appends, acknowledges and deletes segments without pause", async (t) => {
@@ -209,7 +226,10 @@ test("inspectOutbox while another process holds the outbox and appends, acknowle
   const lines = createInterface({ input: child.stdout });
   const nextLine = (what: string): Promise<string> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${what}" line from the child in 20 s; stderr: ${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no "${what}" line from the child in 20 s; stderr: ${stderr}`)),
+        20_000,
+      );
       lines.once("line", (line) => {
         clearTimeout(timer);
         resolve(line);
@@ -227,7 +247,10 @@ test("inspectOutbox while another process holds the outbox and appends, acknowle
     assert.equal(i.clientId, "inspected");
     assert.deepEqual(i.damaged, [], `inspection ${k}: a live writer is not damage`);
     assert.ok(i.nextSeq >= lastNext, `inspection ${k}: nextSeq went back`);
-    assert.ok(i.firstSeq === undefined || (i.lastSeq !== undefined && i.firstSeq <= i.lastSeq && i.lastSeq < i.nextSeq), `inspection ${k}: seqs`);
+    assert.ok(
+      i.firstSeq === undefined || (i.lastSeq !== undefined && i.firstSeq <= i.lastSeq && i.lastSeq < i.nextSeq),
+      `inspection ${k}: seqs`,
+    );
     lastNext = i.nextSeq;
     segmentsSeen = new Set([...segmentsSeen, i.segments]);
   }

@@ -18,7 +18,12 @@ import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
 import { CrashFs } from "./crash-fs.js";
 
-const entry = (text: string): OutboxEntry => ({ data: Buffer.from(text), important: true, createdAtMs: 0, expiresAtMs: Infinity });
+const entry = (text: string): OutboxEntry => ({
+  data: Buffer.from(text),
+  important: true,
+  createdAtMs: 0,
+  expiresAtMs: Infinity,
+});
 
 test("a real ENOSPC: the batch is rejected with OUTLAST_OUTBOX_IO (errno ENOSPC), the log stays consistent, the outbox goes on", async (t) => {
   if (process.getuid?.() !== 0) {
@@ -97,7 +102,11 @@ class FailingSyncFs implements OutboxFs {
       datasync: () => {
         if (this.armed) {
           // A real failed fdatasync needs a failing disk; this is the error object Node gives for one.
-          const err = Object.assign(new Error("EIO: i/o error, fdatasync"), { errno: -5, code: "EIO", syscall: "fdatasync" });
+          const err = Object.assign(new Error("EIO: i/o error, fdatasync"), {
+            errno: -5,
+            code: "EIO",
+            syscall: "fdatasync",
+          });
           return Promise.reject(err);
         }
         return f.datasync();

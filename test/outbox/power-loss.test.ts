@@ -123,16 +123,21 @@ function check(trace: Trace, o: FileOutbox, label: string): void {
     const reported = trace.reported.get(p);
     if (reported !== undefined && reported !== r.seq && trace.renumberedTo.get(p) !== r.seq) {
       // Only a renumber whose checkpoint did not survive may leave the old numbers.
-      assert.ok(trace.renumbered && recs.every((x) => x.seq < 1000), `${label}: ${p.slice(0, 8)} has seq ${r.seq}, reported ${reported}`);
+      assert.ok(
+        trace.renumbered && recs.every((x) => x.seq < 1000),
+        `${label}: ${p.slice(0, 8)} has seq ${r.seq}, reported ${reported}`,
+      );
     }
   }
   for (const [p, seq] of trace.reported) {
-    if (!trace.removed.has(p)) assert.ok(present.has(p), `${label}: stored record ${p.slice(0, 8)} (seq ${seq}) is missing`);
+    if (!trace.removed.has(p))
+      assert.ok(present.has(p), `${label}: stored record ${p.slice(0, 8)} (seq ${seq}) is missing`);
   }
   // Nothing after a gap: every attempt before the last present one is present, unless acknowledged/dropped.
   for (let i = 0; i < lastIndex; i++) {
     const p = trace.attempts[i] as string;
-    if (!trace.removed.has(p)) assert.ok(present.has(p), `${label}: ${p.slice(0, 8)} missing before a later record (a gap)`);
+    if (!trace.removed.has(p))
+      assert.ok(present.has(p), `${label}: ${p.slice(0, 8)} missing before a later record (a gap)`);
   }
   const maxPresent = recs.at(-1)?.seq ?? 0;
   assert.ok(o.nextSeq > maxPresent, `${label}: nextSeq ${o.nextSeq} would reuse ${maxPresent}`);
@@ -147,7 +152,13 @@ test("power loss at every write and sync boundary never loses a stored record or
   let quarantines = 0;
   for (let crashAt = 0; ; crashAt++) {
     const fs = new CrashFs(crashAt);
-    const trace: Trace = { attempts: [], reported: new Map(), removed: new Set(), renumberedTo: new Map(), renumbered: false };
+    const trace: Trace = {
+      attempts: [],
+      reported: new Map(),
+      removed: new Set(),
+      renumberedTo: new Map(),
+      renumbered: false,
+    };
     try {
       await workload(fs, trace);
     } catch (err) {
@@ -191,16 +202,28 @@ test("power loss at every write and sync boundary never loses a stored record or
         [...before, seq],
         `${label}: second reopen`,
       );
-      assert.ok(again.nextSeq > seq, `${label}: second reopen: nextSeq ${again.nextSeq} <= seq ${seq} handed out before`);
+      assert.ok(
+        again.nextSeq > seq,
+        `${label}: second reopen: nextSeq ${again.nextSeq} <= seq ${seq} handed out before`,
+      );
       await again.close();
       const afterCrash = new FileOutbox(DIR, { fs: crashedAfterOpen });
       await afterCrash.open("x");
       const next = await afterCrash.append([entry("after a crash right after the open", true)]);
-      assert.ok(next > handedOut, `${label}: power cut right after the open: seq ${next} <= seq ${handedOut} handed out before`);
-      if (q > 0) assert.ok(next >= o.nextSeq - 1, `${label}: power cut right after the open lost the seq jump (${next} < ${o.nextSeq - 1})`);
+      assert.ok(
+        next > handedOut,
+        `${label}: power cut right after the open: seq ${next} <= seq ${handedOut} handed out before`,
+      );
+      if (q > 0)
+        assert.ok(
+          next >= o.nextSeq - 1,
+          `${label}: power cut right after the open lost the seq jump (${next} < ${o.nextSeq - 1})`,
+        );
       await afterCrash.close();
     }
   }
   assert.ok(total > 100, `the workload should cross many boundaries (saw ${total})`);
-  console.log(`# power loss: ${total} crash points, ${images} disk images reopened, ${quarantines} corrupt parts quarantined (random images)`);
+  console.log(
+    `# power loss: ${total} crash points, ${images} disk images reopened, ${quarantines} corrupt parts quarantined (random images)`,
+  );
 });

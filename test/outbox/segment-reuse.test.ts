@@ -13,14 +13,26 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import { metaRecord } from "../../src/outbox/log/group-commit.js";
-import { encodedSize, encodeRecord, encodeOne, encodeSegmentHeader, RecordType, segmentFileName } from "../../src/outbox/log/record-format.js";
+import {
+  encodedSize,
+  encodeRecord,
+  encodeOne,
+  encodeSegmentHeader,
+  RecordType,
+  segmentFileName,
+} from "../../src/outbox/log/record-format.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
 import { CrashFs, rng } from "./crash-fs.js";
 
 const T0 = Date.UTC(2025, 0, 1);
 
 function entry(i: number): OutboxEntry {
-  return { data: Buffer.from(`record ${i} ${"p".repeat(i % 50)}`), important: i % 2 === 0, createdAtMs: T0 + i, expiresAtMs: Infinity };
+  return {
+    data: Buffer.from(`record ${i} ${"p".repeat(i % 50)}`),
+    important: i % 2 === 0,
+    createdAtMs: T0 + i,
+    expiresAtMs: Infinity,
+  };
 }
 
 async function segmentFiles(dir: string): Promise<string[]> {
@@ -29,7 +41,9 @@ async function segmentFiles(dir: string): Promise<string[]> {
 
 /** Every stored record as "seq:payload:important:createdAtMs". */
 function contents(o: FileOutbox): string[] {
-  return o.read(0, Infinity, Infinity).map((r) => `${r.seq}:${Buffer.from(r.data).toString()}:${r.important}:${r.createdAtMs}`);
+  return o
+    .read(0, Infinity, Infinity)
+    .map((r) => `${r.seq}:${Buffer.from(r.data).toString()}:${r.important}:${r.createdAtMs}`);
 }
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -97,7 +111,10 @@ test("a restarting sender that keeps a backlog of 100 moving (small segments): f
       most = Math.max(most, files.length);
       assert.ok(files.length <= 6, `cycle ${cycle}: ${files.length} segment files for ~14 KiB of live data`);
     }
-    assert.ok(seen.size >= 10, `segments rolled over and were deleted (saw ${seen.size} names, at most ${most} at once)`);
+    assert.ok(
+      seen.size >= 10,
+      `segments rolled over and were deleted (saw ${seen.size} names, at most ${most} at once)`,
+    );
   });
 });
 
@@ -108,7 +125,10 @@ function legacyLayout(dir: string): Map<string, Buffer> {
     encodeRecord(b, 0, RecordType.DATA, seq, Buffer.from(`legacy ${seq}`), true, T0 + seq);
     return b;
   };
-  const seg = (n: number, ...records: Buffer[]): [string, Buffer] => [join(dir, segmentFileName(n)), Buffer.concat([encodeSegmentHeader(n, false), ...records])];
+  const seg = (n: number, ...records: Buffer[]): [string, Buffer] => [
+    join(dir, segmentFileName(n)),
+    Buffer.concat([encodeSegmentHeader(n, false), ...records]),
+  ];
   return new Map([
     seg(1, metaRecord("legacy", 1), data(1), data(2), data(3)),
     seg(2, metaRecord("legacy", 4)),
@@ -146,7 +166,12 @@ test("power loss at every step of an open that removes META-only segments: nothi
     }
     if (!fs.crashed) break;
     points++;
-    for (const [mode, seed] of [["none", 0], ["all", 0], ["random", 1], ["random", 2]] as const) {
+    for (const [mode, seed] of [
+      ["none", 0],
+      ["all", 0],
+      ["random", 1],
+      ["random", 2],
+    ] as const) {
       const again = new FileOutbox("/l", { fs: fs.image(mode, rng(crashAt * 10 + seed)) });
       assert.equal(await again.open("x"), "legacy", `cut at ${crashAt} (${mode})`);
       assert.deepEqual(contents(again), LEGACY_RECORDS, `cut at ${crashAt} (${mode})`);
@@ -160,7 +185,15 @@ test("power loss at every step of an open that removes META-only segments: nothi
 
 test("a newest segment without a META record (its creation was cut short) is not appended to: a new one keeps the clientId and next seq", async () => {
   const files = new Map<string, Buffer>([
-    [join("/h", segmentFileName(1)), Buffer.concat([encodeSegmentHeader(1, false), metaRecord("keep-me", 1), encodeOne(RecordType.DATA, 1, Buffer.from("a")), encodeOne(RecordType.DATA, 2, Buffer.from("b"))])],
+    [
+      join("/h", segmentFileName(1)),
+      Buffer.concat([
+        encodeSegmentHeader(1, false),
+        metaRecord("keep-me", 1),
+        encodeOne(RecordType.DATA, 1, Buffer.from("a")),
+        encodeOne(RecordType.DATA, 2, Buffer.from("b")),
+      ]),
+    ],
     [join("/h", segmentFileName(2)), encodeSegmentHeader(2, false)], // header synced, META torn off
   ]);
   const fs = CrashFs.from(files);
@@ -171,7 +204,11 @@ test("a newest segment without a META record (its creation was cut short) is not
   await o.append([entry(3)]);
   await o.close();
   const names = [...fs.files().keys()].filter((p) => p.includes("seg-"));
-  assert.deepEqual(names, [join("/h", segmentFileName(3))], "only the new segment, which starts with a META record, is left");
+  assert.deepEqual(
+    names,
+    [join("/h", segmentFileName(3))],
+    "only the new segment, which starts with a META record, is left",
+  );
   const again = new FileOutbox("/h", { fs });
   assert.equal(await again.open("someone-else"), "keep-me", "the clientId survived the deletion of the older segments");
   assert.deepEqual(contents(again), [`3:${entry(3).data.toString()}:false:${T0 + 3}`]);

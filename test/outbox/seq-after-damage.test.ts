@@ -24,19 +24,27 @@ function entry(text: string): OutboxEntry {
 }
 
 /** An outbox holding seqs 1..count (one append each), closed; its files. */
-async function written(count: number, segmentBytes = 8 * 1024 * 1024): Promise<{ files: Map<string, Buffer>; seqs: number[] }> {
+async function written(
+  count: number,
+  segmentBytes = 8 * 1024 * 1024,
+): Promise<{ files: Map<string, Buffer>; seqs: number[] }> {
   const fs = new CrashFs();
   const o = new FileOutbox(DIR, { fs, segmentBytes });
   await o.open("seq-client");
   const seqs: number[] = [];
   for (let i = 1; i <= count; i++) seqs.push(await o.append([entry(`message ${i} ${"p".repeat(i * 3)}`)]));
   await o.close();
-  assert.deepEqual(seqs, Array.from({ length: count }, (_, i) => i + 1));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: count }, (_, i) => i + 1),
+  );
   return { files: fs.files(), seqs };
 }
 
 function segmentPaths(files: Map<string, Buffer>): string[] {
-  return [...files.keys()].filter((p) => p.startsWith(`${DIR}/`) && parseSegmentFileName(p.slice(DIR.length + 1)) !== undefined).sort();
+  return [...files.keys()]
+    .filter((p) => p.startsWith(`${DIR}/`) && parseSegmentFileName(p.slice(DIR.length + 1)) !== undefined)
+    .sort();
 }
 
 /** Where the DATA record with `seq` starts and ends, and in which segment. */
@@ -108,7 +116,12 @@ test("a power cut at every step of an open that quarantines: the next seq stays 
       finished = false;
     }
     await o.close().catch(() => undefined);
-    for (const [mode, seed] of [["none", 0], ["all", 0], ["random", 1], ["random", 2]] as const) {
+    for (const [mode, seed] of [
+      ["none", 0],
+      ["all", 0],
+      ["random", 1],
+      ["random", 2],
+    ] as const) {
       const label = `power cut at op ${crashAt} of the open, ${mode} ${seed}`;
       const again = new FileOutbox(DIR, { fs: fs.image(mode, rng(crashAt * 10 + seed)) });
       await again.open("seq-client");

@@ -38,7 +38,9 @@ async function appender(): Promise<never> {
     const id = `r${run}-${i++}`;
     const payload = `${id}-${"k".repeat((i * 131) % 700)}`;
     say(`try ${id}`);
-    const seq = await o.append([{ data: Buffer.from(payload), important: true, createdAtMs: Date.now(), expiresAtMs: Infinity }]);
+    const seq = await o.append([
+      { data: Buffer.from(payload), important: true, createdAtMs: Date.now(), expiresAtMs: Infinity },
+    ]);
     say(`stored ${seq} ${id}`);
     if (++storedCount % 50 === 0) {
       const oldest = o.oldest;

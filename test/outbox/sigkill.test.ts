@@ -29,7 +29,13 @@ interface Run {
 }
 
 /** Runs the child until it has printed `killAfterStored` stored lines (or `killAfterMs` passed since it began opening the outbox), then SIGKILLs it. */
-function runChild(dir: string, run: number, killAfterStored: number, killAfterMs: number | undefined, into: Run): Promise<void> {
+function runChild(
+  dir: string,
+  run: number,
+  killAfterStored: number,
+  killAfterMs: number | undefined,
+  into: Run,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, dir, String(run)], { stdio: ["ignore", "pipe", "pipe"] });
     let stored = 0;
@@ -43,7 +49,9 @@ function runChild(dir: string, run: number, killAfterStored: number, killAfterMs
     };
     const guard = setTimeout(() => {
       kill();
-      reject(new Error(`run ${run}: the child did not reach ${killAfterStored} stored records in 20 s; stderr: ${stderr}`));
+      reject(
+        new Error(`run ${run}: the child did not reach ${killAfterStored} stored records in 20 s; stderr: ${stderr}`),
+      );
     }, 20_000);
     let timer: NodeJS.Timeout | undefined;
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -86,7 +94,10 @@ test(`SIGKILL at random moments, ${RUNS} times over one growing outbox: every st
         let last = 0;
         for (const r of recs) {
           const p = Buffer.from(r.data).toString().split("-").slice(0, 2).join("-"); // the id
-          assert.ok(all.tried.has(p), `run ${run}: invented record seq ${r.seq}: ${p.slice(0, 30)} (${p.length} bytes)`);
+          assert.ok(
+            all.tried.has(p),
+            `run ${run}: invented record seq ${r.seq}: ${p.slice(0, 30)} (${p.length} bytes)`,
+          );
           assert.ok(!present.has(p), `run ${run}: ${p.slice(0, 12)} twice`);
           assert.ok(r.seq > last, `run ${run}: out of order`);
           last = r.seq;
@@ -94,7 +105,11 @@ test(`SIGKILL at random moments, ${RUNS} times over one growing outbox: every st
         }
         for (const [p, seq] of all.stored) {
           if (seq <= all.ackedUpTo) continue;
-          assert.equal(present.get(p), seq, `run ${run}: stored record ${p.slice(0, 12)} (seq ${seq}) is ${present.has(p) ? "renumbered" : "missing"}`);
+          assert.equal(
+            present.get(p),
+            seq,
+            `run ${run}: stored record ${p.slice(0, 12)} (seq ${seq}) is ${present.has(p) ? "renumbered" : "missing"}`,
+          );
         }
         const maxStored = Math.max(0, ...all.stored.values());
         assert.ok(o.nextSeq > maxStored, `run ${run}: nextSeq ${o.nextSeq} would reuse seq ${maxStored}`);
@@ -106,7 +121,9 @@ test(`SIGKILL at random moments, ${RUNS} times over one growing outbox: every st
       }
     }
     assert.ok(all.stored.size > 1000, `expected a growing outbox (stored ${all.stored.size})`);
-    console.log(`# sigkill: ${RUNS} kills (${duringOpen} at a random early moment), ${all.stored.size} records reported stored, all checked`);
+    console.log(
+      `# sigkill: ${RUNS} kills (${duringOpen} at a random early moment), ${all.stored.size} records reported stored, all checked`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

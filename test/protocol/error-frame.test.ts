@@ -19,11 +19,17 @@ test("makeErrorFrame always encodes: long text is cut on a character boundary", 
 });
 
 test("errorFromFrame keeps a known code and maps an unknown one to OUTLAST_PROTOCOL_ERROR", () => {
-  const known = errorFromFrame({ type: "error", code: "OUTLAST_AUTH_REJECTED", message: "bad\ntoken", retryAfterMs: 0 }, "server");
+  const known = errorFromFrame(
+    { type: "error", code: "OUTLAST_AUTH_REJECTED", message: "bad\ntoken", retryAfterMs: 0 },
+    "server",
+  );
   assert.ok(isOutlastError(known, "OUTLAST_AUTH_REJECTED"));
   assert.equal(known.message, 'server sent ERROR OUTLAST_AUTH_REJECTED: "bad\\ntoken"');
   assert.equal(known.details["remoteMessage"], "bad\ntoken");
-  const unknown = errorFromFrame({ type: "error", code: "OUTLAST_FROM_THE_FUTURE", message: "", retryAfterMs: 500 }, "server");
+  const unknown = errorFromFrame(
+    { type: "error", code: "OUTLAST_FROM_THE_FUTURE", message: "", retryAfterMs: 500 },
+    "server",
+  );
   assert.ok(isOutlastError(unknown, "OUTLAST_PROTOCOL_ERROR"));
   assert.equal(unknown.details["remoteCode"], "OUTLAST_FROM_THE_FUTURE");
   assert.match(unknown.message, /unknown code OUTLAST_FROM_THE_FUTURE: "" \(retry after 500 ms\)/);

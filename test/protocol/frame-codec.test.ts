@@ -24,7 +24,10 @@ test("every frame type round-trips through encodeFrame and FrameDecoder", () => 
 
 test("exact wire bytes of fixed frames match docs/protocol.md", () => {
   assert.deepStrictEqual([...encodeFrame({ type: "goodbye" })], [0, 0, 0, 1, 0x08]);
-  assert.deepStrictEqual([...encodeFrame({ type: "ping", nonce: 2 ** 32 + 1 })], [0, 0, 0, 9, 0x05, 0, 0, 0, 1, 0, 0, 0, 1]);
+  assert.deepStrictEqual(
+    [...encodeFrame({ type: "ping", nonce: 2 ** 32 + 1 })],
+    [0, 0, 0, 9, 0x05, 0, 0, 0, 1, 0, 0, 0, 1],
+  );
   assert.deepStrictEqual(
     [...encodeFrame({ type: "ack", seq: 5, duplicates: 2 })],
     [0, 0, 0, 13, 0x04, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 2],
@@ -41,7 +44,15 @@ test("exact wire bytes of fixed frames match docs/protocol.md", () => {
     [...encodeFrame({ type: "welcome", version: 1, clientId: "c", lastSeq: 3, maxFrameBytes: 4096 })],
     [0, 0, 0, 18, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0x10, 0, 0, 1, 0x63],
   );
-  const hello = encodeFrame({ type: "hello", minVersion: 1, maxVersion: 2, clientId: "c", token: new Uint8Array([9]), heartbeatIntervalMs: 2000, maxFrameBytes: 4096 });
+  const hello = encodeFrame({
+    type: "hello",
+    minVersion: 1,
+    maxVersion: 2,
+    clientId: "c",
+    token: new Uint8Array([9]),
+    heartbeatIntervalMs: 2000,
+    maxFrameBytes: 4096,
+  });
   assert.deepStrictEqual(
     [...hello],
     [0, 0, 0, 25, 0x01, 0x4f, 0x55, 0x54, 0x4c, 0, 1, 0, 2, 0, 0, 0x07, 0xd0, 0, 0, 0x10, 0, 0, 1, 0x63, 0, 0, 0, 1, 9],
@@ -134,7 +145,10 @@ test("a frame exactly maxFrameBytes long is accepted; one byte more is not", () 
 
 test("setMaxFrameBytes changes the limit for the next frame", () => {
   const d = new FrameDecoder({ maxFrameBytes: 100 });
-  assert.throws(() => new FrameDecoder({ maxFrameBytes: 100 }).push(encodeMessageHeader(1, 200)), /exceeds maxFrameBytes 100/);
+  assert.throws(
+    () => new FrameDecoder({ maxFrameBytes: 100 }).push(encodeMessageHeader(1, 200)),
+    /exceeds maxFrameBytes 100/,
+  );
   d.setMaxFrameBytes(4096);
   assert.equal(d.maxFrameBytes, 4096);
   assert.equal(d.push(encodeFrame({ type: "message", seq: 1, data: new Uint8Array(200) })).length, 1);

@@ -9,7 +9,9 @@ import { clientIdProblem } from "../../src/protocol/handshake.js";
 import { MAX_U32 } from "../../src/protocol/limits.js";
 import { normalize, rawFrame } from "./sample-frames.js";
 
-const clientId = fc.string({ unit: "binary", minLength: 1, maxLength: 70 }).filter((s) => clientIdProblem(s) === undefined);
+const clientId = fc
+  .string({ unit: "binary", minLength: 1, maxLength: 70 })
+  .filter((s) => clientIdProblem(s) === undefined);
 const seq = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 const u64 = fc.maxSafeNat();
 const u32 = fc.integer({ min: 0, max: MAX_U32 });
@@ -24,7 +26,12 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
       heartbeatIntervalMs: u32,
       maxFrameBytes: fc.integer({ min: 4096, max: MAX_U32 }),
     })
-    .map(({ a, b, ...rest }): Frame => ({ type: "hello", minVersion: Math.min(a, b), maxVersion: Math.max(a, b), ...rest })),
+    .map(({ a, b, ...rest }): Frame => ({
+      type: "hello",
+      minVersion: Math.min(a, b),
+      maxVersion: Math.max(a, b),
+      ...rest,
+    })),
   fc.record({
     type: fc.constant("welcome" as const),
     version: fc.integer({ min: 1, max: 0xffff }),
@@ -91,44 +98,53 @@ const hostileBytes: fc.Arbitrary<Buffer> = fc
 
 test("fuzz: any bytes in any chunks give frames or OUTLAST_PROTOCOL_ERROR, with bounded memory", () => {
   fc.assert(
-    fc.property(hostileBytes, fc.array(fc.nat(), { maxLength: 20 }), fc.integer({ min: 1, max: 5000 }), (bytes, cuts, maxFrameBytes) => {
-      const d = new FrameDecoder({ maxFrameBytes });
-      for (const c of chunk(bytes, cuts)) {
-        try {
-          for (const f of d.push(c)) assert.ok(typeof f.type === "string");
-        } catch (err) {
-          assert.ok(err instanceof OutlastError, `not an OutlastError: ${String(err)}`);
-          assert.ok(isOutlastError(err, "OUTLAST_PROTOCOL_ERROR"), `wrong code: ${String(err)}`);
-          assert.equal(d.failed, true);
-          return;
+    fc.property(
+      hostileBytes,
+      fc.array(fc.nat(), { maxLength: 20 }),
+      fc.integer({ min: 1, max: 5000 }),
+      (bytes, cuts, maxFrameBytes) => {
+        const d = new FrameDecoder({ maxFrameBytes });
+        for (const c of chunk(bytes, cuts)) {
+          try {
+            for (const f of d.push(c)) assert.ok(typeof f.type === "string");
+          } catch (err) {
+            assert.ok(err instanceof OutlastError, `not an OutlastError: ${String(err)}`);
+            assert.ok(isOutlastError(err, "OUTLAST_PROTOCOL_ERROR"), `wrong code: ${String(err)}`);
+            assert.equal(d.failed, true);
+            return;
+          }
+          assert.ok(d.bufferedBytes <= maxFrameBytes + 5, `buffered ${d.bufferedBytes} > ${maxFrameBytes} + 5`);
         }
-        assert.ok(d.bufferedBytes <= maxFrameBytes + 5, `buffered ${d.bufferedBytes} > ${maxFrameBytes} + 5`);
-      }
-    }),
+      },
+    ),
     { numRuns: 3000 },
   );
 });
 
 test("fuzz: a hostile stream of large partial frames never holds more than maxFrameBytes + 5", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 9, max: 200_000 }), fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 10 }), (length, sizes) => {
-      const maxFrameBytes = 100_000;
-      const d = new FrameDecoder({ maxFrameBytes });
-      const header = Buffer.alloc(13);
-      header.writeUInt32BE(length, 0);
-      header[4] = 0x03;
-      header.writeUInt32BE(1, 9);
-      try {
-        d.push(header);
-        for (const n of sizes) {
-          d.push(Buffer.alloc(n));
-          assert.ok(d.bufferedBytes <= maxFrameBytes + 5);
+    fc.property(
+      fc.integer({ min: 9, max: 200_000 }),
+      fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 10 }),
+      (length, sizes) => {
+        const maxFrameBytes = 100_000;
+        const d = new FrameDecoder({ maxFrameBytes });
+        const header = Buffer.alloc(13);
+        header.writeUInt32BE(length, 0);
+        header[4] = 0x03;
+        header.writeUInt32BE(1, 9);
+        try {
+          d.push(header);
+          for (const n of sizes) {
+            d.push(Buffer.alloc(n));
+            assert.ok(d.bufferedBytes <= maxFrameBytes + 5);
+          }
+        } catch (err) {
+          assert.ok(isOutlastError(err, "OUTLAST_PROTOCOL_ERROR"));
+          assert.ok(length > maxFrameBytes || sizes.reduce((a, b) => a + b, 0) > length - 9);
         }
-      } catch (err) {
-        assert.ok(isOutlastError(err, "OUTLAST_PROTOCOL_ERROR"));
-        assert.ok(length > maxFrameBytes || sizes.reduce((a, b) => a + b, 0) > length - 9);
-      }
-    }),
+      },
+    ),
     { numRuns: 300 },
   );
 });

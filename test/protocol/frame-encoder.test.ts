@@ -17,7 +17,18 @@ const bad: [Frame, RegExp][] = [
   [{ type: "error", code: "X", message: "é".repeat(513), retryAfterMs: 0 }, /message is 1026 bytes; at most 1024/],
   [{ type: "error", code: "X", message: "\uDC00", retryAfterMs: 0 }, /lone surrogate/],
   [{ type: "error", code: "X", message: "", retryAfterMs: -5 }, /retryAfterMs -5/],
-  [{ type: "hello", minVersion: 1, maxVersion: 1, clientId: "", token: new Uint8Array(0), heartbeatIntervalMs: 0, maxFrameBytes: 4096 }, /cannot encode HELLO frame: HELLO: clientId is empty/],
+  [
+    {
+      type: "hello",
+      minVersion: 1,
+      maxVersion: 1,
+      clientId: "",
+      token: new Uint8Array(0),
+      heartbeatIntervalMs: 0,
+      maxFrameBytes: 4096,
+    },
+    /cannot encode HELLO frame: HELLO: clientId is empty/,
+  ],
   [{ type: "welcome", version: 0, clientId: "c", lastSeq: 0, maxFrameBytes: 4096 }, /cannot encode WELCOME frame/],
   [{ type: "welcome", version: 1, clientId: "c", lastSeq: 2 ** 53, maxFrameBytes: 4096 }, /lastSeq/],
   [{ type: "nope" } as unknown as Frame, /cannot encode unknown frame: type "nope"/],
@@ -25,7 +36,11 @@ const bad: [Frame, RegExp][] = [
 
 test("the encoder refuses values the wire cannot carry, with OUTLAST_PROTOCOL_ERROR", () => {
   for (const [frame, message] of bad) {
-    assert.throws(() => encodeFrame(frame), { name: "OutlastError", code: "OUTLAST_PROTOCOL_ERROR", message }, JSON.stringify(frame.type));
+    assert.throws(
+      () => encodeFrame(frame),
+      { name: "OutlastError", code: "OUTLAST_PROTOCOL_ERROR", message },
+      JSON.stringify(frame.type),
+    );
   }
 });
 

@@ -35,7 +35,10 @@ test("blackhole: bytes do not arrive and both sockets stay open; removing it let
   await windowOf(150);
   assert.equal(atServer.bytes, 0, "upstream received bytes through a blackhole");
   assert.equal(atClient.bytes, 0, "client received bytes through a blackhole");
-  for (const [name, r] of [["client", atClient], ["server", atServer]] as const) {
+  for (const [name, r] of [
+    ["client", atClient],
+    ["server", atServer],
+  ] as const) {
     assert.equal(r.ended, false, `${name} saw end`);
     assert.equal(r.closed, false, `${name} saw close`);
     assert.equal(r.error, undefined, `${name} saw an error`);

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UsageError } from "../../src/cli/command.js";
-import { faultsFromFlags, parseLatency, parsePair, parseRate, parseSlicer } from "../../src/cli/commands/proxy-flags.js";
+import {
+  faultsFromFlags,
+  parseLatency,
+  parsePair,
+  parseRate,
+  parseSlicer,
+} from "../../src/cli/commands/proxy-flags.js";
 
 test("fault flag values: rates, latency±jitter, slicer, DOWN/EVERY pairs", () => {
   assert.equal(parseRate("--bandwidth", "64KiB/s"), 65_536);
@@ -29,11 +35,20 @@ test("fault flag values: rates, latency±jitter, slicer, DOWN/EVERY pairs", () =
 });
 
 test("fault flags become faults with --direction and --probability", () => {
-  assert.deepEqual(faultsFromFlags({ latency: "10ms", direction: "upstream", probability: "0.25", flap: "1s/5s", hold: true }), [
-    { kind: "latency", direction: "upstream", probability: 0.25, latencyMs: 10, jitterMs: 0 },
-    { kind: "schedule", mode: "random", meanUpMs: 5000, meanDownMs: 1000, fault: { kind: "blackhole", direction: "upstream", probability: 0.25 } },
-    { kind: "hold", probability: 0.25 },
-  ]);
+  assert.deepEqual(
+    faultsFromFlags({ latency: "10ms", direction: "upstream", probability: "0.25", flap: "1s/5s", hold: true }),
+    [
+      { kind: "latency", direction: "upstream", probability: 0.25, latencyMs: 10, jitterMs: 0 },
+      {
+        kind: "schedule",
+        mode: "random",
+        meanUpMs: 5000,
+        meanDownMs: 1000,
+        fault: { kind: "blackhole", direction: "upstream", probability: 0.25 },
+      },
+      { kind: "hold", probability: 0.25 },
+    ],
+  );
   assert.deepEqual(faultsFromFlags({ "close-every": "2s", "limit-data": "1KiB" }), [
     { kind: "limit-data", direction: "both", probability: 1, bytes: 1024 },
     { kind: "schedule", everyMs: 2000, downMs: 0, fault: { kind: "close", direction: "both", probability: 1 } },

@@ -19,7 +19,10 @@ function run(...args: string[]): Promise<{ code: number | null; stdout: string; 
 
 /** Starts `outlast proxy ...` and waits for the lines that give its ports. */
 async function startCli(t: TestContext, args: string[], wantControl: boolean, env: Record<string, string> = {}) {
-  const child: ChildProcess = spawn(process.execPath, [bin, "proxy", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child: ChildProcess = spawn(process.execPath, [bin, "proxy", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   t.after(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
@@ -45,13 +48,21 @@ test("outlast proxy --help lists the flags and examples", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /--latency MS\[±JITTER\]/);
   assert.match(r.stdout, /--control HOST:PORT/);
-  assert.match(r.stdout, /Examples:\n {2}outlast proxy --listen 127\.0\.0\.1:9000 --upstream 127\.0\.0\.1:7000 --latency 100ms±20/);
+  assert.match(
+    r.stdout,
+    /Examples:\n {2}outlast proxy --listen 127\.0\.0\.1:9000 --upstream 127\.0\.0\.1:7000 --latency 100ms±20/,
+  );
   const top = await run("--help");
   assert.match(top.stdout, /^ {2}proxy +a TCP proxy that injects network faults/m);
 });
 
 test("outlast proxy usage errors exit 2 with one line", async () => {
-  for (const args of [["proxy"], ["proxy", "--upstream", "nope"], ["proxy", "--upstream", "7000", "--latency", "fast"], ["proxy", "--upstream", "7000", "--bogus"]]) {
+  for (const args of [
+    ["proxy"],
+    ["proxy", "--upstream", "nope"],
+    ["proxy", "--upstream", "7000", "--latency", "fast"],
+    ["proxy", "--upstream", "7000", "--bogus"],
+  ]) {
     const r = await run(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /^outlast proxy: .+; run `outlast proxy --help`\n$/);
@@ -65,11 +76,27 @@ test("outlast proxy forwards with the flag faults, is driven over --control, and
   const up = await startUpstream(t, "echo");
   const { child, ports, output } = await startCli(
     t,
-    ["--listen", "127.0.0.1:0", "--upstream", `127.0.0.1:${up.port}`, "--latency", "60ms", "--direction", "upstream", "--control", "127.0.0.1:0", "--seed", "42"],
+    [
+      "--listen",
+      "127.0.0.1:0",
+      "--upstream",
+      `127.0.0.1:${up.port}`,
+      "--latency",
+      "60ms",
+      "--direction",
+      "upstream",
+      "--control",
+      "127.0.0.1:0",
+      "--seed",
+      "42",
+    ],
     true,
   );
   assert.match(output(), /\(seed 42\)/);
-  assert.match(output(), /fault f1 \{"kind":"latency","direction":"upstream","probability":1,"latencyMs":60,"jitterMs":0\}/);
+  assert.match(
+    output(),
+    /fault f1 \{"kind":"latency","direction":"upstream","probability":1,"latencyMs":60,"jitterMs":0\}/,
+  );
   const client = await connectClient(t, ports.port);
   const rec = new Recorder(client);
   const started = performance.now();
@@ -77,11 +104,21 @@ test("outlast proxy forwards with the flag faults, is driven over --control, and
   await rec.bytesAtLeast(3);
   assert.ok(performance.now() - started >= 60, "the --latency flag did not act");
 
-  const res = await within(fetch(`${ports.control}/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "reset" }) }), 5000, "POST /faults");
+  const res = await within(
+    fetch(`${ports.control}/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "reset" }),
+    }),
+    5000,
+    "POST /faults",
+  );
   assert.equal(res.status, 201);
   await rec.closedNow();
   assert.equal(rec.error?.code, "ECONNRESET");
-  const stats = (await (await fetch(`${ports.control}/stats`)).json()) as { faults: { reset: number; latency: number } };
+  const stats = (await (await fetch(`${ports.control}/stats`)).json()) as {
+    faults: { reset: number; latency: number };
+  };
   assert.equal(stats.faults.reset, 1);
   assert.equal(stats.faults.latency, 1);
 
@@ -94,12 +131,23 @@ test("outlast proxy forwards with the flag faults, is driven over --control, and
 });
 
 test("outlast proxy --blackhole DOWN/EVERY and --reset-every become schedules; OUTLAST_PROXY_* variables are read", async (t) => {
-  const { child, output } = await startCli(t, ["--upstream", "127.0.0.1:9", "--blackhole", "1s/10s", "--reset-every", "5s", "--refuse"], false, {
-    OUTLAST_PROXY_PROBABILITY: "0.5",
-    OUTLAST_PROXY_HOLD: "1",
-  });
-  assert.match(output(), /"kind":"schedule","mode":"periodic","fault":\{"kind":"blackhole","direction":"both","probability":0.5\},"everyMs":10000,"downMs":1000/);
-  assert.match(output(), /"kind":"schedule","mode":"periodic","fault":\{"kind":"reset","direction":"both","probability":0.5,"afterMs":0\},"everyMs":5000,"downMs":0/);
+  const { child, output } = await startCli(
+    t,
+    ["--upstream", "127.0.0.1:9", "--blackhole", "1s/10s", "--reset-every", "5s", "--refuse"],
+    false,
+    {
+      OUTLAST_PROXY_PROBABILITY: "0.5",
+      OUTLAST_PROXY_HOLD: "1",
+    },
+  );
+  assert.match(
+    output(),
+    /"kind":"schedule","mode":"periodic","fault":\{"kind":"blackhole","direction":"both","probability":0.5\},"everyMs":10000,"downMs":1000/,
+  );
+  assert.match(
+    output(),
+    /"kind":"schedule","mode":"periodic","fault":\{"kind":"reset","direction":"both","probability":0.5,"afterMs":0\},"everyMs":5000,"downMs":0/,
+  );
   assert.match(output(), /\{"kind":"refuse","probability":0.5\}/);
   assert.match(output(), /\{"kind":"hold","probability":0.5\}/, "OUTLAST_PROXY_HOLD=1 was not read");
   child.kill("SIGINT");

@@ -14,10 +14,18 @@ async function start(t: TestContext, upstreamPort = 9): Promise<{ proxy: FaultPr
   return { proxy, base: `http://${host}:${port}` };
 }
 
-async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; body: unknown }> {
+async function call(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<{ status: number; body: unknown }> {
   const { json, ...rest } = init;
   const res = await within(
-    fetch(url, json === undefined ? rest : { ...rest, body: JSON.stringify(json), headers: { "content-type": "application/json", ...rest.headers } }),
+    fetch(
+      url,
+      json === undefined
+        ? rest
+        : { ...rest, body: JSON.stringify(json), headers: { "content-type": "application/json", ...rest.headers } },
+    ),
     5000,
     `${init.method ?? "GET"} ${url}`,
   );
@@ -30,7 +38,10 @@ test("control endpoint round trip: add, list, change, stats, remove", async (t) 
   const { proxy, base } = await start(t, up.port);
   const { port } = await proxy.listen();
 
-  const added = await call(`${base}/faults`, { method: "POST", json: { kind: "latency", latencyMs: 40, direction: "upstream" } });
+  const added = await call(`${base}/faults`, {
+    method: "POST",
+    json: { kind: "latency", latencyMs: 40, direction: "upstream" },
+  });
   assert.equal(added.status, 201);
   assert.deepEqual(added.body, {
     id: "f1",
@@ -58,7 +69,11 @@ test("control endpoint round trip: add, list, change, stats, remove", async (t) 
 
   const stats = await call(`${base}/stats`);
   assert.equal(stats.status, 200);
-  const s = stats.body as { connections: { accepted: number }; bytes: { upstream: number }; faults: { latency: number } };
+  const s = stats.body as {
+    connections: { accepted: number };
+    bytes: { upstream: number };
+    faults: { latency: number };
+  };
   assert.equal(s.connections.accepted, 1);
   assert.equal(s.bytes.upstream, 11);
   assert.equal(s.faults.latency, 1);
@@ -79,8 +94,15 @@ test("control endpoint errors: bad fault 400 with the code, unknown 404, wrong m
   const err = (bad.body as { error: { code: string; message: string } }).error;
   assert.equal(err.code, "OUTLAST_INVALID_OPTION");
   assert.match(err.message, /latencyMs/);
-  assert.equal((await call(`${base}/faults`, { method: "POST", body: "{", headers: { "content-type": "application/json" } })).status, 400);
-  assert.equal((await call(`${base}/faults`, { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status, 415);
+  assert.equal(
+    (await call(`${base}/faults`, { method: "POST", body: "{", headers: { "content-type": "application/json" } }))
+      .status,
+    400,
+  );
+  assert.equal(
+    (await call(`${base}/faults`, { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status,
+    415,
+  );
   assert.equal((await call(`${base}/faults/f9`, { method: "PATCH", json: {} })).status, 404);
   assert.equal((await call(`${base}/faults`, { method: "PUT", json: {} })).status, 405);
   assert.equal((await call(`${base}/nope`)).status, 404);

@@ -5,7 +5,10 @@ import { Recorder, connectClient, startProxy, startUpstream, within } from "./he
 
 test("latency delays every chunk by at least latencyMs each way", async (t) => {
   const up = await startUpstream(t, "echo");
-  const { port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port }, faults: [{ kind: "latency", latencyMs: 80 }] });
+  const { port } = await startProxy(t, {
+    upstream: { host: "127.0.0.1", port: up.port },
+    faults: [{ kind: "latency", latencyMs: 80 }],
+  });
   const client = await connectClient(t, port);
   const rec = new Recorder(client);
   const started = performance.now();

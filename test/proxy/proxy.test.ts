@@ -86,7 +86,11 @@ test("close() ends every connection with FIN, stops listening, and is idempotent
 
 test("invalid options and faults throw OUTLAST_INVALID_OPTION naming the field", () => {
   const bad = (fn: () => unknown, option: string): void => {
-    assert.throws(fn, (err) => isOutlastError(err, "OUTLAST_INVALID_OPTION") && err.details["option"] === option, option);
+    assert.throws(
+      fn,
+      (err) => isOutlastError(err, "OUTLAST_INVALID_OPTION") && err.details["option"] === option,
+      option,
+    );
   };
   bad(() => createProxy({ upstream: { host: "127.0.0.1", port: 0 } }), "upstream.port");
   bad(() => createProxy({ upstream: { host: "", port: 80 } }), "upstream.host");
@@ -100,7 +104,10 @@ test("invalid options and faults throw OUTLAST_INVALID_OPTION naming the field",
   bad(() => proxy.addFault({ kind: "reset", probability: 2 }), "probability");
   bad(() => proxy.addFault({ kind: "nope" } as never), "kind");
   bad(() => proxy.addFault({ kind: "schedule", everyMs: 10, downMs: 20, fault: { kind: "reset" } }), "downMs");
-  bad(() => proxy.addFault({ kind: "schedule", everyMs: 10, downMs: 1, fault: { kind: "schedule" } } as never), "fault.kind");
+  bad(
+    () => proxy.addFault({ kind: "schedule", everyMs: 10, downMs: 1, fault: { kind: "schedule" } } as never),
+    "fault.kind",
+  );
   bad(() => proxy.updateFault("f404", {}), "id");
   assert.equal(proxy.faults().length, 0, "a rejected fault was added");
 });
@@ -108,17 +115,38 @@ test("invalid options and faults throw OUTLAST_INVALID_OPTION naming the field",
 test("defaults are filled in, updates are JSON merge patches, and the kind cannot change", () => {
   const proxy = createProxy({ upstream: { host: "127.0.0.1", port: 80 } });
   const f = proxy.addFault({ kind: "slicer" });
-  assert.deepEqual(f.info().fault, { kind: "slicer", direction: "both", probability: 1, averageSizeBytes: 16, sizeVariationBytes: 0, delayMs: 1 });
+  assert.deepEqual(f.info().fault, {
+    kind: "slicer",
+    direction: "both",
+    probability: 1,
+    averageSizeBytes: 16,
+    sizeVariationBytes: 0,
+    delayMs: 1,
+  });
   assert.deepEqual(proxy.updateFault(f.id, { delayMs: 5, direction: "upstream" }).fault, {
-    kind: "slicer", direction: "upstream", probability: 1, averageSizeBytes: 16, sizeVariationBytes: 0, delayMs: 5,
+    kind: "slicer",
+    direction: "upstream",
+    probability: 1,
+    averageSizeBytes: 16,
+    sizeVariationBytes: 0,
+    delayMs: 5,
   });
   proxy.updateFault(f.id, { delayMs: null });
   const after = proxy.faults()[0]?.fault;
   assert.equal(after?.kind === "slicer" ? after.delayMs : -1, 1, "null did not restore the default");
-  assert.throws(() => proxy.updateFault(f.id, { kind: "latency" }), (err) => isOutlastError(err, "OUTLAST_INVALID_OPTION"));
+  assert.throws(
+    () => proxy.updateFault(f.id, { kind: "latency" }),
+    (err) => isOutlastError(err, "OUTLAST_INVALID_OPTION"),
+  );
   const s = proxy.addFault({ kind: "schedule", everyMs: 100, downMs: 10, fault: { kind: "latency", latencyMs: 5 } });
   const patched = proxy.updateFault(s.id, { fault: { jitterMs: 2 } }).fault;
-  assert.deepEqual(patched.kind === "schedule" ? patched.fault : undefined, { kind: "latency", direction: "both", probability: 1, latencyMs: 5, jitterMs: 2 });
+  assert.deepEqual(patched.kind === "schedule" ? patched.fault : undefined, {
+    kind: "latency",
+    direction: "both",
+    probability: 1,
+    latencyMs: 5,
+    jitterMs: 2,
+  });
   assert.deepEqual(normalizeFault({ kind: "hold" }), { kind: "hold", probability: 1 });
   void proxy.destroy();
 });
@@ -133,7 +161,10 @@ test("a probability below 1 applies a stream fault to some connections only, dec
       const client = await connectClient(t, port);
       const applied = new Promise<boolean>((resolve) => {
         proxy.once("faultApplied", () => resolve(true));
-        new Recorder(client).bytesAtLeast(1, 5000).then(() => resolve(false), () => resolve(true));
+        new Recorder(client).bytesAtLeast(1, 5000).then(
+          () => resolve(false),
+          () => resolve(true),
+        );
       });
       client.write("?");
       out += (await within(applied, 6000, "echo or blackhole")) ? "B" : ".";

@@ -3,7 +3,9 @@ import { test } from "node:test";
 import { Recorder, connectClient, startProxy, startUpstream } from "./helpers.js";
 
 function describe(err: (Error & { code?: string; errno?: number; syscall?: string }) | undefined): string {
-  return err === undefined ? "none" : JSON.stringify({ name: err.name, code: err.code, errno: err.errno, syscall: err.syscall, message: err.message });
+  return err === undefined
+    ? "none"
+    : JSON.stringify({ name: err.name, code: err.code, errno: err.errno, syscall: err.syscall, message: err.message });
 }
 
 test("reset: both sides get ECONNRESET", async (t) => {
@@ -21,7 +23,8 @@ test("reset: both sides get ECONNRESET", async (t) => {
   assert.equal(atClient.error?.code, "ECONNRESET", `client error: ${describe(atClient.error)}`);
   assert.equal(atServer.error?.code, "ECONNRESET", `server error: ${describe(atServer.error)}`);
   assert.equal(proxy.stats().faults.reset, 1);
-  if (process.env["OUTLAST_PRINT_ERRORS"] !== undefined) console.log(`client ${describe(atClient.error)}\nserver ${describe(atServer.error)}`);
+  if (process.env["OUTLAST_PRINT_ERRORS"] !== undefined)
+    console.log(`client ${describe(atClient.error)}\nserver ${describe(atServer.error)}`);
 });
 
 test("reset downstream only: the client gets ECONNRESET, the server gets FIN", async (t) => {

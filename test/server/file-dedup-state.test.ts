@@ -17,7 +17,11 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-async function opened(t: TestContext, dir: string, compactAfterBytes?: number): Promise<{ state: FileDedupState; commits: Map<string, number>[] }> {
+async function opened(
+  t: TestContext,
+  dir: string,
+  compactAfterBytes?: number,
+): Promise<{ state: FileDedupState; commits: Map<string, number>[] }> {
   const state = new FileDedupState(dir, compactAfterBytes === undefined ? {} : { compactAfterBytes });
   const commits: Map<string, number>[] = [];
   state.setListeners(
@@ -36,7 +40,13 @@ test("records survive close and reopen; the commit listener reports what became 
   state.record("b", 7);
   state.record("a", 5);
   await state.flush();
-  assert.deepEqual([...commits[0]!], [["a", 5], ["b", 7]]);
+  assert.deepEqual(
+    [...commits[0]!],
+    [
+      ["a", 5],
+      ["b", 7],
+    ],
+  );
   await state.close(true);
   const { state: again } = await opened(t, dir);
   assert.equal(again.lastSeq("a"), 5);

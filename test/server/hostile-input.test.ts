@@ -11,7 +11,10 @@ import { createServer } from "../../src/server/index.js";
 import type { Server, ServerOptions } from "../../src/server/index.js";
 import { RawClient, helloFrame, openClient } from "../helpers/raw-client.js";
 
-async function start(t: TestContext, options: Partial<ServerOptions> = {}): Promise<{ server: Server; port: number; errors: Error[] }> {
+async function start(
+  t: TestContext,
+  options: Partial<ServerOptions> = {},
+): Promise<{ server: Server; port: number; errors: Error[] }> {
   const server = createServer({ onMessage: () => {}, ...options });
   const errors: Error[] = [];
   server.on("clientError", (err) => errors.push(err));
@@ -44,11 +47,14 @@ const cases: [string, (c: RawClient) => void][] = [
   ["an unknown frame type", (c) => c.sendRaw(Buffer.concat([u32(1), Buffer.from([0x7f])]))],
   ["MESSAGE before HELLO", (c) => c.send({ type: "message", seq: 1, data: Buffer.from("x") })],
   ["ACK from a client", (c) => c.send({ type: "ack", seq: 1, duplicates: 0 })],
-  ["a HELLO with a bad magic", (c) => {
-    const hello = encodeFrame(helloFrame({ clientId: "x" }));
-    hello.write("HTTP", 5, "latin1");
-    c.sendRaw(hello);
-  }],
+  [
+    "a HELLO with a bad magic",
+    (c) => {
+      const hello = encodeFrame(helloFrame({ clientId: "x" }));
+      hello.write("HTTP", 5, "latin1");
+      c.sendRaw(hello);
+    },
+  ],
 ];
 
 for (const [name, send] of cases) {

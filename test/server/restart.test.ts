@@ -44,7 +44,10 @@ test("restart on the same state dir: resends are skipped as duplicates and ackno
   b.client.sendMessages(1, 11); // as if every ack was lost
   const { duplicates } = await b.client.waitAck(11);
   assert.equal(duplicates, 10);
-  assert.deepEqual(seen.map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual(
+    seen.map((m) => m.seq),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  );
   assert.equal(second.stats().duplicatesSkipped, 10);
 });
 
@@ -95,7 +98,16 @@ test("crash between handler and ack (SIGKILL): no acked message runs again; the 
   again.client.sendMessages(1, 9);
   const { duplicates } = await again.client.waitAck(9);
   assert.equal(duplicates, 4);
-  assert.deepEqual(seen.map((m) => [m.seq, m.redelivery]), [[5, true], [6, false], [7, false], [8, false], [9, false]]);
+  assert.deepEqual(
+    seen.map((m) => [m.seq, m.redelivery]),
+    [
+      [5, true],
+      [6, false],
+      [7, false],
+      [8, false],
+      [9, false],
+    ],
+  );
 });
 
 test("with state, a handler failure sends the (durable) ACK for what succeeded before the ERROR", async (t) => {
@@ -120,9 +132,16 @@ test("with state, a handler failure sends the (durable) ACK for what succeeded b
 });
 
 /** Starts the crash fixture in "record" mode; resolves with the child and its port. */
-async function startRecorder(t: TestContext, dir: string, callsFile: string, round: number): Promise<{ child: ChildProcess; port: number }> {
+async function startRecorder(
+  t: TestContext,
+  dir: string,
+  callsFile: string,
+  round: number,
+): Promise<{ child: ChildProcess; port: number }> {
   const fixture = join(import.meta.dirname, "fixtures", "crash-server.js");
-  const child = spawn(process.execPath, [fixture, dir, "record", callsFile, String(round)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [fixture, dir, "record", callsFile, String(round)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   t.after(() => child.kill("SIGKILL"));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
@@ -158,7 +177,8 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
       const { client, welcome } = clients[i] as Awaited<ReturnType<typeof openClient>>;
       const from = (acked.get(id) as number) + 1; // resend everything not acknowledged to us
       assert.ok(welcome.lastSeq >= from - 1, `WELCOME lastSeq ${welcome.lastSeq} is below an ACK we got (${from - 1})`);
-      for (let seq = from; seq <= total; seq += 1000) client.sendMessages(seq, Math.min(1000, total - seq + 1), `${id}:${seq}`.padEnd(64, "."));
+      for (let seq = from; seq <= total; seq += 1000)
+        client.sendMessages(seq, Math.min(1000, total - seq + 1), `${id}:${seq}`.padEnd(64, "."));
     }
     if (round < rounds) {
       const delayMs = 2 + Math.floor(Math.random() * 60);
@@ -203,10 +223,18 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
     for (let round = 0; round <= rounds; round++) {
       const inRound = list.filter((c) => c.round === round);
       for (const [k, c] of inRound.entries()) {
-        if (k > 0) assert.ok(c.seq > (inRound[k - 1] as Call).seq, `${id} round ${round}: seq order ${(inRound[k - 1] as Call).seq} then ${c.seq}`);
+        if (k > 0)
+          assert.ok(
+            c.seq > (inRound[k - 1] as Call).seq,
+            `${id} round ${round}: seq order ${(inRound[k - 1] as Call).seq} then ${c.seq}`,
+          );
         if (c.redelivery) {
           flagged++;
-          assert.equal(k, 0, `${id} round ${round}: only the first call after a restart can be a redelivery (seq ${c.seq})`);
+          assert.equal(
+            k,
+            0,
+            `${id} round ${round}: only the first call after a restart can be a redelivery (seq ${c.seq})`,
+          );
           assert.ok(
             prev !== undefined && (c.seq === prev.seq || c.seq === prev.seq + 1),
             `${id} round ${round}: seq ${c.seq} flagged redelivery, but the killed server's last call was seq ${prev?.seq}`,
@@ -214,16 +242,30 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
         }
         if (seen.has(c.seq)) {
           repeats++;
-          assert.equal(c.redelivery, true, `${id} seq ${c.seq} handled again in round ${round} without redelivery: true`);
-          assert.equal(k, 0, `${id} seq ${c.seq} handled again in round ${round}, but not as the first call after the restart`);
-          assert.equal(c.seq, prev?.seq, `${id} seq ${c.seq} handled again, but it was not the killed server's last call (${prev?.seq})`);
+          assert.equal(
+            c.redelivery,
+            true,
+            `${id} seq ${c.seq} handled again in round ${round} without redelivery: true`,
+          );
+          assert.equal(
+            k,
+            0,
+            `${id} seq ${c.seq} handled again in round ${round}, but not as the first call after the restart`,
+          );
+          assert.equal(
+            c.seq,
+            prev?.seq,
+            `${id} seq ${c.seq} handled again, but it was not the killed server's last call (${prev?.seq})`,
+          );
         }
         seen.add(c.seq);
       }
       if (inRound.length > 0) prev = inRound.at(-1);
     }
   }
-  t.diagnostic(`kill delays (ms): ${delays.join(" ")}; handler calls: ${[...calls.values()].reduce((n, l) => n + l.length, 0)}; flagged redelivery: ${flagged}; calls repeated after a kill interrupted them (all flagged): ${repeats}`);
+  t.diagnostic(
+    `kill delays (ms): ${delays.join(" ")}; handler calls: ${[...calls.values()].reduce((n, l) => n + l.length, 0)}; flagged redelivery: ${flagged}; calls repeated after a kill interrupted them (all flagged): ${repeats}`,
+  );
 });
 
 test("a pipelined stream costs one progress write per message (done N and started N+1 share it)", async (t) => {
@@ -232,12 +274,20 @@ test("a pipelined stream costs one progress write per message (done N and starte
   t.after(() => Object.defineProperty(FileDedupState.prototype, "progress", original));
   let writes = 0;
   const progress = original.value as (this: FileDedupState, slot: number, doneSeq: number, startedSeq: number) => void;
-  FileDedupState.prototype.progress = function (this: FileDedupState, slot: number, doneSeq: number, startedSeq: number): void {
+  FileDedupState.prototype.progress = function (
+    this: FileDedupState,
+    slot: number,
+    doneSeq: number,
+    startedSeq: number,
+  ): void {
     writes++;
     progress.call(this, slot, doneSeq, startedSeq);
   };
   let handled = 0;
-  const server = createServer({ state: dir, onMessage: (m) => (m.seq % 10 === 0 ? Promise.resolve().then(() => void handled++) : void handled++) });
+  const server = createServer({
+    state: dir,
+    onMessage: (m) => (m.seq % 10 === 0 ? Promise.resolve().then(() => void handled++) : void handled++),
+  });
   t.after(() => server.destroy());
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
   const { client } = await openClient(port, "pipelined");

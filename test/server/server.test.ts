@@ -7,7 +7,10 @@ import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../src/server/index.js";
 import { RawClient, isAck, openClient } from "../helpers/raw-client.js";
 
-async function start(t: TestContext, options: Partial<ServerOptions> & Pick<ServerOptions, "onMessage">): Promise<{ server: Server; port: number }> {
+async function start(
+  t: TestContext,
+  options: Partial<ServerOptions> & Pick<ServerOptions, "onMessage">,
+): Promise<{ server: Server; port: number }> {
   const server = createServer(options);
   t.after(() => server.destroy());
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
@@ -34,7 +37,10 @@ test("handshake answers WELCOME with lastSeq 0, then messages are handled in ord
   assert.equal(welcome.version, 1);
   client.sendMessages(1, 100, "hello");
   const { acks } = await client.waitAck(100);
-  assert.deepEqual(seen.map((m) => m.seq), Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seen.map((m) => m.seq),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
   assert.equal(Buffer.from(seen[0]!.data).toString(), "hello");
   assert.equal(seen[0]!.clientId, "c1");
   assert.equal(seen[0]!.redelivery, false);
@@ -129,8 +135,14 @@ test("a handler that throws synchronously: ERROR OUTLAST_HANDLER_FAILED with ret
   assert.ok(err.retryAfterMs > 0);
   // Only 1..2 may be acknowledged; 4 and 5 were never handed over.
   const acked = client.received.filter(isAck).map((a) => a.seq);
-  assert.ok(acked.every((s) => s <= 2), `acked ${acked.join(",")}`);
-  assert.deepEqual(calls.map((c) => c.seq), [1, 2, 3]);
+  assert.ok(
+    acked.every((s) => s <= 2),
+    `acked ${acked.join(",")}`,
+  );
+  assert.deepEqual(
+    calls.map((c) => c.seq),
+    [1, 2, 3],
+  );
   await client.waitClosed();
   assert.equal(handlerErrors.length, 1);
   assert.deepEqual((handlerErrors[0] as unknown[])[1], { clientId: "poison", seq: 3, attempt: 1 });
@@ -141,7 +153,10 @@ test("a handler that throws synchronously: ERROR OUTLAST_HANDLER_FAILED with ret
   assert.equal(again.welcome.lastSeq, 2);
   again.client.sendMessages(3, 3);
   await again.client.waitAck(5);
-  assert.deepEqual(calls.map((c) => c.seq), [1, 2, 3, 3, 4, 5]);
+  assert.deepEqual(
+    calls.map((c) => c.seq),
+    [1, 2, 3, 3, 4, 5],
+  );
   assert.equal(calls[3]!.redelivery, true, "a retried message is flagged as a redelivery");
   assert.equal(calls[4]!.redelivery, false);
   assert.equal(server.stats().handlerFailures, 1);
@@ -201,7 +216,10 @@ test("a second connection with the same clientId closes the old one after its in
   assert.equal(welcome.lastSeq, 1, "2 and 3 were queued on the old connection and dropped: the client resends them");
   const goodbye = await old.client.waitFor((f): f is { type: "goodbye" } => f.type === "goodbye");
   assert.equal(goodbye.type, "goodbye");
-  assert.ok(old.client.received.some((f) => f.type === "ack" && f.seq === 1), "old connection got its last ACK before GOODBYE");
+  assert.ok(
+    old.client.received.some((f) => f.type === "ack" && f.seq === 1),
+    "old connection got its last ACK before GOODBYE",
+  );
   fresh.sendMessages(2, 2);
   await fresh.waitAck(3);
   assert.deepEqual(order, [1, 2, 3]);
@@ -292,7 +310,10 @@ test("destroy() closes every connection at once and is idempotent", async (t) =>
   client.sendMessages(1, 1);
   await server.destroy();
   await client.waitClosed();
-  assert.equal(client.received.some((f) => f.type === "ack"), false);
+  assert.equal(
+    client.received.some((f) => f.type === "ack"),
+    false,
+  );
   await server.destroy();
 });
 
@@ -310,7 +331,11 @@ test("a client GOODBYE: the server finishes in-flight work, sends the last ACK a
   client.sendMessages(1, 1);
   await started.promise;
   client.send({ type: "goodbye" });
-  await assert.rejects(client.next(50), /no frame/, "nothing is sent (and the socket stays open) while the handler runs");
+  await assert.rejects(
+    client.next(50),
+    /no frame/,
+    "nothing is sent (and the socket stays open) while the handler runs",
+  );
   gate.resolve();
   await client.waitAck(1);
   await client.waitClosed();

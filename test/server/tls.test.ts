@@ -39,7 +39,10 @@ test("TLS with a client certificate: authenticate sees it and binds the clientId
   assert.equal(welcome.clientId, "cert-client");
   client.sendMessages(1, 3);
   await client.waitAck(3);
-  assert.deepEqual(seen.map((m) => m.clientId), ["cert-client", "cert-client", "cert-client"]);
+  assert.deepEqual(
+    seen.map((m) => m.clientId),
+    ["cert-client", "cert-client", "cert-client"],
+  );
   assert.equal(requests[0]?.peerCertificate?.subject.CN, "outlast test client");
 
   // No client certificate: the TLS handshake fails for that socket only.

@@ -7,7 +7,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { EXIT_INTERRUPTED, formatFailure, parseDurationMs, parseSizeBytes, readOptions, reportUncaught } from "../config.js";
+import {
+  EXIT_INTERRUPTED,
+  formatFailure,
+  parseDurationMs,
+  parseSizeBytes,
+  readOptions,
+  reportUncaught,
+} from "../config.js";
 import { describeFault, DemoView } from "../demo/demo-view.js";
 import { buildReport, formatReport } from "../demo/report.js";
 import { DemoScenario, type DemoConfig } from "../demo/scenario.js";
@@ -83,7 +90,13 @@ interface DemoOptions {
 function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOptions | "help" {
   const { values: v, source } = readOptions(args, OPTIONS, { env });
   if (v.help) return "help";
-  const int = (name: keyof typeof OPTIONS, text: string | undefined, fallback: number, min: number, max: number): number => {
+  const int = (
+    name: keyof typeof OPTIONS,
+    text: string | undefined,
+    fallback: number,
+    min: number,
+    max: number,
+  ): number => {
     if (text === undefined) return fallback;
     const n = Number(text.trim());
     if (text.trim() === "" || !Number.isSafeInteger(n) || n < min || n > max)
@@ -95,11 +108,15 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOption
   if (v["fault-rate"] !== undefined) {
     faultRate = Number(v["fault-rate"].trim());
     if (v["fault-rate"].trim() === "" || !Number.isFinite(faultRate) || faultRate < 0 || faultRate > 50)
-      throw new UsageError(`${source("fault-rate")} must be a number of faults per second from 0 to 50, not ${JSON.stringify(v["fault-rate"])}`);
+      throw new UsageError(
+        `${source("fault-rate")} must be a number of faults per second from 0 to 50, not ${JSON.stringify(v["fault-rate"])}`,
+      );
   }
   const seed = int("seed", v.seed, Math.floor(Math.random() * 2 ** 32), 0, 2 ** 32 - 1);
-  const messageBytes = v["message-bytes"] === undefined ? 100 : parseSizeBytes(v["message-bytes"], source("message-bytes"));
-  if (messageBytes > 64 * 1024) throw new UsageError(`${source("message-bytes")} must be at most 64KiB, not ${v["message-bytes"]}`);
+  const messageBytes =
+    v["message-bytes"] === undefined ? 100 : parseSizeBytes(v["message-bytes"], source("message-bytes"));
+  if (messageBytes > 64 * 1024)
+    throw new UsageError(`${source("message-bytes")} must be at most 64KiB, not ${v["message-bytes"]}`);
   return {
     config: {
       messages,
@@ -107,7 +124,8 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOption
       faultRate,
       seed,
       sendMs: parseDurationMs(v.duration ?? DEFAULT_DURATION, source("duration")),
-      drainTimeoutMs: v["drain-timeout"] === undefined ? 30_000 : parseDurationMs(v["drain-timeout"], source("drain-timeout")),
+      drainTimeoutMs:
+        v["drain-timeout"] === undefined ? 30_000 : parseDurationMs(v["drain-timeout"], source("drain-timeout")),
     },
     json: v.json,
     keep: v.keep,
@@ -121,7 +139,10 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
   const scenario = new DemoScenario(config);
   const paint = painter(colorsWanted(process.stderr.isTTY === true));
   const view = new DemoView(config.seed, paint);
-  const live = new LiveRegion(process.stderr, { frame: () => view.frame(scenario.snapshot()), line: () => view.line(scenario.snapshot()) });
+  const live = new LiveRegion(process.stderr, {
+    frame: () => view.frame(scenario.snapshot()),
+    line: () => view.line(scenario.snapshot()),
+  });
 
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -135,7 +156,11 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  scenario.on("fault", (step) => live.log(`outlast ${NAME}: ${paint("yellow", "fault")} at ${(step.atMs / 1000).toFixed(1)} s: ${describeFault(step)}`));
+  scenario.on("fault", (step) =>
+    live.log(
+      `outlast ${NAME}: ${paint("yellow", "fault")} at ${(step.atMs / 1000).toFixed(1)} s: ${describeFault(step)}`,
+    ),
+  );
   scenario.on("note", (text) => live.log(`outlast ${NAME}: ${text}`));
 
   try {
@@ -152,7 +177,11 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
       return EXIT_INTERRUPTED;
     }
     const report = buildReport(config, result);
-    io.out(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, painter(colorsWanted(process.stdout.isTTY === true))));
+    io.out(
+      o.json
+        ? `${JSON.stringify(report, null, 2)}\n`
+        : formatReport(report, painter(colorsWanted(process.stdout.isTTY === true))),
+    );
     return report.ok ? EXIT_OK : EXIT_FAILURE;
   } finally {
     live.stop();

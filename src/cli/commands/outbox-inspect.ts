@@ -75,7 +75,10 @@ export async function openOutbox(dir: string): Promise<FileOutbox> {
   } catch (err) {
     if (isOutlastError(err, "OUTLAST_OUTBOX_LOCKED")) {
       const pid = (err.details as { pid?: unknown }).pid;
-      throw new OutboxDirError(`outbox ${dir} is in use by pid ${String(pid)} (an outlast send?); stop it and try again`, { cause: err });
+      throw new OutboxDirError(
+        `outbox ${dir} is in use by pid ${String(pid)} (an outlast send?); stop it and try again`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -83,7 +86,12 @@ export async function openOutbox(dir: string): Promise<FileOutbox> {
 }
 
 export async function purgeSummary(outbox: FileOutbox): Promise<PurgeSummary> {
-  return { clientId: outbox.clientId, messages: outbox.count, bytes: outbox.bytes, quarantined: await quarantineFiles(nodeFs, outbox.dir) };
+  return {
+    clientId: outbox.clientId,
+    messages: outbox.count,
+    bytes: outbox.bytes,
+    quarantined: await quarantineFiles(nodeFs, outbox.dir),
+  };
 }
 
 /** Removes every stored message (acknowledged as if delivered: the clientId and next seq are kept) and the quarantined parts. */

@@ -54,25 +54,48 @@ function plural(n: number, word: string): string {
 function describe(i: InspectReport): string {
   const row = (k: string, v: string): string => `  ${k.padEnd(16)}${v}\n`;
   let s = `outbox ${i.dir}\n`;
-  if (i.lockedBy !== undefined) s += row("in use", `by pid ${i.lockedBy} (an outlast send?); this is a snapshot, read without its lock`);
+  if (i.lockedBy !== undefined)
+    s += row("in use", `by pid ${i.lockedBy} (an outlast send?); this is a snapshot, read without its lock`);
   s += row("clientId", i.clientId ?? "none yet (nothing was ever stored)");
-  s += row("messages", `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${plural(i.segments, "segment")})`);
+  s += row(
+    "messages",
+    `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${plural(i.segments, "segment")})`,
+  );
   if (i.messages > 0) {
     s += row("seq", `${i.firstSeq ?? "-"} .. ${i.lastSeq ?? "-"} (next ${i.nextSeq})`);
-    s += row("kinds", `${formatCount(i.importantMessages)} important, ${formatCount(i.bestEffortMessages)} best-effort, ${formatCount(i.expiringMessages)} with a ttl`);
+    s += row(
+      "kinds",
+      `${formatCount(i.importantMessages)} important, ${formatCount(i.bestEffortMessages)} best-effort, ${formatCount(i.expiringMessages)} with a ttl`,
+    );
     const t = i.oldestCreatedAtMs;
-    s += row("oldest", i.oldestAgeMs !== undefined && t !== undefined ? `created ${formatDuration(i.oldestAgeMs)} ago (${new Date(t).toISOString()})` : "unknown (its record carries no wall-clock time)");
+    s += row(
+      "oldest",
+      i.oldestAgeMs !== undefined && t !== undefined
+        ? `created ${formatDuration(i.oldestAgeMs)} ago (${new Date(t).toISOString()})`
+        : "unknown (its record carries no wall-clock time)",
+    );
   } else {
     s += row("seq", `none stored (next ${i.nextSeq})`);
   }
-  s += row("quarantined", i.quarantined.length === 0 ? "none" : `${plural(i.quarantined.length, "part")}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`);
+  s += row(
+    "quarantined",
+    i.quarantined.length === 0
+      ? "none"
+      : `${plural(i.quarantined.length, "part")}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`,
+  );
   if (i.tornBytes > 0) {
     const why = i.lockedBy !== undefined ? "a write in progress, or a crash" : "a crash mid-write";
-    s += row("torn tail", `${formatBytes(i.tornBytes)} at the end of the newest segment (${why}); the next open cuts it off`);
+    s += row(
+      "torn tail",
+      `${formatBytes(i.tornBytes)} at the end of the newest segment (${why}); the next open cuts it off`,
+    );
   }
   if (i.damaged.length > 0) {
     const parts = i.damaged.map((d) => `${d.segment} at ${d.offset} (${d.reason})`).join(", ");
-    s += row("damaged", `${plural(i.damaged.length, "corrupt part")}, ${formatBytes(i.damaged.reduce((a, d) => a + d.bytes, 0))}: ${parts}; the next open moves ${i.damaged.length === 1 ? "it" : "them"} to quarantine/`);
+    s += row(
+      "damaged",
+      `${plural(i.damaged.length, "corrupt part")}, ${formatBytes(i.damaged.reduce((a, d) => a + d.bytes, 0))}: ${parts}; the next open moves ${i.damaged.length === 1 ? "it" : "them"} to quarantine/`,
+    );
   }
   return s;
 }
@@ -93,7 +116,8 @@ async function ask(question: string): Promise<boolean> {
 }
 
 async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> {
-  if (!yes && process.stdin.isTTY !== true) throw new UsageError(`purge deletes messages for good: pass --yes (stdin is not a terminal, so it cannot ask)`);
+  if (!yes && process.stdin.isTTY !== true)
+    throw new UsageError(`purge deletes messages for good: pass --yes (stdin is not a terminal, so it cannot ask)`);
   const outbox = await openOutbox(dir);
   try {
     const i = await purgeSummary(outbox);
@@ -102,7 +126,10 @@ async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> 
       return EXIT_OK;
     }
     const what = `${formatCount(i.messages)} message${i.messages === 1 ? "" : "s"} (${formatBytes(i.bytes)})${i.quarantined.length > 0 ? ` and ${i.quarantined.length} quarantined part(s)` : ""}`;
-    if (!yes && !(await ask(`Delete ${what} stored in ${dir} for clientId ${i.clientId}? They will never be delivered. [y/N] `))) {
+    if (
+      !yes &&
+      !(await ask(`Delete ${what} stored in ${dir} for clientId ${i.clientId}? They will never be delivered. [y/N] `))
+    ) {
       io.err(`outlast ${NAME}: nothing deleted\n`);
       return EXIT_FAILURE;
     }
@@ -124,7 +151,12 @@ export const outbox: Command = {
       return EXIT_OK;
     }
     const [action, dir, ...extra] = positionals;
-    if (action !== "inspect" && action !== "purge") throw new UsageError(action === undefined ? "needs inspect or purge" : `unknown action ${JSON.stringify(action)}: use inspect or purge`);
+    if (action !== "inspect" && action !== "purge")
+      throw new UsageError(
+        action === undefined
+          ? "needs inspect or purge"
+          : `unknown action ${JSON.stringify(action)}: use inspect or purge`,
+      );
     if (dir === undefined) throw new UsageError(`${action} needs the outbox directory`);
     if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
     if (action === "inspect" && v.yes) throw new UsageError("--yes is for purge");

@@ -21,8 +21,12 @@ export function parseRate(flag: string, value: string): number {
 /** "100ms±20", "100ms+-20ms", "1s" -> latency and jitter in ms. */
 export function parseLatency(flag: string, value: string): { latencyMs: number; jitterMs: number } {
   const [base, jitter, extra] = value.split(/±|\+-|\+\/-/);
-  if (base === undefined || extra !== undefined) throw new UsageError(`${flag} takes LATENCY[±JITTER] like 100ms±20, not "${value}"`);
-  return { latencyMs: parseDurationOrZero(flag, base), jitterMs: jitter === undefined ? 0 : parseDurationOrZero(flag, jitter) };
+  if (base === undefined || extra !== undefined)
+    throw new UsageError(`${flag} takes LATENCY[±JITTER] like 100ms±20, not "${value}"`);
+  return {
+    latencyMs: parseDurationOrZero(flag, base),
+    jitterMs: jitter === undefined ? 0 : parseDurationOrZero(flag, jitter),
+  };
 }
 
 /** "A/B" -> two durations. */
@@ -33,7 +37,10 @@ export function parsePair(flag: string, value: string, shape: string): [number, 
 }
 
 /** "16", "16±8", "16±8/2ms" -> slicer settings. */
-export function parseSlicer(flag: string, value: string): { averageSizeBytes: number; sizeVariationBytes: number; delayMs: number } {
+export function parseSlicer(
+  flag: string,
+  value: string,
+): { averageSizeBytes: number; sizeVariationBytes: number; delayMs: number } {
   const m = /^(\d+)(?:(?:±|\+-)(\d+))?(?:\/(.+))?$/.exec(value.trim());
   if (m === null) throw new UsageError(`${flag} takes SIZE[±VARIATION][/DELAY] like 16±8/1ms, not "${value}"`);
   return {
@@ -68,13 +75,16 @@ export function faultsFromFlags(v: FaultFlags): Fault[] {
     throw new UsageError(`--direction must be upstream, downstream or both, not "${v.direction}"`);
   }
   const probability = v.probability === undefined ? 1 : Number(v.probability);
-  if (!(probability >= 0 && probability <= 1)) throw new UsageError(`--probability takes a number from 0 to 1, not "${v.probability}"`);
+  if (!(probability >= 0 && probability <= 1))
+    throw new UsageError(`--probability takes a number from 0 to 1, not "${v.probability}"`);
   const base = { direction, probability };
   const faults: Fault[] = [];
   if (v.latency !== undefined) faults.push({ kind: "latency", ...base, ...parseLatency("--latency", v.latency) });
-  if (v.bandwidth !== undefined) faults.push({ kind: "bandwidth", ...base, bytesPerSecond: parseRate("--bandwidth", v.bandwidth) });
+  if (v.bandwidth !== undefined)
+    faults.push({ kind: "bandwidth", ...base, bytesPerSecond: parseRate("--bandwidth", v.bandwidth) });
   if (v.slicer !== undefined) faults.push({ kind: "slicer", ...base, ...parseSlicer("--slicer", v.slicer) });
-  if (v["limit-data"] !== undefined) faults.push({ kind: "limit-data", ...base, bytes: parseSizeBytes(v["limit-data"], "--limit-data") });
+  if (v["limit-data"] !== undefined)
+    faults.push({ kind: "limit-data", ...base, bytes: parseSizeBytes(v["limit-data"], "--limit-data") });
   if (v.blackhole !== undefined) {
     if (v.blackhole === ALWAYS) {
       faults.push({ kind: "blackhole", ...base });

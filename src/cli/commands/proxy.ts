@@ -7,7 +7,14 @@
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createControlServer, createProxy, type ControlServer, type FaultProxy } from "../../proxy/index.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { EXIT_INTERRUPTED, formatFailure, formatHostPort, parseHostPort, readOptions, reportUncaught } from "../config.js";
+import {
+  EXIT_INTERRUPTED,
+  formatFailure,
+  formatHostPort,
+  parseHostPort,
+  readOptions,
+  reportUncaught,
+} from "../config.js";
 import { ALWAYS, faultsFromFlags } from "./proxy-flags.js";
 
 const NAME = "proxy";
@@ -89,10 +96,15 @@ const OPTION_NAMES = {
   probability: "string",
 } as const;
 
-type Specs = { readonly [K in keyof typeof OPTION_NAMES]: { readonly type: (typeof OPTION_NAMES)[K]; readonly env: string } };
+type Specs = {
+  readonly [K in keyof typeof OPTION_NAMES]: { readonly type: (typeof OPTION_NAMES)[K]; readonly env: string };
+};
 
 const SPECS = Object.fromEntries(
-  Object.entries(OPTION_NAMES).map(([name, type]) => [name, { type, env: `OUTLAST_PROXY_${name.toUpperCase().replace(/-/g, "_")}` }]),
+  Object.entries(OPTION_NAMES).map(([name, type]) => [
+    name,
+    { type, env: `OUTLAST_PROXY_${name.toUpperCase().replace(/-/g, "_")}` },
+  ]),
 ) as unknown as Specs;
 
 function parse(args: readonly string[]) {
@@ -106,11 +118,17 @@ function parse(args: readonly string[]) {
 
 function watch(proxy: FaultProxy, io: CommandIo): void {
   proxy.on("connectionOpened", (c) => io.err(`connection ${c.id} opened from ${c.client.address}:${c.client.port}\n`));
-  proxy.on("connectionClosed", (c) => io.err(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)\n`));
+  proxy.on("connectionClosed", (c) =>
+    io.err(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)\n`),
+  );
   proxy.on("connectionRefused", (c) => io.err(`connection ${c.id} refused by ${c.faultId}\n`));
   proxy.on("connectionHeld", (c) => io.err(`connection ${c.id} held by ${c.faultId}\n`));
   proxy.on("upstreamFailed", (e) => io.err(`connection ${e.id}: upstream connect failed: ${e.error.message}\n`));
-  proxy.on("faultApplied", (e) => io.err(`fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}\n`));
+  proxy.on("faultApplied", (e) =>
+    io.err(
+      `fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}\n`,
+    ),
+  );
   proxy.on("faultActivated", (f) => io.err(`fault ${f.id} on\n`));
   proxy.on("faultDeactivated", (f) => io.err(`fault ${f.id} off\n`));
 }
@@ -129,7 +147,8 @@ export const proxy: Command = {
     if (upstream.port === 0) throw new UsageError("--upstream needs a port above 0");
     const listen = parseHostPort(v.listen ?? "127.0.0.1:0", "--listen");
     const control = v.control === undefined ? undefined : parseHostPort(v.control, "--control");
-    if (v.seed !== undefined && !/^\d+$/.test(v.seed)) throw new UsageError(`--seed takes an integer 0..4294967295, not "${v.seed}"`);
+    if (v.seed !== undefined && !/^\d+$/.test(v.seed))
+      throw new UsageError(`--seed takes an integer 0..4294967295, not "${v.seed}"`);
     const faults = faultsFromFlags(v);
 
     let fp: FaultProxy;
@@ -137,7 +156,10 @@ export const proxy: Command = {
     try {
       fp = createProxy({ listen, upstream, faults, ...(v.seed === undefined ? {} : { seed: Number(v.seed) }) });
       if (control !== undefined) {
-        controlServer = createControlServer(fp, { ...control, dangerouslyAllowRemote: v["control-dangerously-allow-remote"] });
+        controlServer = createControlServer(fp, {
+          ...control,
+          dangerouslyAllowRemote: v["control-dangerously-allow-remote"],
+        });
       }
     } catch (err) {
       if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(err.message);
@@ -176,7 +198,9 @@ async function serve(
     const lines = fp.faults().map((f) => `outlast ${NAME}: fault ${f.id} ${JSON.stringify(f.fault)}\n`);
     try {
       const at = await fp.listen();
-      lines.push(`outlast ${NAME}: listening on tcp://${formatHostPort(at.host, at.port)} -> ${formatHostPort(upstream.host, upstream.port)} (seed ${fp.seed})\n`);
+      lines.push(
+        `outlast ${NAME}: listening on tcp://${formatHostPort(at.host, at.port)} -> ${formatHostPort(upstream.host, upstream.port)} (seed ${fp.seed})\n`,
+      );
       if (controlServer !== undefined) {
         const c = await controlServer.listen();
         lines.push(`outlast ${NAME}: control on http://${formatHostPort(c.host, c.port)}\n`);
@@ -184,14 +208,22 @@ async function serve(
     } catch (err) {
       await Promise.all([fp.destroy(), controlServer?.close()]);
       const inUse = (err as { code?: unknown }).code === "EADDRINUSE";
-      io.err(formatFailure(NAME, inUse ? new Error(`${(err as Error).message}; pass another --listen or --control`, { cause: err }) : err, debug));
+      io.err(
+        formatFailure(
+          NAME,
+          inUse ? new Error(`${(err as Error).message}; pass another --listen or --control`, { cause: err }) : err,
+          debug,
+        ),
+      );
       return EXIT_FAILURE;
     }
     io.err(lines.join(""));
     if (verbose) watch(fp, io);
 
     const signal = await stopRequested;
-    io.err(`outlast ${NAME}: ${signal}: closing connections${signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`);
+    io.err(
+      `outlast ${NAME}: ${signal}: closing connections${signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`,
+    );
     await controlServer?.close();
     await fp.close();
     io.err(`outlast ${NAME}: stopped; stats ${JSON.stringify(fp.stats())}\n`);

@@ -42,7 +42,11 @@ async function* followFile(path: string, signal: AbortSignal): AsyncGenerator<Bu
  * error) when `signal` aborts. With `follow`, files are read as they grow and
  * the end of stdin waits for `signal`.
  */
-export async function* readInputs(paths: readonly string[], follow: boolean, signal: AbortSignal): AsyncGenerator<Buffer> {
+export async function* readInputs(
+  paths: readonly string[],
+  follow: boolean,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer> {
   for (const path of paths.length === 0 ? ["-"] : paths) {
     if (signal.aborted) return;
     if (path !== "-" && follow) {
@@ -71,7 +75,11 @@ export async function* readInputs(paths: readonly string[], follow: boolean, sig
 }
 
 /** Cuts chunks into messages. Throws FramingError. */
-export async function* frameMessages(chunks: AsyncIterable<Buffer>, framing: Framing, maxMessageBytes: number): AsyncGenerator<Buffer> {
+export async function* frameMessages(
+  chunks: AsyncIterable<Buffer>,
+  framing: Framing,
+  maxMessageBytes: number,
+): AsyncGenerator<Buffer> {
   switch (framing) {
     case "raw":
       for await (const chunk of chunks) {
@@ -98,7 +106,10 @@ async function* lines(chunks: AsyncIterable<Buffer>, maxMessageBytes: number): A
   const emit = (line: Buffer): Buffer | undefined => {
     lineNo++;
     const body = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-    if (body.length > maxMessageBytes) throw new FramingError(`line ${lineNo} is ${body.length} bytes; a message may be at most ${maxMessageBytes} bytes`);
+    if (body.length > maxMessageBytes)
+      throw new FramingError(
+        `line ${lineNo} is ${body.length} bytes; a message may be at most ${maxMessageBytes} bytes`,
+      );
     return body.length === 0 ? undefined : body;
   };
   for await (const chunk of chunks) {
@@ -109,7 +120,8 @@ async function* lines(chunks: AsyncIterable<Buffer>, maxMessageBytes: number): A
       if (m !== undefined) yield Buffer.from(m);
       data = data.subarray(nl + 1);
     }
-    if (data.length > maxMessageBytes + 1) throw new FramingError(`line ${lineNo + 1} is longer than ${maxMessageBytes} bytes, the most a message may be`);
+    if (data.length > maxMessageBytes + 1)
+      throw new FramingError(`line ${lineNo + 1} is longer than ${maxMessageBytes} bytes, the most a message may be`);
     pending = Buffer.from(data);
   }
   if (pending.length > 0) {
@@ -126,7 +138,10 @@ async function* lengthPrefixed(chunks: AsyncIterable<Buffer>, maxMessageBytes: n
     let data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (data.length >= 4) {
       const length = data.readUInt32BE(0);
-      if (length > maxMessageBytes) throw new FramingError(`message ${index + 1} has a length prefix of ${length} bytes; a message may be at most ${maxMessageBytes} bytes`);
+      if (length > maxMessageBytes)
+        throw new FramingError(
+          `message ${index + 1} has a length prefix of ${length} bytes; a message may be at most ${maxMessageBytes} bytes`,
+        );
       if (data.length < 4 + length) break;
       index++;
       yield Buffer.from(data.subarray(4, 4 + length));
@@ -134,5 +149,8 @@ async function* lengthPrefixed(chunks: AsyncIterable<Buffer>, maxMessageBytes: n
     }
     pending = Buffer.from(data);
   }
-  if (pending.length > 0) throw new FramingError(`the input ends inside message ${index + 1} (${pending.length} bytes after the last whole message)`);
+  if (pending.length > 0)
+    throw new FramingError(
+      `the input ends inside message ${index + 1} (${pending.length} bytes after the last whole message)`,
+    );
 }

@@ -16,7 +16,15 @@ import { FileOutbox } from "../../outbox/file-outbox.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/frames.js";
 import { MESSAGE_HEADER_BYTES } from "../../protocol/limits.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { EXIT_INTERRUPTED, formatFailure, oneLine, parseChoice, parseDurationMs, readOptions, reportUncaught } from "../config.js";
+import {
+  EXIT_INTERRUPTED,
+  formatFailure,
+  oneLine,
+  parseChoice,
+  parseDurationMs,
+  readOptions,
+  reportUncaught,
+} from "../config.js";
 import { colorsWanted, painter } from "../live/ansi.js";
 import { LiveRegion } from "../live/live-region.js";
 import { formatCount, formatDuration } from "../live/widgets.js";
@@ -140,13 +148,22 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig
   } catch {
     url = new URL("invalid://");
   }
-  if ((url.protocol !== "tcp:" && url.protocol !== "tls:") || url.hostname === "" || url.port === "" || (url.pathname !== "" && url.pathname !== "/"))
+  if (
+    (url.protocol !== "tcp:" && url.protocol !== "tls:") ||
+    url.hostname === "" ||
+    url.port === "" ||
+    (url.pathname !== "" && url.pathname !== "/")
+  )
     throw new UsageError(`the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)}`);
   const tlsFlags = (["tls-ca", "tls-cert", "tls-key", "tls-servername"] as const).filter((k) => v[k] !== undefined);
-  if (url.protocol === "tcp:" && tlsFlags[0] !== undefined) throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
+  if (url.protocol === "tcp:" && tlsFlags[0] !== undefined)
+    throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined))
-    throw new UsageError(v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`);
-  if (v.token !== undefined && v["token-file"] !== undefined) throw new UsageError(`give ${source("token")} or ${source("token-file")}, not both`);
+    throw new UsageError(
+      v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`,
+    );
+  if (v.token !== undefined && v["token-file"] !== undefined)
+    throw new UsageError(`give ${source("token")} or ${source("token-file")}, not both`);
   if (v.outbox === "") throw new UsageError(`${source("outbox")} needs a directory`);
   const tls: Record<string, string> = {};
   if (v["tls-ca"] !== undefined) tls["ca"] = v["tls-ca"];
@@ -178,7 +195,8 @@ async function readNamed(file: string, what: string): Promise<Buffer> {
 
 async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise<ConnectOptions> {
   let token: string | Uint8Array | undefined = c.token;
-  if (c.tokenFile !== undefined) token = (await readNamed(c.tokenFile, "--token-file")).toString("utf8").replace(/\r?\n$/, "");
+  if (c.tokenFile !== undefined)
+    token = (await readNamed(c.tokenFile, "--token-file")).toString("utf8").replace(/\r?\n$/, "");
   let tls: ConnectionOptions | undefined;
   if (c.tls !== undefined) {
     tls = {};
@@ -208,7 +226,8 @@ async function storedCount(dir: string): Promise<number | undefined> {
   }
 }
 
-type Stop = { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "failure"; readonly error: Error };
+type Stop =
+  { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "failure"; readonly error: Error };
 
 async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   await mkdir(c.outbox, { recursive: true }).catch((err: unknown) => {
@@ -225,7 +244,9 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     unsubscribe("outlast:outbox:open", onOpen); // only our client's open, not storedCount()'s
     if (typeof e.count === "number" && e.count > 0) {
       earlier = e.count;
-      live.log(`outlast ${NAME}: ${formatCount(e.count)} messages from an earlier run are stored in ${c.outbox}; delivering them first`);
+      live.log(
+        `outlast ${NAME}: ${formatCount(e.count)} messages from an earlier run are stored in ${c.outbox}; delivering them first`,
+      );
     }
   };
   subscribe("outlast:outbox:open", onOpen);
@@ -243,7 +264,10 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   let lastCause = "";
   const status = (): string => {
     const s = client.stats();
-    const link = client.state === "open" ? paint("green", "open") : paint("yellow", `${client.state}${lastCause === "" ? "" : ` (${lastCause})`}`);
+    const link =
+      client.state === "open"
+        ? paint("green", "open")
+        : paint("yellow", `${client.state}${lastCause === "" ? "" : ` (${lastCause})`}`);
     return `outlast ${NAME}: ${formatCount(read)} read · ${formatCount(s.acknowledged)} acknowledged · ${formatCount(s.queuedMessages)} queued · link ${link} → ${c.url}`;
   };
   const live = new LiveRegion(process.stderr, { frame: () => [status()], line: status });
@@ -261,7 +285,9 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop?.kind === "signal") {
       live.stop();
-      io.err(`outlast ${NAME}: ${signal} again: stopping at once; messages not acknowledged stay stored in ${c.outbox}\n`);
+      io.err(
+        `outlast ${NAME}: ${signal} again: stopping at once; messages not acknowledged stay stored in ${c.outbox}\n`,
+      );
       void client.destroy().finally(() => process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15));
       return;
     }
@@ -272,7 +298,12 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   client.on("error", (err: Error) => {
     // Problems a person must fix (credentials, certificate, a locked or failed outbox): stop.
     const locked = isOutlastError(err, "OUTLAST_OUTBOX_LOCKED");
-    requestStop({ kind: "failure", error: locked ? new Error(`${oneLine(err).replace(/pass another outbox$/, "pass another --outbox")}`, { cause: err }) : err });
+    requestStop({
+      kind: "failure",
+      error: locked
+        ? new Error(`${oneLine(err).replace(/pass another outbox$/, "pass another --outbox")}`, { cause: err })
+        : err,
+    });
   });
   let dropped = 0;
   client.on("dropped", () => {
@@ -281,7 +312,8 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   });
   client.on("stateChange", (e: StateChangeEvent) => {
     if (e.to === "waiting") lastCause = e.classification?.code ?? (e.from === "open" ? "GOODBYE" : "closed");
-    if (e.to === "waiting" && e.classification !== undefined && c.debug) live.log(`outlast ${NAME}: link lost: ${e.classification.code}; reconnecting`);
+    if (e.to === "waiting" && e.classification !== undefined && c.debug)
+      live.log(`outlast ${NAME}: link lost: ${e.classification.code}; reconnecting`);
   });
 
   live.start();
@@ -289,7 +321,11 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     // Read and store.
     const reader = (async (): Promise<void> => {
       let batch: Promise<unknown>[] = [];
-      for await (const message of frameMessages(readInputs(c.inputs, c.follow, reading.signal), c.framing, MAX_MESSAGE_BYTES)) {
+      for await (const message of frameMessages(
+        readInputs(c.inputs, c.follow, reading.signal),
+        c.framing,
+        MAX_MESSAGE_BYTES,
+      )) {
         if (stop !== undefined) break;
         batch.push(client.send(message, { wait: "stored" }));
         read++;
@@ -307,7 +343,9 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     // Deliver: until everything is acknowledged, or a stop asks to drain with a deadline.
     if (readResult === "done") await Promise.race([client.flush(), stopped]);
     if (stop?.kind === "signal") {
-      live.log(`outlast ${NAME}: ${stop.signal}: stopped reading; delivering what is stored for up to ${formatDuration(c.drainTimeoutMs)} (Ctrl-C again to stop at once)`);
+      live.log(
+        `outlast ${NAME}: ${stop.signal}: stopped reading; delivering what is stored for up to ${formatDuration(c.drainTimeoutMs)} (Ctrl-C again to stop at once)`,
+      );
       await reader.catch(() => undefined);
       await client.flush({ timeoutMs: c.drainTimeoutMs }).catch(() => undefined);
     }
@@ -317,9 +355,14 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     const left = await storedCount(c.outbox);
     const elapsed = formatDuration(performance.now() - started);
     if (stop?.kind === "failure") io.err(formatFailure(NAME, stop.error, c.debug));
-    if (dropped > 0) io.err(`outlast ${NAME}: ${formatCount(dropped)} messages were dropped, not delivered: larger than the server's maximum frame size (its --max-frame-bytes)\n`);
+    if (dropped > 0)
+      io.err(
+        `outlast ${NAME}: ${formatCount(dropped)} messages were dropped, not delivered: larger than the server's maximum frame size (its --max-frame-bytes)\n`,
+      );
     if (left === 0) {
-      io.err(`outlast ${NAME}: ${formatCount(acknowledged)} messages acknowledged by ${c.url} in ${elapsed}${earlier > 0 ? ` (${formatCount(earlier)} from an earlier run)` : ""}\n`);
+      io.err(
+        `outlast ${NAME}: ${formatCount(acknowledged)} messages acknowledged by ${c.url} in ${elapsed}${earlier > 0 ? ` (${formatCount(earlier)} from an earlier run)` : ""}\n`,
+      );
       return stop?.kind === "failure" || dropped > 0 ? EXIT_FAILURE : EXIT_OK;
     }
     io.err(

@@ -133,9 +133,13 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
   const key = v["tls-key"];
   const ca = v["tls-ca"];
   if ((cert === undefined) !== (key === undefined))
-    throw new UsageError(cert === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`);
+    throw new UsageError(
+      cert === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`,
+    );
   if (cert === undefined && (ca !== undefined || v["require-client-cert"]))
-    throw new UsageError(`${ca !== undefined ? source("tls-ca") : source("require-client-cert")} needs --tls-cert and --tls-key`);
+    throw new UsageError(
+      `${ca !== undefined ? source("tls-ca") : source("require-client-cert")} needs --tls-cert and --tls-key`,
+    );
   if (v["require-client-cert"] !== (ca !== undefined))
     throw new UsageError(
       ca === undefined
@@ -146,7 +150,9 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
   if (v["max-frame-bytes"] !== undefined) {
     maxFrameBytes = parseSizeBytes(v["max-frame-bytes"], source("max-frame-bytes"));
     if (maxFrameBytes < MIN_FRAME_BYTES || maxFrameBytes > 0xffff_ffff)
-      throw new UsageError(`${source("max-frame-bytes")} must be between 4096 and 4GiB - 1, not ${v["max-frame-bytes"]}`);
+      throw new UsageError(
+        `${source("max-frame-bytes")} must be between 4096 and 4GiB - 1, not ${v["max-frame-bytes"]}`,
+      );
   }
   const state = v.state;
   if (state === "") throw new UsageError(`${source("state")} needs a directory`);
@@ -157,10 +163,14 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
     stateSource: source("state"),
     output: v.output,
     format: v.format === undefined ? "jsonl" : parseChoice(v.format, FORMATS, source("format")),
-    tls: cert === undefined || key === undefined ? undefined : { cert, key, ca, requireClientCert: v["require-client-cert"] },
+    tls:
+      cert === undefined || key === undefined
+        ? undefined
+        : { cert, key, ca, requireClientCert: v["require-client-cert"] },
     credentials: v.credentials,
     maxFrameBytes,
-    idleTimeoutMs: v["idle-timeout"] === undefined ? undefined : parseDurationMs(v["idle-timeout"], source("idle-timeout")),
+    idleTimeoutMs:
+      v["idle-timeout"] === undefined ? undefined : parseDurationMs(v["idle-timeout"], source("idle-timeout")),
     debug: v.debug,
   };
 }
@@ -170,7 +180,11 @@ export function formatMessage(format: Format, m: IncomingMessage): Uint8Array {
   if (format === "raw") return m.data;
   const utf8 = isUtf8(m.data);
   const bytes = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-  const line: Record<string, unknown> = { clientId: m.clientId, seq: m.seq, data: bytes.toString(utf8 ? "utf8" : "base64") };
+  const line: Record<string, unknown> = {
+    clientId: m.clientId,
+    seq: m.seq,
+    data: bytes.toString(utf8 ? "utf8" : "base64"),
+  };
   if (!utf8) line["encoding"] = "base64";
   if (m.redelivery) line["redelivery"] = true;
   return Buffer.from(`${JSON.stringify(line)}\n`);
@@ -191,19 +205,27 @@ async function loadTls(files: TlsFiles): Promise<TlsOptions> {
     files.ca === undefined ? undefined : readNamed(files.ca, "--tls-ca"),
   ]);
   const options: TlsOptions = { cert, key };
-  return ca === undefined ? options : { ...options, ca, requestCert: true, rejectUnauthorized: files.requireClientCert };
+  return ca === undefined
+    ? options
+    : { ...options, ca, requestCert: true, rejectUnauthorized: files.requireClientCert };
 }
 
 /** One line for a failure to start listening. */
 function startFailure(err: unknown, config: ServeConfig): Error {
   if (isOutlastError(err, "OUTLAST_STATE_LOCKED")) {
     const { dir, pid } = err.details as { dir?: unknown; pid?: unknown };
-    return new Error(`state directory ${String(dir)} is locked by pid ${String(pid)}; stop that server or pass another ${config.stateSource}`, { cause: err });
+    return new Error(
+      `state directory ${String(dir)} is locked by pid ${String(pid)}; stop that server or pass another ${config.stateSource}`,
+      { cause: err },
+    );
   }
   const code = (err as { code?: unknown } | null)?.code;
   const where = formatHostPort(config.listen.host, config.listen.port);
   if (code === "EADDRINUSE")
-    return new Error(`cannot listen on ${where}: address already in use; stop the other server or pass another ${config.listenSource}`, { cause: err });
+    return new Error(
+      `cannot listen on ${where}: address already in use; stop the other server or pass another ${config.listenSource}`,
+      { cause: err },
+    );
   if (code === "EADDRNOTAVAIL" || code === "EACCES" || code === "ENOTFOUND" || code === "EAI_AGAIN")
     return new Error(`cannot listen on ${where}: ${oneLine(err)}; pass another ${config.listenSource}`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
@@ -214,14 +236,22 @@ type Stop =
   | { readonly kind: "output"; readonly error: Error }
   | { readonly kind: "server"; readonly error: Error };
 
-function clientLabel(info: { remoteAddress?: string | undefined; remotePort?: number | undefined; clientId?: string | undefined }): string {
-  const addr = info.remoteAddress === undefined ? "client" : `client ${formatHostPort(info.remoteAddress, info.remotePort ?? 0)}`;
+function clientLabel(info: {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  clientId?: string | undefined;
+}): string {
+  const addr =
+    info.remoteAddress === undefined ? "client" : `client ${formatHostPort(info.remoteAddress, info.remotePort ?? 0)}`;
   return info.clientId === undefined ? addr : `${addr} (clientId ${JSON.stringify(info.clientId)})`;
 }
 
 async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
   const tls = config.tls === undefined ? undefined : await loadTls(config.tls);
-  const credentials = config.credentials === undefined ? undefined : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
+  const credentials =
+    config.credentials === undefined
+      ? undefined
+      : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
   const sink: OutputSink = await openOutput(config.output).catch((err: unknown) => {
     throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
   });
@@ -241,7 +271,9 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
     await sink.close();
     // node:tls rejects an unusable certificate or key here (ERR_OSSL_PEM_NO_START_LINE, key mismatch, ...).
     if (tls !== undefined && !isOutlastError(err))
-      throw new Error(`cannot use --tls-cert ${config.tls?.cert} / --tls-key ${config.tls?.key}: ${oneLine(err)}`, { cause: err });
+      throw new Error(`cannot use --tls-cert ${config.tls?.cert} / --tls-key ${config.tls?.key}: ${oneLine(err)}`, {
+        cause: err,
+      });
     throw err;
   }
 
@@ -250,7 +282,9 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      io.err(`outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent by their clients\n`);
+      io.err(
+        `outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent by their clients\n`,
+      );
       void server.destroy();
       process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
     }
@@ -263,11 +297,16 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
   server.on("error", (error) => resolveStop({ kind: "server", error }));
   server.on("clientError", (err, info) => {
     const code = (err as { code?: unknown }).code;
-    io.err(`outlast ${NAME}: ${clientLabel(info)}: ${typeof code === "string" && !err.message.includes(code) ? `${code}: ` : ""}${oneLine(err)}\n`);
+    io.err(
+      `outlast ${NAME}: ${clientLabel(info)}: ${typeof code === "string" && !err.message.includes(code) ? `${code}: ` : ""}${oneLine(err)}\n`,
+    );
   });
   server.on("handlerError", (err, info) => {
     // Our handler fails only when the output does; that is reported once, below.
-    if (config.debug) io.err(`outlast ${NAME}: clientId ${JSON.stringify(info.clientId)} seq ${info.seq}: not written: ${oneLine(err)}\n`);
+    if (config.debug)
+      io.err(
+        `outlast ${NAME}: clientId ${JSON.stringify(info.clientId)} seq ${info.seq}: not written: ${oneLine(err)}\n`,
+      );
   });
 
   try {
@@ -275,15 +314,21 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
       throw startFailure(err, config);
     });
     if (config.state === undefined)
-      io.err(`outlast ${NAME}: no --state: dedup state is in memory only; after a restart, messages resent by clients are written again\n`);
-    io.err(`outlast ${NAME}: listening on ${tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}\n`);
+      io.err(
+        `outlast ${NAME}: no --state: dedup state is in memory only; after a restart, messages resent by clients are written again\n`,
+      );
+    io.err(
+      `outlast ${NAME}: listening on ${tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}\n`,
+    );
 
     const stop = await stopped;
     stopping = true;
     let code = EXIT_OK;
     switch (stop.kind) {
       case "signal":
-        io.err(`outlast ${NAME}: ${stop.signal}: draining connections${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`);
+        io.err(
+          `outlast ${NAME}: ${stop.signal}: draining connections${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`,
+        );
         await server.close();
         break;
       case "output": {
@@ -291,7 +336,14 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
         io.err(
           epipe
             ? `outlast ${NAME}: the reader of stdout went away (EPIPE); stopping; messages not written were not acknowledged and will be resent\n`
-            : formatFailure(NAME, new Error(`cannot write to ${sink.name}: ${oneLine(stop.error)}; stopping; messages not written were not acknowledged`, { cause: stop.error }), config.debug),
+            : formatFailure(
+                NAME,
+                new Error(
+                  `cannot write to ${sink.name}: ${oneLine(stop.error)}; stopping; messages not written were not acknowledged`,
+                  { cause: stop.error },
+                ),
+                config.debug,
+              ),
         );
         await server.close();
         if (!epipe) code = EXIT_FAILURE;
@@ -309,7 +361,9 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
       }
     }
     const s = server.stats();
-    io.err(`outlast ${NAME}: stopped; ${s.messagesProcessed} messages written, ${s.duplicatesSkipped} duplicates skipped\n`);
+    io.err(
+      `outlast ${NAME}: stopped; ${s.messagesProcessed} messages written, ${s.duplicatesSkipped} duplicates skipped\n`,
+    );
     return code;
   } finally {
     await server.destroy();

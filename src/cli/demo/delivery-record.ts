@@ -71,6 +71,13 @@ export class DeliveryRecord {
         if (lostExamples.length < 10) lostExamples.push(i);
       }
     }
-    return { delivered: this.#delivered, lost, lostExamples, duplicates: this.#duplicates, redeliveries: this.#redeliveries, unknown: this.#unknown };
+    return {
+      delivered: this.#delivered,
+      lost,
+      lostExamples,
+      duplicates: this.#duplicates,
+      redeliveries: this.#redeliveries,
+      unknown: this.#unknown,
+    };
   }
 }

@@ -85,14 +85,25 @@ export function formatReport(report: DemoReport, paint: Paint): string {
     `  ${label.padEnd(30)}${value.padStart(8)}${note === "" ? "" : `  ${paint("dim", note)}`}`;
   const lines = [
     "",
-    paint("bold", `outlast demo: ${formatCount(report.messages)} messages through ${total} injected faults (seed ${report.seed})`),
+    paint(
+      "bold",
+      `outlast demo: ${formatCount(report.messages)} messages through ${total} injected faults (seed ${report.seed})`,
+    ),
     "",
     row("sent", formatCount(report.sent), "each stored in the client's durable outbox first"),
     row("delivered", formatCount(report.delivered), "checked one by one against the server's handler record"),
     row("lost", formatCount(report.lost)),
     row("duplicates", formatCount(report.duplicates), "handler saw a message twice, unflagged"),
-    row("redeliveries flagged", formatCount(report.redeliveriesFlagged), "redelivery: true after a server crash (docs/server.md)"),
-    row("duplicates removed by server", formatCount(report.duplicatesRemovedByServer), "already processed: ACK lost in a fault, settled by (clientId, seq)"),
+    row(
+      "redeliveries flagged",
+      formatCount(report.redeliveriesFlagged),
+      "redelivery: true after a server crash (docs/server.md)",
+    ),
+    row(
+      "duplicates removed by server",
+      formatCount(report.duplicatesRemovedByServer),
+      "already processed: ACK lost in a fault, settled by (clientId, seq)",
+    ),
     row("resent after reconnects", formatCount(report.resent)),
     `  ${"reconnects by cause".padEnd(30)}${formatTally(report.reconnects, "none", ", ")}`,
     `  ${"faults injected".padEnd(30)}${formatTally(labelled(report.faults), "none", ", ")}`,
@@ -114,6 +125,12 @@ export function formatReport(report: DemoReport, paint: Paint): string {
     ].filter((s) => s !== "");
     lines.push(paint("red", `FAILED: ${why.join("; ")}. Please report it with the seed.`));
   }
-  lines.push(paint("dim", `Replay this run: outlast demo --seed ${report.seed}${report.messages === 10_000 ? "" : ` --messages ${report.messages}`}`), "");
+  lines.push(
+    paint(
+      "dim",
+      `Replay this run: outlast demo --seed ${report.seed}${report.messages === 10_000 ? "" : ` --messages ${report.messages}`}`,
+    ),
+    "",
+  );
   return lines.join("\n");
 }

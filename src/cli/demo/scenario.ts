@@ -150,7 +150,10 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
   async run(): Promise<DemoResult> {
     try {
       await this.#startServer();
-      const proxy = createProxy({ upstream: { host: "127.0.0.1", port: this.#serverPort }, seed: deriveSeed(this.#c.seed, 1) });
+      const proxy = createProxy({
+        upstream: { host: "127.0.0.1", port: this.#serverPort },
+        seed: deriveSeed(this.#c.seed, 1),
+      });
       this.#proxy = proxy;
       const { port } = await proxy.listen();
       this.#startClient(port);
@@ -312,7 +315,10 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
       case "blackhole":
         return this.#during({ kind: "blackhole" }, step.forMs);
       case "latency":
-        return this.#during({ kind: "latency", latencyMs: step.latencyMs ?? 100, jitterMs: step.jitterMs ?? 0 }, step.forMs);
+        return this.#during(
+          { kind: "latency", latencyMs: step.latencyMs ?? 100, jitterMs: step.jitterMs ?? 0 },
+          step.forMs,
+        );
       case "refuse": {
         const refuse = this.#proxy?.addFault({ kind: "refuse" });
         await this.#pulse({ kind: "reset" });

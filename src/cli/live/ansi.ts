@@ -34,7 +34,7 @@ export function truncate(text: string, width: number): string {
   let out = "";
   let used = 0;
   const keep = Math.max(0, width - 1); // room for the ellipsis that says the line was cut
-  for (let i = 0; i < text.length && used < keep; ) {
+  for (let i = 0; i < text.length && used < keep;) {
     SGR.lastIndex = i;
     const m = SGR.exec(text);
     if (m !== null && m.index === i) {

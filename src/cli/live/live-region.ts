@@ -80,7 +80,9 @@ export class LiveRegion {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.tty) {
-      this.#out.write(keep ? `${this.#paint(this.#o.frame())}${ansi.showCursor}` : `${this.#clearText()}${ansi.showCursor}`);
+      this.#out.write(
+        keep ? `${this.#paint(this.#o.frame())}${ansi.showCursor}` : `${this.#clearText()}${ansi.showCursor}`,
+      );
       process.off("exit", this.#restore);
     }
     this.#stopped = true;

@@ -28,7 +28,13 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
   let i = start;
   const end8 = end - ((end - start) & 7);
   while (i < end8) {
-    const lo = (c ^ (bytes[i] as number) ^ ((bytes[i + 1] as number) << 8) ^ ((bytes[i + 2] as number) << 16) ^ ((bytes[i + 3] as number) << 24)) >>> 0;
+    const lo =
+      (c ^
+        (bytes[i] as number) ^
+        ((bytes[i + 1] as number) << 8) ^
+        ((bytes[i + 2] as number) << 16) ^
+        ((bytes[i + 3] as number) << 24)) >>>
+      0;
     c =
       (t[1792 + (lo & 0xff)] as number) ^
       (t[1536 + ((lo >>> 8) & 0xff)] as number) ^

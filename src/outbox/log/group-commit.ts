@@ -166,7 +166,12 @@ export class GroupCommit {
   // ---- the loop ----
 
   #hasWork(): boolean {
-    return this.#queue.length > 0 || this.#checkpointWaiters !== undefined || this.#version > this.#durableVersion || this.#syncWaiters.length > 0;
+    return (
+      this.#queue.length > 0 ||
+      this.#checkpointWaiters !== undefined ||
+      this.#version > this.#durableVersion ||
+      this.#syncWaiters.length > 0
+    );
   }
 
   #kick(): void {
@@ -226,7 +231,10 @@ export class GroupCommit {
     }
 
     const w = segments.active;
-    if (w.size + controlBytes + dataBytes > this.#segmentBytes && w.size > SEGMENT_HEADER_BYTES + encodedSize(Buffer.byteLength(this.#clientId))) {
+    if (
+      w.size + controlBytes + dataBytes > this.#segmentBytes &&
+      w.size > SEGMENT_HEADER_BYTES + encodedSize(Buffer.byteLength(this.#clientId))
+    ) {
       try {
         await segments.roll(metaRecord(this.#clientId, this.#nextSeq), false);
       } catch (err) {
@@ -244,7 +252,8 @@ export class GroupCommit {
     const buf = this.#buffer(controlBytes + dataBytes);
     let at = 0;
     if (ackUpTo > 0) at = encodeRecord(buf, at, RecordType.ACK, ackUpTo, EMPTY);
-    for (const d of drops) at = encodeRecord(buf, at, RecordType.DROP, d.seq, new Uint8Array([DROP_REASONS.indexOf(d.reason)]));
+    for (const d of drops)
+      at = encodeRecord(buf, at, RecordType.DROP, d.seq, new Uint8Array([DROP_REASONS.indexOf(d.reason)]));
     for (const a of accepted) {
       for (let i = 0; i < a.entries.length; i++) {
         const e = a.entries[i] as OutboxEntry;
@@ -267,24 +276,50 @@ export class GroupCommit {
     for (const a of accepted) {
       for (let i = 0; i < a.entries.length; i++) {
         const e = a.entries[i] as OutboxEntry;
-        this.#index.push({ seq: a.first + i, data: e.data, important: e.important, createdAtMs: e.createdAtMs, expiresAtMs: e.expiresAtMs }, segment);
+        this.#index.push(
+          {
+            seq: a.first + i,
+            data: e.data,
+            important: e.important,
+            createdAtMs: e.createdAtMs,
+            expiresAtMs: e.expiresAtMs,
+          },
+          segment,
+        );
       }
     }
     this.#durableVersion = Math.max(this.#durableVersion, version);
     for (const a of accepted) a.resolve(a.first);
     this.#resolveSyncWaiters();
     if (commitChannel.hasSubscribers) {
-      commitChannel.publish({ dir: this.#dir, records, controls: drops.length + (ackUpTo > 0 ? 1 : 0), bytes: buf.length, durationMs: performance.now() - started });
+      commitChannel.publish({
+        dir: this.#dir,
+        records,
+        controls: drops.length + (ackUpTo > 0 ? 1 : 0),
+        bytes: buf.length,
+        durationMs: performance.now() - started,
+      });
     }
     await segments.deleteDead(this.#durableVersion);
     return true;
   }
 
   /** A batch failed: reject its appends; a recoverable failure puts the ACK/DROP records back for the next try. */
-  #undoCommit(accepted: PendingAppend[], ackUpTo: number, drops: { seq: number; reason: DropReason }[], err: unknown, what: string): void {
+  #undoCommit(
+    accepted: PendingAppend[],
+    ackUpTo: number,
+    drops: { seq: number; reason: DropReason }[],
+    err: unknown,
+    what: string,
+  ): void {
     const fatal = !(err instanceof SegmentWriteError) || err.fatal;
     const cause = err instanceof SegmentWriteError ? err.cause : err;
-    const error = outboxIoError(this.#dir, err instanceof SegmentWriteError && err.phase === "sync" ? "fdatasync" : what, cause, fatal);
+    const error = outboxIoError(
+      this.#dir,
+      err instanceof SegmentWriteError && err.phase === "sync" ? "fdatasync" : what,
+      cause,
+      fatal,
+    );
     for (const a of accepted) a.reject(error);
     if (fatal) {
       this.#fail(error);
@@ -313,13 +348,19 @@ export class GroupCommit {
     const body = Buffer.allocUnsafe(size);
     body.set(meta, 0);
     let at = meta.length;
-    for (const r of live) at = encodeRecord(body, at, RecordType.DATA, r.seq, r.data, r.important, r.createdAtMs, r.expiresAtMs);
+    for (const r of live)
+      at = encodeRecord(body, at, RecordType.DATA, r.seq, r.data, r.important, r.createdAtMs, r.expiresAtMs);
     encodeRecord(body, at, RecordType.END, this.#nextSeq, EMPTY);
     try {
       await segments.roll(body, true);
     } catch (err) {
       // The in-memory view (renumbered) and the disk now disagree: stop rather than write records that would replay wrongly.
-      const error = outboxIoError(this.#dir, "writing a checkpoint", err instanceof SegmentWriteError ? err.cause : err, true);
+      const error = outboxIoError(
+        this.#dir,
+        "writing a checkpoint",
+        err instanceof SegmentWriteError ? err.cause : err,
+        true,
+      );
       for (const w of waiters) w.reject(error);
       this.#fail(error);
       return;
@@ -338,7 +379,8 @@ export class GroupCommit {
    */
   #buffer(size: number): Buffer {
     if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size);
-    if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * this.#scratch.length)));
+    if (this.#scratch.length < size)
+      this.#scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * this.#scratch.length)));
     return this.#scratch.subarray(0, size);
   }
 

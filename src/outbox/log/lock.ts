@@ -13,9 +13,13 @@ import { errnoCode, outboxIoError } from "./io-errors.js";
 export const LOCK_FILE = "lock";
 
 export function lockedError(dir: string, pid: number): OutlastError {
-  return new OutlastError("OUTLAST_OUTBOX_LOCKED", `outbox directory ${dir} is locked by pid ${pid}; stop that process or pass another outbox`, {
-    details: { dir, pid },
-  });
+  return new OutlastError(
+    "OUTLAST_OUTBOX_LOCKED",
+    `outbox directory ${dir} is locked by pid ${pid}; stop that process or pass another outbox`,
+    {
+      details: { dir, pid },
+    },
+  );
 }
 
 /** The pid in a lock file's contents, or undefined when there is none (stale). */
@@ -71,7 +75,12 @@ export class OutboxLock {
         if (errnoCode(err) !== "ENOENT") throw outboxIoError(this.dir, "removing a stale lock file", err, false);
       }
     }
-    throw outboxIoError(this.dir, "taking the lock (it kept changing hands)", Object.assign(new Error("lock contention"), { code: "EAGAIN" }), false);
+    throw outboxIoError(
+      this.dir,
+      "taking the lock (it kept changing hands)",
+      Object.assign(new Error("lock contention"), { code: "EAGAIN" }),
+      false,
+    );
   }
 
   async release(): Promise<void> {

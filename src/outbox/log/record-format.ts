@@ -88,7 +88,10 @@ export function decodeSegmentHeader(b: Uint8Array): HeaderResult {
   if (version > FORMAT_VERSION) return { kind: "newerVersion", version };
   if (version < 1) return { kind: "corrupt", reason: `unknown format version ${version}` };
   const number = buf.readUInt32LE(12) * TWO_32 + buf.readUInt32LE(16);
-  return { kind: "ok", header: { version, checkpoint: (buf.readUInt16LE(10) & SEGMENT_FLAG_CHECKPOINT) !== 0, number } };
+  return {
+    kind: "ok",
+    header: { version, checkpoint: (buf.readUInt16LE(10) & SEGMENT_FLAG_CHECKPOINT) !== 0, number },
+  };
 }
 
 export function encodedSize(payloadBytes: number): number {
@@ -169,13 +172,16 @@ const KNOWN_TYPES = new Set<number>(Object.values(RecordType));
 /** Decodes the record at `offset` of `b` (a whole segment in memory). */
 export function decodeRecord(b: Buffer, offset: number): DecodeResult {
   if (b.length - offset < FRAME_BYTES) return { kind: "torn" };
-  if (b.readUInt32LE(offset + 8) !== crc32c(b, offset, offset + 8)) return { kind: "corrupt", reason: "record header CRC mismatch" };
+  if (b.readUInt32LE(offset + 8) !== crc32c(b, offset, offset + 8))
+    return { kind: "corrupt", reason: "record header CRC mismatch" };
   const bodyLength = b.readUInt32LE(offset);
-  if (bodyLength < BODY_HEADER_BYTES || bodyLength > MAX_BODY_BYTES) return { kind: "corrupt", reason: `impossible record length ${bodyLength}` };
+  if (bodyLength < BODY_HEADER_BYTES || bodyLength > MAX_BODY_BYTES)
+    return { kind: "corrupt", reason: `impossible record length ${bodyLength}` };
   const bodyStart = offset + FRAME_BYTES;
   const end = bodyStart + bodyLength;
   if (end > b.length) return { kind: "torn" };
-  if (b.readUInt32LE(offset + 4) !== crc32c(b, bodyStart, end)) return { kind: "corrupt", reason: "record CRC mismatch" };
+  if (b.readUInt32LE(offset + 4) !== crc32c(b, bodyStart, end))
+    return { kind: "corrupt", reason: "record CRC mismatch" };
   const type = b[bodyStart] as number;
   if (!KNOWN_TYPES.has(type)) return { kind: "corrupt", reason: `unknown record type ${type}` };
   const flags = b[bodyStart + 1] as number;

@@ -80,7 +80,12 @@ export function quarantineFileName(repair: Exclude<Repair, { kind: "cut" }>): st
  * Replays and repairs the outbox in `dir`. `proposedClientId` is used (and
  * written) when no META record survived.
  */
-export async function recover(fs: OutboxFs, dir: string, proposedClientId: string, onSegmentEmpty: (segment: number) => void): Promise<Recovered> {
+export async function recover(
+  fs: OutboxFs,
+  dir: string,
+  proposedClientId: string,
+  onSegmentEmpty: (segment: number) => void,
+): Promise<Recovered> {
   const numbers = segmentNumbers(dir, await fs.readdir(dir));
   const r = await replay(dir, numbers, (name) => fs.readFile(join(dir, name)), onSegmentEmpty);
   const clientId = r.clientId ?? proposedClientId;
@@ -174,14 +179,22 @@ async function writeQuarantine(fs: OutboxFs, dir: string, file: string, bytes: U
   await fs.fsyncDir(dir);
 }
 
-async function quarantineTail(fs: OutboxFs, dir: string, repair: Extract<Repair, { kind: "quarantineTail" }>): Promise<QuarantinedPart> {
+async function quarantineTail(
+  fs: OutboxFs,
+  dir: string,
+  repair: Extract<Repair, { kind: "quarantineTail" }>,
+): Promise<QuarantinedPart> {
   const file = quarantineFileName(repair);
   await writeQuarantine(fs, dir, file, repair.tail);
   await cutSegment(fs, join(dir, repair.segment), repair.offset); // only after the copy is durable
   return { file, segment: repair.segment, offset: repair.offset, bytes: repair.tail.length, reason: repair.reason };
 }
 
-async function quarantineWhole(fs: OutboxFs, dir: string, repair: Extract<Repair, { kind: "quarantineWhole" }>): Promise<QuarantinedPart> {
+async function quarantineWhole(
+  fs: OutboxFs,
+  dir: string,
+  repair: Extract<Repair, { kind: "quarantineWhole" }>,
+): Promise<QuarantinedPart> {
   const file = quarantineFileName(repair);
   await fs.mkdirp(join(dir, QUARANTINE_DIR));
   await fs.rename(join(dir, repair.segment), join(dir, QUARANTINE_DIR, file));

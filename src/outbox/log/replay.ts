@@ -54,7 +54,13 @@ export type Repair =
   /** Torn tail of the newest segment: cut the file to `length` (`bytes` go). */
   | { readonly kind: "cut"; readonly segment: string; readonly length: number; readonly bytes: number }
   /** Corrupt from `offset` on: copy `tail` to quarantine/, then cut the segment at `offset`. */
-  | { readonly kind: "quarantineTail"; readonly segment: string; readonly offset: number; readonly tail: Buffer; readonly reason: string }
+  | {
+      readonly kind: "quarantineTail";
+      readonly segment: string;
+      readonly offset: number;
+      readonly tail: Buffer;
+      readonly reason: string;
+    }
   /** Unreadable header: move the whole file to quarantine/. */
   | { readonly kind: "quarantineWhole"; readonly segment: string; readonly bytes: number; readonly reason: string };
 
@@ -96,7 +102,9 @@ export function segmentNumbers(dir: string, names: readonly string[]): number[] 
     .map((n) => parseSegmentFileName(n))
     .filter((n): n is number => n !== undefined)
     .sort((a, b) => a - b);
-  const foreign = names.filter((n) => parseSegmentFileName(n) === undefined && n !== LOCK_FILE && n !== QUARANTINE_DIR && !n.startsWith("."));
+  const foreign = names.filter(
+    (n) => parseSegmentFileName(n) === undefined && n !== LOCK_FILE && n !== QUARANTINE_DIR && !n.startsWith("."),
+  );
   if (numbers.length === 0 && foreign.length > 0) {
     throw new OutlastError(
       "OUTLAST_INVALID_OPTION",
@@ -146,7 +154,12 @@ export async function replay(
       continue;
     }
     if (scan.kind !== "ok" || scan.header.number !== n) {
-      const reason = scan.kind === "badHeader" ? scan.reason : scan.kind === "noHeader" ? "segment header missing" : "segment number mismatch";
+      const reason =
+        scan.kind === "badHeader"
+          ? scan.reason
+          : scan.kind === "noHeader"
+            ? "segment header missing"
+            : "segment number mismatch";
       repairs.push({ kind: "quarantineWhole", segment: name, bytes: b.length, reason });
       wholeSeqFloor = Math.max(wholeSeqFloor, highestSeqFrom(b, 0) + 1); // its records still had their seqs
       continue;
@@ -173,11 +186,20 @@ export async function replay(
       if (r.type === RecordType.DATA) {
         if (r.seq <= index.lastSeq || r.seq < 1) {
           validEnd = scan.offsets[j] as number;
-          repairs.push({ kind: "quarantineTail", segment: name, offset: validEnd, tail: b.subarray(validEnd), reason: `record seq ${r.seq} out of order` });
+          repairs.push({
+            kind: "quarantineTail",
+            segment: name,
+            offset: validEnd,
+            tail: b.subarray(validEnd),
+            reason: `record seq ${r.seq} out of order`,
+          });
           break;
         }
         const data = Buffer.from(r.payload); // a copy: the segment buffer can go
-        index.push({ seq: r.seq, data, important: r.important, createdAtMs: r.createdAtMs, expiresAtMs: r.expiresAtMs }, n);
+        index.push(
+          { seq: r.seq, data, important: r.important, createdAtMs: r.createdAtMs, expiresAtMs: r.expiresAtMs },
+          n,
+        );
         nextSeq = Math.max(nextSeq, r.seq + 1);
       } else if (r.type === RecordType.ACK) {
         index.acknowledge(r.seq);

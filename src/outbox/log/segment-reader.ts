@@ -49,8 +49,15 @@ export function scanSegment(b: Buffer): SegmentScan {
       continue;
     }
     const bytes = b.length - offset;
-    if (r.kind === "torn" || allZero(b, offset)) return { kind: "ok", header: h.header, records, offsets, tail: { kind: "torn", offset, bytes } };
-    return { kind: "ok", header: h.header, records, offsets, tail: { kind: "corrupt", offset, bytes, reason: r.reason } };
+    if (r.kind === "torn" || allZero(b, offset))
+      return { kind: "ok", header: h.header, records, offsets, tail: { kind: "torn", offset, bytes } };
+    return {
+      kind: "ok",
+      header: h.header,
+      records,
+      offsets,
+      tail: { kind: "corrupt", offset, bytes, reason: r.reason },
+    };
   }
   return { kind: "ok", header: h.header, records, offsets, tail: { kind: "clean" } };
 }

@@ -36,7 +36,11 @@ export class SegmentSet {
     maxNumber: number,
     readonly liveIn: (segment: number) => number,
   ) {
-    this.#entries = kept.map((k) => ({ number: k.number, bytes: k.bytes, deadAt: liveIn(k.number) === 0 ? 0 : undefined }));
+    this.#entries = kept.map((k) => ({
+      number: k.number,
+      bytes: k.bytes,
+      deadAt: liveIn(k.number) === 0 ? 0 : undefined,
+    }));
     for (const e of this.#entries) this.#totalBytes += e.bytes;
     this.#maxNumber = maxNumber;
   }
@@ -63,7 +67,8 @@ export class SegmentSet {
     this.#active = writer;
     this.#entries.push({ number: n, bytes: writer.size, deadAt: undefined });
     this.#totalBytes += writer.size;
-    if (segmentChannel.hasSubscribers) segmentChannel.publish({ dir: this.dir, action: "created", segment: n, checkpoint });
+    if (segmentChannel.hasSubscribers)
+      segmentChannel.publish({ dir: this.dir, action: "created", segment: n, checkpoint });
     await previous?.close().catch((e: unknown) => debug("outbox: closing a sealed segment: %s", String(e)));
     return writer;
   }

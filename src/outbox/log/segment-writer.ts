@@ -51,7 +51,13 @@ export class SegmentWriter {
    * synced, then the directory, so the segment survives power loss before it
    * is used. On failure the half-made file is removed (best effort).
    */
-  static async create(fs: OutboxFs, dir: string, n: number, checkpoint: boolean, body: Uint8Array): Promise<SegmentWriter> {
+  static async create(
+    fs: OutboxFs,
+    dir: string,
+    n: number,
+    checkpoint: boolean,
+    body: Uint8Array,
+  ): Promise<SegmentWriter> {
     const path = join(dir, segmentFileName(n));
     const header = encodeSegmentHeader(n, checkpoint);
     const data = Buffer.concat([header, body]);

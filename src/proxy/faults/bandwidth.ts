@@ -4,7 +4,16 @@
  * is passed on (as a slow link would), so N bytes take at least N / rate seconds.
  */
 
-import { BASE_KEYS, checkKeys, readBase, readNumber, type FaultBase, type Raw, type Stage, type StageContext } from "./fault.js";
+import {
+  BASE_KEYS,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type Raw,
+  type Stage,
+  type StageContext,
+} from "./fault.js";
 
 export interface BandwidthFault extends FaultBase {
   readonly kind: "bandwidth";

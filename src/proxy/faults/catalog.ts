@@ -11,7 +11,12 @@ import { normalizeClose, type CloseFault, type NormalizedCloseFault } from "./cl
 import type { Raw, Stage, StageContext } from "./fault.js";
 import { normalizeHold, type HoldFault, type NormalizedHoldFault } from "./hold.js";
 import { latencyStage, normalizeLatency, type LatencyFault, type NormalizedLatencyFault } from "./latency.js";
-import { limitDataStage, normalizeLimitData, type LimitDataFault, type NormalizedLimitDataFault } from "./limit-data.js";
+import {
+  limitDataStage,
+  normalizeLimitData,
+  type LimitDataFault,
+  type NormalizedLimitDataFault,
+} from "./limit-data.js";
 import { normalizeRefuse, type NormalizedRefuseFault, type RefuseFault } from "./refuse.js";
 import { normalizeReset, type NormalizedResetFault, type ResetFault } from "./reset.js";
 import { normalizeSchedule, type NormalizedScheduleFault, type ScheduleFault } from "./schedule.js";
@@ -70,7 +75,13 @@ export type LinkFault = NormalizedResetFault | NormalizedCloseFault;
 export type AdmissionFault = NormalizedRefuseFault | NormalizedHoldFault;
 
 export function isStreamFault(f: NormalizedScheduledFault): f is StreamFault {
-  return f.kind === "latency" || f.kind === "bandwidth" || f.kind === "blackhole" || f.kind === "slicer" || f.kind === "limit-data";
+  return (
+    f.kind === "latency" ||
+    f.kind === "bandwidth" ||
+    f.kind === "blackhole" ||
+    f.kind === "slicer" ||
+    f.kind === "limit-data"
+  );
 }
 export function isLinkFault(f: NormalizedScheduledFault): f is LinkFault {
   return f.kind === "reset" || f.kind === "close";

@@ -6,7 +6,16 @@
  * `afterMs` after the later of the connection's start and the fault's start.
  */
 
-import { BASE_KEYS, actsOn, checkKeys, readBase, readNumber, type FaultBase, type LinkControl, type Raw } from "./fault.js";
+import {
+  BASE_KEYS,
+  actsOn,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type LinkControl,
+  type Raw,
+} from "./fault.js";
 
 export interface CloseFault extends FaultBase {
   readonly kind: "close";

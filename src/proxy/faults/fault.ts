@@ -92,7 +92,8 @@ export interface NumberRule {
 export function readNumber(raw: Raw, key: string, rule: NumberRule, fallback?: number): number {
   const value = raw[key] ?? fallback;
   if (value === undefined) invalidOption(key, "is required");
-  if (typeof value !== "number" || !Number.isFinite(value)) invalidOption(key, `must be a finite number, not ${JSON.stringify(value)}`);
+  if (typeof value !== "number" || !Number.isFinite(value))
+    invalidOption(key, `must be a finite number, not ${JSON.stringify(value)}`);
   if (rule.integer === true && !Number.isInteger(value)) invalidOption(key, `must be an integer, not ${value}`);
   if (rule.min !== undefined && (rule.exclusiveMin === true ? value <= rule.min : value < rule.min)) {
     invalidOption(key, `must be ${rule.exclusiveMin === true ? ">" : ">="} ${rule.min}, not ${value}`);

@@ -5,7 +5,16 @@
  * when the chunk was read, as in Toxiproxy), so throughput is not cut.
  */
 
-import { BASE_KEYS, checkKeys, readBase, readNumber, type FaultBase, type Raw, type Stage, type StageContext } from "./fault.js";
+import {
+  BASE_KEYS,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type Raw,
+  type Stage,
+  type StageContext,
+} from "./fault.js";
 
 export interface LatencyFault extends FaultBase {
   readonly kind: "latency";

@@ -4,7 +4,16 @@
  * crosses the limit is cut), then both peers see the end.
  */
 
-import { BASE_KEYS, checkKeys, readBase, readNumber, type FaultBase, type Raw, type Stage, type StageContext } from "./fault.js";
+import {
+  BASE_KEYS,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type Raw,
+  type Stage,
+  type StageContext,
+} from "./fault.js";
 
 export interface LimitDataFault extends FaultBase {
   readonly kind: "limit-data";

@@ -6,7 +6,16 @@
  * fault's start (0: at once, and new connections are reset as soon as they open).
  */
 
-import { BASE_KEYS, actsOn, checkKeys, readBase, readNumber, type FaultBase, type LinkControl, type Raw } from "./fault.js";
+import {
+  BASE_KEYS,
+  actsOn,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type LinkControl,
+  type Raw,
+} from "./fault.js";
 
 export interface ResetFault extends FaultBase {
   readonly kind: "reset";

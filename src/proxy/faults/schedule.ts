@@ -34,12 +34,28 @@ export interface ScheduleFault {
 }
 
 export type NormalizedScheduleFault =
-  | { readonly kind: "schedule"; readonly mode: "periodic"; readonly fault: NormalizedScheduledFault; readonly everyMs: number; readonly downMs: number }
-  | { readonly kind: "schedule"; readonly mode: "random"; readonly fault: NormalizedScheduledFault; readonly meanUpMs: number; readonly meanDownMs: number };
+  | {
+      readonly kind: "schedule";
+      readonly mode: "periodic";
+      readonly fault: NormalizedScheduledFault;
+      readonly everyMs: number;
+      readonly downMs: number;
+    }
+  | {
+      readonly kind: "schedule";
+      readonly mode: "random";
+      readonly fault: NormalizedScheduledFault;
+      readonly meanUpMs: number;
+      readonly meanDownMs: number;
+    };
 
-export function normalizeSchedule(raw: Raw, normalizeInner: (raw: unknown) => NormalizedScheduledFault): NormalizedScheduleFault {
+export function normalizeSchedule(
+  raw: Raw,
+  normalizeInner: (raw: unknown) => NormalizedScheduledFault,
+): NormalizedScheduleFault {
   const mode = raw["mode"] ?? "periodic";
-  if (mode !== "periodic" && mode !== "random") invalidOption("mode", `must be "periodic" or "random", not ${JSON.stringify(mode)}`);
+  if (mode !== "periodic" && mode !== "random")
+    invalidOption("mode", `must be "periodic" or "random", not ${JSON.stringify(mode)}`);
   if (raw["fault"] === undefined) invalidOption("fault", "is required: the fault to switch on and off");
   const fault = normalizeInner(raw["fault"]);
   if (mode === "periodic") {
@@ -70,8 +86,7 @@ export function startSchedule(
 ): () => void {
   let timer: Timer | undefined;
   let stopped = false;
-  const upMs = (): number =>
-    spec.mode === "periodic" ? spec.everyMs - spec.downMs : spec.meanUpMs * (0.5 + random());
+  const upMs = (): number => (spec.mode === "periodic" ? spec.everyMs - spec.downMs : spec.meanUpMs * (0.5 + random()));
   const downMs = (): number => (spec.mode === "periodic" ? spec.downMs : spec.meanDownMs * (0.5 + random()));
 
   const goDown = (): void => {

@@ -5,7 +5,16 @@
  * split anywhere.
  */
 
-import { BASE_KEYS, checkKeys, readBase, readNumber, type FaultBase, type Raw, type Stage, type StageContext } from "./fault.js";
+import {
+  BASE_KEYS,
+  checkKeys,
+  readBase,
+  readNumber,
+  type FaultBase,
+  type Raw,
+  type Stage,
+  type StageContext,
+} from "./fault.js";
 import { invalidOption } from "../../errors/outlast-error.js";
 
 export interface SlicerFault extends FaultBase {
@@ -25,7 +34,10 @@ export function normalizeSlicer(raw: Raw): NormalizedSlicerFault {
   const averageSizeBytes = readNumber(raw, "averageSizeBytes", { min: 1, integer: true }, 16);
   const sizeVariationBytes = readNumber(raw, "sizeVariationBytes", { min: 0, integer: true }, 0);
   if (sizeVariationBytes >= averageSizeBytes) {
-    invalidOption("sizeVariationBytes", `must be below averageSizeBytes (${averageSizeBytes}), not ${sizeVariationBytes}`);
+    invalidOption(
+      "sizeVariationBytes",
+      `must be below averageSizeBytes (${averageSizeBytes}), not ${sizeVariationBytes}`,
+    );
   }
   return {
     kind: "slicer",
