@@ -1,7 +1,9 @@
 /**
  * One accepted socket: decoding, the server side of the handshake, the frame
  * rules of each state (src/protocol/frame-rules.ts), handshake and idle timers,
- * and closing with an ERROR or GOODBYE frame. Every socket error is handled here:
+ * and closing with an ERROR or GOODBYE frame. The states, their data and the
+ * legal moves are in connection-state.ts; every move goes through #move(), and
+ * every way of closing through #close(). Every socket error is handled here:
  * one bad peer never affects another, and never throws out of the server.
  */
 
@@ -11,12 +13,13 @@ import { OutlastError, isOutlastError } from "../errors/outlast-error.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 import { FrameDecoder } from "../protocol/frame-decoder.js";
-import type { ServerConnectionState } from "../protocol/frame-rules.js";
 import { serverFrameRule } from "../protocol/frame-rules.js";
 import type { Frame, HelloFrame } from "../protocol/frames.js";
 import { chooseVersion } from "../protocol/handshake.js";
 import { MAX_HELLO_FRAME_BYTES } from "../protocol/limits.js";
 import type { ClientConnection, ClientState } from "./client-state.js";
+import type { ConnectionState, ConnectionStateName, Farewell } from "./connection-state.js";
+import { clientOf, isLegalMove, timerOf } from "./connection-state.js";
 import { clientErrorChannel, closeChannel, handshakeChannel } from "./diagnostics.js";
 import type { ConnectionInfo, ServerContext } from "./server-context.js";
 import { authenticateHello } from "./server-handshake.js";
@@ -25,25 +28,20 @@ import { authenticateHello } from "./server-handshake.js";
 const LINGER_MS = 2000;
 /** A peer that does not read what we send (acks, pongs) is cut off past this backlog. */
 const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
+const NO_FRAMES: readonly Frame[] = [];
 
 export class ServerConnection implements ClientConnection {
   duplicates = 0;
-  #state: ServerConnectionState = "awaiting-hello";
+  #state: ConnectionState;
   readonly #socket: Socket;
   readonly #ctx: ServerContext;
   readonly #decoder: FrameDecoder;
-  #client: ClientState | undefined;
-  #frames: Frame[] = [];
+  /** The frames of the read being processed, and the index of the one being handled. */
+  #frames: readonly Frame[] = NO_FRAMES;
   #frameIndex = 0;
   #lastReceivedAt: number;
-  #idleMs = 0;
-  #handshakeTimer: Timer | undefined;
-  #idleTimer: Timer | undefined;
-  #lingerTimer: Timer | undefined;
   #lastAckSent = 0;
   #lastReceivedSeq = 0;
-  #draining = false;
-  #ended = false;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   /** Resolves when the socket is closed. */
@@ -63,34 +61,46 @@ export class ServerConnection implements ClientConnection {
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) => this.#onSocketError(err));
     socket.on("close", () => this.#onClose());
-    this.#handshakeTimer = ctx.options.clock.setTimeout(
+    const handshakeTimer = ctx.options.clock.setTimeout(
       () => this.#onHandshakeTimeout(),
       ctx.options.handshakeTimeoutMs,
     );
+    this.#state = { name: "awaiting-hello", handshakeTimer };
   }
 
   #isClosed(): boolean {
-    return this.#state === "closed";
+    return this.#state.name === "closed";
   }
 
-  get state(): ServerConnectionState {
-    return this.#state;
+  get state(): ConnectionStateName {
+    return this.#state.name;
   }
 
   get clientId(): string | undefined {
-    return this.#client?.id;
+    return clientOf(this.#state)?.id;
   }
 
   info(): ConnectionInfo {
     const base = { remoteAddress: this.remoteAddress, remotePort: this.remotePort };
-    return this.#client === undefined ? base : { ...base, clientId: this.#client.id };
+    const client = clientOf(this.#state);
+    return client === undefined ? base : { ...base, clientId: client.id };
+  }
+
+  /** Moves to `next`, clearing the timer of the state left unless `next` keeps it; throws on an illegal move (a bug). */
+  #move(next: ConnectionState): void {
+    const from = this.#state;
+    if (!isLegalMove(from.name, next.name))
+      throw new Error(`outlast server bug: illegal connection state move ${from.name} -> ${next.name}`);
+    const timer = timerOf(from);
+    if (timer !== undefined && timer !== timerOf(next)) this.#ctx.options.clock.clearTimeout(timer);
+    this.#state = next;
   }
 
   // ---- receiving ----
 
   #onData(chunk: Buffer): void {
     this.#lastReceivedAt = this.#ctx.options.clock.now();
-    if (this.#state === "closed") return;
+    if (this.#state.name === "closed") return;
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -103,26 +113,29 @@ export class ServerConnection implements ClientConnection {
       this.#frameIndex = i;
       this.#onFrame(frames[i] as Frame);
     }
-    this.#frames = [];
-    if (this.#client !== undefined) this.#ctx.registry.endRead(this.#client);
+    this.#frames = NO_FRAMES;
+    const client = clientOf(this.#state);
+    if (client !== undefined) this.#ctx.registry.endRead(client);
   }
 
   #onFrame(frame: Frame): void {
+    const state = this.#state;
     // Hot path: a MESSAGE on an open link (what the rule table says: handle it).
-    if (frame.type === "message" && this.#state === "open") {
-      this.#onMessage(frame.seq, frame.data);
+    if (frame.type === "message" && state.name === "open") {
+      this.#onMessage(state.client, frame.seq, frame.data);
       return;
     }
-    switch (serverFrameRule(this.#state, frame.type)) {
+    const rule = serverFrameRule(state.name, frame.type);
+    switch (rule) {
       case "ignore":
         return;
       case "violation":
         this.#protocolError(
           new OutlastError(
             "OUTLAST_PROTOCOL_ERROR",
-            `unexpected ${frame.type.toUpperCase()} frame in state ${this.#state}`,
+            `unexpected ${frame.type.toUpperCase()} frame in state ${state.name}`,
             {
-              details: { frame: frame.type, state: this.#state },
+              details: { frame: frame.type, state: state.name },
             },
           ),
         );
@@ -137,15 +150,26 @@ export class ServerConnection implements ClientConnection {
             ),
             false,
           );
-        this.#end(undefined, "peer left");
+        this.#close({ frame: undefined, reason: "peer left" });
         return;
       case "handle":
-        break;
-    }
-    switch (frame.type) {
-      case "message":
-        this.#onMessage(frame.seq, frame.data);
+        this.#handle(frame);
         return;
+      default: {
+        const never: never = rule;
+        throw new Error(`outlast server bug: unknown frame rule ${String(never)}`);
+      }
+    }
+  }
+
+  /** A frame the rule table says to handle in the current state. */
+  #handle(frame: Frame): void {
+    switch (frame.type) {
+      case "message": {
+        const state = this.#state;
+        if (state.name === "open") this.#onMessage(state.client, frame.seq, frame.data);
+        return;
+      }
       case "hello":
         this.#onHello(frame);
         return;
@@ -156,28 +180,33 @@ export class ServerConnection implements ClientConnection {
         return;
       case "goodbye":
         // The client sends nothing more: finish its in-flight handler, ack, end.
-        this.drain(false);
+        this.#drain({ frame: undefined, reason: "client said goodbye" });
         return;
-      default:
-        return;
+      case "welcome":
+      case "ack":
+      case "error":
+        // The server-side table never says "handle" for these; if it ever did, that is a bug in the table.
+        throw new Error(`outlast server bug: frame rule says handle ${frame.type} in state ${this.#state.name}`);
+      default: {
+        const never: never = frame;
+        throw new Error(`outlast server bug: unknown frame ${JSON.stringify(never)}`);
+      }
     }
   }
 
-  #onMessage(seq: number, data: Uint8Array): void {
+  #onMessage(client: ClientState, seq: number, data: Uint8Array): void {
     if (seq <= this.#lastReceivedSeq) {
       this.#protocolError(
         new OutlastError(
           "OUTLAST_PROTOCOL_ERROR",
           `MESSAGE seq ${seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`,
-          {
-            details: { frame: "message" },
-          },
+          { details: { frame: "message" } },
         ),
       );
       return;
     }
     this.#lastReceivedSeq = seq;
-    this.#ctx.registry.message(this.#client as ClientState, this, seq, data);
+    this.#ctx.registry.message(client, this, seq, data);
   }
 
   /** Highest MESSAGE seq in the current read: one "started" mark covers the whole batch. */
@@ -190,7 +219,7 @@ export class ServerConnection implements ClientConnection {
   }
 
   nextMessageSeq(): number {
-    if (this.#state !== "open") return 0;
+    if (this.#state.name !== "open") return 0;
     const f = this.#frames[this.#frameIndex + 1];
     return f !== undefined && f.type === "message" && f.seq > this.#lastReceivedSeq ? f.seq : 0;
   }
@@ -198,24 +227,27 @@ export class ServerConnection implements ClientConnection {
   // ---- handshake ----
 
   #onHello(hello: HelloFrame): void {
-    this.#state = "authenticating";
+    const state = this.#state;
+    if (state.name !== "awaiting-hello") return;
+    const idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
+    this.#move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, client: undefined });
     const version = chooseVersion(hello);
     if (!version.ok) {
       this.#reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
       return;
     }
-    this.#idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
     authenticateHello(this.#socket, this.#ctx.options.authenticate, hello, {
-      authenticating: () => this.#state === "authenticating",
+      authenticating: () => this.#state.name === "authenticating",
       bind: (clientId) => this.#bind(hello, version.version, clientId),
       reject: (err) => this.#reject(err),
     });
   }
 
   #bind(hello: HelloFrame, version: number, clientId: string): void {
-    this.#clearTimer("handshake");
+    const state = this.#state;
+    if (state.name !== "authenticating") return;
     const client = this.#ctx.registry.get(clientId);
-    this.#client = client;
+    this.#state = { ...state, client };
     this.#ctx.registry.attach(
       client,
       this,
@@ -225,8 +257,10 @@ export class ServerConnection implements ClientConnection {
   }
 
   #welcome(hello: HelloFrame, version: number, client: ClientState): void {
-    if (this.#state !== "authenticating") return;
-    this.#state = "open";
+    const state = this.#state;
+    if (state.name !== "authenticating") return;
+    const idleTimer = this.#armIdle(state.idleMs);
+    this.#move({ name: "open", client, idleMs: state.idleMs, idleTimer });
     this.#decoder.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
     this.#lastReceivedAt = this.#ctx.options.clock.now();
@@ -239,7 +273,6 @@ export class ServerConnection implements ClientConnection {
         maxFrameBytes: this.#ctx.options.maxFrameBytes,
       }),
     );
-    this.#armIdle(this.#idleMs);
     const info = {
       clientId: client.id,
       requestedClientId: hello.clientId,
@@ -253,44 +286,39 @@ export class ServerConnection implements ClientConnection {
 
   #reject(err: OutlastError): void {
     this.#clientError(err, true);
-    this.#end(makeErrorFrame(err.code, err.message), err.code);
+    this.#close({ frame: makeErrorFrame(err.code, err.message), reason: err.code });
   }
 
   #onHandshakeTimeout(): void {
-    this.#handshakeTimer = undefined;
-    if (this.#state !== "awaiting-hello" && this.#state !== "authenticating") return;
+    const name = this.#state.name;
+    if (name !== "awaiting-hello" && name !== "authenticating") return;
+    const timeoutMs = this.#ctx.options.handshakeTimeoutMs;
     this.#reject(
-      new OutlastError(
-        "OUTLAST_TIMEOUT",
-        `handshake not completed within handshakeTimeoutMs ${this.#ctx.options.handshakeTimeoutMs}`,
-        {
-          details: { timeoutMs: this.#ctx.options.handshakeTimeoutMs },
-        },
-      ),
+      new OutlastError("OUTLAST_TIMEOUT", `handshake not completed within handshakeTimeoutMs ${timeoutMs}`, {
+        details: { timeoutMs },
+      }),
     );
   }
 
   // ---- idle timeout (checked lazily: no timer reset per read) ----
 
-  #armIdle(ms: number): void {
-    this.#idleTimer = this.#ctx.options.clock.setTimeout(() => this.#onIdleTimer(), ms);
+  #armIdle(ms: number): Timer {
+    return this.#ctx.options.clock.setTimeout(() => this.#onIdleTimer(), ms);
   }
 
   #onIdleTimer(): void {
-    this.#idleTimer = undefined;
-    if (this.#state === "closed") return;
+    const state = this.#state;
+    if (state.name !== "open") return;
     const silentMs = this.#ctx.options.clock.now() - this.#lastReceivedAt;
-    if (silentMs < this.#idleMs) {
-      this.#armIdle(this.#idleMs - silentMs);
+    if (silentMs < state.idleMs) {
+      this.#state = { ...state, idleTimer: this.#armIdle(state.idleMs - silentMs) };
       return;
     }
     this.#reject(
       new OutlastError(
         "OUTLAST_HEARTBEAT_TIMEOUT",
-        `nothing received from the client for ${Math.round(silentMs)} ms (idle limit ${this.#idleMs} ms)`,
-        {
-          details: { timeoutMs: this.#idleMs },
-        },
+        `nothing received from the client for ${Math.round(silentMs)} ms (idle limit ${state.idleMs} ms)`,
+        { details: { timeoutMs: state.idleMs } },
       ),
     );
   }
@@ -298,7 +326,7 @@ export class ServerConnection implements ClientConnection {
   // ---- sending ----
 
   #write(buf: Buffer): void {
-    if (this.#ended || this.#socket.destroyed || this.#socket.writableEnded) return;
+    if (this.#state.name === "closed" || this.#socket.destroyed || this.#socket.writableEnded) return;
     this.#socket.write(buf);
     if (this.#socket.writableLength > MAX_WRITE_BACKLOG_BYTES) {
       this.#clientError(
@@ -310,7 +338,8 @@ export class ServerConnection implements ClientConnection {
   }
 
   flushAck(seq: number): void {
-    if (this.#state !== "open" && this.#state !== "draining") return;
+    const name = this.#state.name;
+    if (name !== "open" && name !== "draining") return;
     if (seq <= this.#lastAckSent && this.duplicates === 0) return;
     if (seq > this.#lastAckSent) this.#lastAckSent = seq;
     const duplicates = Math.min(this.duplicates, 0xffff_ffff);
@@ -319,18 +348,12 @@ export class ServerConnection implements ClientConnection {
   }
 
   handlerFailed(error: unknown, retryAfterMs: number): void {
-    const client = this.#client;
-    if (this.#state === "closed" || client === undefined) return;
     const text = error instanceof Error ? error.message : String(error);
-    const frame = makeErrorFrame("OUTLAST_HANDLER_FAILED", `handler failed: ${text}`, retryAfterMs);
     // Later MESSAGEs are ignored ("draining"); the ACK for what succeeded before goes out first
-    // (with `state`, once it is durable), then the ERROR.
-    this.#draining = true;
-    this.#state = "draining";
-    this.#clearTimer("idle");
-    this.#ctx.registry.whenSettled(client, () => {
-      this.flushAck(client.durableSeq);
-      this.#end(frame, "handler failed");
+    // (with `state`, once it is durable), then the ERROR. It replaces a GOODBYE a drain had planned.
+    this.#drain({
+      frame: makeErrorFrame("OUTLAST_HANDLER_FAILED", `handler failed: ${text}`, retryAfterMs),
+      reason: "handler failed",
     });
   }
 
@@ -339,49 +362,70 @@ export class ServerConnection implements ClientConnection {
   }
 
   resume(): void {
-    if (this.#state !== "closed") this.#socket.resume();
+    if (this.#state.name !== "closed") this.#socket.resume();
   }
 
   // ---- closing ----
 
   /**
    * Graceful: stop processing new MESSAGEs, let the in-flight handler finish, send the
-   * last ACK, then GOODBYE (when `goodbye`) and end. Used by server.close(), by a newer
-   * connection of the same clientId, and when the client says GOODBYE.
+   * last ACK, then GOODBYE (when `goodbye`) and end. Used by server.close() and by a newer
+   * connection of the same clientId.
    */
   drain(goodbye: boolean): void {
-    if (this.#state === "closed" || this.#draining) return;
-    this.#draining = true;
-    const client = this.#client;
-    const finish = (): void => {
-      if (client !== undefined && this.#state === "draining") this.flushAck(client.durableSeq);
-      this.#end(goodbye ? { type: "goodbye" } : undefined, goodbye ? "drained" : "client said goodbye");
-    };
-    if (this.#state !== "open" || client === undefined) {
-      // Not welcomed yet (handshaking, or waiting for an older connection of its clientId).
-      this.#end(
-        makeErrorFrame("OUTLAST_SERVER_BUSY", "server is closing or this connection was superseded; retry later", 1000),
-        "drained before WELCOME",
-      );
-      return;
-    }
-    this.#state = "draining";
-    this.#clearTimer("idle");
-    this.#ctx.registry.whenSettled(client, finish);
+    this.#drain(goodbye ? { frame: { type: "goodbye" }, reason: "drained" } : { frame: undefined, reason: "drained" });
   }
 
-  #end(frame: Frame | undefined, reason: string): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    this.#clearTimer("handshake");
-    this.#clearTimer("idle");
-    if (this.#client !== undefined) this.#ctx.registry.detach(this.#client, this);
-    if (frame !== undefined) this.#write(encodeFrame(frame));
-    this.#ended = true;
-    this.#socket.resume(); // keep reading (and discarding) until the peer's FIN
-    if (!this.#socket.writableEnded) this.#socket.end();
-    this.#lingerTimer = this.#ctx.options.clock.setTimeout(() => this.#destroy(reason), LINGER_MS);
-    if (closeChannel.hasSubscribers) closeChannel.publish({ ...this.info(), reason });
+  #drain(farewell: Farewell): void {
+    const state = this.#state;
+    switch (state.name) {
+      case "awaiting-hello":
+      case "authenticating":
+        // Not welcomed yet (handshaking, or waiting for an older connection of its clientId).
+        this.#close({
+          frame: makeErrorFrame(
+            "OUTLAST_SERVER_BUSY",
+            "server is closing or this connection was superseded; retry later",
+            1000,
+          ),
+          reason: "drained before WELCOME",
+        });
+        return;
+      case "open":
+        this.#move({ name: "draining", client: state.client, farewell });
+        this.#ctx.registry.whenSettled(state.client, () => this.#finishDrain());
+        return;
+      case "draining":
+        // Already draining: a handler failure's ERROR replaces a planned GOODBYE; nothing else changes the plan.
+        if (farewell.frame?.type === "error") this.#state = { ...state, farewell };
+        return;
+      case "closed":
+        return;
+      default: {
+        const never: never = state;
+        throw new Error(`outlast server bug: unknown connection state ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #finishDrain(): void {
+    const state = this.#state;
+    if (state.name !== "draining") return;
+    this.flushAck(state.client.durableSeq);
+    this.#close(state.farewell);
+  }
+
+  /** Ends gracefully: `farewell.frame` (if any) then FIN, and the socket is destroyed if the peer's FIN does not come. */
+  #close(farewell: Farewell): void {
+    if (this.#state.name === "closed") return;
+    const lingerTimer = this.#ctx.options.clock.setTimeout(() => this.#destroy(farewell.reason), LINGER_MS);
+    this.#enterClosed(farewell.reason, lingerTimer);
+    const socket = this.#socket;
+    if (!socket.destroyed && !socket.writableEnded) {
+      if (farewell.frame !== undefined) socket.write(encodeFrame(farewell.frame));
+      socket.resume(); // keep reading (and discarding) until the peer's FIN
+      socket.end();
+    }
   }
 
   /** At once: no frame, no drain. */
@@ -390,23 +434,25 @@ export class ServerConnection implements ClientConnection {
   }
 
   #destroy(reason: string): void {
-    if (this.#state !== "closed") {
-      this.#state = "closed";
-      if (this.#client !== undefined) this.#ctx.registry.detach(this.#client, this);
-      if (closeChannel.hasSubscribers) closeChannel.publish({ ...this.info(), reason });
-    }
-    this.#ended = true;
+    this.#enterClosed(reason, undefined);
     this.#socket.destroy();
   }
 
-  #clearTimer(which: "handshake" | "idle" | "linger"): void {
-    const clock = this.#ctx.options.clock;
-    if (which === "handshake" && this.#handshakeTimer !== undefined) clock.clearTimeout(this.#handshakeTimer);
-    if (which === "idle" && this.#idleTimer !== undefined) clock.clearTimeout(this.#idleTimer);
-    if (which === "linger" && this.#lingerTimer !== undefined) clock.clearTimeout(this.#lingerTimer);
-    if (which === "handshake") this.#handshakeTimer = undefined;
-    else if (which === "idle") this.#idleTimer = undefined;
-    else this.#lingerTimer = undefined;
+  /** The one way into "closed": clears the state's timer, stops serving the client, publishes the close. */
+  #enterClosed(reason: string, lingerTimer: Timer | undefined): void {
+    const state = this.#state;
+    if (state.name === "closed") {
+      // Destroyed while lingering (or the socket closed): the linger timer is no longer needed.
+      if (state.lingerTimer !== undefined && lingerTimer === undefined) {
+        this.#ctx.options.clock.clearTimeout(state.lingerTimer);
+        this.#state = { ...state, lingerTimer: undefined };
+      }
+      return;
+    }
+    const client = clientOf(state);
+    this.#move({ name: "closed", reason, client, lingerTimer });
+    if (client !== undefined) this.#ctx.registry.detach(client, this);
+    if (closeChannel.hasSubscribers) closeChannel.publish({ ...this.info(), reason });
   }
 
   #protocolError(err: unknown): void {
@@ -419,7 +465,7 @@ export class ServerConnection implements ClientConnection {
         );
     this.#ctx.countProtocolError();
     this.#clientError(error, true);
-    this.#end(makeErrorFrame("OUTLAST_PROTOCOL_ERROR", error.message), "protocol error");
+    this.#close({ frame: makeErrorFrame("OUTLAST_PROTOCOL_ERROR", error.message), reason: "protocol error" });
   }
 
   #clientError(err: Error, publish: boolean): void {
@@ -429,18 +475,11 @@ export class ServerConnection implements ClientConnection {
 
   #onSocketError(err: Error): void {
     // ECONNRESET, EPIPE, TLS alerts...: this connection only. 'close' follows.
-    if (this.#state !== "closed") this.#clientError(err, true);
+    if (this.#state.name !== "closed") this.#clientError(err, true);
   }
 
   #onClose(): void {
-    this.#clearTimer("handshake");
-    this.#clearTimer("idle");
-    this.#clearTimer("linger");
-    if (this.#state !== "closed") {
-      this.#state = "closed";
-      if (this.#client !== undefined) this.#ctx.registry.detach(this.#client, this);
-      if (closeChannel.hasSubscribers) closeChannel.publish({ ...this.info(), reason: "socket closed" });
-    }
+    this.#enterClosed("socket closed", undefined);
     this.#ctx.connectionClosed(this);
     this.#resolveClosed();
   }

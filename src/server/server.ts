@@ -23,6 +23,8 @@ import { ServerConnection } from "./server-connection.js";
 import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
 const debug = debuglog("outlast");
+/** A turned-away socket is destroyed if the peer has not closed it this long after our ERROR and FIN. */
+const TURN_AWAY_LINGER_MS = 2000;
 
 export interface ServerStats {
   /** Open connections (handshaking, open or draining). */
@@ -184,9 +186,9 @@ export class Server extends EventEmitter<ServerEvents> {
     socket.on("close", () => this.#rejected.delete(socket));
     socket.on("data", () => {}); // read and discard until the peer's FIN
     socket.end(encodeFrame(frame));
-    const timer = setTimeout(() => socket.destroy(), 2000);
-    timer.unref();
-    socket.on("close", () => clearTimeout(timer));
+    const clock = this.#options.clock;
+    const timer = clock.setTimeout(() => socket.destroy(), TURN_AWAY_LINGER_MS);
+    socket.on("close", () => clock.clearTimeout(timer));
   }
 
   /** Counters since start. */
