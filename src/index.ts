@@ -7,6 +7,7 @@ export { DEFAULTS } from "./client/options.js";
 export type { BackoffConnectOptions, ConnectOptions, WhenFull } from "./client/options.js";
 export type { StateName } from "./client/state-machine.js";
 export type { ClientStats } from "./client/stats.js";
+export type { ServerAddresses } from "./client/url.js";
 
 export { MemoryOutbox } from "./outbox/memory-outbox.js";
 export { FileOutbox } from "./outbox/file-outbox.js";

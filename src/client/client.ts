@@ -23,8 +23,9 @@ import type { State, StateName } from "./state-machine.js";
 import { connectionOf, StateMachine } from "./state-machine.js";
 import type { ClientStats } from "./stats.js";
 import { StatsCounters } from "./stats.js";
-import type { Endpoint } from "./url.js";
-import { parseEndpoint } from "./url.js";
+import { passOf, ServerList } from "./server-list.js";
+import type { ServerAddresses } from "./url.js";
+import { parseEndpoints } from "./url.js";
 
 const debug = debuglog("outlast");
 const channels = {
@@ -72,7 +73,7 @@ export interface ClientEvents {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly #o: ResolvedOptions;
-  readonly #endpoint: Endpoint;
+  readonly #servers: ServerList;
   readonly #sm: StateMachine;
   readonly #stats = new StatsCounters();
   readonly #delivery: Delivery;
@@ -84,10 +85,12 @@ export class Client extends EventEmitter<ClientEvents> {
   /** The error that stopped the outbox for good (reported once; the client is destroyed with it). */
   #outboxFailure: Error | undefined;
 
-  constructor(url: string | URL, options?: ConnectOptions) {
+  /** `url`: one server, a comma-separated string of several, or a list (tried in a shuffled order, round robin). */
+  constructor(url: ServerAddresses, options?: ConnectOptions) {
     super();
-    this.#endpoint = parseEndpoint(url);
+    const endpoints = parseEndpoints(url);
     this.#o = resolveOptions(options);
+    this.#servers = new ServerList(endpoints, this.#o.random);
     this.#clientId = this.#o.clientId;
     this.#sm = new StateMachine({ name: "connecting", attempt: 0, connection: undefined });
     this.#delivery = new Delivery(this.#o, this.#stats, {
@@ -119,6 +122,11 @@ export class Client extends EventEmitter<ClientEvents> {
   /** connecting | open | waiting | closing | closed */
   get state(): StateName {
     return this.#sm.state.name;
+  }
+
+  /** The URL of the server this client is connected (or connecting) to; undefined while it waits to retry or is closed. */
+  get serverUrl(): string | undefined {
+    return connectionOf(this.#sm.state) === undefined ? undefined : this.#servers.current?.endpoint.href;
   }
 
   /** The clientId in use (a durable outbox's persisted one wins over the option). */
@@ -187,8 +195,9 @@ export class Client extends EventEmitter<ClientEvents> {
   // ---- the link ----
 
   #startConnection(attempt: number, move: boolean): void {
-    if (channels.connect.hasSubscribers) channels.connect.publish({ client: this, attempt, url: this.#endpoint.href });
-    const connection: Connection = new Connection(this.#endpoint, this.#clientId, this.#o, {
+    const { endpoint } = this.#servers.next();
+    if (channels.connect.hasSubscribers) channels.connect.publish({ client: this, attempt, url: endpoint.href });
+    const connection: Connection = new Connection(endpoint, this.#clientId, this.#o, {
       onWelcome: (welcome) => this.#onWelcome(connection, welcome),
       onAck: (seq, duplicates) => this.#delivery.ack(seq, duplicates),
       onDrain: () => this.#delivery.drained(),
@@ -233,21 +242,8 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     debug("link %s lost: %s", state.name, err?.message ?? (goodbye ? "server said GOODBYE" : "server closed"));
 
-    let attempt = state.attempt;
-    if (state.name === "open" && connection.lastHeardMs - state.sinceMs >= this.#o.backoff.resetAfterMs) attempt = 0;
-    const { baseMs, capMs } = this.#o.backoff;
-    let delayMs: number;
-    if (classification !== undefined && !classification.connection) {
-      // Certificate, credentials, protocol version, a peer's bug: a person must act.
-      // Keep the messages, report once per streak, retry at the cap (never a hot loop).
-      if (err !== undefined) this.#reportOnce(err);
-      delayMs = capMs / 2 + (this.#o.random() * capMs) / 2;
-    } else {
-      delayMs = backoffDelayMs(attempt, { baseMs, capMs, random: this.#o.random });
-      const retryAfterMs = isOutlastError(err) ? Number(err.details["retryAfterMs"] ?? 0) : 0;
-      if (retryAfterMs > 0) delayMs = Math.max(delayMs, Math.min(retryAfterMs, 2 ** 31 - 1));
-    }
-    attempt++;
+    const delayMs = this.#retryDelayMs(state, connection, err, classification);
+    const attempt = this.#attemptAfter(state, connection) + 1;
     const timer = this.#o.clock.setTimeout(() => this.#retry(), delayMs);
     this.#move(
       { name: "waiting", attempt, untilMs: this.#o.clock.now() + delayMs, timer, classification },
@@ -255,6 +251,40 @@ export class Client extends EventEmitter<ClientEvents> {
       err,
       delayMs,
     );
+  }
+
+  /** Failures in a row before this one: reset when the lost link had stayed open for backoff.resetAfterMs. */
+  #attemptAfter(state: State & { name: "connecting" | "open" }, connection: Connection): number {
+    const healthy = state.name === "open" && connection.lastHeardMs - state.sinceMs >= this.#o.backoff.resetAfterMs;
+    return healthy ? 0 : state.attempt;
+  }
+
+  /**
+   * How long to wait before the next attempt, which goes to the next server of
+   * the list: full jitter over the passes made (`passOf`), at least what a busy
+   * next server asked for (its retryAfterMs), and at the cap after a failure a
+   * person must fix.
+   */
+  #retryDelayMs(
+    state: State & { name: "connecting" | "open" },
+    connection: Connection,
+    err: Error | undefined,
+    classification: Classification | undefined,
+  ): number {
+    const { baseMs, capMs } = this.#o.backoff;
+    const now = this.#o.clock.now();
+    const retryAfterMs = isOutlastError(err) ? Number(err.details["retryAfterMs"] ?? 0) : 0;
+    const current = this.#servers.current;
+    if (retryAfterMs > 0 && current !== undefined) current.notBeforeMs = now + Math.min(retryAfterMs, 2 ** 31 - 1);
+    if (classification !== undefined && !classification.connection) {
+      // Certificate, credentials, protocol version, a peer's bug: a person must act.
+      // Keep the messages, report once per streak, retry at the cap (never a hot loop).
+      if (err !== undefined) this.#reportOnce(err);
+      return capMs / 2 + (this.#o.random() * capMs) / 2;
+    }
+    const pass = passOf(this.#attemptAfter(state, connection), this.#servers.size);
+    const delayMs = backoffDelayMs(pass, { baseMs, capMs, random: this.#o.random });
+    return Math.max(delayMs, this.#servers.peekNext().notBeforeMs - now);
   }
 
   #retry(): void {
@@ -326,7 +356,11 @@ function closedError(): OutlastError {
   return new OutlastError("OUTLAST_CLOSED", "the client is closed; create a new one with connect()");
 }
 
-/** Returns a client at once; it connects in the background and reconnects until closed. */
-export function connect(url: string | URL, options?: ConnectOptions): Client {
+/**
+ * Returns a client at once; it connects in the background and reconnects until closed.
+ * `url` is one server (`tcp://host:port`, `tls://host:port`) or several (an array, or
+ * one comma-separated string): tried in a shuffled order, moving to the next when one fails.
+ */
+export function connect(url: ServerAddresses, options?: ConnectOptions): Client {
   return new Client(url, options);
 }

@@ -183,6 +183,20 @@ export class ChildServer {
     ).catch(() => undefined); // the assertion that follows names what is missing
   }
 
+  /** Resolves once `done()` holds, checked after each handler record; rejects after `timeoutMs`. */
+  async waitUntil(done: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    if (done()) return;
+    await within(
+      new Promise<void>((resolve) => {
+        this.#onHandled = () => {
+          if (done()) resolve();
+        };
+      }),
+      timeoutMs,
+      `waiting until ${what} (handled ${this.handled.length})`,
+    );
+  }
+
   async kill(): Promise<void> {
     const child = this.#child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;

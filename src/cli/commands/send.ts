@@ -45,7 +45,8 @@ const HELP = `Usage: outlast send URL [FILE...] [--framing lines|length-prefixed
 Reads messages from stdin (or the FILEs, in order; - is stdin), stores each in
 a durable outbox on disk, and delivers them to the outlast server at URL
 (tcp://HOST:PORT or tls://HOST:PORT), reconnecting and resending through any
-network failure. Exits 0 once every message is acknowledged. Progress goes to
+network failure. Several servers, comma-separated (tcp://gw1:7070,tcp://gw2:7070),
+are tried in a shuffled order: when one fails the next takes over. Exits 0 once every message is acknowledged. Progress goes to
 stderr.
 
   --framing F             how the input is cut into messages:
@@ -87,6 +88,7 @@ at once (stored messages stay stored).
 Examples:
   echo hello | outlast send tcp://127.0.0.1:7070
   outlast send tcp://127.0.0.1:7070 events.jsonl more.jsonl
+  outlast send tcp://gw1:7070,tcp://gw2:7070 events.jsonl
   tail -n0 -F /var/log/app.log | outlast send tls://logs.example.com:7070 --token-file ./token
   outlast send tcp://127.0.0.1:7070 --follow --outbox ./q app.log
   outlast send tcp://127.0.0.1:7070 --framing length-prefixed < frames.bin
@@ -131,17 +133,18 @@ export function stateHome(env: NodeJS.ProcessEnv): string {
   return xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".local", "state");
 }
 
-/** One outbox per server by default, so messages for one server are never sent to another. */
-export function defaultOutboxDir(url: URL, env: NodeJS.ProcessEnv): string {
-  const slug = `${url.protocol.replace(":", "")}-${url.hostname}-${url.port}`.replace(/[^A-Za-z0-9._-]/g, "_");
+/** One outbox per server (or list of servers) by default, so messages for one server are never sent to another. */
+export function defaultOutboxDir(url: URL | readonly URL[], env: NodeJS.ProcessEnv): string {
+  const urls = url instanceof URL ? [url] : url;
+  const slug = urls
+    .map((u) => `${u.protocol.replace(":", "")}-${u.hostname}-${u.port}`.replace(/[^A-Za-z0-9._-]/g, "_"))
+    .sort()
+    .join("+");
   return join(stateHome(env), "outlast", "outbox", slug);
 }
 
-function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig | "help" {
-  const { values: v, positionals, source } = readOptions(args, OPTIONS, { env, allowPositionals: true });
-  if (v.help) return "help";
-  const [urlText, ...inputs] = positionals;
-  if (urlText === undefined) throw new UsageError("needs the server's URL, e.g. outlast send tcp://127.0.0.1:7070");
+/** One entry of the URL argument, checked. */
+function parseServerUrl(urlText: string): URL {
   let url: URL;
   try {
     url = new URL(urlText);
@@ -155,9 +158,18 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig
     (url.pathname !== "" && url.pathname !== "/")
   )
     throw new UsageError(`the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)}`);
+  return url;
+}
+
+function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig | "help" {
+  const { values: v, positionals, source } = readOptions(args, OPTIONS, { env, allowPositionals: true });
+  if (v.help) return "help";
+  const [urlText, ...inputs] = positionals;
+  if (urlText === undefined) throw new UsageError("needs the server's URL, e.g. outlast send tcp://127.0.0.1:7070");
+  const urls = urlText.split(",").map((u) => parseServerUrl(u.trim()));
+  const secure = urls.some((u) => u.protocol === "tls:");
   const tlsFlags = (["tls-ca", "tls-cert", "tls-key", "tls-servername"] as const).filter((k) => v[k] !== undefined);
-  if (url.protocol === "tcp:" && tlsFlags[0] !== undefined)
-    throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
+  if (!secure && tlsFlags[0] !== undefined) throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined))
     throw new UsageError(
       v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`,
@@ -171,16 +183,16 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig
   if (v["tls-key"] !== undefined) tls["key"] = v["tls-key"];
   if (v["tls-servername"] !== undefined) tls["servername"] = v["tls-servername"];
   return {
-    url: url.href.replace(/\/$/, ""),
+    url: urls.map((u) => u.href.replace(/\/$/, "")).join(","),
     inputs,
     framing: v.framing === undefined ? "lines" : parseChoice(v.framing, FRAMINGS, source("framing")),
-    outbox: resolve(v.outbox ?? defaultOutboxDir(url, env)),
+    outbox: resolve(v.outbox ?? defaultOutboxDir(urls, env)),
     follow: v.follow,
     drainTimeoutMs: parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout")),
     clientId: v["client-id"],
     token: v.token,
     tokenFile: v["token-file"],
-    tls: url.protocol === "tls:" ? tls : undefined,
+    tls: secure ? tls : undefined,
     debug: v.debug,
   };
 }
