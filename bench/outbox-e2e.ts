@@ -19,7 +19,8 @@
  *   shared machine); medians over the rounds; the ratio is the median of the
  *   per-round ratios.
  *
- * Run: npx tsc -p tsconfig.json --outDir .build-obx && node .build-obx/bench/outbox-e2e.js [--write] [--runs N] [--messages N] [--window N] [--dir DIR]
+ * Run: npx tsc -p tsconfig.json --outDir .build-obx && node .build-obx/bench/outbox-e2e.js [--write] [--runs N] [--messages N] [--window N] [--dir DIR] [--server-state DIR]
+ * (--server-state DIR: the server keeps its dedup state in DIR, fdatasync'd group commits, instead of memory.)
  * (--write puts the table into docs/benchmarks.md, section "outbox-e2e".)
  */
 
@@ -48,12 +49,15 @@ const { values } = parseArgs({
     messages: { type: "string", default: "100000" },
     window: { type: "string", default: "4096" },
     dir: { type: "string" },
+    /** The server keeps its dedup state in this directory (createServer's `state`); default: memory. */
+    "server-state": { type: "string" },
   },
 });
 
 if (values.serve) {
   // The server child: report the port, exit when the parent goes away.
-  const server = createServer({ onMessage: () => {} });
+  const state = values["server-state"];
+  const server = createServer({ onMessage: () => {}, ...(state === undefined ? {} : { state }) });
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
   process.on("disconnect", () => void server.destroy().then(() => process.exit(0)));
   process.send?.({ port });
@@ -71,7 +75,9 @@ function fmt(n: number): string {
 }
 
 function startServer(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const state = values["server-state"];
+  const args = ["--serve", ...(state === undefined ? [] : ["--server-state", state])];
+  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", (m: { port: number }) => resolve({ child, port: m.port }));
     child.once("exit", (code) => reject(new Error(`server child exited with ${String(code)}`)));

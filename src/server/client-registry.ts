@@ -2,17 +2,13 @@
  * The handler pipeline over each clientId's state (client-state.ts): duplicate check,
  * serialized handler calls (one at a time per clientId, across connections), the poison
  * policy, recording success in the DedupState, and coalesced acknowledgements
- * (at most one ACK per connection per event-loop turn).
+ * (at most one ACK per connection per event-loop turn, once the state reports the
+ * successes durable).
  *
  * Hot path: a synchronous handler costs one call and one object (the message);
  * no promise, no timer per message. Acks are flushed from one setImmediate.
- * With a persistent state, one progress write per message (DedupState.progress):
- * right after a handler returns, "done N" together with "started N'" when N' is
- * known to be the very next call for this client (the next frame of the same read,
- * or the head of its queue); a separate "started" write only when a message finds
- * its client idle. So a process kill loses at most the one message whose handler
- * returned a moment before, and `redelivery` after a restart names exactly the
- * seq that was inside the handler.
+ * The "handler started" marks belong to the state (DedupState.progress): this file
+ * only says when a call starts, succeeds, and when none follows at once.
  */
 
 import { backoffCeilingMs } from "../errors/backoff.js";
@@ -57,8 +53,6 @@ export class ClientRegistry {
   readonly #clients = new Map<string, ClientState>();
   readonly #state: DedupState;
   readonly #hooks: RegistryHooks;
-  /** The state keeps per-message progress and batch "started" marks (it is persistent). */
-  readonly #marks: boolean;
   readonly #dirty: ClientState[] = [];
   #flushScheduled = false;
   readonly stats: RegistryStats = { messagesProcessed: 0, duplicatesSkipped: 0, handlerFailures: 0, deadLettered: 0 };
@@ -67,7 +61,6 @@ export class ClientRegistry {
   constructor(state: DedupState, hooks: RegistryHooks) {
     this.#state = state;
     this.#hooks = hooks;
-    this.#marks = !state.synchronous;
   }
 
   get size(): number {
@@ -77,15 +70,30 @@ export class ClientRegistry {
   get(clientId: string): ClientState {
     let client = this.#clients.get(clientId);
     if (client === undefined) {
-      client = new ClientState(
-        clientId,
-        this.#state.lastSeq(clientId),
-        this.#state.startedSeq(clientId),
-        this.#state.inDoubt(clientId),
-      );
+      client = new ClientState(clientId);
       this.#clients.set(clientId, client);
+      this.#load(client);
     }
     return client;
+  }
+
+  /** Asks the state what it knows of the client; a remote state answers later (WELCOME waits: not settled). */
+  #load(client: ClientState): void {
+    const seqs = this.#state.load(client.id);
+    if (!isThenable(seqs)) {
+      client.loaded(seqs, this.#state.progress(client.id));
+      return;
+    }
+    seqs.then(
+      (loaded) => {
+        client.loaded(loaded, this.#state.progress(client.id));
+        this.#checkSettled(client);
+      },
+      () => {
+        // The state reported the failure to its fatal listener (the server stops); a later HELLO tries again.
+        if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
+      },
+    );
   }
 
   /**
@@ -165,18 +173,7 @@ export class ClientRegistry {
   }
 
   #run(client: ClientState, conn: ClientConnection, seq: number, data: Uint8Array): void {
-    if (this.#marks) {
-      if (client.announcedSeq !== seq) {
-        // Not announced by the previous success: "started seq" on its own, before the call.
-        if (client.slot < 0) client.slot = this.#state.slot(client.id);
-        this.#state.progress(client.slot, client.handledSeq, seq);
-        client.announcedSeq = seq;
-      }
-      if (seq > client.markedSeq) {
-        client.markedSeq = Math.max(seq, conn.batchHighSeq());
-        this.#state.markStarted(client.id, client.markedSeq);
-      }
-    }
+    client.progress.starting(seq);
     const message: IncomingMessage = {
       clientId: client.id,
       seq,
@@ -195,7 +192,7 @@ export class ClientRegistry {
       result.then(
         () => {
           client.busy = false;
-          this.#succeeded(client, seq, conn);
+          this.#succeeded(client, seq);
           this.#drain(client);
         },
         (err: unknown) => {
@@ -206,27 +203,12 @@ export class ClientRegistry {
       );
       return;
     }
-    this.#succeeded(client, seq, conn);
+    this.#succeeded(client, seq);
   }
 
-  /** The connection finished processing one read: withdraw a "started" announcement that did not come true. */
+  /** The connection finished processing one read: unless a handler runs, the marks say none does. */
   endRead(client: ClientState): void {
-    if (
-      this.#marks &&
-      !client.busy &&
-      client.announcedSeq > client.handledSeq &&
-      client.announcedSeq !== client.failedSeq
-    ) {
-      this.#state.progress(client.slot, client.handledSeq, client.handledSeq);
-      client.announcedSeq = client.handledSeq;
-    }
-  }
-
-  /** The seq of this client's next handler call if it is already known to follow at once; else 0. */
-  #nextSeq(client: ClientState, conn: ClientConnection): number {
-    if (client.busy || client.connection !== conn) return 0;
-    const next = client.queued > 0 ? (client.queue[client.queueHead] as Queued).seq : conn.nextMessageSeq();
-    return next > client.handledSeq ? next : 0;
+    if (!client.busy) client.progress.settle();
   }
 
   #drain(client: ClientState): void {
@@ -249,15 +231,9 @@ export class ClientRegistry {
     this.#checkSettled(client);
   }
 
-  #succeeded(client: ClientState, seq: number, conn: ClientConnection): void {
+  #succeeded(client: ClientState, seq: number): void {
     if (seq > client.handledSeq) client.handledSeq = seq;
-    if (this.#marks) {
-      // Before anything else (the next handler call above all): "processed up to seq".
-      const next = this.#nextSeq(client, conn);
-      const started = next > 0 ? next : client.handledSeq;
-      this.#state.progress(client.slot, client.handledSeq, started);
-      client.announcedSeq = started;
-    }
+    client.progress.finished(seq); // before anything else (the next handler call above all)
     if (client.failedSeq !== 0 && seq >= client.failedSeq) {
       client.failedSeq = 0;
       client.failedAttempts = 0;
@@ -303,7 +279,7 @@ export class ClientRegistry {
   ): void {
     const done = (): void => {
       this.stats.deadLettered++;
-      this.#succeeded(client, message.seq, conn);
+      this.#succeeded(client, message.seq);
     };
     let result: unknown;
     try {
@@ -346,7 +322,7 @@ export class ClientRegistry {
     if (client.handledSeq > client.recordedSeq) {
       this.#state.record(client.id, client.handledSeq);
       client.recordedSeq = client.handledSeq;
-      if (this.#state.synchronous) client.durableSeq = client.recordedSeq;
+      return; // the ACK (and the duplicates count) goes out once the state reports it durable
     }
     client.connection?.flushAck(client.durableSeq);
   }
@@ -359,8 +335,7 @@ export class ClientRegistry {
       client.dirty = false;
       this.#flushClient(client);
     }
-    this.#state.commit();
-    if (this.#state.synchronous) for (const client of dirty) this.#checkSettled(client);
+    this.#state.commit(); // the commit listener (committed) acknowledges: at once for memory, later for disk
   }
 
   /** The state made these records durable: acknowledge them. */

@@ -5,7 +5,8 @@
  * moves it on lives in client-registry.ts.
  */
 
-import type { InDoubt } from "./dedup-state.js";
+import type { ClientProgress, ClientSeqs } from "./dedup-state.js";
+import { NO_DOUBT, NO_PROGRESS } from "./dedup-state.js";
 
 /** What the registry needs from a connection. */
 export interface ClientConnection {
@@ -15,10 +16,6 @@ export interface ClientConnection {
   flushAck(seq: number): void;
   /** The handler failed: take no more messages; once the client is settled send the last ACK, ERROR OUTLAST_HANDLER_FAILED, and close. */
   handlerFailed(error: unknown, retryAfterMs: number): void;
-  /** Highest MESSAGE seq in the batch being processed (for batch-granular "started" marks). */
-  batchHighSeq(): number;
-  /** While a read is being processed: the seq of the next frame if it is a MESSAGE this connection will pass on; else 0. */
-  nextMessageSeq(): number;
   pause(): void;
   resume(): void;
 }
@@ -35,15 +32,13 @@ export class ClientState {
   recordedSeq: number;
   /** Highest seq known durable: what ACK and WELCOME report. */
   durableSeq: number;
-  /** Highest seq covered by a "started" mark of this process. */
-  markedSeq: number;
   /** Seqs in [doubtFromSeq, doubtToSeq] may have been handed to a handler by a server that died. */
-  readonly doubtFromSeq: number;
-  readonly doubtToSeq: number;
-  /** Progress slot in the state (-1: none yet, or the state keeps none). */
-  slot = -1;
-  /** The seq the progress slot says is inside the handler (== handledSeq: none); -1 before this process wrote it. */
-  announcedSeq = -1;
+  doubtFromSeq = NO_DOUBT.fromSeq;
+  doubtToSeq = NO_DOUBT.toSeq;
+  /** The state's "handler started" marks for this client (set once loaded). */
+  progress: ClientProgress = NO_PROGRESS;
+  /** The state has not answered load() yet (a remote state): nothing runs, WELCOME waits. */
+  loading = true;
   failedSeq = 0;
   failedAttempts = 0;
   /** A handler Promise is pending. */
@@ -56,26 +51,29 @@ export class ClientState {
   paused = false;
   settledWaiters: (() => void)[] = [];
 
-  constructor(
-    readonly id: string,
-    lastSeq: number,
-    startedSeq: number,
-    doubt: InDoubt,
-  ) {
-    this.handledSeq = lastSeq;
-    this.recordedSeq = lastSeq;
-    this.durableSeq = lastSeq;
-    this.markedSeq = startedSeq;
-    this.doubtFromSeq = doubt.fromSeq;
-    this.doubtToSeq = doubt.toSeq;
+  constructor(readonly id: string) {
+    this.handledSeq = 0;
+    this.recordedSeq = 0;
+    this.durableSeq = 0;
+  }
+
+  /** What the state said of this client (load()); its marks. */
+  loaded(seqs: ClientSeqs, progress: ClientProgress): void {
+    this.handledSeq = seqs.lastSeq;
+    this.recordedSeq = seqs.lastSeq;
+    this.durableSeq = seqs.lastSeq;
+    this.doubtFromSeq = seqs.inDoubt.fromSeq;
+    this.doubtToSeq = seqs.inDoubt.toSeq;
+    this.progress = progress;
+    this.loading = false;
   }
 
   get queued(): number {
     return this.queue.length - this.queueHead;
   }
 
-  /** No handler running, nothing queued, every success durable. */
+  /** Loaded, no handler running, nothing queued, every success durable. */
   get settled(): boolean {
-    return !this.busy && this.queued === 0 && this.durableSeq >= this.handledSeq;
+    return !this.loading && !this.busy && this.queued === 0 && this.durableSeq >= this.handledSeq;
   }
 }

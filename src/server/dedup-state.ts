@@ -1,20 +1,40 @@
 /**
  * Where the server keeps, per clientId, the highest seq whose handler succeeded
- * (`lastSeq`), so a resend is skipped as a duplicate. MemoryDedupState keeps it
- * for the life of the process; FileDedupState persists it crash-safely.
+ * (`lastSeq`), so a resend is skipped as a duplicate, and the marks that say which
+ * seq a handler was given ("started") so a server that died can flag a
+ * redelivery. MemoryDedupState keeps it for the life of the process;
+ * FileDedupState persists it crash-safely; a remote store (a JetStream stream)
+ * fits the same contract. Every implementation passes one conformance suite
+ * (test/server/dedup-state-conformance.ts).
  *
- * Protocol between the registry and a state:
- * - `open()` once, then `lastSeq(id)` / `startedSeq(id)` / `inDoubt(id)` when a client is first seen.
- * - Per message (persistent states only): `progress(slot(id), doneSeq, startedSeq)` right
- *   before each handler call (startedSeq = the seq handed over) and right after each
- *   success (doneSeq = that seq). Written into the page cache at once: survives a
- *   process kill, not a power loss.
- * - `markStarted(id, seq)` before a handler call that is not covered by an earlier
- *   mark (batch-granular: one mark may cover several messages of one read). Only
- *   used to flag redeliveries after a power loss.
- * - `record(id, seq)` after handler success (buffered), then `commit()` at the end of
- *   a batch. When `synchronous` is true a record is durable on return; otherwise the
- *   commit listener is called with every (id, seq) once it is durable (group commit).
+ * Contract between the server (client-registry.ts) and a state:
+ * - `open()` once, before anything else. It takes whatever lock keeps a second
+ *   server out, and loads or connects. It rejects with a coded OutlastError.
+ * - `load(id)` once per clientId per process, before its first message (the
+ *   server waits for it before WELCOME). A local state answers synchronously;
+ *   a remote one may return a Promise. `lastSeq` is the highest seq whose
+ *   success is DURABLE (never one only buffered), so WELCOME never reports a seq
+ *   a crash could take back. `inDoubt` names seqs a server that died may have
+ *   handed to its handler (they come back with `redelivery: true`).
+ * - `record(id, seq)` after a handler succeeded for `seq` (and every seq below
+ *   it): buffered, cheap, synchronous. `commit()` asks for every record so far
+ *   to be made durable (group commit: one durable write for all the records of
+ *   many calls). When they are, the commit listener is called with
+ *   (clientId -> highest durable seq); only then does the server acknowledge.
+ *   A state may call it synchronously inside `commit()` (memory) or later
+ *   (disk, network). It never reports a seq below one it reported before.
+ * - `progress(id)` returns the clientId's progress marks (ClientProgress): the
+ *   state decides what to keep and how cheaply (the file state: one small
+ *   write into the page cache per message, no sync; memory: nothing). The
+ *   server calls `starting(seq)` right before each handler call,
+ *   `finished(seq)` right after each success, `settle()` when no call follows
+ *   at once (end of a socket read, a queue run dry).
+ * - A failure the state cannot recover from (a failed fdatasync, a lost stream)
+ *   goes to the fatal listener once; the server stops rather than acknowledge
+ *   what was not made durable. Later calls are harmless no-ops.
+ * - `flush()` resolves once everything recorded so far is durable (rejects
+ *   after a fatal failure); `close(graceful)` flushes when graceful, releases
+ *   the lock, and is idempotent.
  */
 
 /** Called with (clientId -> highest seq) of every record that became durable. */
@@ -30,30 +50,47 @@ export interface InDoubt {
 
 export const NO_DOUBT: InDoubt = { fromSeq: 1, toSeq: 0 };
 
+/** What a state knows of one clientId when the server first meets it. */
+export interface ClientSeqs {
+  /** Highest seq whose success is durable; 0 when none. */
+  readonly lastSeq: number;
+  /** What a server that died (before this open) may have left inside its handler; NO_DOUBT when nothing. */
+  readonly inDoubt: InDoubt;
+}
+
+/**
+ * The "handler started for seq N" marks of one clientId, owned by the state.
+ * Calls come in this order per message: starting(N), then finished(N) on
+ * success (nothing on failure: the call did start, and the mark stays).
+ * Synchronous and cheap (the hot path). What survives a crash is the state's
+ * business; a lost mark only loses a `redelivery` flag, never a message.
+ */
+export interface ClientProgress {
+  /** The handler is about to be called with `seq` (every seq below it is finished). */
+  starting(seq: number): void;
+  /** The handler succeeded for `seq`. */
+  finished(seq: number): void;
+  /** No handler call for this client follows at once: the marks should say none is running. */
+  settle(): void;
+}
+
+/** For states that keep no marks. */
+export const NO_PROGRESS: ClientProgress = {
+  starting() {},
+  finished() {},
+  settle() {},
+};
+
 export interface DedupState {
-  /** True when `record()` is durable on return (no commit listener calls). */
-  readonly synchronous: boolean;
-  /** Loads the state (and takes the directory lock). */
+  /** Takes the lock and loads (or connects). */
   open(): Promise<void>;
-  /** Highest seq whose success was recorded for `clientId`; 0 when none. */
-  lastSeq(clientId: string): number;
-  /** Highest seq covered by a batch "started" mark for `clientId` (>= lastSeq); lastSeq when markers are not kept. */
-  startedSeq(clientId: string): number;
-  /** What a server that died (before this open) may have left inside its handler for `clientId`. */
-  inDoubt(clientId: string): InDoubt;
-  /** The clientId's progress slot (assigned on first use); -1 when this state keeps no per-message progress. */
-  slot(clientId: string): number;
-  /**
-   * Per-message progress of one client: every seq <= doneSeq was processed; startedSeq
-   * (> doneSeq) is being handed to the handler, or equals doneSeq when none is.
-   * Synchronous and cheap (one small write, no fsync, no allocation). Hot path.
-   */
-  progress(slot: number, doneSeq: number, startedSeq: number): void;
-  /** Notes that handler calls up to `seq` are about to start. Written before the handler runs. */
-  markStarted(clientId: string, seq: number): void;
-  /** Records that the handler succeeded for every seq <= `seq`. */
+  /** What the state knows of `clientId` (called once per clientId per process). */
+  load(clientId: string): ClientSeqs | Promise<ClientSeqs>;
+  /** The progress marks of `clientId` (called once per clientId per process, after load). */
+  progress(clientId: string): ClientProgress;
+  /** Records that the handler succeeded for every seq <= `seq` (buffered). */
   record(clientId: string, seq: number): void;
-  /** Makes buffered records durable soon (group commit); no-op when synchronous. */
+  /** Makes buffered records durable (group commit); the commit listener hears when. */
   commit(): void;
   setListeners(onCommit: CommitListener, onFatal: FatalListener): void;
   /** Resolves when everything recorded so far is durable. */

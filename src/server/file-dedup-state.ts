@@ -14,7 +14,7 @@ import { mkdir, open, readFile, rename, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
-import type { CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
+import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
 import { NO_DOUBT } from "./dedup-state.js";
 import type { SeqPair } from "./dedup-file-format.js";
 import {
@@ -49,19 +49,58 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * One client's marks: one slot of the progress file, written (not synced) right
+ * before each handler call ("done N-1, started N"); a success is written with
+ * the next call's mark, or by settle() when none follows at once. So a
+ * pipelined stream costs one small write per message, and a process kill
+ * leaves the slot naming the one seq that may have been inside the handler.
+ */
+class SlotProgress implements ClientProgress {
+  #doneSeq: number;
+  #finishPending = false;
+  #slot = -1;
+
+  constructor(
+    readonly clientId: string,
+    lastSeq: number,
+    readonly state: FileDedupState,
+  ) {
+    this.#doneSeq = lastSeq;
+  }
+
+  starting(seq: number): void {
+    if (this.#slot < 0) this.#slot = this.state.slotOf(this.clientId);
+    this.state.writeSlot(this.#slot, this.#doneSeq, seq);
+    this.#finishPending = false;
+    this.state.markStarted(this.clientId, seq);
+  }
+
+  finished(seq: number): void {
+    if (seq > this.#doneSeq) this.#doneSeq = seq;
+    this.#finishPending = true;
+  }
+
+  settle(): void {
+    if (!this.#finishPending) return;
+    this.#finishPending = false;
+    this.state.writeSlot(this.#slot, this.#doneSeq, this.#doneSeq);
+  }
+}
+
 export class FileDedupState implements DedupState {
-  readonly synchronous = false;
   readonly #dir: string;
   readonly #lock: StateDirLock;
   readonly #compactAfterBytes: number;
   readonly #map = new Map<string, SeqPair>();
   #pending = new Map<string, number>();
+  /** "Started" marks not written yet: they go into the log with the next commit. */
+  #pendingStarted = new Map<string, number>();
   #fd = -1;
   #logBytes = 0;
   /** An fdatasync or a compaction is running: the next commit waits for it. */
   #busy = false;
   #compacting = false;
-  #startedDuringCompaction = new Map<string, number>();
   #slotsDuringCompaction = new Map<string, number>();
   #progress: ProgressFile | undefined;
   /** crc32 of the clientId owning each progress slot. */
@@ -167,16 +206,12 @@ export class FileDedupState implements DedupState {
     return raised;
   }
 
-  lastSeq(clientId: string): number {
-    return this.#map.get(clientId)?.lastSeq ?? 0;
+  load(clientId: string): ClientSeqs {
+    return { lastSeq: this.#map.get(clientId)?.lastSeq ?? 0, inDoubt: this.#inDoubt.get(clientId) ?? NO_DOUBT };
   }
 
-  startedSeq(clientId: string): number {
-    return this.#map.get(clientId)?.startedSeq ?? 0;
-  }
-
-  inDoubt(clientId: string): InDoubt {
-    return this.#inDoubt.get(clientId) ?? NO_DOUBT;
+  progress(clientId: string): ClientProgress {
+    return new SlotProgress(clientId, this.#map.get(clientId)?.lastSeq ?? 0, this);
   }
 
   #pair(clientId: string): SeqPair {
@@ -188,7 +223,8 @@ export class FileDedupState implements DedupState {
     return pair;
   }
 
-  slot(clientId: string): number {
+  /** The clientId's progress slot (assigned on first use); -1 when the state cannot write. */
+  slotOf(clientId: string): number {
     const pair = this.#pair(clientId);
     if (pair.slot >= 0) return pair.slot;
     if (this.#fd < 0 || this.#failed !== undefined) return -1;
@@ -198,11 +234,11 @@ export class FileDedupState implements DedupState {
     if (this.#compacting) this.#slotsDuringCompaction.set(clientId, slot);
     // Written (not synced) before the slot is used; synced with the first done record of this client.
     this.#append(encodeRecords(RECORD_SLOT, [[clientId, slot]]));
-    this.progress(slot, pair.lastSeq, pair.lastSeq); // overwrite whatever a lost assignment left there
     return slot;
   }
 
-  progress(slot: number, doneSeq: number, startedSeq: number): void {
+  /** Overwrites one progress slot (page cache, no sync). Hot path. */
+  writeSlot(slot: number, doneSeq: number, startedSeq: number): void {
     const file = this.#progress;
     if (slot < 0 || file === undefined || this.#failed !== undefined) return;
     try {
@@ -212,14 +248,17 @@ export class FileDedupState implements DedupState {
     }
   }
 
+  /**
+   * Notes that handler calls up to `seq` started. Written into the log with the next
+   * commit (so it is as durable as that commit); the progress slot covers a process kill
+   * before that, and after a power loss a lost mark only loses a `redelivery` flag.
+   */
   markStarted(clientId: string, seq: number): void {
     if (this.#fd < 0 || this.#failed !== undefined) return;
     const pair = this.#pair(clientId);
     if (seq <= pair.startedSeq) return;
     pair.startedSeq = seq;
-    if (this.#compacting) this.#startedDuringCompaction.set(clientId, seq);
-    // Written (not synced) before the handler runs: survives a process crash, not a power loss.
-    this.#append(encodeRecords(RECORD_STARTED, [[clientId, seq]]));
+    this.#pendingStarted.set(clientId, seq);
   }
 
   record(clientId: string, seq: number): void {
@@ -231,17 +270,21 @@ export class FileDedupState implements DedupState {
     if (this.#busy || this.#pending.size === 0 || this.#fd < 0 || this.#failed !== undefined) return;
     const batch = this.#pending;
     this.#pending = new Map();
+    const started = this.#pendingStarted;
+    this.#pendingStarted = new Map();
+    if (started.size > 0 && !this.#append(encodeRecords(RECORD_STARTED, started))) return;
     if (!this.#append(encodeRecords(RECORD_DONE, batch))) return;
-    for (const [id, seq] of batch) {
-      const pair = this.#pair(id);
-      if (seq > pair.lastSeq) pair.lastSeq = seq;
-      if (seq > pair.startedSeq) pair.startedSeq = seq;
-    }
     this.#busy = true;
     fdatasync(this.#fd, (err) => {
       this.#busy = false;
       if (err) return this.#fail(err);
-      this.#onCommit(batch);
+      for (const [id, seq] of batch) {
+        const pair = this.#pair(id);
+        if (seq > pair.startedSeq) pair.startedSeq = seq;
+        if (seq > pair.lastSeq) pair.lastSeq = seq;
+        else batch.delete(id); // never report a seq below one reported before
+      }
+      if (batch.size > 0) this.#onCommit(batch);
       if (this.#logBytes >= this.#compactAfterBytes && !this.#closed) void this.#compact();
       else this.#next();
     });
@@ -287,7 +330,6 @@ export class FileDedupState implements DedupState {
   async #compact(): Promise<void> {
     this.#busy = true;
     this.#compacting = true;
-    this.#startedDuringCompaction = new Map();
     this.#slotsDuringCompaction = new Map();
     try {
       // Every record written so far is in #map: the snapshot covers the whole log.
@@ -307,8 +349,6 @@ export class FileDedupState implements DedupState {
       this.#logBytes = 0;
       this.#compacting = false;
       if (this.#slotsDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_SLOT, this.#slotsDuringCompaction));
-      if (this.#startedDuringCompaction.size > 0)
-        this.#append(encodeRecords(RECORD_STARTED, this.#startedDuringCompaction));
       debug("state %s: compacted %d clients into the snapshot", this.#dir, this.#map.size);
     } catch (err) {
       this.#fail(err as Error);

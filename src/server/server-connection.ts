@@ -28,7 +28,6 @@ import { authenticateHello } from "./server-handshake.js";
 const LINGER_MS = 2000;
 /** A peer that does not read what we send (acks, pongs) is cut off past this backlog. */
 const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
-const NO_FRAMES: readonly Frame[] = [];
 
 export class ServerConnection implements ClientConnection {
   duplicates = 0;
@@ -36,9 +35,6 @@ export class ServerConnection implements ClientConnection {
   readonly #socket: Socket;
   readonly #ctx: ServerContext;
   readonly #decoder: FrameDecoder;
-  /** The frames of the read being processed, and the index of the one being handled. */
-  #frames: readonly Frame[] = NO_FRAMES;
-  #frameIndex = 0;
   #lastReceivedAt: number;
   #lastAckSent = 0;
   #lastReceivedSeq = 0;
@@ -108,12 +104,7 @@ export class ServerConnection implements ClientConnection {
       this.#protocolError(err);
       return;
     }
-    this.#frames = frames;
-    for (let i = 0; i < frames.length && !this.#isClosed(); i++) {
-      this.#frameIndex = i;
-      this.#onFrame(frames[i] as Frame);
-    }
-    this.#frames = NO_FRAMES;
+    for (let i = 0; i < frames.length && !this.#isClosed(); i++) this.#onFrame(frames[i] as Frame);
     const client = clientOf(this.#state);
     if (client !== undefined) this.#ctx.registry.endRead(client);
   }
@@ -207,21 +198,6 @@ export class ServerConnection implements ClientConnection {
     }
     this.#lastReceivedSeq = seq;
     this.#ctx.registry.message(client, this, seq, data);
-  }
-
-  /** Highest MESSAGE seq in the current read: one "started" mark covers the whole batch. */
-  batchHighSeq(): number {
-    for (let i = this.#frames.length - 1; i >= this.#frameIndex; i--) {
-      const f = this.#frames[i] as Frame;
-      if (f.type === "message") return f.seq;
-    }
-    return 0;
-  }
-
-  nextMessageSeq(): number {
-    if (this.#state.name !== "open") return 0;
-    const f = this.#frames[this.#frameIndex + 1];
-    return f !== undefined && f.type === "message" && f.seq > this.#lastReceivedSeq ? f.seq : 0;
   }
 
   // ---- handshake ----

@@ -10,12 +10,22 @@ import { replayLog } from "../../src/server/dedup-file-format.js";
 import type { SeqPair } from "../../src/server/dedup-file-format.js";
 import { FileDedupState } from "../../src/server/file-dedup-state.js";
 import { currentBootId } from "../../src/server/progress-file.js";
+import { dedupStateConformance } from "./dedup-state-conformance.js";
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "outlast-state-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+dedupStateConformance("FileDedupState", () => {
+  const dir = mkdtempSync(join(tmpdir(), "outlast-state-"));
+  return {
+    persistent: true,
+    state: () => new FileDedupState(dir),
+    dispose: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  };
+});
 
 async function opened(
   t: TestContext,
@@ -49,9 +59,9 @@ test("records survive close and reopen; the commit listener reports what became 
   );
   await state.close(true);
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("a"), 5);
-  assert.equal(again.lastSeq("b"), 7);
-  assert.equal(again.lastSeq("nobody"), 0);
+  assert.equal(again.load("a").lastSeq, 5);
+  assert.equal(again.load("b").lastSeq, 7);
+  assert.equal(again.load("nobody").lastSeq, 0);
 });
 
 test("group commit: records made while an fdatasync runs share the next one", async (t) => {
@@ -63,7 +73,7 @@ test("group commit: records made while an fdatasync runs share the next one", as
   }
   await state.flush();
   assert.ok(commits.length >= 2 && commits.length < 20, `expected a few group commits, got ${commits.length}`);
-  assert.equal(state.lastSeq("c0"), 1000);
+  assert.equal(state.load("c0").lastSeq, 1000);
 });
 
 test("started marks are kept apart from successes", async (t) => {
@@ -73,9 +83,10 @@ test("started marks are kept apart from successes", async (t) => {
   state.markStarted("x", 9);
   await state.flush();
   await state.close(true);
+  pretendReboot(dir);
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("x"), 4);
-  assert.equal(again.startedSeq("x"), 9);
+  assert.equal(again.load("x").lastSeq, 4);
+  assert.deepEqual(again.load("x").inDoubt, { fromSeq: 5, toSeq: 9 });
 });
 
 test("a torn tail (a crash mid-append) is ignored and cut off at open", async (t) => {
@@ -89,13 +100,13 @@ test("a torn tail (a crash mid-append) is ignored and cut off at open", async (t
   const whole = readFileSync(log);
   appendFileSync(log, whole.subarray(0, whole.length - 3)); // half a record
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("a"), 10);
+  assert.equal(again.load("a").lastSeq, 10);
   assert.equal(statSync(log).size, good);
   again.record("a", 11);
   await again.flush();
   await again.close(true);
   const { state: third } = await opened(t, dir);
-  assert.equal(third.lastSeq("a"), 11, "appends after the cut are readable");
+  assert.equal(third.load("a").lastSeq, 11, "appends after the cut are readable");
 });
 
 test("a record with a bad CRC ends the log", async (t) => {
@@ -111,7 +122,7 @@ test("a record with a bad CRC ends the log", async (t) => {
   bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // corrupt the last record's clientId
   writeFileSync(log, bytes);
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("a"), 1);
+  assert.equal(again.load("a").lastSeq, 1);
 });
 
 test("compaction writes a snapshot, empties the log, and keeps every value", async (t) => {
@@ -122,6 +133,7 @@ test("compaction writes a snapshot, empties the log, and keeps every value", asy
     await state.flush();
   }
   state.markStarted("client-1", 99);
+  state.record("client-1", 50); // the mark goes into the log with a commit
   await state.flush();
   await state.close(true);
   assert.ok(existsSync(join(dir, "snapshot")));
@@ -130,9 +142,12 @@ test("compaction writes a snapshot, empties the log, and keeps every value", asy
   const { state: again } = await opened(t, dir);
   for (let k = 0; k < 7; k++) {
     const last = Math.max(...Array.from({ length: 50 }, (_, i) => i + 1).filter((i) => i % 7 === k));
-    assert.equal(again.lastSeq(`client-${k}`), last, `client-${k}`);
+    assert.equal(again.load(`client-${k}`).lastSeq, last, `client-${k}`);
   }
-  assert.equal(again.startedSeq("client-1"), 99);
+  await again.close(true);
+  pretendReboot(dir);
+  const { state: third } = await opened(t, dir);
+  assert.deepEqual(third.load("client-1").inDoubt, { fromSeq: 51, toSeq: 99 }, "the started mark survived");
 });
 
 test("a corrupt snapshot refuses to open (it would forget what was processed)", async (t) => {
@@ -185,21 +200,20 @@ test("progress survives a process that stopped without flushing: exact lastSeq a
   const { state } = await opened(t, dir);
   state.record("p", 3);
   await state.flush(); // the log (fdatasync'd) says 3
-  const slot = state.slot("p");
-  assert.equal(state.slot("p"), slot, "a clientId keeps its slot");
-  const other = state.slot("q");
-  assert.notEqual(other, slot);
-  state.progress(slot, 3, 4);
-  state.progress(slot, 4, 5);
-  state.progress(slot, 5, 6); // handler for 6 is running...
-  state.progress(other, 0, 0);
+  const p = state.progress("p");
+  state.progress("q"); // a client that never ran a handler
+  for (const seq of [4, 5]) {
+    p.starting(seq);
+    p.finished(seq);
+  }
+  p.starting(6); // handler for 6 is running...
   await state.close(false); // ...when the process dies: nothing else is written
   if (currentBootId() === "") return t.skip("no boot id on this system: every restart counts as a possible power loss");
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("p"), 5);
-  assert.deepEqual(again.inDoubt("p"), { fromSeq: 6, toSeq: 6 });
-  assert.equal(again.lastSeq("q"), 0);
-  assert.ok(again.inDoubt("q").toSeq < again.inDoubt("q").fromSeq, "nothing in doubt for q");
+  assert.equal(again.load("p").lastSeq, 5);
+  assert.deepEqual(again.load("p").inDoubt, { fromSeq: 6, toSeq: 6 });
+  assert.equal(again.load("q").lastSeq, 0);
+  assert.ok(again.load("q").inDoubt.toSeq < again.load("q").inDoubt.fromSeq, "nothing in doubt for q");
   await again.close(true);
   // The raised lastSeq was made durable in the log at open (WELCOME reports only fdatasync'd seqs).
   const log = readFileSync(join(dir, "log"));
@@ -213,14 +227,20 @@ test("after a reboot (other boot id) the log is the floor and every seq up to th
   const { state } = await opened(t, dir);
   state.record("x", 4);
   await state.flush();
-  state.markStarted("x", 9); // batch mark: 5..9 were received
-  const slot = state.slot("x");
-  state.progress(slot, 6, 7);
+  state.markStarted("x", 9); // 5..9 were handed over...
+  state.record("x", 4); // ...and the mark went to the log with a commit
+  await state.flush();
+  const x = state.progress("x");
+  for (const seq of [5, 6]) {
+    x.starting(seq);
+    x.finished(seq);
+  }
+  x.starting(7);
   await state.close(false);
   pretendReboot(dir);
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("x"), 6, "a slot that survived still counts");
-  assert.deepEqual(again.inDoubt("x"), { fromSeq: 7, toSeq: 9 });
+  assert.equal(again.load("x").lastSeq, 6, "a slot that survived still counts");
+  assert.deepEqual(again.load("x").inDoubt, { fromSeq: 7, toSeq: 9 });
 });
 
 test("a torn progress slot is ignored: the log decides", async (t) => {
@@ -228,15 +248,15 @@ test("a torn progress slot is ignored: the log decides", async (t) => {
   const { state } = await opened(t, dir);
   state.record("x", 4);
   await state.flush();
-  const slot = state.slot("x");
-  state.progress(slot, 8, 9);
+  const slot = state.slotOf("x");
+  state.writeSlot(slot, 8, 9);
   await state.close(false);
   const path = join(dir, "progress");
   const bytes = readFileSync(path);
   bytes[64 + slot * 32 + 12] = bytes[64 + slot * 32 + 12]! ^ 0xff; // inside doneSeq
   writeFileSync(path, bytes);
   const { state: again } = await opened(t, dir);
-  assert.equal(again.lastSeq("x"), 4);
+  assert.equal(again.load("x").lastSeq, 4);
 });
 
 test("slots survive compaction (snapshot v2) and stay with their clientId", async (t) => {
@@ -245,21 +265,21 @@ test("slots survive compaction (snapshot v2) and stay with their clientId", asyn
   const slots = new Map<string, number>();
   for (let i = 1; i <= 40; i++) {
     const id = `client-${i % 5}`;
-    if (!slots.has(id)) slots.set(id, state.slot(id));
+    if (!slots.has(id)) slots.set(id, state.slotOf(id));
     state.record(id, i);
     await state.flush();
   }
-  for (const slot of slots.values()) state.progress(slot, 100 + slot, 100 + slot);
+  for (const slot of slots.values()) state.writeSlot(slot, 100 + slot, 100 + slot);
   await state.close(false);
   assert.ok(existsSync(join(dir, "snapshot")));
   assert.equal(readFileSync(join(dir, "snapshot")).toString("latin1", 0, 8), "OUTLSNP2");
   if (currentBootId() === "") return t.skip("no boot id on this system: progress is only trusted up to the log");
   const { state: again } = await opened(t, dir);
   for (const [id, slot] of slots) {
-    assert.equal(again.slot(id), slot, id);
-    assert.equal(again.lastSeq(id), 100 + slot, id);
+    assert.equal(again.slotOf(id), slot, id);
+    assert.equal(again.load(id).lastSeq, 100 + slot, id);
   }
-  assert.equal(again.slot("new-client"), slots.size, "a new clientId gets the next free slot");
+  assert.equal(again.slotOf("new-client"), slots.size, "a new clientId gets the next free slot");
 });
 
 test("a version 1 snapshot (no slots) is still read", async (t) => {
@@ -276,8 +296,7 @@ test("a version 1 snapshot (no slots) is still read", async (t) => {
   crc.writeUInt32BE(crc32(body), 0);
   writeFileSync(join(dir, "snapshot"), Buffer.concat([body, crc]));
   const { state } = await opened(t, dir);
-  assert.equal(state.lastSeq("old"), 42);
-  assert.equal(state.startedSeq("old"), 45);
-  assert.deepEqual(state.inDoubt("old"), { fromSeq: 43, toSeq: 45 }, "no progress slot: the started mark decides");
-  assert.equal(state.slot("old"), 0);
+  assert.equal(state.load("old").lastSeq, 42);
+  assert.deepEqual(state.load("old").inDoubt, { fromSeq: 43, toSeq: 45 }, "no progress slot: the started mark decides");
+  assert.equal(state.slotOf("old"), 0);
 });

@@ -270,18 +270,18 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
 
 test("a pipelined stream costs one progress write per message (done N and started N+1 share it)", async (t) => {
   const dir = tempDir(t);
-  const original = Object.getOwnPropertyDescriptor(FileDedupState.prototype, "progress") as PropertyDescriptor;
-  t.after(() => Object.defineProperty(FileDedupState.prototype, "progress", original));
+  const original = Object.getOwnPropertyDescriptor(FileDedupState.prototype, "writeSlot") as PropertyDescriptor;
+  t.after(() => Object.defineProperty(FileDedupState.prototype, "writeSlot", original));
   let writes = 0;
-  const progress = original.value as (this: FileDedupState, slot: number, doneSeq: number, startedSeq: number) => void;
-  FileDedupState.prototype.progress = function (
+  const writeSlot = original.value as (this: FileDedupState, slot: number, doneSeq: number, startedSeq: number) => void;
+  FileDedupState.prototype.writeSlot = function (
     this: FileDedupState,
     slot: number,
     doneSeq: number,
     startedSeq: number,
   ): void {
     writes++;
-    progress.call(this, slot, doneSeq, startedSeq);
+    writeSlot.call(this, slot, doneSeq, startedSeq);
   };
   let handled = 0;
   const server = createServer({
