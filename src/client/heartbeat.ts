@@ -3,6 +3,10 @@
  * when nothing was received for `intervalMs`, gives up when nothing was
  * received for `timeoutMs`. One timer per connection, never one per byte:
  * `heard()` only records the time, and the timer re-arms itself from it.
+ *
+ * Each wait before a ping is drawn from [0.9, 1.1] x intervalMs, so thousands of
+ * clients that connected together (a server restart) do not ping in lockstep.
+ * The design (who pings, why a busy link needs none) is in docs/protocol.md §5.
  */
 
 import type { Clock, Timer } from "../errors/clock.js";
@@ -16,12 +20,19 @@ export interface HeartbeatOptions {
   readonly ping: (nonce: number) => void;
   /** The link is dead: called once with an OUTLAST_HEARTBEAT_TIMEOUT error. */
   readonly onTimeout: (err: OutlastError) => void;
+  /** Random source in [0, 1) for the ping jitter (tests pass a fixed one). Default Math.random. */
+  readonly random?: () => number;
 }
+
+/** A ping waits intervalMs x [1 - JITTER, 1 + JITTER). */
+const JITTER = 0.1;
 
 export class Heartbeat {
   readonly #o: HeartbeatOptions;
   #lastHeardMs: number;
   #lastPingMs = -Infinity;
+  /** This round's wait before pinging: intervalMs with jitter. */
+  #pingAfterMs: number;
   #nonce = 0;
   #timer: Timer | undefined;
   #stopped = false;
@@ -29,7 +40,8 @@ export class Heartbeat {
   constructor(options: HeartbeatOptions) {
     this.#o = options;
     this.#lastHeardMs = options.clock.now();
-    this.#arm(Math.min(options.intervalMs, options.timeoutMs));
+    this.#pingAfterMs = this.#jittered();
+    this.#arm(Math.min(this.#pingAfterMs, options.timeoutMs));
   }
 
   /** Something (anything) arrived from the server. Cheap: call it for every chunk. */
@@ -52,6 +64,12 @@ export class Heartbeat {
     this.#timer = undefined;
   }
 
+  #jittered(): number {
+    const random = this.#o.random ?? Math.random;
+    const ms = Math.round(this.#o.intervalMs * (1 - JITTER + 2 * JITTER * random()));
+    return Math.max(1, Math.min(ms, this.#o.timeoutMs - 1));
+  }
+
   #arm(ms: number): void {
     this.#timer = this.#o.clock.setTimeout(() => this.#tick(), Math.max(1, ms));
   }
@@ -59,7 +77,8 @@ export class Heartbeat {
   #tick(): void {
     this.#timer = undefined;
     if (this.#stopped) return;
-    const { clock, intervalMs, timeoutMs } = this.#o;
+    const { clock, timeoutMs } = this.#o;
+    const intervalMs = this.#pingAfterMs;
     const now = clock.now();
     const silentMs = now - this.#lastHeardMs;
     if (silentMs >= timeoutMs) {
@@ -75,11 +94,13 @@ export class Heartbeat {
     }
     if (silentMs >= intervalMs && now - this.#lastPingMs >= intervalMs) {
       this.#lastPingMs = now;
+      this.#pingAfterMs = this.#jittered();
       this.#o.ping(++this.#nonce);
       if (this.#stopped) return;
     }
+    const nextAfterMs = this.#pingAfterMs;
     const deadline = this.#lastHeardMs + timeoutMs;
-    const nextPing = silentMs >= intervalMs ? this.#lastPingMs + intervalMs : this.#lastHeardMs + intervalMs;
+    const nextPing = silentMs >= intervalMs ? this.#lastPingMs + nextAfterMs : this.#lastHeardMs + nextAfterMs;
     this.#arm(Math.min(deadline, nextPing) - now);
   }
 }

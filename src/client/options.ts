@@ -84,8 +84,8 @@ export interface ResolvedOptions {
 
 export const DEFAULTS = {
   connectTimeoutMs: 5000,
-  heartbeatIntervalMs: 2000,
-  heartbeatTimeoutMs: 6000,
+  heartbeatIntervalMs: 4000,
+  heartbeatTimeoutMs: 10_000,
   backoff: { baseMs: 50, capMs: 800, resetAfterMs: 5000 },
   maxInFlightMessages: 4096,
   maxInFlightBytes: 4 * 1024 * 1024,

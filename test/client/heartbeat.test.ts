@@ -5,7 +5,7 @@ import { ManualClock } from "../../src/errors/clock.js";
 import type { OutlastError } from "../../src/errors/outlast-error.js";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 
-function setup(intervalMs = 2000, timeoutMs = 6000) {
+function setup(intervalMs = 2000, timeoutMs = 6000, random = () => 0.5) {
   const clock = new ManualClock(1000);
   const pings: number[] = [];
   const timeouts: OutlastError[] = [];
@@ -15,6 +15,7 @@ function setup(intervalMs = 2000, timeoutMs = 6000) {
     timeoutMs,
     ping: (nonce) => pings.push(nonce),
     onTimeout: (err) => timeouts.push(err),
+    random,
   });
   return { clock, pings, timeouts, hb };
 }
@@ -76,4 +77,19 @@ test("heartbeat: only one timer is pending at any time", () => {
     assert.ok(clock.pending <= 1, `at ${t} ms: ${clock.pending} timers`);
   }
   assert.equal(hb.pings, 3);
+});
+
+test("heartbeat: each wait before a ping is jittered within 10% of intervalMs, so a fleet does not ping in lockstep", () => {
+  const draws = [0, 0.999, 0.25];
+  const { clock, pings } = setup(1000, 10_000, () => draws.shift() ?? 0.5);
+  clock.advance(899);
+  assert.deepEqual(pings, [], "the earliest first ping is at 0.9 x intervalMs");
+  clock.advance(1);
+  assert.deepEqual(pings, [1], "first ping at 900 ms (random 0)");
+  clock.advance(1099);
+  assert.deepEqual(pings, [1]);
+  clock.advance(1);
+  assert.deepEqual(pings, [1, 2], "second ping 1100 ms later (random 0.999)");
+  clock.advance(950);
+  assert.deepEqual(pings, [1, 2, 3], "third 950 ms later (random 0.25)");
 });
