@@ -6,6 +6,7 @@
  */
 
 import { inspect, parseArgs } from "node:util";
+import { checkArgs } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./command.js";
 
 /** Documented exit codes of every command. */
@@ -55,7 +56,7 @@ const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["0", "false", "no", "off"]);
 
 /**
- * Parses `args` strictly (unknown flags are usage errors), then fills every
+ * Parses `args` strictly (unknown flags are usage errors, in the CLI's voice: ./args.ts), then fills every
  * option not given as a flag from its environment variable. An empty variable
  * counts as unset. Throws UsageError.
  */
@@ -69,14 +70,12 @@ export function readOptions<S extends OptionSpecs>(
   for (const [name, spec] of Object.entries(all)) {
     parseSpec[name] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: parseSpec, strict: true, allowPositionals });
-  } catch (err) {
-    // Node's messages run on ("Unknown option '--x'. To specify a positional ..."): keep the first sentence.
-    const message = err instanceof Error ? err.message : String(err);
-    throw new UsageError(message.split(/\.\s/)[0] ?? message);
-  }
+  const parsed = parseArgs({
+    args: checkArgs(args, all, allowPositionals),
+    options: parseSpec,
+    strict: true,
+    allowPositionals,
+  });
   const values: Record<string, string | boolean | undefined> = {};
   const sources = new Map<string, string>();
   for (const [name, spec] of Object.entries(all)) {

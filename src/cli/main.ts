@@ -5,6 +5,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { usageOf } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandIo } from "./command.js";
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
@@ -96,7 +97,9 @@ async function main(argv: readonly string[], io: CommandIo): Promise<number> {
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`outlast ${first}: ${err.message}; run \`outlast ${first} --help\`\n`);
+      io.err(
+        `outlast ${first}: ${err.message}\n${usageOf(command.help)}Run \`outlast ${first} --help\` for every option.\n`,
+      );
       return EXIT_USAGE;
     }
     throw err;

@@ -173,6 +173,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
 export interface ListenOptions {
   /** Port; 0 (default) picks a free one. */
   readonly port?: number;
-  /** Interface to bind; default: every interface (Node's default, "::" or "0.0.0.0"). */
+  /** Interface to bind; default 127.0.0.1 (loopback only, like `outlast serve`): pass "0.0.0.0" or "::" for every interface. */
   readonly host?: string;
 }
+
+/** Where listen() binds without a host: loopback, so nothing is exposed to the network unless asked for. */
+export const DEFAULT_LISTEN_HOST = "127.0.0.1";

@@ -18,7 +18,7 @@ import { clientErrorChannel, connectionChannel } from "./diagnostics.js";
 import { FileDedupState } from "./file-dedup-state.js";
 import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
-import { resolveServerOptions } from "./options.js";
+import { DEFAULT_LISTEN_HOST, resolveServerOptions } from "./options.js";
 import { ServerConnection } from "./server-connection.js";
 import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
@@ -138,9 +138,7 @@ export class Server extends EventEmitter<ServerEvents> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#net.once("error", onError);
-      const listenOptions =
-        options.host === undefined ? { port: options.port ?? 0 } : { port: options.port ?? 0, host: options.host };
-      this.#net.listen(listenOptions, () => {
+      this.#net.listen({ port: options.port ?? 0, host: options.host ?? DEFAULT_LISTEN_HOST }, () => {
         this.#net.off("error", onError);
         resolve();
       });

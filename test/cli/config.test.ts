@@ -40,7 +40,7 @@ test("readOptions: a flag wins over OUTLAST_*, an empty variable is unset, boole
   assert.throws(() => readOptions([], SPECS, { env: { OUTLAST_FAST: "perhaps" } }), /OUTLAST_FAST must be 1 or 0/);
   assert.throws(
     () => readOptions(["--nope"], SPECS, { env: {} }),
-    (err: Error) => err instanceof UsageError && err.message === "Unknown option '--nope'",
+    (err: Error) => err instanceof UsageError && err.message === "unknown option --nope",
   );
   assert.throws(() => readOptions(["extra"], SPECS, { env: {} }), UsageError);
   assert.equal(envName("require-client-cert"), "OUTLAST_REQUIRE_CLIENT_CERT");

@@ -85,7 +85,12 @@ test("usage errors exit 2 with one line and no stack trace", async () => {
     const r = await outlast(...args);
     assert.equal(r.code, 2, args.join(" "));
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-    if (args.length > 0) assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    if (args[0] === "explain")
+      assert.match(
+        r.stderr,
+        /^outlast explain: .+\nUsage: outlast explain [^\n]*\nRun `outlast explain --help` for every option\.\n$/,
+      );
+    else if (args.length > 0) assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
 });
 
@@ -107,3 +112,13 @@ function platformHere(): string {
   const p = process.platform;
   return p === "darwin" || p === "win32" || p === "freebsd" ? p : "linux";
 }
+
+test("explain says the message once: no meaning line that repeats the first line", async () => {
+  const r = await outlast("explain", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ERR_SSL_WRONG_VERSION_NUMBER");
+  assert.equal(r.code, 0, r.stderr);
+  for (const block of r.stdout.trim().split("\n\n")) {
+    const [first = "", ...rest] = block.split("\n");
+    const message = first.replace(/^[^:]+: /, "");
+    for (const line of rest) assert.notEqual(line.replace(/^ +\w+: +/, ""), message, `repeated in:\n${block}`);
+  }
+});

@@ -280,7 +280,7 @@ test("a second SIGINT while draining exits at once with 130", async (t) => {
 test("bad usage exits 2 with one line on stderr", async () => {
   for (const [args, env, re] of [
     [["serve", "--listen", "nope"], {}, /--listen must be HOST:PORT/],
-    [["serve", "--bogus"], {}, /Unknown option '--bogus'/],
+    [["serve", "--bogus"], {}, /unknown option --bogus/],
     [["serve", "--format", "xml"], {}, /--format must be one of jsonl, raw/],
     [["serve", "--tls-cert", "c.pem"], {}, /--tls-cert needs --tls-key/],
     [["serve", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--require-client-cert"], {}, /needs --tls-ca/],
@@ -290,9 +290,10 @@ test("bad usage exits 2 with one line on stderr", async () => {
   ] as const) {
     const r = await outlast([...args], { ...env });
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /^outlast serve: /);
-    assert.match(r.stderr, re);
-    assertOneLine(r.stderr);
+    const [first, ...rest] = r.stderr.trimEnd().split("\n");
+    assert.match(first ?? "", /^outlast serve: /);
+    assert.match(first ?? "", re);
+    assert.match(rest.join("\n"), /^Usage: outlast serve [^]*\nRun `outlast serve --help` for every option\.$/);
     assert.equal(r.stdout, "");
   }
 });
@@ -402,7 +403,7 @@ test("the reader of stdout going away (EPIPE): stops, does not acknowledge, exit
   assert.notEqual(frame.type, "ack", "seq 2 was not written: it must not be acknowledged");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
   assert.match(serve.stderr, /the reader of stdout went away \(EPIPE\)/);
-  assert.match(serve.stderr, /stopped; 1 messages written/);
+  assert.match(serve.stderr, /stopped; 1 message written/);
 });
 
 test("TLS: --tls-cert/--tls-key serve tls://, --require-client-cert refuses a client without a certificate", async (t) => {

@@ -65,11 +65,19 @@ test("outlast proxy usage errors exit 2 with one line", async () => {
   ]) {
     const r = await run(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /^outlast proxy: .+; run `outlast proxy --help`\n$/);
+    assert.match(
+      r.stderr,
+      /^outlast proxy: .+\nUsage: outlast proxy [^]*\nRun `outlast proxy --help` for every option\.\n$/,
+    );
   }
-  const remote = await run("proxy", "--upstream", "7000", "--control", "0.0.0.0:0");
+  // The flag a CLI user types, not the library's option name.
+  const remote = await run("proxy", "--upstream", "7000", "--control", "10.0.0.1:9000");
   assert.equal(remote.code, 2);
-  assert.match(remote.stderr, /dangerouslyAllowRemote/);
+  assert.match(
+    remote.stderr,
+    /^outlast proxy: --control 10\.0\.0\.1:9000 is not a loopback address.*pass --control-dangerously-allow-remote/,
+  );
+  assert.doesNotMatch(remote.stderr, /dangerouslyAllowRemote/);
 });
 
 test("outlast proxy forwards with the flag faults, is driven over --control, and stops on SIGTERM", async (t) => {
@@ -89,6 +97,7 @@ test("outlast proxy forwards with the flag faults, is driven over --control, and
       "127.0.0.1:0",
       "--seed",
       "42",
+      "--verbose",
     ],
     true,
   );
@@ -128,6 +137,10 @@ test("outlast proxy forwards with the flag faults, is driven over --control, and
   assert.match(output(), /SIGTERM: closing connections\n/);
   assert.match(output(), /stopped; stats \{"connections":\{"accepted":1/);
   assert.doesNotMatch(output(), /\[stdout\]/, "the proxy wrote to stdout; notices go to stderr");
+  // --verbose: connections and faults as they happen, every line in the command's voice.
+  assert.match(output(), /^outlast proxy: connection \d+ opened from 127\.0\.0\.1:\d+$/m);
+  assert.match(output(), /^outlast proxy: fault f\d+ applied to connection \d+/m);
+  for (const line of output().trimEnd().split("\n")) assert.match(line, /^outlast proxy: /);
 });
 
 test("outlast proxy --blackhole DOWN/EVERY and --reset-every become schedules; OUTLAST_PROXY_* variables are read", async (t) => {

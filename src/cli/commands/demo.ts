@@ -20,6 +20,7 @@ import { buildReport, formatReport } from "../demo/report.js";
 import { DemoScenario, type DemoConfig } from "../demo/scenario.js";
 import { colorsWanted, painter } from "../live/ansi.js";
 import { LiveRegion } from "../live/live-region.js";
+import { onStopSignals } from "../stop-signals.js";
 
 const NAME = "demo";
 const DEFAULT_MESSAGES = 10_000;
@@ -145,17 +146,14 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
   });
 
   let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) {
-      live.stop();
-      process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
-    }
-    interrupted = true;
-    live.log(`outlast ${NAME}: ${signal}: stopping (again to stop at once)`);
-    scenario.stop();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const removeSignals = onStopSignals({
+    first: (signal) => {
+      interrupted = true;
+      live.log(`outlast ${NAME}: ${signal}: stopping (again to stop at once)`);
+      scenario.stop();
+    },
+    again: () => live.stop(),
+  });
   scenario.on("fault", (step) =>
     live.log(
       `outlast ${NAME}: ${paint("yellow", "fault")} at ${(step.atMs / 1000).toFixed(1)} s: ${describeFault(step)}`,
@@ -185,8 +183,7 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
     return report.ok ? EXIT_OK : EXIT_FAILURE;
   } finally {
     live.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeSignals();
     if (o.keep) io.err(`outlast ${NAME}: kept ${dir} (outlast outbox inspect ${join(dir, "outbox")})\n`);
     else await rm(dir, { recursive: true, force: true });
   }

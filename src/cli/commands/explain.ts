@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { Platform } from "../../errors/classification.js";
 import { describeCode, type CodeDescription } from "../../errors/describe-code.js";
 import { PLATFORMS, toPlatform, type ErrnoNumbers } from "../../errors/errno-tables.js";
+import { checkArgs } from "../args.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from "../command.js";
 
 const HELP = `Usage: outlast explain <code|errno>... [--platform linux|darwin|win32|freebsd] [--json]
@@ -69,7 +70,8 @@ function formatText(input: string, platform: Platform, d: CodeDescription): stri
   const lines = [
     `${d.code}${asRead}: ${d.message}`,
     `  verdict:   ${d.connection ? "connection error" : "not a connection error"}, kind ${d.kind}${d.detail === "" ? "" : ` (${d.detail})`}, delivered ${d.delivered}`,
-    `  meaning:   ${d.meaning}`,
+    // Said once: the meaning line only when it adds to the message on the first line.
+    ...(d.meaning.toLowerCase() === d.message.toLowerCase() ? [] : [`  meaning:   ${d.meaning}`]),
     `  numbers:   ${formatNumbers(d.code, d.numbers)}`,
     `  do:        ${d.advice}`,
     ...d.notes.map((n) => `  note:      ${n}`),
@@ -81,23 +83,18 @@ export const explain: Command = {
   summary: "what an error code or errno means on each platform, and what a client should do",
   help: HELP,
   run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: args.map((a) => (NEGATIVE.test(a) ? MARK + a : a)),
-        allowPositionals: true,
-        strict: true,
-        options: {
-          platform: { type: "string" },
-          json: { type: "boolean", default: false },
-          help: { type: "boolean", short: "h", default: false },
-        },
-      });
-    } catch (err) {
-      // Node's parseArgs messages run on ("Unknown option '--x'. To specify a positional ..."): keep the first sentence.
-      const message = err instanceof Error ? err.message : String(err);
-      throw new UsageError(message.split(/\.\s/)[0] ?? message);
-    }
+    const options = {
+      platform: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    } as const;
+    const checked = checkArgs(args, options, true);
+    const parsed = parseArgs({
+      args: checked.map((a) => (NEGATIVE.test(a) ? MARK + a : a)),
+      allowPositionals: true,
+      strict: true,
+      options,
+    });
     const { values } = parsed;
     if (values.help) {
       io.out(HELP);

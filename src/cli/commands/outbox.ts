@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
 import { formatFailure, readOptions, reportUncaught } from "../config.js";
-import { formatBytes, formatCount, formatDuration } from "../live/widgets.js";
+import { countOf, formatBytes, formatCount, formatDuration } from "../live/widgets.js";
 import { inspectDir, openOutbox, purgeOpen, purgeSummary, type InspectReport } from "./outbox-inspect.js";
 
 const NAME = "outbox";
@@ -47,10 +47,6 @@ const OPTIONS = {
   yes: { type: "boolean", short: "y", env: false },
 } as const;
 
-function plural(n: number, word: string): string {
-  return `${formatCount(n)} ${word}${n === 1 ? "" : "s"}`;
-}
-
 function describe(i: InspectReport): string {
   const row = (k: string, v: string): string => `  ${k.padEnd(16)}${v}\n`;
   let s = `outbox ${i.dir}\n`;
@@ -59,7 +55,7 @@ function describe(i: InspectReport): string {
   s += row("clientId", i.clientId ?? "none yet (nothing was ever stored)");
   s += row(
     "messages",
-    `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${plural(i.segments, "segment")})`,
+    `${formatCount(i.messages)} (${formatBytes(i.bytes)}; ${formatBytes(i.diskBytes)} on disk in ${countOf(i.segments, "segment")})`,
   );
   if (i.messages > 0) {
     s += row("seq", `${i.firstSeq ?? "-"} .. ${i.lastSeq ?? "-"} (next ${i.nextSeq})`);
@@ -81,7 +77,7 @@ function describe(i: InspectReport): string {
     "quarantined",
     i.quarantined.length === 0
       ? "none"
-      : `${plural(i.quarantined.length, "part")}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`,
+      : `${countOf(i.quarantined.length, "part")}, ${formatBytes(i.quarantinedBytes)}: ${i.quarantined.map((q) => q.file).join(", ")}`,
   );
   if (i.tornBytes > 0) {
     const why = i.lockedBy !== undefined ? "a write in progress, or a crash" : "a crash mid-write";
@@ -94,7 +90,7 @@ function describe(i: InspectReport): string {
     const parts = i.damaged.map((d) => `${d.segment} at ${d.offset} (${d.reason})`).join(", ");
     s += row(
       "damaged",
-      `${plural(i.damaged.length, "corrupt part")}, ${formatBytes(i.damaged.reduce((a, d) => a + d.bytes, 0))}: ${parts}; the next open moves ${i.damaged.length === 1 ? "it" : "them"} to quarantine/`,
+      `${countOf(i.damaged.length, "corrupt part")}, ${formatBytes(i.damaged.reduce((a, d) => a + d.bytes, 0))}: ${parts}; the next open moves ${i.damaged.length === 1 ? "it" : "them"} to quarantine/`,
     );
   }
   return s;

@@ -7,14 +7,8 @@
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createControlServer, createProxy, type ControlServer, type FaultProxy } from "../../proxy/index.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import {
-  EXIT_INTERRUPTED,
-  formatFailure,
-  formatHostPort,
-  parseHostPort,
-  readOptions,
-  reportUncaught,
-} from "../config.js";
+import { formatFailure, formatHostPort, parseHostPort, readOptions, reportUncaught } from "../config.js";
+import { onStopSignals } from "../stop-signals.js";
 import { ALWAYS, faultsFromFlags } from "./proxy-flags.js";
 
 const NAME = "proxy";
@@ -32,6 +26,9 @@ It moves bytes and knows no protocol. Runs until SIGINT (Ctrl-C) or SIGTERM.
   --control HOST:PORT    serve the HTTP JSON control endpoint (GET/POST /faults,
                          GET/PATCH/DELETE /faults/ID, GET /stats, GET /connections);
                          loopback only unless --control-dangerously-allow-remote
+  --control-dangerously-allow-remote
+                         serve --control on a non-loopback address (whoever
+                         reaches it controls the proxy)
   --seed N               seed of every random choice (default: random, printed)
   --verbose              print connections and faults as they happen (stderr)
   --debug                show stack traces on errors
@@ -117,20 +114,19 @@ function parse(args: readonly string[]) {
 }
 
 function watch(proxy: FaultProxy, io: CommandIo): void {
-  proxy.on("connectionOpened", (c) => io.err(`connection ${c.id} opened from ${c.client.address}:${c.client.port}\n`));
+  const say = (text: string): void => io.err(`outlast ${NAME}: ${text}\n`);
+  proxy.on("connectionOpened", (c) => say(`connection ${c.id} opened from ${c.client.address}:${c.client.port}`));
   proxy.on("connectionClosed", (c) =>
-    io.err(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)\n`),
+    say(`connection ${c.id} closed (${c.bytes.upstream} B up, ${c.bytes.downstream} B down)`),
   );
-  proxy.on("connectionRefused", (c) => io.err(`connection ${c.id} refused by ${c.faultId}\n`));
-  proxy.on("connectionHeld", (c) => io.err(`connection ${c.id} held by ${c.faultId}\n`));
-  proxy.on("upstreamFailed", (e) => io.err(`connection ${e.id}: upstream connect failed: ${e.error.message}\n`));
+  proxy.on("connectionRefused", (c) => say(`connection ${c.id} refused by ${c.faultId}`));
+  proxy.on("connectionHeld", (c) => say(`connection ${c.id} held by ${c.faultId}`));
+  proxy.on("upstreamFailed", (e) => say(`connection ${e.id}: upstream connect failed: ${e.error.message}`));
   proxy.on("faultApplied", (e) =>
-    io.err(
-      `fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}\n`,
-    ),
+    say(`fault ${e.fault.id} applied to connection ${e.connectionId}${e.flow === undefined ? "" : ` (${e.flow})`}`),
   );
-  proxy.on("faultActivated", (f) => io.err(`fault ${f.id} on\n`));
-  proxy.on("faultDeactivated", (f) => io.err(`fault ${f.id} off\n`));
+  proxy.on("faultActivated", (f) => say(`fault ${f.id} on`));
+  proxy.on("faultDeactivated", (f) => say(`fault ${f.id} off`));
 }
 
 export const proxy: Command = {
@@ -162,7 +158,15 @@ export const proxy: Command = {
         });
       }
     } catch (err) {
-      if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(err.message);
+      if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) {
+        // The library names its option (control.host); a CLI user types flags.
+        if ((err.details as { option?: unknown }).option === "control.host")
+          throw new UsageError(
+            `--control ${v.control ?? ""} is not a loopback address, and whoever reaches the control endpoint controls the proxy; ` +
+              `pass --control-dangerously-allow-remote to serve it there anyway, or use a loopback address like 127.0.0.1:9001`,
+          );
+        throw new UsageError(err.message);
+      }
       throw err;
     }
     const removeUncaught = reportUncaught(NAME, v.debug);
@@ -182,17 +186,9 @@ async function serve(
   debug: boolean,
   io: CommandIo,
 ): Promise<number> {
-  let signals = 0;
   let first: (signal: NodeJS.Signals) => void = () => {};
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => (first = resolve));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals === 1) return first(signal);
-    // A second signal: stop at once.
-    void fp.destroy();
-    process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const removeSignals = onStopSignals({ first, again: () => void fp.destroy() });
   try {
     // The fault lines first, the address lines last: a script can start using the proxy once it sees them.
     const lines = fp.faults().map((f) => `outlast ${NAME}: fault ${f.id} ${JSON.stringify(f.fault)}\n`);
@@ -229,7 +225,6 @@ async function serve(
     io.err(`outlast ${NAME}: stopped; stats ${JSON.stringify(fp.stats())}\n`);
     return EXIT_OK;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeSignals();
   }
 }

@@ -3,15 +3,16 @@
  * stdout or a file, and acknowledges a message only once it is written.
  */
 
-import { readFile } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
+import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { TlsOptions } from "node:tls";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createServer } from "../../server/index.js";
+import { DEFAULT_LISTEN_HOST } from "../../server/options.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../server/index.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
 import {
-  EXIT_INTERRUPTED,
   formatFailure,
   formatHostPort,
   oneLine,
@@ -25,9 +26,13 @@ import {
 } from "../config.js";
 import { credentialsAuthenticator, parseCredentials } from "../credentials.js";
 import { openOutput, type OutputSink } from "../output.js";
+import { readNamed } from "../read-named.js";
+import { onStopSignals } from "../stop-signals.js";
+import { countOf } from "../live/widgets.js";
 
 const NAME = "serve";
-const DEFAULT_LISTEN = "127.0.0.1:7070";
+/** Loopback, like server.listen() without a host: nothing is exposed unless asked for. */
+const DEFAULT_LISTEN = `${DEFAULT_LISTEN_HOST}:7070`;
 /** The protocol's floor for maxFrameBytes (src/protocol/limits.ts). */
 const MIN_FRAME_BYTES = 4096;
 
@@ -190,14 +195,6 @@ export function formatMessage(format: Format, m: IncomingMessage): Uint8Array {
   return Buffer.from(`${JSON.stringify(line)}\n`);
 }
 
-async function readNamed(file: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${oneLine(err)}`, { cause: err });
-  }
-}
-
 async function loadTls(files: TlsFiles): Promise<TlsOptions> {
   const [cert, key, ca] = await Promise.all([
     readNamed(files.cert, "--tls-cert"),
@@ -220,6 +217,9 @@ function startFailure(err: unknown, config: ServeConfig): Error {
     );
   }
   const code = (err as { code?: unknown } | null)?.code;
+  // A file-system error (it carries a path) comes from opening the state directory, never from listening.
+  const path = (err as { path?: unknown } | null)?.path;
+  if (config.state !== undefined && typeof path === "string") return stateFailure(err, path, config);
   const where = formatHostPort(config.listen.host, config.listen.port);
   if (code === "EADDRINUSE")
     return new Error(
@@ -229,6 +229,47 @@ function startFailure(err: unknown, config: ServeConfig): Error {
   if (code === "EADDRNOTAVAIL" || code === "EACCES" || code === "ENOTFOUND" || code === "EAI_AGAIN")
     return new Error(`cannot listen on ${where}: ${oneLine(err)}; pass another ${config.listenSource}`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The nearest of `path` and its parents that exists and is not a directory (what ENOTDIR or EEXIST tripped on). */
+function fileInTheWay(path: string): string {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      if (!statSync(p).isDirectory()) return p;
+    } catch {
+      // missing: look at the parent
+    }
+    if (dirname(p) === p) return path;
+  }
+}
+
+/** What went wrong with the --state directory, and what to do about it. */
+function stateFailure(err: unknown, path: string, config: ServeConfig): Error {
+  const code = (err as { code?: unknown }).code;
+  const dir = config.state ?? path;
+  const flag = config.stateSource;
+  const at = path === dir ? "" : ` (at ${path})`;
+  let what: string;
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      what = `this user may not create or write it${at}; give this user write access to it, or pass another ${flag}`;
+      break;
+    case "ENOTDIR":
+    case "EEXIST":
+      what = `${fileInTheWay(path)} is a file, not a directory; pass another ${flag}`;
+      break;
+    case "EROFS":
+      what = `it is on a read-only file system; pass a ${flag} on a writable one`;
+      break;
+    case "ENOSPC":
+    case "EDQUOT":
+      what = `the disk is full${at}; free some space or pass a ${flag} on another disk`;
+      break;
+    default:
+      what = `${oneLine(err)}; check the directory, or pass another ${flag}`;
+  }
+  return new Error(`cannot use the state directory ${dir}: ${what}`, { cause: err });
 }
 
 type Stop =
@@ -280,19 +321,19 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
   let resolveStop: (stop: Stop) => void = () => {};
   const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+  const removeSignals = onStopSignals({
+    first: (signal) => {
+      stopping = true;
+      resolveStop({ kind: "signal", signal });
+    },
+    again: (signal) => {
       io.err(
         `outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent by their clients\n`,
       );
       void server.destroy();
-      process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
-    }
-    stopping = true;
-    resolveStop({ kind: "signal", signal });
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+    },
+    stopping: () => stopping,
+  });
   void sink.failed.then((error) => resolveStop({ kind: "output", error }));
   server.on("error", (error) => resolveStop({ kind: "server", error }));
   server.on("clientError", (err, info) => {
@@ -362,14 +403,13 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
     }
     const s = server.stats();
     io.err(
-      `outlast ${NAME}: stopped; ${s.messagesProcessed} messages written, ${s.duplicatesSkipped} duplicates skipped\n`,
+      `outlast ${NAME}: stopped; ${countOf(s.messagesProcessed, "message")} written, ${countOf(s.duplicatesSkipped, "duplicate")} skipped\n`,
     );
     return code;
   } finally {
     await server.destroy();
     await sink.close();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeSignals();
   }
 }
 

@@ -19,6 +19,11 @@ export function formatCount(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** (1, "message") -> "1 message"; (1204, "message") -> "1,204 messages". */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${formatCount(n)} ${Math.round(n) === 1 ? noun : plural}`;
+}
+
 /** Milliseconds -> "850 ms", "4.2 s", "3m 05s", "1h 02m". */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "-";
