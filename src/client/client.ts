@@ -273,7 +273,7 @@ export class Client extends EventEmitter<ClientEvents> {
   ): number {
     const { baseMs, capMs } = this.#o.backoff;
     const now = this.#o.clock.now();
-    const retryAfterMs = isOutlastError(err) ? Number(err.details["retryAfterMs"] ?? 0) : 0;
+    const retryAfterMs = isOutlastError(err) && "retryAfterMs" in err.details ? err.details.retryAfterMs : 0;
     const current = this.#servers.current;
     if (retryAfterMs > 0 && current !== undefined) current.notBeforeMs = now + Math.min(retryAfterMs, 2 ** 31 - 1);
     if (classification !== undefined && !classification.connection) {

@@ -9,5 +9,20 @@ export { registerClassifier } from "./registry.js";
 export type { ClassifierRule } from "./registry.js";
 export { retry } from "./retry.js";
 export type { RetryAttempt, RetryEvent, RetryOptions } from "./retry.js";
-export { OutlastError, isOutlastError, OUTLAST_ERROR_CODES } from "./outlast-error.js";
-export type { OutlastErrorCode } from "./outlast-error.js";
+export {
+  OutlastError,
+  isOutlastError,
+  isOutlastErrorCode,
+  OUTLAST_ERROR_CODES,
+  RETIRED_OUTLAST_ERROR_CODES,
+} from "./outlast-error.js";
+export type {
+  AnyOutlastError,
+  DetailsOf,
+  DropDetails,
+  OutlastErrorCode,
+  OutlastErrorDetails,
+  OutlastErrorOptions,
+  PeerErrorCode,
+  PeerErrorDetails,
+} from "./outlast-error.js";

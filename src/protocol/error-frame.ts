@@ -2,8 +2,8 @@
  * ERROR frames <-> OutlastError (docs/protocol.md, "Errors").
  */
 
-import type { OutlastErrorCode } from "../errors/outlast-error.js";
-import { OUTLAST_ERROR_CODES, OutlastError } from "../errors/outlast-error.js";
+import type { OutlastErrorCode, PeerErrorCode } from "../errors/outlast-error.js";
+import { OutlastError } from "../errors/outlast-error.js";
 import type { ErrorFrame } from "./frames.js";
 import { MAX_ERROR_MESSAGE_BYTES, MAX_U32 } from "./limits.js";
 
@@ -27,13 +27,29 @@ export function makeErrorFrame(code: OutlastErrorCode, message: string, retryAft
 }
 
 /**
- * The OutlastError a received ERROR frame stands for. A code this build does not
- * know (a newer peer) becomes OUTLAST_PROTOCOL_ERROR; the peer's code, text and
- * retryAfterMs are kept in `details` (`remoteCode`, `remoteMessage`, `retryAfterMs`).
+ * The codes a peer may send. Their details types admit `PeerErrorDetails`
+ * (the compiler checks each entry); a code that names the peer's own local
+ * trouble (its outbox, its state directory) means nothing on this side.
  */
-export function errorFromFrame(frame: ErrorFrame, peer: "server" | "client"): OutlastError {
-  const known = (OUTLAST_ERROR_CODES as readonly string[]).includes(frame.code);
-  const code: OutlastErrorCode = known ? (frame.code as OutlastErrorCode) : "OUTLAST_PROTOCOL_ERROR";
+const PEER_CODES: ReadonlySet<string> = new Set<PeerErrorCode>([
+  "OUTLAST_PROTOCOL_ERROR",
+  "OUTLAST_PROTOCOL_VERSION",
+  "OUTLAST_AUTH_REJECTED",
+  "OUTLAST_HANDLER_FAILED",
+  "OUTLAST_SERVER_BUSY",
+  "OUTLAST_HEARTBEAT_TIMEOUT",
+  "OUTLAST_TIMEOUT",
+]);
+
+/**
+ * The OutlastError a received ERROR frame stands for. A code this build does
+ * not know (a newer peer), or one no peer should send, becomes
+ * OUTLAST_PROTOCOL_ERROR; the peer's code, text and retryAfterMs are kept in
+ * `details` (`remoteCode`, `remoteMessage`, `retryAfterMs`).
+ */
+export function errorFromFrame(frame: ErrorFrame, peer: "server" | "client"): OutlastError<PeerErrorCode> {
+  const known = PEER_CODES.has(frame.code);
+  const code = known ? (frame.code as PeerErrorCode) : "OUTLAST_PROTOCOL_ERROR";
   // JSON.stringify escapes control characters: the peer's text is untrusted.
   const text = JSON.stringify(frame.message);
   const retry = frame.retryAfterMs > 0 ? ` (retry after ${frame.retryAfterMs} ms)` : "";

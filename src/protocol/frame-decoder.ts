@@ -18,7 +18,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import { OutlastError } from "../errors/outlast-error.js";
+import { OutlastError, isOutlastError } from "../errors/outlast-error.js";
 import type { Frame, HelloFrame } from "./frames.js";
 import { FRAME_HEADER_BYTES, FrameType } from "./frames.js";
 import { checkWelcome, isMagic, validateHello } from "./handshake.js";
@@ -95,7 +95,7 @@ function readUtf8(buf: Buffer, start: number, end: number, frame: string, field:
 export class FrameDecoder {
   #maxFrameBytes: number;
   readonly #copy: boolean;
-  #error: OutlastError | undefined;
+  #error: OutlastError<"OUTLAST_PROTOCOL_ERROR"> | undefined;
   /** Header bytes of the partial frame (0..5); 5 while its body is being collected. */
   readonly #head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   #headLen = 0;
@@ -174,10 +174,9 @@ export class FrameDecoder {
     try {
       return this.#push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (err) {
-      this.#error =
-        err instanceof OutlastError
-          ? err
-          : new OutlastError("OUTLAST_PROTOCOL_ERROR", "frame decoder failed", { cause: err });
+      this.#error = isOutlastError(err, "OUTLAST_PROTOCOL_ERROR")
+        ? err
+        : new OutlastError("OUTLAST_PROTOCOL_ERROR", "frame decoder failed", { cause: err });
       this.#headLen = 0;
       this.#body = undefined;
       throw err;

@@ -137,7 +137,7 @@ export class ServerConnection implements ClientConnection {
             new OutlastError(
               "OUTLAST_PROTOCOL_ERROR",
               `client sent ERROR ${frame.code}: ${JSON.stringify(frame.message)}`,
-              { details: { remoteCode: frame.code } },
+              { details: { remoteCode: frame.code, remoteMessage: frame.message, retryAfterMs: frame.retryAfterMs } },
             ),
             false,
           );

@@ -255,7 +255,7 @@ test("client: a connect attempt that hangs is abandoned after connectTimeoutMs",
     const e = await waitFor<StateChangeEvent>(client, "stateChange", (x) => x.to === "waiting", 5000);
     const elapsed = performance.now() - started;
     assert.ok(isOutlastError(e.error, "OUTLAST_CONNECT_TIMEOUT"), String(e.error));
-    assert.equal((e.error as { details: Record<string, unknown> }).details["phase"], "handshake");
+    assert.equal(e.error.details.phase, "handshake");
     assert.equal(e.classification?.kind, "timeout");
     assert.equal(e.classification?.connection, true);
     assert.ok(elapsed >= 190 && elapsed < 2000, `gave up after ${elapsed} ms`);

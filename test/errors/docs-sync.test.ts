@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { KINDS } from "../../src/errors/classification.js";
 import { CODE_RULES } from "../../src/errors/code-rules.js";
 import { errnosForCode } from "../../src/errors/errno-tables.js";
-import { OUTLAST_ERROR_CODES } from "../../src/errors/outlast-error.js";
+import {
+  isOutlastErrorCode,
+  OUTLAST_ERROR_CODES,
+  RETIRED_OUTLAST_ERROR_CODES,
+} from "../../src/errors/outlast-error.js";
 
 // compiled to <outDir>/test/errors/: the repository root is three levels up
 const docs = readFileSync(new URL("../../../docs/errors.md", import.meta.url), "utf8");
@@ -77,15 +83,35 @@ test("every Kind is documented, in the generated kinds table", () => {
   assert.deepEqual([...kinds].sort(), [...KINDS].sort());
 });
 
-test("every OutlastErrorCode is documented, and the docs name no other", () => {
-  for (const code of OUTLAST_ERROR_CODES)
-    assert.ok(docs.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
+/** The rows of the markdown table that follows `heading` (up to the next heading). */
+function tableAfter(heading: string): string[][] {
+  const i = docs.indexOf(`\n${heading}\n`);
+  assert.ok(i >= 0, `docs/errors.md has the heading ${heading}`);
+  const rest = docs.slice(i + heading.length + 2);
+  const next = rest.search(/\n#{1,6} /);
+  return rows(next === -1 ? rest : rest.slice(0, next));
+}
+
+test("docs/errors.md lists exactly the live OutlastErrorCodes, and the retired ones apart", () => {
+  const live = tableAfter("## Errors outlast throws").map((r) => r[0]);
+  assert.deepEqual([...live].sort(), [...OUTLAST_ERROR_CODES].sort(), "the table of codes outlast throws");
+  const retired = tableAfter("### Retired codes").map((r) => r[0]);
+  assert.deepEqual([...retired].sort(), [...RETIRED_OUTLAST_ERROR_CODES].sort(), "the table of retired codes");
+  for (const code of retired) assert.ok(code !== undefined && !isOutlastErrorCode(code), `${code} is retired`);
   const outside = docs.replace(/<!-- generated:codes:start -->[\s\S]*<!-- generated:codes:end -->/, "");
-  const mentioned = new Set(outside.match(/\bOUTLAST_[A-Z_]+\b/g) ?? []);
-  for (const code of mentioned) {
-    assert.ok(
-      (OUTLAST_ERROR_CODES as readonly string[]).includes(code),
-      `docs/errors.md names ${code}, which outlast-error.ts does not have`,
-    );
+  const known = new Set<string>([...OUTLAST_ERROR_CODES, ...RETIRED_OUTLAST_ERROR_CODES]);
+  for (const code of new Set(outside.match(/\bOUTLAST_[A-Z_]+\b/g) ?? [])) {
+    assert.ok(known.has(code), `docs/errors.md names ${code}, which outlast-error.ts does not have`);
+  }
+});
+
+test("every live OutlastErrorCode is thrown or sent somewhere in src/", () => {
+  const src = fileURLToPath(new URL("../../../src/", import.meta.url));
+  const text = readdirSync(src, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts") && !f.endsWith("outlast-error.ts"))
+    .map((f) => readFileSync(join(src, f), "utf8"))
+    .join("\n");
+  for (const code of OUTLAST_ERROR_CODES) {
+    assert.ok(text.includes(`"${code}"`), `nothing in src/ uses ${code}: retire it (RETIRED_OUTLAST_ERROR_CODES)`);
   }
 });

@@ -25,13 +25,17 @@ test("errorFromFrame keeps a known code and maps an unknown one to OUTLAST_PROTO
   );
   assert.ok(isOutlastError(known, "OUTLAST_AUTH_REJECTED"));
   assert.equal(known.message, 'server sent ERROR OUTLAST_AUTH_REJECTED: "bad\\ntoken"');
-  assert.equal(known.details["remoteMessage"], "bad\ntoken");
+  assert.deepEqual(known.details, {
+    remoteCode: "OUTLAST_AUTH_REJECTED",
+    remoteMessage: "bad\ntoken",
+    retryAfterMs: 0,
+  });
   const unknown = errorFromFrame(
     { type: "error", code: "OUTLAST_FROM_THE_FUTURE", message: "", retryAfterMs: 500 },
     "server",
   );
   assert.ok(isOutlastError(unknown, "OUTLAST_PROTOCOL_ERROR"));
-  assert.equal(unknown.details["remoteCode"], "OUTLAST_FROM_THE_FUTURE");
+  assert.deepEqual(unknown.details, { remoteCode: "OUTLAST_FROM_THE_FUTURE", remoteMessage: "", retryAfterMs: 500 });
   assert.match(unknown.message, /unknown code OUTLAST_FROM_THE_FUTURE: "" \(retry after 500 ms\)/);
 });
 
@@ -48,4 +52,13 @@ test("frame rules follow the state tables of docs/protocol.md", () => {
   assert.equal(serverFrameRule("open", "message"), "handle");
   assert.equal(serverFrameRule("draining", "message"), "ignore");
   assert.equal(serverFrameRule("open", "ack"), "violation");
+});
+
+test("errorFromFrame maps a code no peer sends (the peer's own outbox trouble) to OUTLAST_PROTOCOL_ERROR", () => {
+  const err = errorFromFrame(
+    { type: "error", code: "OUTLAST_OUTBOX_LOCKED", message: "mine", retryAfterMs: 0 },
+    "server",
+  );
+  assert.ok(isOutlastError(err, "OUTLAST_PROTOCOL_ERROR"));
+  assert.deepEqual(err.details, { remoteCode: "OUTLAST_OUTBOX_LOCKED", remoteMessage: "mine", retryAfterMs: 0 });
 });

@@ -74,9 +74,8 @@ export async function openOutbox(dir: string): Promise<FileOutbox> {
     await outbox.open("");
   } catch (err) {
     if (isOutlastError(err, "OUTLAST_OUTBOX_LOCKED")) {
-      const pid = (err.details as { pid?: unknown }).pid;
       throw new OutboxDirError(
-        `outbox ${dir} is in use by pid ${String(pid)} (an outlast send?); stop it and try again`,
+        `outbox ${dir} is in use by pid ${err.details.pid} (an outlast send?); stop it and try again`,
         { cause: err },
       );
     }

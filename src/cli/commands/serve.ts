@@ -210,9 +210,9 @@ async function loadTls(files: TlsFiles): Promise<TlsOptions> {
 /** One line for a failure to start listening. */
 function startFailure(err: unknown, config: ServeConfig): Error {
   if (isOutlastError(err, "OUTLAST_STATE_LOCKED")) {
-    const { dir, pid } = err.details as { dir?: unknown; pid?: unknown };
+    const { dir, pid } = err.details;
     return new Error(
-      `state directory ${String(dir)} is locked by pid ${String(pid)}; stop that server or pass another ${config.stateSource}`,
+      `state directory ${dir} is locked by pid ${pid}; stop that server or pass another ${config.stateSource}`,
       { cause: err },
     );
   }
