@@ -139,8 +139,11 @@ export class OutlastError<C extends OutlastErrorCode = OutlastErrorCode> extends
   }
 
   /** `x instanceof OutlastError` holds for an outlast error from any copy of the package. */
-  static override [Symbol.hasInstance](instance: unknown): boolean {
-    if (this !== OutlastError) return Function.prototype[Symbol.hasInstance].call(this, instance);
+  static override [Symbol.hasInstance]<T>(
+    this: abstract new (...args: never[]) => T,
+    instance: unknown,
+  ): instance is T {
+    if ((this as unknown) !== OutlastError) return Function.prototype[Symbol.hasInstance].call(this, instance);
     return branded(instance);
   }
 }
