@@ -7,10 +7,8 @@
  * it when it is lost.
  */
 
-import { systemClock } from "../errors/clock.js";
 import { OutlastError } from "../errors/outlast-error.js";
 import type { DropReason, Outbox, OutboxRecord } from "../outbox/outbox.js";
-import { RingDeque } from "../outbox/ring-deque.js";
 import { Admission } from "./admission.js";
 import type { Connection } from "./connection.js";
 import { dropError, tooLargeForFrame } from "./drops.js";
@@ -19,6 +17,8 @@ import { FlushWaiters } from "./flush-waiters.js";
 import type { ResolvedOptions } from "./options.js";
 import type { SendOptions, SendResult } from "./pending-send.js";
 import { copyData, parseSendOptions, PendingSend } from "./pending-send.js";
+import { renumberAfter, renumberMap } from "./renumber.js";
+import { SendsBySeq } from "./sends-by-seq.js";
 import { SendWindow } from "./send-window.js";
 import type { StatsCounters } from "./stats.js";
 
@@ -41,8 +41,7 @@ export class Delivery {
   readonly window: SendWindow;
   /** Wall-clock ms: record creation and expiry times are compared with this. */
   readonly #wallNow: () => number;
-  /** The system clock: the send() calls of one append batch (one turn) share one reading. */
-  readonly #shareBatchTime: boolean;
+  /** The wall-clock reading shared by the send() calls of one append batch (they run in one turn). */
   #batchWallMs = 0;
   readonly #admission: Admission;
   readonly #flush: FlushWaiters;
@@ -59,8 +58,8 @@ export class Delivery {
   #appendScheduled = false;
   #batchesIssued = 0;
   #batchesDone = 0;
-  /** Stored messages waiting for their acknowledgement, in seq order (settled ones are skipped lazily). */
-  readonly #waiters = new RingDeque<PendingSend>(1024);
+  /** Stored messages waiting for their acknowledgement: seq -> send. */
+  readonly #acks = new SendsBySeq();
   #pumpScheduled = false;
 
   /** Highest seq written on the current connection. */
@@ -76,7 +75,6 @@ export class Delivery {
     this.window = new SendWindow(options.maxInFlightMessages, options.maxInFlightBytes);
     const clock = options.clock;
     this.#wallNow = () => clock.wallNow?.() ?? Date.now();
-    this.#shareBatchTime = clock === systemClock;
     this.#admission = new Admission(options, {
       queued: () => this.queuedMessages,
       queuedBytes: () => this.queuedBytes,
@@ -139,10 +137,9 @@ export class Delivery {
     }
     const signal = parsed.signal;
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
-    // Record times outlive the process with a durable outbox: wall clock. With the system clock,
-    // one reading per batch (its sends run in one turn); any other clock is asked every time.
-    const now =
-      this.#appendScheduled && this.#shareBatchTime ? this.#batchWallMs : (this.#batchWallMs = this.#wallNow());
+    // Record times outlive the process with a durable outbox: wall clock, one reading per append
+    // batch (its sends run in one turn), whatever the clock.
+    const now = this.#appendScheduled ? this.#batchWallMs : (this.#batchWallMs = this.#wallNow());
     const p = new PendingSend(bytes, parsed.important, now, now + parsed.ttlMs, parsed.waitAck, signal);
     if (signal !== undefined) {
       p.onAbort = () => {
@@ -184,11 +181,10 @@ export class Delivery {
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i] as PendingSend;
           const seq = first + i;
-          p.seq = seq;
           if (!p.important) this.#admission.storedBestEffort(seq);
           this.#expiry.add(p.expiresAtMs, seq);
           if (p.settled) continue; // aborted while being stored: it is stored anyway
-          if (p.waitAck) this.#waiters.push(p);
+          if (p.waitAck) this.#acks.add(seq, p);
           else p.settle(undefined, seq);
         }
         this.#flush.batchStored(batchId, first + batch.length - 1);
@@ -225,8 +221,9 @@ export class Delivery {
    * duplicates skipped), the rest is resent in order after `lastSeq`.
    */
   async welcome(lastSeq: number): Promise<void> {
-    const boundary = this.#outbox.durable ? (lastSeq >= this.#outbox.nextSeq ? 0 : Infinity) : this.#highestSentEver;
-    if (lastSeq > boundary) await this.#renumber(boundary, lastSeq + 1);
+    const { durable, nextSeq } = this.#outbox;
+    const after = renumberAfter(lastSeq, { durable, nextSeq, highestSentEver: this.#highestSentEver });
+    if (after !== undefined) await this.#renumber(after, lastSeq + 1);
     const skipped = this.#ackRecords(lastSeq);
     this.#stats.duplicatesSkipped += skipped;
     this.#sentSeq = lastSeq;
@@ -234,16 +231,15 @@ export class Delivery {
   }
 
   /**
-   * The server knows this clientId from another outbox (its lastSeq is ahead of
-   * anything we sent): give our unsent records numbers after lastSeq, or the
-   * server would skip them as duplicates.
+   * The server knows this clientId from another outbox (see renumber.ts): the
+   * records after `afterSeq` take numbers from `firstNewSeq`, or the server
+   * would skip them as duplicates; the sends waiting for them follow.
    */
   async #renumber(afterSeq: number, firstNewSeq: number): Promise<void> {
     const moved = this.#outbox.read(afterSeq, Number.MAX_SAFE_INTEGER, Infinity).map((r) => r.seq);
     await this.#outbox.renumber(afterSeq, firstNewSeq);
-    const remap = new Map<number, number>();
-    moved.forEach((old, i) => remap.set(old, firstNewSeq + i));
-    for (const p of this.#waiters) p.seq = remap.get(p.seq) ?? p.seq;
+    const remap = renumberMap(moved, firstNewSeq);
+    this.#acks.renumber(remap);
     this.#admission.renumbered(remap);
     this.#expiry.clear();
     for (const r of this.#outbox.read(0, Number.MAX_SAFE_INTEGER, Infinity)) this.#expiry.add(r.expiresAtMs, r.seq);
@@ -268,11 +264,7 @@ export class Delivery {
     if (seq > this.#ackedSeq) this.#ackedSeq = seq;
     const removed = this.#outbox.acknowledge(seq);
     this.#stats.acknowledged += removed;
-    const waiters = this.#waiters;
-    for (let p = waiters.peekFirst(); p !== undefined && p.seq <= seq; p = waiters.peekFirst()) {
-      waiters.shift();
-      p.settle(undefined, p.seq);
-    }
+    this.#acks.acknowledge(seq);
     this.#admission.acknowledged(seq);
     if (removed > 0) {
       this.#admission.admitWaiting();
@@ -284,18 +276,9 @@ export class Delivery {
   #drop(seq: number, reason: DropReason): void {
     if (!this.#outbox.drop(seq, reason)) return;
     this.#stats.drops[reason]++;
-    const p = this.#waiterOf(seq);
-    if (p !== undefined) {
-      p.settle(dropError(seq, reason), undefined);
-    }
+    this.#acks.get(seq)?.settle(dropError(seq, reason), undefined);
     this.#hooks.dropped(seq, reason);
     this.#flush.check();
-  }
-
-  /** The unsettled waiter for `seq` (binary search; it stays in the deque, settled, until acknowledged past). */
-  #waiterOf(seq: number): PendingSend | undefined {
-    const p = this.#waiters.at(this.#waiters.indexAfterSeq(seq - 1));
-    return p !== undefined && p.seq === seq && !p.settled ? p : undefined;
   }
 
   #expireDue(): void {
@@ -380,8 +363,7 @@ export class Delivery {
     this.stopAccepting(err);
     for (const p of this.#pending) p.settle(err, undefined);
     this.#pending = [];
-    for (const p of this.#waiters) p.settle(err, undefined);
-    this.#waiters.clear();
+    this.#acks.failAll(err);
     this.#flush.rejectAll(err);
     this.#expiry.stop();
     this.#connection = undefined;

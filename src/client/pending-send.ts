@@ -1,12 +1,13 @@
 /**
  * One send() call from admission until it is settled: its validated options,
- * its private copy of the data, and its promise. Doubles as the OutboxEntry
- * handed to `append` (and the memory outbox keeps it as its record). Hot path:
- * one object per message besides its promise and data; no closure per send().
+ * its private copy of the data, and its promise. It is the OutboxEntry handed
+ * to `append`; its seq is not in it (the outbox numbers its own records, and a
+ * renumber would make a copy stale): delivery keeps seq -> send in
+ * `SendsBySeq`. Hot path: no closure per send().
  */
 
 import { invalidOption } from "../errors/outlast-error.js";
-import { AdoptableEntry } from "../outbox/memory-outbox.js";
+import type { OutboxEntry } from "../outbox/outbox.js";
 
 export interface SendOptions {
   /** "acknowledged" (default): resolve when the server's handler succeeded; "stored": when the outbox has it. */
@@ -35,7 +36,13 @@ function executor(resolve: Resolve, reject: Reject): void {
   nextReject = reject;
 }
 
-export class PendingSend extends AdoptableEntry {
+export class PendingSend implements OutboxEntry {
+  readonly data: Uint8Array;
+  readonly important: boolean;
+  /** Wall-clock ms. */
+  readonly createdAtMs: number;
+  /** Wall-clock ms; Infinity without a ttlMs. */
+  readonly expiresAtMs: number;
   readonly waitAck: boolean;
   readonly signal: AbortSignal | undefined;
   readonly promise: Promise<SendResult>;
@@ -44,7 +51,6 @@ export class PendingSend extends AdoptableEntry {
   onAbort: (() => void) | undefined = undefined;
   settled = false;
 
-  /** `seq` (inherited) is assigned once stored. */
   constructor(
     data: Uint8Array,
     important: boolean,
@@ -53,7 +59,10 @@ export class PendingSend extends AdoptableEntry {
     waitAck: boolean,
     signal: AbortSignal | undefined,
   ) {
-    super(data, important, createdAtMs, expiresAtMs);
+    this.data = data;
+    this.important = important;
+    this.createdAtMs = createdAtMs;
+    this.expiresAtMs = expiresAtMs;
     this.waitAck = waitAck;
     this.signal = signal;
     this.promise = new Promise<SendResult>(executor);

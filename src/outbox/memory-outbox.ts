@@ -11,28 +11,6 @@ import { RecordQueue } from "./record-queue.js";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/**
- * An entry that a MemoryOutbox keeps as its own record, setting its `seq`,
- * instead of storing a copy: one object per message instead of two. Only while
- * `seq` is 0 (not stored yet); an entry appended again is copied. The
- * client's pending sends are these. Any other entry is copied.
- */
-export class AdoptableEntry implements OutboxRecord {
-  readonly data: Uint8Array;
-  readonly important: boolean;
-  readonly createdAtMs: number;
-  readonly expiresAtMs: number;
-  /** 0 until stored. */
-  seq = 0;
-
-  constructor(data: Uint8Array, important: boolean, createdAtMs: number, expiresAtMs: number) {
-    this.data = data;
-    this.important = important;
-    this.createdAtMs = createdAtMs;
-    this.expiresAtMs = expiresAtMs;
-  }
-}
-
 function copyRecord(seq: number, e: OutboxEntry): OutboxRecord {
   return { seq, data: e.data, important: e.important, createdAtMs: e.createdAtMs, expiresAtMs: e.expiresAtMs };
 }
@@ -83,14 +61,7 @@ export class MemoryOutbox implements Outbox {
     if (this.#closed) return Promise.reject(closedError());
     const first = this.#nextSeq;
     for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as OutboxEntry;
-      const seq = this.#nextSeq++;
-      if (e instanceof AdoptableEntry && e.seq === 0) {
-        e.seq = seq;
-        this.#records.push(e);
-      } else {
-        this.#records.push(copyRecord(seq, e));
-      }
+      this.#records.push(copyRecord(this.#nextSeq++, entries[i] as OutboxEntry));
     }
     return Promise.resolve(first);
   }
@@ -111,7 +82,6 @@ export class MemoryOutbox implements Outbox {
     return this.#records.drop(seq);
   }
 
-  /** Renumbered records are new objects: an adopted entry keeps its old seq (the client remaps it). */
   renumber(afterSeq: number, firstNewSeq: number): Promise<void> {
     this.#nextSeq = Math.max(this.#nextSeq, this.#records.renumber(afterSeq, firstNewSeq));
     return RESOLVED;

@@ -5,6 +5,7 @@ import type { StateChangeEvent } from "../../src/index.js";
 import { connect, isOutlastError, MemoryOutbox } from "../../src/index.js";
 import { createServer } from "../../src/server/index.js";
 import { waitFor, within } from "./helpers.js";
+import { closedPort } from "../helpers/capture-error.js";
 
 async function startServer(options: Partial<Parameters<typeof createServer>[0]> = {}) {
   const seen: { clientId: string; seq: number; data: string }[] = [];
@@ -96,7 +97,11 @@ test("client: messages sent before the server exists are delivered in order once
 
 test("client: whenFull reject fails with OUTLAST_QUEUE_FULL; best-effort messages are dropped first", async () => {
   // Nothing listens: messages stay queued.
-  const client = connect("tcp://127.0.0.1:1", { maxQueuedMessages: 3, whenFull: "reject", backoff: { capMs: 1000 } });
+  const client = connect(`tcp://127.0.0.1:${await closedPort()}`, {
+    maxQueuedMessages: 3,
+    whenFull: "reject",
+    backoff: { capMs: 1000 },
+  });
   try {
     const dropped: { seq: number; reason: string }[] = [];
     client.on("dropped", (e: { seq: number; reason: string }) => dropped.push(e));
@@ -162,7 +167,7 @@ test("client: whenFull wait holds send() until acknowledgements make room", asyn
 });
 
 test("client: an abort signal cancels a send waiting for room", async () => {
-  const client = connect("tcp://127.0.0.1:1", { maxQueuedMessages: 1 });
+  const client = connect(`tcp://127.0.0.1:${await closedPort()}`, { maxQueuedMessages: 1 });
   try {
     const first = client.send("1");
     const ac = new AbortController();
@@ -178,7 +183,7 @@ test("client: an abort signal cancels a send waiting for room", async () => {
 });
 
 test("client: a message past its ttlMs is dropped as expired and its send rejects", async () => {
-  const client = connect("tcp://127.0.0.1:1");
+  const client = connect(`tcp://127.0.0.1:${await closedPort()}`);
   try {
     const dropped = waitFor<{ seq: number; reason: string }>(client, "dropped", () => true, 5000);
     const p = client.send("stale", { ttlMs: 30 });
@@ -192,7 +197,7 @@ test("client: a message past its ttlMs is dropped as expired and its send reject
 });
 
 test("client: too large a message is refused at once", async () => {
-  const client = connect("tcp://127.0.0.1:1", { maxFrameBytes: 4096 });
+  const client = connect(`tcp://127.0.0.1:${await closedPort()}`, { maxFrameBytes: 4096 });
   try {
     await assert.rejects(client.send(new Uint8Array(5000)), (err: unknown) =>
       isOutlastError(err, "OUTLAST_MESSAGE_TOO_LARGE"),

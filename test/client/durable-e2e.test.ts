@@ -31,6 +31,7 @@ import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
 import { nodeFs } from "../../src/outbox/log/fs-layer.js";
 import { createServer } from "../../src/server/index.js";
 import { waitFor, within } from "./helpers.js";
+import { closedPort } from "../helpers/capture-error.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/durable-sender.js", import.meta.url));
 const RUNS = 110;
@@ -300,7 +301,7 @@ test("a fatal outbox failure while storing: the send is rejected and `error` is 
   t.after(() => rm(base, { recursive: true, force: true }));
   const { fs, state } = failingSyncFs();
   const outbox = new FileOutbox(join(base, "outbox"), { fs });
-  const client = connect("tcp://127.0.0.1:1", { outbox }); // nothing listens: the messages stay in the outbox
+  const client = connect(`tcp://127.0.0.1:${await closedPort()}`, { outbox }); // nothing listens: the messages stay in the outbox
   t.after(() => client.destroy());
   const errors: unknown[] = [];
   client.on("error", (err) => errors.push(err));

@@ -1,8 +1,8 @@
 /**
  * The client's hot path: how batches become socket writes (small records
  * copied into write buffers, large ones written without a copy), the private
- * copy of send()'s data, a pending send stored as its own memory-outbox record,
- * and record times read from an injected clock.
+ * copy of send()'s data, the outbox never writing into a pending send,
+ * and record times read from an injected clock, once per turn.
  */
 
 import assert from "node:assert/strict";
@@ -115,20 +115,17 @@ test("write path: renumbered sends resolve with their new seqs when the old and 
   }
 });
 
-test("write path: the memory outbox keeps a pending send as its record once; a second append or a renumber copies", async () => {
+test("write path: the outbox copies a pending send and never writes into it; a renumber leaves the send as it was", async () => {
   const o = new MemoryOutbox();
-  await o.open("adopt");
+  await o.open("copy");
   const p = new PendingSend(Buffer.from("a"), true, 5, Infinity, true, undefined);
+  const before = { ...p };
   const plain = { data: Buffer.from("b"), important: false, createdAtMs: 6, expiresAtMs: 100 };
   assert.equal(await o.append([p, plain]), 1);
-  assert.equal(o.get(1), p, "stored as its own record");
-  assert.equal(p.seq, 1);
-  assert.notEqual(o.get(2), plain, "a plain entry is copied");
+  assert.notEqual(o.get(1), p, "a record of its own");
+  assert.deepEqual(o.get(1), { seq: 1, data: p.data, important: true, createdAtMs: 5, expiresAtMs: Infinity });
   assert.deepEqual(o.get(2), { seq: 2, ...plain });
   assert.equal(await o.append([p]), 3);
-  assert.notEqual(o.get(3), p, "appended again: copied, the first record keeps its seq");
-  assert.equal(p.seq, 1);
-  assert.equal(o.get(1), p);
   await o.renumber(0, 10);
   assert.deepEqual(
     o.read(0, 10, Infinity).map((r) => [r.seq, Buffer.from(r.data).toString()]),
@@ -138,7 +135,8 @@ test("write path: the memory outbox keeps a pending send as its record once; a s
       [12, "a"],
     ],
   );
-  assert.equal(p.seq, 1, "renumber makes new records; the client remaps its own seqs");
+  assert.deepEqual({ ...p }, before, "nothing was written into the send");
+  assert.equal("seq" in p, false, "a send carries no seq to go stale");
   assert.equal(o.count, 3);
   assert.equal(o.bytes, 3);
   // The promise of a pending send settles once, with { seq }.
@@ -147,26 +145,32 @@ test("write path: the memory outbox keeps a pending send as its record once; a s
   assert.deepEqual(await p.promise, { seq: 10 });
 });
 
-test("write path: with a ManualClock every send() reads the clock, even within one turn", async () => {
-  // A port that refuses: nothing is written, so both messages wait in the outbox and may expire.
+test("write path: the sends of one turn share one clock reading, a later turn reads the clock again (any clock)", async () => {
+  // A port that refuses: nothing is written, so the messages wait in the outbox and may expire.
   const { server, url } = await startServer();
   await server.close();
   const clock = new ManualClock(1000);
   const client = connect(url, { clientId: "clock", clock, random: () => 0 });
-  try {
-    const a = client.send("a", { ttlMs: 100 });
-    clock.advance(50);
-    const b = client.send("b", { ttlMs: 100 });
-    const aResult = a.then(
+  const outcome = (p: Promise<unknown>): Promise<string> =>
+    p.then(
       () => "delivered",
       (err: unknown) => (isOutlastError(err) ? err.code : String(err)),
     );
-    b.catch(() => undefined);
-    await client.send("c", { wait: "stored" }); // both are stored (and their expiry timers set)
-    clock.advance(60); // t = 1110: a (created at 1000) expired, b (created at 1050) not yet
-    assert.equal(await within(aResult, 5000, "a settles"), "OUTLAST_MESSAGE_EXPIRED");
-    assert.equal(client.stats().queuedMessages, 2, "b and c are still queued");
-    assert.equal(client.stats().drops.expired, 1);
+  try {
+    await client.send("first", { wait: "stored" }); // the outbox is open
+    const a = outcome(client.send("a", { ttlMs: 100 }));
+    clock.advance(50); // within the same turn: b shares a's reading (created at 1000)
+    const b = outcome(client.send("b", { ttlMs: 100 }));
+    await client.send("c", { wait: "stored" }); // a, b, c are stored (and their expiry timers set)
+    const d = outcome(client.send("d", { ttlMs: 100 })); // a new turn: created at 1050
+    await client.send("e", { wait: "stored" });
+    clock.advance(60); // t = 1110: a and b (created at 1000) expired, d (created at 1050) not yet
+    assert.equal(await within(a, 5000, "a settles"), "OUTLAST_MESSAGE_EXPIRED");
+    assert.equal(await within(b, 5000, "b settles"), "OUTLAST_MESSAGE_EXPIRED");
+    assert.equal(client.stats().queuedMessages, 4, "first, c, d and e are still queued");
+    assert.equal(client.stats().drops.expired, 2);
+    clock.advance(40); // t = 1150: d expires
+    assert.equal(await within(d, 5000, "d settles"), "OUTLAST_MESSAGE_EXPIRED");
   } finally {
     await client.destroy();
   }
