@@ -300,13 +300,13 @@ export class Connection {
       } catch (err) {
         // A FIN inside a frame: the link was cut (a NAT box, a proxy, a crash mid-write), not a
         // protocol violation; the frame is simply never complete. Resend like any closed link.
+        // No `cause`: classify() lets the deepest error decide, and the decoder's protocol error
+        // would turn this cut link into a "bug" (an error event, no quick reconnect).
+        const inside = err instanceof Error ? err.message : String(err);
         this.#error = new OutlastError(
           "OUTLAST_CONNECTION_CLOSED",
-          `server closed the connection inside a frame while ${this.#link}`,
-          {
-            cause: err,
-            details: { link: this.#link },
-          },
+          `server closed the connection inside a frame while ${this.#link} (${inside})`,
+          { details: { link: this.#link } },
         );
         return;
       }
