@@ -15,7 +15,7 @@ import { backoffCeilingMs } from "../errors/backoff.js";
 import type { ClientConnection, Queued } from "./client-state.js";
 import { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
-import { handlerErrorChannel } from "./diagnostics.js";
+import { acknowledgedChannel, handlerErrorChannel } from "./diagnostics.js";
 import type { DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
 
 export interface HandlerFailure {
@@ -365,6 +365,7 @@ export class ClientRegistry {
       client.connection?.flushAck(seq);
       this.#checkSettled(client);
     }
+    if (acknowledgedChannel.hasSubscribers) acknowledgedChannel.publish({ committed });
   }
 
   /** Drops every queued (not started) message: used when the server drains. */

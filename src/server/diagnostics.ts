@@ -16,3 +16,10 @@ export const clientErrorChannel = channel("outlast:server:clientError");
 export const handlerErrorChannel = channel("outlast:server:handlerError");
 /** A connection closed: `{ clientId?, remoteAddress, remotePort, reason }`. */
 export const closeChannel = channel("outlast:server:close");
+/**
+ * Successes became durable and their ACKs are due: `{ committed: ReadonlyMap<clientId, seq> }`
+ * (every seq <= the value was processed). One per commit (group commit or event-loop turn), not per message.
+ */
+export const acknowledgedChannel = channel("outlast:server:acknowledged");
+/** The state directory made a batch durable: `{ dir, records, durationMs }` (one per group commit). */
+export const stateCommitChannel = channel("outlast:server:stateCommit");

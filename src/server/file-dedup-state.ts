@@ -16,6 +16,7 @@ import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
 import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
 import { NO_DOUBT } from "./dedup-state.js";
+import { stateCommitChannel } from "./diagnostics.js";
 import type { SeqPair } from "./dedup-file-format.js";
 import {
   RECORD_DONE,
@@ -275,6 +276,7 @@ export class FileDedupState implements DedupState {
     if (started.size > 0 && !this.#append(encodeRecords(RECORD_STARTED, started))) return;
     if (!this.#append(encodeRecords(RECORD_DONE, batch))) return;
     this.#busy = true;
+    const startedMs = performance.now();
     fdatasync(this.#fd, (err) => {
       this.#busy = false;
       if (err) return this.#fail(err);
@@ -284,6 +286,8 @@ export class FileDedupState implements DedupState {
         if (seq > pair.lastSeq) pair.lastSeq = seq;
         else batch.delete(id); // never report a seq below one reported before
       }
+      if (stateCommitChannel.hasSubscribers)
+        stateCommitChannel.publish({ dir: this.#dir, records: batch.size, durationMs: performance.now() - startedMs });
       if (batch.size > 0) this.#onCommit(batch);
       if (this.#logBytes >= this.#compactAfterBytes && !this.#closed) void this.#compact();
       else this.#next();

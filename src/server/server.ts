@@ -216,6 +216,35 @@ export class Server extends EventEmitter<ServerEvents> {
     return this.#closing;
   }
 
+  /**
+   * Lame-duck drain (like NATS's lame-duck mode): stops accepting at once, then tells each
+   * connected client to go elsewhere (its in-flight handler call finishes, its ACK is sent,
+   * then GOODBYE) at a random moment within `windowMs`, so a fleet does not reconnect in
+   * one storm; then closes like close(). `windowMs` 0 is close(). Idempotent (with close()).
+   */
+  drain({ windowMs = 0, random = Math.random }: { windowMs?: number; random?: () => number } = {}): Promise<void> {
+    this.#closing ??= this.#drain(windowMs, random);
+    return this.#closing;
+  }
+
+  async #drain(windowMs: number, random: () => number): Promise<void> {
+    if (this.#phase === "listening" && windowMs > 0) {
+      this.#phase = "closing";
+      this.#net.close();
+      const clock = this.#options.clock;
+      const conns = [...this.#connections];
+      const timers = conns.map((conn) => clock.setTimeout(() => conn.drain(true), Math.floor(random() * windowMs)));
+      let windowTimer: ReturnType<typeof clock.setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(conns.map((c) => c.closed)),
+        new Promise<void>((resolve) => (windowTimer = clock.setTimeout(resolve, windowMs))),
+      ]);
+      if (windowTimer !== undefined) clock.clearTimeout(windowTimer);
+      for (const t of timers) clock.clearTimeout(t);
+    }
+    return this.#close(true);
+  }
+
   /** Stops at once: destroys every socket, closes the state without waiting. Idempotent. */
   async destroy(err?: Error): Promise<void> {
     if (err !== undefined) debug("server destroyed: %s", err.message);
@@ -226,7 +255,7 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   async #close(graceful: boolean): Promise<void> {
-    const wasListening = this.#phase === "listening";
+    const wasListening = this.#phase === "listening" || this.#net.listening;
     this.#phase = "closing";
     const netClosed = wasListening
       ? new Promise<void>((resolve) => this.#net.close(() => resolve()))

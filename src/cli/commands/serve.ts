@@ -11,7 +11,7 @@ import { isOutlastError } from "../../errors/outlast-error.js";
 import { createServer } from "../../server/index.js";
 import { DEFAULT_LISTEN_HOST } from "../../server/options.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../server/index.js";
-import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from "../command.js";
 import {
   formatFailure,
   formatHostPort,
@@ -25,6 +25,8 @@ import {
   type HostPort,
 } from "../config.js";
 import { credentialsAuthenticator, parseCredentials } from "../credentials.js";
+import { LOG_FORMATS, LOG_LEVELS, createLog, type Log, type LogFormat, type LogLevel } from "../observe/log.js";
+import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput, type OutputSink } from "../output.js";
 import { readNamed } from "../read-named.js";
 import { onStopSignals } from "../stop-signals.js";
@@ -35,10 +37,16 @@ const NAME = "serve";
 const DEFAULT_LISTEN = `${DEFAULT_LISTEN_HOST}:7070`;
 /** The protocol's floor for maxFrameBytes (src/protocol/limits.ts). */
 const MIN_FRAME_BYTES = 4096;
+const DEFAULT_DRAIN_TIMEOUT = "25s";
+const DEFAULT_DRAIN_WINDOW = "5s";
+/** With --metrics, how often a locked state directory is tried again. */
+const LOCK_RETRY_MS = 1000;
 
 const HELP = `Usage: outlast serve [--listen HOST:PORT] [--state DIR] [--output FILE|-] [--format jsonl|raw]
                      [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]]
-                     [--credentials FILE] [--max-frame-bytes SIZE] [--idle-timeout DURATION] [--debug]
+                     [--credentials FILE] [--max-frame-bytes SIZE] [--idle-timeout DURATION]
+                     [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL]
+                     [--drain-timeout DURATION] [--drain-window DURATION] [--config FILE] [--debug]
 
 Runs an outlast server and writes every delivered message to stdout (or a file).
 A message is acknowledged to its client only after it was written, so nothing a
@@ -69,6 +77,20 @@ client was told is delivered can be lost by this command.
   --max-frame-bytes SIZE  largest frame accepted (default 1MiB; at least 4096)
   --idle-timeout DURATION close a connection silent this long (default 30s;
                           at least 3 x the client's heartbeat interval)
+  --metrics HOST:PORT     serve Prometheus metrics at /metrics, /healthz (alive),
+                          /readyz (listening, state open) and a status page at /
+                          on this address. With --metrics a locked --state is
+                          waited for (not ready) instead of exiting
+  --log-format human|json human (default): one line per event; json: one JSON
+                          object per line (level, time, msg, clientId, ...)
+  --log-level LEVEL       debug, info (default), warn or error
+  --drain-timeout D       on SIGTERM/SIGINT, stop at once if draining takes
+                          longer than this (default ${DEFAULT_DRAIN_TIMEOUT})
+  --drain-window D        spread the GOODBYEs that send clients elsewhere over
+                          this window (default ${DEFAULT_DRAIN_WINDOW}; less than --drain-timeout)
+  --config FILE           read options from a JSON or TOML file; keys are the
+                          flag names ("idle-timeout" = "30s"); a flag or an
+                          OUTLAST_* variable wins over the file
   --debug                 show stack traces on errors
   -h, --help              show this help
 
@@ -77,9 +99,11 @@ Every option can also be set in the environment: --state is OUTLAST_STATE,
 OUTLAST_REQUIRE_CLIENT_CERT=1, ... A flag wins over its variable.
 Durations: 250ms, 5s, 2m, 1h. Sizes: 4096, 64KiB, 1MiB, 1MB.
 
-SIGINT or SIGTERM stops gracefully: no new messages are taken, messages being
-written finish and are acknowledged, then the command exits 0. A second SIGINT
-stops at once (exit 130). Messages not acknowledged are resent by their clients.
+SIGINT or SIGTERM drains: the listener closes, each client is told (GOODBYE) to
+reconnect elsewhere at a random moment within --drain-window, messages being
+written finish and are acknowledged, the state is made durable, then the command
+exits 0. A second signal stops at once (exit 130 for SIGINT, 143 for SIGTERM).
+Messages not acknowledged are resent by their clients.
 
 Examples:
   outlast serve --state ./outlast-state
@@ -89,7 +113,8 @@ Examples:
 
 Exit codes: 0 stopped by SIGINT/SIGTERM (or the reader of stdout went away),
 1 failure (address in use, state directory locked, unreadable file, output
-failed), 2 usage error, 130 stopped at once by a second SIGINT.
+failed, the drain outlasted --drain-timeout), 2 usage error, 130 stopped at
+once by a second SIGINT.
 `;
 
 const OPTIONS = {
@@ -104,6 +129,11 @@ const OPTIONS = {
   credentials: { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout": { type: "string" },
+  metrics: { type: "string" },
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+  "drain-timeout": { type: "string" },
+  "drain-window": { type: "string" },
 } as const;
 
 const FORMATS = ["jsonl", "raw"] as const;
@@ -127,6 +157,11 @@ interface ServeConfig {
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly listenSource: string;
+  readonly metrics: HostPort | undefined;
+  readonly logFormat: LogFormat;
+  readonly logLevel: LogLevel;
+  readonly drainTimeoutMs: number;
+  readonly drainWindowMs: number;
   readonly debug: boolean;
 }
 
@@ -161,6 +196,15 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
   }
   const state = v.state;
   if (state === "") throw new UsageError(`${source("state")} needs a directory`);
+  const drainTimeoutMs = parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout"));
+  const drainWindowMs =
+    v["drain-window"] === undefined
+      ? Math.min(parseDurationMs(DEFAULT_DRAIN_WINDOW, "--drain-window"), Math.floor(drainTimeoutMs / 2))
+      : parseDurationMs(v["drain-window"], source("drain-window"));
+  if (drainWindowMs >= drainTimeoutMs)
+    throw new UsageError(
+      `${source("drain-window")} (${v["drain-window"]}) must be shorter than ${source("drain-timeout")} (${v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT})`,
+    );
   return {
     listen: parseHostPort(v.listen ?? DEFAULT_LISTEN, source("listen")),
     listenSource: source("listen"),
@@ -176,6 +220,12 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
     maxFrameBytes,
     idleTimeoutMs:
       v["idle-timeout"] === undefined ? undefined : parseDurationMs(v["idle-timeout"], source("idle-timeout")),
+    metrics: v.metrics === undefined ? undefined : parseHostPort(v.metrics, source("metrics")),
+    logFormat:
+      v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, source("log-format")),
+    logLevel: v["log-level"] === undefined ? "info" : parseChoice(v["log-level"], LOG_LEVELS, source("log-level")),
+    drainTimeoutMs,
+    drainWindowMs,
     debug: v.debug,
   };
 }
@@ -277,123 +327,195 @@ type Stop =
   | { readonly kind: "output"; readonly error: Error }
   | { readonly kind: "server"; readonly error: Error };
 
-function clientLabel(info: {
-  remoteAddress?: string | undefined;
-  remotePort?: number | undefined;
-  clientId?: string | undefined;
-}): string {
-  const addr =
-    info.remoteAddress === undefined ? "client" : `client ${formatHostPort(info.remoteAddress, info.remotePort ?? 0)}`;
-  return info.clientId === undefined ? addr : `${addr} (clientId ${JSON.stringify(info.clientId)})`;
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
+/** Resolves true when `p` settles within `ms`, false otherwise. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A failure as one log line (with --debug, the stack and causes follow in the human format). */
+function logFailure(log: Log, config: ServeConfig, err: unknown): void {
+  const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (config.logFormat === "human")
+    log.error(
+      formatFailure(NAME, err, config.debug)
+        .replace(/^outlast serve: /, "")
+        .trimEnd(),
+    );
+  else log.error(oneLine(err), { event: "serve.failed", code: typeof code === "string" ? code : undefined });
+}
+
+async function runServer(config: ServeConfig, log: Log): Promise<number> {
   const tls = config.tls === undefined ? undefined : await loadTls(config.tls);
   const credentials =
     config.credentials === undefined
       ? undefined
       : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
-  const sink: OutputSink = await openOutput(config.output).catch((err: unknown) => {
+  const ops = await ServeOps.start(log, config.metrics).catch((err: unknown) => {
+    const where = config.metrics === undefined ? "" : formatHostPort(config.metrics.host, config.metrics.port);
+    throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
+  });
+  const sink: OutputSink | undefined = await openOutput(config.output).catch(async (err: unknown) => {
+    await ops.close();
     throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
   });
-
-  let server: Server;
-  try {
-    const options: ServerOptions = {
-      onMessage: (m) => sink.write(formatMessage(config.format, m)),
-      ...(config.state === undefined ? {} : { state: config.state }),
-      ...(tls === undefined ? {} : { tls }),
-      ...(credentials === undefined ? {} : { authenticate: credentialsAuthenticator(credentials) }),
-      ...(config.maxFrameBytes === undefined ? {} : { maxFrameBytes: config.maxFrameBytes }),
-      ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
-    };
-    server = createServer(options);
-  } catch (err) {
-    await sink.close();
-    // node:tls rejects an unusable certificate or key here (ERR_OSSL_PEM_NO_START_LINE, key mismatch, ...).
-    if (tls !== undefined && !isOutlastError(err))
-      throw new Error(`cannot use --tls-cert ${config.tls?.cert} / --tls-key ${config.tls?.key}: ${oneLine(err)}`, {
-        cause: err,
-      });
-    throw err;
+  const readiness = ops.readiness;
+  readiness.mark("listening", false, "not listening yet");
+  readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
+  if (ops.endpoint !== undefined) {
+    const url = `http://${formatHostPort(ops.endpoint.host, ops.endpoint.port)}`;
+    log.info(`metrics on ${url}/metrics, status page on ${url}/`, {
+      event: "metrics.listening",
+      address: formatHostPort(ops.endpoint.host, ops.endpoint.port),
+    });
   }
 
   let resolveStop: (stop: Stop) => void = () => {};
   const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
   let stopping = false;
+  let server: Server | undefined;
   const removeSignals = onStopSignals({
     first: (signal) => {
       stopping = true;
       resolveStop({ kind: "signal", signal });
     },
     again: (signal) => {
-      io.err(
-        `outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent by their clients\n`,
-      );
-      void server.destroy();
+      log.warn(`${signal} again: stopping at once; unacknowledged messages will be resent by their clients`, {
+        event: "serve.stop",
+        signal,
+      });
+      log.flush();
+      void server?.destroy();
     },
     stopping: () => stopping,
   });
   void sink.failed.then((error) => resolveStop({ kind: "output", error }));
-  server.on("error", (error) => resolveStop({ kind: "server", error }));
-  server.on("clientError", (err, info) => {
-    const code = (err as { code?: unknown }).code;
-    io.err(
-      `outlast ${NAME}: ${clientLabel(info)}: ${typeof code === "string" && !err.message.includes(code) ? `${code}: ` : ""}${oneLine(err)}\n`,
-    );
-  });
-  server.on("handlerError", (err, info) => {
-    // Our handler fails only when the output does; that is reported once, below.
-    if (config.debug)
-      io.err(
-        `outlast ${NAME}: clientId ${JSON.stringify(info.clientId)} seq ${info.seq}: not written: ${oneLine(err)}\n`,
-      );
-  });
+
+  const handler = ops.observer.wrap((m) => sink.write(formatMessage(config.format, m)));
+  const makeServer = (): Server => {
+    let created: Server;
+    try {
+      const options: ServerOptions = {
+        onMessage: handler,
+        ...(config.state === undefined ? {} : { state: config.state }),
+        ...(tls === undefined ? {} : { tls }),
+        ...(credentials === undefined ? {} : { authenticate: credentialsAuthenticator(credentials) }),
+        ...(config.maxFrameBytes === undefined ? {} : { maxFrameBytes: config.maxFrameBytes }),
+        ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
+      };
+      created = createServer(options);
+    } catch (err) {
+      // node:tls rejects an unusable certificate or key here (ERR_OSSL_PEM_NO_START_LINE, key mismatch, ...).
+      if (tls !== undefined && !isOutlastError(err))
+        throw new Error(`cannot use --tls-cert ${config.tls?.cert} / --tls-key ${config.tls?.key}: ${oneLine(err)}`, {
+          cause: err,
+        });
+      throw err;
+    }
+    ops.watch(created);
+    created.on("error", (error) => resolveStop({ kind: "server", error }));
+    created.on("handlerError", (err, info) => {
+      // Our handler fails only when the output does; that is reported once, below.
+      log.debug(`clientId ${JSON.stringify(info.clientId)} seq ${info.seq}: not written: ${oneLine(err)}`, {
+        event: "handler.failed",
+        clientId: info.clientId,
+        seq: info.seq,
+      });
+    });
+    return created;
+  };
 
   try {
-    const bound = await server.listen(config.listen).catch((err: unknown) => {
-      throw startFailure(err, config);
-    });
+    // With --metrics an orchestrator watches /readyz: a locked state directory (the previous
+    // server still running) is waited for, not ready, instead of exiting.
+    let bound: { host: string; port: number } | undefined;
+    let running: Server | undefined;
+    let waitingForLock = false;
+    while (bound === undefined || running === undefined) {
+      running = server = makeServer();
+      try {
+        bound = await running.listen(config.listen);
+      } catch (err) {
+        if (config.metrics === undefined || !isOutlastError(err, "OUTLAST_STATE_LOCKED"))
+          throw startFailure(err, config);
+        const detail = oneLine(startFailure(err, config));
+        readiness.mark("state", false, detail);
+        if (!waitingForLock)
+          log.warn(`${detail}; waiting for it (not ready)`, { event: "state.locked", code: err.code });
+        waitingForLock = true;
+        if ((await Promise.race([delay(LOCK_RETRY_MS), stopped])) !== undefined) {
+          log.info("stopped while waiting for the state directory", { event: "serve.stopped" });
+          return EXIT_OK;
+        }
+      }
+    }
     if (config.state === undefined)
-      io.err(
-        `outlast ${NAME}: no --state: dedup state is in memory only; after a restart, messages resent by clients are written again\n`,
+      log.warn(
+        "no --state: dedup state is in memory only; after a restart, messages resent by clients are written again",
+        {
+          event: "state.memory",
+        },
       );
-    io.err(
-      `outlast ${NAME}: listening on ${tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}\n`,
-    );
+    readiness.mark("state", true, config.state === undefined ? "in memory (no --state)" : `${config.state} open`);
+    const address = `${tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}`;
+    readiness.mark("listening", true, address);
+    log.info(`listening on ${address}`, { event: "serve.listening", address });
 
     const stop = await stopped;
     stopping = true;
+    readiness.mark("listening", false, "stopping");
     let code = EXIT_OK;
     switch (stop.kind) {
-      case "signal":
-        io.err(
-          `outlast ${NAME}: ${stop.signal}: draining connections${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}\n`,
+      case "signal": {
+        ops.observer.draining = true;
+        const connections = running.stats().connections;
+        log.info(
+          `${stop.signal}: draining connections: ${connections} clients sent elsewhere over ${config.drainWindowMs} ms, at most ${config.drainTimeoutMs} ms${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}`,
+          { event: "serve.draining", signal: stop.signal, connections, windowMs: config.drainWindowMs },
         );
-        await server.close();
+        if (!(await within(running.drain({ windowMs: config.drainWindowMs }), config.drainTimeoutMs))) {
+          log.error(
+            `the drain did not finish within --drain-timeout ${config.drainTimeoutMs} ms; stopping at once (unacknowledged messages will be resent by their clients)`,
+            { event: "serve.drainTimeout", connections: running.stats().connections },
+          );
+          await running.destroy();
+          code = EXIT_FAILURE;
+        }
         break;
+      }
       case "output": {
         const epipe = (stop.error as NodeJS.ErrnoException).code === "EPIPE" && sink.name === "stdout";
-        io.err(
-          epipe
-            ? `outlast ${NAME}: the reader of stdout went away (EPIPE); stopping; messages not written were not acknowledged and will be resent\n`
-            : formatFailure(
-                NAME,
-                new Error(
-                  `cannot write to ${sink.name}: ${oneLine(stop.error)}; stopping; messages not written were not acknowledged`,
-                  { cause: stop.error },
-                ),
-                config.debug,
-              ),
-        );
-        await server.close();
+        if (epipe)
+          log.warn(
+            "the reader of stdout went away (EPIPE); stopping; messages not written were not acknowledged and will be resent",
+            { event: "output.closed", code: "EPIPE" },
+          );
+        else
+          logFailure(
+            log,
+            config,
+            new Error(
+              `cannot write to ${sink.name}: ${oneLine(stop.error)}; stopping; messages not written were not acknowledged`,
+              { cause: stop.error },
+            ),
+          );
+        await running.close();
         if (!epipe) code = EXIT_FAILURE;
         break;
       }
       case "server":
         // The server destroyed itself (its state directory failed).
-        io.err(formatFailure(NAME, stop.error, config.debug));
-        await server.destroy();
+        logFailure(log, config, stop.error);
+        await running.destroy();
         code = EXIT_FAILURE;
         break;
       default: {
@@ -401,14 +523,16 @@ async function runServer(config: ServeConfig, io: CommandIo): Promise<number> {
         return never;
       }
     }
-    const s = server.stats();
-    io.err(
-      `outlast ${NAME}: stopped; ${countOf(s.messagesProcessed, "message")} written, ${countOf(s.duplicatesSkipped, "duplicate")} skipped\n`,
+    const s = running.stats();
+    log.info(
+      `stopped; ${countOf(s.messagesProcessed, "message")} written, ${countOf(s.duplicatesSkipped, "duplicate")} skipped`,
+      { event: "serve.stopped", messages: s.messagesProcessed, duplicates: s.duplicatesSkipped },
     );
     return code;
   } finally {
-    await server.destroy();
+    await server?.destroy();
     await sink.close();
+    await ops.close();
     removeSignals();
   }
 }
@@ -423,12 +547,14 @@ export const serve: Command = {
       return EXIT_OK;
     }
     const removeUncaught = reportUncaught(NAME, config.debug);
+    const log = await createLog({ command: NAME, format: config.logFormat, level: config.logLevel, write: io.err });
     try {
-      return await runServer(config, io);
+      return await runServer(config, log);
     } catch (err) {
-      io.err(formatFailure(NAME, err, config.debug));
+      logFailure(log, config, err);
       return EXIT_FAILURE;
     } finally {
+      log.flush();
       removeUncaught();
     }
   },
