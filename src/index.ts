@@ -21,4 +21,38 @@ export type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox/out
 export { systemClock, ManualClock } from "./errors/clock.js";
 export type { Clock, Timer } from "./errors/clock.js";
 
-export * from "./errors/index.js";
+// outlast/errors, re-exported by name (src/errors/index.ts lists the same API).
+export {
+  classify,
+  describeCode,
+  isConnectionError,
+  isOutlastError,
+  isOutlastErrorCode,
+  KINDS,
+  OUTLAST_ERROR_CODES,
+  OutlastError,
+  registerClassifier,
+  RETIRED_OUTLAST_ERROR_CODES,
+  retry,
+} from "./errors/index.js";
+export type {
+  AnyOutlastError,
+  Classification,
+  ClassifierRule,
+  ClassifyOptions,
+  CodeDescription,
+  Delivered,
+  DetailsOf,
+  DropDetails,
+  Kind,
+  OutlastErrorCode,
+  OutlastErrorDetails,
+  OutlastErrorOptions,
+  PeerErrorCode,
+  PeerErrorDetails,
+  Platform,
+  RetryAttempt,
+  RetryEvent,
+  RetryOptions,
+  Verdict,
+} from "./errors/index.js";

@@ -166,11 +166,6 @@ export class Connection {
     this.#linger();
   }
 
-  /** Marks the link as draining (close() waiting for acks); frames are handled as before. */
-  drain(): void {
-    if (this.#link === "open") this.#link = "draining";
-  }
-
   /** Ends the socket at once; onClose follows with `err`. */
   destroy(err?: Error): void {
     if (this.#closed) return;

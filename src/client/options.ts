@@ -64,7 +64,6 @@ export interface ConnectOptions {
 
 export interface ResolvedOptions {
   readonly clientId: string;
-  readonly clientIdGiven: boolean;
   readonly token: Uint8Array;
   readonly tls: TlsConnectionOptions;
   readonly outbox: Outbox;
@@ -212,7 +211,6 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
 
   return {
     clientId,
-    clientIdGiven: o.clientId !== undefined,
     token,
     tls: o.tls ?? {},
     outbox,

@@ -26,7 +26,7 @@ export const systemClock: Clock = {
 };
 
 /**
- * A clock for tests: time moves only when `advance()` or `runAll()` is called.
+ * A clock for tests: time moves only when `advance()` or `runNext()` is called.
  * Timers fire in deadline order (ties in creation order).
  */
 export class ManualClock implements Clock {
@@ -60,13 +60,6 @@ export class ManualClock implements Clock {
   /** Number of timers waiting to fire. */
   get pending(): number {
     return this.#timers.size;
-  }
-
-  /** Deadline of the next timer, or undefined. */
-  nextAt(): number | undefined {
-    let min: number | undefined;
-    for (const t of this.#timers.values()) if (min === undefined || t.at < min) min = t.at;
-    return min;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */

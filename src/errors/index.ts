@@ -7,6 +7,8 @@ export { describeCode } from "./describe-code.js";
 export type { CodeDescription } from "./describe-code.js";
 export { registerClassifier } from "./registry.js";
 export type { ClassifierRule } from "./registry.js";
+export { systemClock, ManualClock } from "./clock.js";
+export type { Clock, Timer } from "./clock.js";
 export { retry } from "./retry.js";
 export type { RetryAttempt, RetryEvent, RetryOptions } from "./retry.js";
 export {

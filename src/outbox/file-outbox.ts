@@ -25,7 +25,7 @@ import { nodeFs } from "./log/fs-layer.js";
 import { GroupCommit, metaRecord } from "./log/group-commit.js";
 import { outboxIoError } from "./log/io-errors.js";
 import { OutboxLock } from "./log/lock.js";
-import { BODY_HEADER_BYTES, MAX_BODY_BYTES, RECORD_OVERHEAD_BYTES } from "./log/record-format.js";
+import { BODY_HEADER_BYTES, MAX_BODY_BYTES } from "./log/record-format.js";
 import { RecordIndex } from "./log/record-index.js";
 import type { RecoveryReport } from "./log/recovery.js";
 import { recover } from "./log/recovery.js";
@@ -291,6 +291,3 @@ export class FileOutbox implements Outbox {
     }
   }
 }
-
-/** Bytes a record of `payloadBytes` takes in the log (for sizing maxBytes). */
-export const FILE_OUTBOX_RECORD_OVERHEAD_BYTES = RECORD_OVERHEAD_BYTES;
