@@ -1,7 +1,7 @@
 // outlast: get every message from a client to a server over TCP/TLS on networks that drop all the time.
 
 export { connect, Client, DEFAULT_CLOSE_TIMEOUT_MS } from "./client/client.js";
-export type { ClientEvents, DeliveredEvent, DroppedEvent, StateChangeEvent } from "./client/client.js";
+export type { ClientEvents, DeliveredEvent, DroppedEvent, RecoveredEvent, StateChangeEvent } from "./client/client.js";
 export type { SendOptions, SendResult } from "./client/delivery.js";
 export { DEFAULTS } from "./client/options.js";
 export type { BackoffConnectOptions, ConnectOptions, WhenFull } from "./client/options.js";

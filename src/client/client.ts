@@ -50,6 +50,12 @@ export interface StateChangeEvent {
   readonly delayMs?: number;
 }
 
+export interface RecoveredEvent {
+  /** Messages found in the outbox when it opened. */
+  readonly messages: number;
+  readonly bytes: number;
+}
+
 export interface DeliveredEvent {
   readonly seq: number;
   /** Write-to-acknowledgement time of this message (ms). */
@@ -66,6 +72,8 @@ export interface ClientEvents {
   stateChange: [event: StateChangeEvent];
   delivered: [event: DeliveredEvent];
   dropped: [event: DroppedEvent];
+  /** The outbox opened holding messages stored by an earlier run (a durable outbox after a restart): they are delivered first. */
+  recovered: [event: RecoveredEvent];
   /** Non-connection problems only (certificate, rejected credentials, protocol version, a failed outbox). */
   error: [error: Error];
   closed: [];
@@ -109,7 +117,10 @@ export class Client extends EventEmitter<ClientEvents> {
       (clientId) => {
         if (this.#sm.state.name === "closed") return;
         this.#clientId = clientId;
+        const recovered = this.#o.outbox.count;
+        this.#stats.recovered = recovered;
         this.#delivery.ready();
+        if (recovered > 0) this.emit("recovered", { messages: recovered, bytes: this.#o.outbox.bytes });
         if (this.#sm.state.name === "connecting") this.#startConnection(this.#sm.state.attempt, false);
       },
       (err: unknown) => {
@@ -183,6 +194,7 @@ export class Client extends EventEmitter<ClientEvents> {
       inFlightBytes: this.#delivery.window.bytes,
       sent: s.sent,
       resends: s.resends,
+      recovered: s.recovered,
       acknowledged: s.acknowledged,
       duplicatesSkipped: s.duplicatesSkipped,
       drops: { ...s.drops },

@@ -12,6 +12,7 @@ import { OutlastError } from "../errors/outlast-error.js";
 import { errorFromFrame, makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame, writeMessageHeader } from "../protocol/frame-encoder.js";
 import { FrameDecoder } from "../protocol/frame-decoder.js";
+import { describeForeignPeer, recognizeForeignPeer } from "../protocol/foreign-peer.js";
 import type { ClientLinkState } from "../protocol/frame-rules.js";
 import { clientFrameRule } from "../protocol/frame-rules.js";
 import type { Frame, HelloFrame, WelcomeFrame } from "../protocol/frames.js";
@@ -58,6 +59,10 @@ export class Connection {
   #error: Error | undefined;
   #goodbye = false;
   #closed = false;
+  /** Until the first bytes from the server arrive: they are checked for a peer that is not outlast. */
+  #sniffing = true;
+  readonly #href: string;
+  readonly #secure: boolean;
   /** The server's maxFrameBytes (after WELCOME). */
   peerMaxFrameBytes = 0;
 
@@ -65,6 +70,8 @@ export class Connection {
     this.#o = options;
     this.#events = events;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.#href = endpoint.href;
+    this.#secure = endpoint.secure;
     this.#hello = {
       type: "hello",
       minVersion: SUPPORTED_VERSIONS[0] ?? PROTOCOL_VERSION,
@@ -198,6 +205,19 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     this.#heartbeat?.heard();
+    if (this.#sniffing) {
+      // The first bytes of the answer to HELLO: a web server or a TLS server is named as such (src/protocol/foreign-peer.ts).
+      this.#sniffing = false;
+      const peer = recognizeForeignPeer(chunk);
+      if (peer !== undefined) {
+        this.#protocolViolation(
+          new OutlastError("OUTLAST_PROTOCOL_ERROR", describeForeignPeer(peer, this.#href), {
+            details: { peer: peer.kind },
+          }),
+        );
+        return;
+      }
+    }
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -306,11 +326,15 @@ export class Connection {
         return;
       }
       // The server's FIN without GOODBYE or ERROR: a crash, or a proxy or NAT box closing.
+      // Not a byte in answer to HELLO on a plain link: what a TLS server does with plain text.
+      const unanswered = this.#sniffing && this.#link === "handshaking" && !this.#secure;
       this.#error = new OutlastError(
         "OUTLAST_CONNECTION_CLOSED",
-        `server closed the connection without GOODBYE while ${this.#link}`,
+        unanswered
+          ? `${this.#href} closed the connection without answering HELLO, as a TLS server does with plain text: if it serves TLS, use tls:// instead of tcp://`
+          : `server closed the connection without GOODBYE while ${this.#link}`,
         {
-          details: { link: this.#link },
+          details: unanswered ? { link: this.#link, unanswered: true } : { link: this.#link },
         },
       );
     }

@@ -16,6 +16,8 @@ export interface ClientStats {
   readonly sent: number;
   /** Message frames written again after a reconnect. */
   readonly resends: number;
+  /** Messages found in the outbox when it opened (stored by an earlier run); delivered first. */
+  readonly recovered: number;
   /** Messages acknowledged by the server. */
   readonly acknowledged: number;
   /** Resends the server skipped as duplicates (ACK.duplicates) plus records already covered by WELCOME.lastSeq. */
@@ -33,6 +35,7 @@ const SAMPLES = 4096;
 export class StatsCounters {
   sent = 0;
   resends = 0;
+  recovered = 0;
   acknowledged = 0;
   duplicatesSkipped = 0;
   readonly drops: Record<DropReason, number> = { full: 0, expired: 0, tooLarge: 0 };

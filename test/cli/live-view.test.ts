@@ -125,3 +125,29 @@ test("widgets: the bar fills by eighths; truncate keeps escape codes whole", () 
   assert.equal(progressBar(0.5, 4, false), "##--");
   assert.equal(stripAnsi(truncate("\x1b[32mgreen text\x1b[39m", 5)), "gree…");
 });
+
+test("LiveRegion with plainOnChange: an unchanged progress line is printed once, a changed one again", async () => {
+  const out = new PassThrough();
+  const text = collect(out);
+  let calls = 0;
+  let line = "idle";
+  let sixth: () => void = () => {};
+  const sixthCall = new Promise<void>((resolve) => (sixth = resolve));
+  const region = new LiveRegion(out, {
+    frame: () => [],
+    line: () => {
+      if (++calls === 3) line = "moved";
+      if (calls === 6) sixth();
+      return line;
+    },
+    tty: false,
+    plainIntervalMs: 1,
+    plainOnChange: true,
+  });
+  region.start();
+  const alive = setInterval(() => {}, 60_000); // the region's timer is unref'd: keep the test's event loop running
+  await sixthCall; // six progress ticks: "idle" twice, then "moved" four times
+  clearInterval(alive);
+  region.stop();
+  assert.equal(text(), "idle\nmoved\n");
+});

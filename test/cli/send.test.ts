@@ -94,7 +94,8 @@ test("send reads files in order with --framing length-prefixed and raw, and the 
     join(dir, "ob2"),
   ]);
   assert.equal(bad.exit.code, 1);
-  assert.match(bad.stderr, /outlast send: the input ends inside message 2/);
+  assert.match(bad.stderr, /^outlast send: stopped reading at an input error: the input ends inside message 2/m);
+  assert.match(bad.stderr, /^outlast send: 1 message read before the input error, all acknowledged by /m);
   assert.doesNotMatch(bad.stderr, /^\s+at /m);
 });
 

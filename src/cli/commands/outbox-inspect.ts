@@ -6,8 +6,7 @@
  * acknowledges everything, then closes it.
  */
 
-import { readdir, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, stat } from "node:fs/promises";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { FileOutbox } from "../../outbox/file-outbox.js";
 import { inspectOutbox, quarantineFiles, type OutboxInspection } from "../../outbox/inspect.js";
@@ -91,11 +90,4 @@ export async function purgeSummary(outbox: FileOutbox): Promise<PurgeSummary> {
     bytes: outbox.bytes,
     quarantined: await quarantineFiles(nodeFs, outbox.dir),
   };
-}
-
-/** Removes every stored message (acknowledged as if delivered: the clientId and next seq are kept) and the quarantined parts. */
-export async function purgeOpen(outbox: FileOutbox): Promise<void> {
-  if (outbox.nextSeq > 1) outbox.acknowledge(outbox.nextSeq - 1);
-  await outbox.sync();
-  await rm(join(outbox.dir, QUARANTINE_DIR), { recursive: true, force: true });
 }

@@ -9,7 +9,8 @@ import { createInterface } from "node:readline/promises";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
 import { formatFailure, readOptions, reportUncaught } from "../config.js";
 import { countOf, formatBytes, formatCount, formatDuration } from "../live/widgets.js";
-import { inspectDir, openOutbox, purgeOpen, purgeSummary, type InspectReport } from "./outbox-inspect.js";
+import { purgeOutbox } from "../../outbox/purge.js";
+import { inspectDir, openOutbox, purgeSummary, type InspectReport } from "./outbox-inspect.js";
 
 const NAME = "outbox";
 
@@ -129,7 +130,7 @@ async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> 
       io.err(`outlast ${NAME}: nothing deleted\n`);
       return EXIT_FAILURE;
     }
-    await purgeOpen(outbox);
+    await purgeOutbox(outbox);
     io.err(`outlast ${NAME}: purged ${what} from ${dir}\n`);
     return EXIT_OK;
   } finally {

@@ -154,3 +154,27 @@ async function* lengthPrefixed(chunks: AsyncIterable<Buffer>, maxMessageBytes: n
       `the input ends inside message ${index + 1} (${pending.length} bytes after the last whole message)`,
     );
 }
+
+/** An error reading or cutting the input (not the client's): what was read before it is still delivered. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+/** The messages of `--framing` cut from the inputs; any error of the input itself becomes an InputError. */
+export async function* inputMessages(
+  c: { readonly inputs: readonly string[]; readonly follow: boolean; readonly framing: Framing },
+  maxMessageBytes: number,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer> {
+  const messages = frameMessages(readInputs(c.inputs, c.follow, signal), c.framing, maxMessageBytes);
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await messages.next();
+    } catch (err) {
+      throw new InputError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+    if (next.done === true) return;
+    yield next.value;
+  }
+}

@@ -5,30 +5,31 @@
  * next run.
  */
 
-import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { connect, type Client, type ConnectOptions, type StateChangeEvent } from "../../index.js";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { FileOutbox } from "../../outbox/file-outbox.js";
+import { inspectOutbox } from "../../outbox/inspect.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/frames.js";
 import { MESSAGE_HEADER_BYTES } from "../../protocol/limits.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import {
-  EXIT_INTERRUPTED,
-  formatFailure,
-  oneLine,
-  parseChoice,
-  parseDurationMs,
-  readOptions,
-  reportUncaught,
-} from "../config.js";
+import { formatFailure, oneLine, parseChoice, parseDurationMs, readOptions, reportUncaught } from "../config.js";
 import { colorsWanted, painter } from "../live/ansi.js";
 import { LiveRegion } from "../live/live-region.js";
-import { formatCount, formatDuration } from "../live/widgets.js";
-import { FRAMINGS, frameMessages, readInputs, type Framing } from "./send-framing.js";
+import { countOf, formatCount, formatDuration } from "../live/widgets.js";
+import { readNamed } from "../read-named.js";
+import { onStopSignals } from "../stop-signals.js";
+import {
+  describeSendFailure,
+  recoveryCommand,
+  wrongPeerNotice,
+  type SendFailure,
+  type SendFlags,
+} from "./send-report.js";
+import { FRAMINGS, InputError, inputMessages, type Framing } from "./send-framing.js";
 
 const NAME = "send";
 const DEFAULT_DRAIN_TIMEOUT = "5s";
@@ -124,6 +125,8 @@ interface SendConfig {
   readonly token: string | undefined;
   readonly tokenFile: string | undefined;
   readonly tls: { ca?: string; cert?: string; key?: string; servername?: string } | undefined;
+  /** What the end-of-run messages need: the URL, the outbox and the connection flags to repeat. */
+  readonly flags: SendFlags;
   readonly debug: boolean;
 }
 
@@ -182,27 +185,35 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig
   if (v["tls-cert"] !== undefined) tls["cert"] = v["tls-cert"];
   if (v["tls-key"] !== undefined) tls["key"] = v["tls-key"];
   if (v["tls-servername"] !== undefined) tls["servername"] = v["tls-servername"];
+  const url = urls.map((u) => u.href.replace(/\/$/, "")).join(",");
+  const outbox = resolve(v.outbox ?? defaultOutboxDir(urls, env));
+  // The connection flags given on the command line go into the "next outlast send" hint (an OUTLAST_* variable stays set).
+  const repeat: string[] = [];
+  for (const name of ["token-file", "tls-ca", "tls-cert", "tls-key", "tls-servername"] as const) {
+    const value = v[name];
+    if (value !== undefined && source(name) === `--${name}`) repeat.push(`--${name}`, value);
+  }
+  if (v.token !== undefined && source("token") === "--token") repeat.push("--token", "TOKEN");
   return {
-    url: urls.map((u) => u.href.replace(/\/$/, "")).join(","),
+    url,
     inputs,
     framing: v.framing === undefined ? "lines" : parseChoice(v.framing, FRAMINGS, source("framing")),
-    outbox: resolve(v.outbox ?? defaultOutboxDir(urls, env)),
+    outbox,
     follow: v.follow,
     drainTimeoutMs: parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout")),
     clientId: v["client-id"],
     token: v.token,
     tokenFile: v["token-file"],
     tls: secure ? tls : undefined,
+    flags: {
+      url,
+      outbox,
+      repeat,
+      hasCa: v["tls-ca"] !== undefined,
+      hasServername: v["tls-servername"] !== undefined,
+    },
     debug: v.debug,
   };
-}
-
-async function readNamed(file: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${oneLine(err)}`, { cause: err });
-  }
 }
 
 async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise<ConnectOptions> {
@@ -225,49 +236,39 @@ async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise<Connec
   };
 }
 
-/** How many messages are stored in `dir` now (opens the outbox after the client released it). */
+/** How many messages are stored in `dir` now: read without the lock, writing nothing. */
 async function storedCount(dir: string): Promise<number | undefined> {
-  const outbox = new FileOutbox(dir);
   try {
-    await outbox.open("");
-    return outbox.count;
+    return (await inspectOutbox(dir)).messages;
   } catch {
     return undefined;
-  } finally {
-    await outbox.close();
   }
 }
 
+/** Why the run stopped before every message read was acknowledged. */
 type Stop =
-  { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "failure"; readonly error: Error };
+  | { readonly kind: "signal"; readonly signal: NodeJS.Signals }
+  | { readonly kind: "failure"; readonly failure: SendFailure };
 
 async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   await mkdir(c.outbox, { recursive: true }).catch((err: unknown) => {
-    throw new Error(`cannot create the outbox directory ${c.outbox}: ${oneLine(err)}`, { cause: err });
+    const code = (err as { code?: unknown }).code;
+    const fix =
+      code === "EACCES" || code === "EPERM"
+        ? "this user may not create it; pass an --outbox this user can write"
+        : `${oneLine(err)}; pass another --outbox`;
+    throw new Error(`cannot create the outbox directory ${c.outbox}: ${fix}`, { cause: err });
   });
   const outbox = new FileOutbox(c.outbox);
   const options = await connectOptions(c, outbox);
   const started = performance.now();
   let read = 0;
   let earlier = 0;
-  const onOpen = (m: unknown): void => {
-    const e = m as { dir?: string; count?: number };
-    if (e.dir !== c.outbox) return;
-    unsubscribe("outlast:outbox:open", onOpen); // only our client's open, not storedCount()'s
-    if (typeof e.count === "number" && e.count > 0) {
-      earlier = e.count;
-      live.log(
-        `outlast ${NAME}: ${formatCount(e.count)} messages from an earlier run are stored in ${c.outbox}; delivering them first`,
-      );
-    }
-  };
-  subscribe("outlast:outbox:open", onOpen);
 
   let client: Client;
   try {
     client = connect(c.url, options);
   } catch (err) {
-    unsubscribe("outlast:outbox:open", onOpen);
     if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(oneLine(err));
     throw err;
   }
@@ -282,7 +283,8 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
         : paint("yellow", `${client.state}${lastCause === "" ? "" : ` (${lastCause})`}`);
     return `outlast ${NAME}: ${formatCount(read)} read · ${formatCount(s.acknowledged)} acknowledged · ${formatCount(s.queuedMessages)} queued · link ${link} → ${c.url}`;
   };
-  const live = new LiveRegion(process.stderr, { frame: () => [status()], line: status });
+  // Off a terminal a progress line only when something changed (an idle --follow prints nothing).
+  const live = new LiveRegion(process.stderr, { frame: () => [status()], line: status, plainOnChange: true });
 
   let resolveStop: (stop: Stop) => void = () => {};
   const stopped = new Promise<Stop>((r) => (resolveStop = r));
@@ -294,28 +296,38 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     reading.abort();
     resolveStop(s);
   };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stop?.kind === "signal") {
+  const removeSignals = onStopSignals({
+    first: (signal) => requestStop({ kind: "signal", signal }),
+    again: (signal) => {
       live.stop();
       io.err(
         `outlast ${NAME}: ${signal} again: stopping at once; messages not acknowledged stay stored in ${c.outbox}\n`,
       );
-      void client.destroy().finally(() => process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15));
-      return;
-    }
-    requestStop({ kind: "signal", signal });
+      return client.destroy();
+    },
+  });
+  client.on("recovered", (e) => {
+    earlier = e.messages;
+    live.log(
+      `outlast ${NAME}: ${countOf(e.messages, "message")} from an earlier run ${e.messages === 1 ? "is" : "are"} stored in ${c.outbox}; delivering ${e.messages === 1 ? "it" : "them"} first`,
+    );
+  });
+  // A peer that does not speak outlast (a web server, TLS on a tcp:// URL, plain text on a tls:// one): said once; the client keeps retrying.
+  const told = new Set<string>();
+  const tellOnce = (key: string, text: string): void => {
+    if (told.has(key)) return;
+    told.add(key);
+    live.log(`outlast ${NAME}: ${text}; still retrying (Ctrl-C to stop: what was read stays stored)`);
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const wrongPeer = (err: Error | undefined): boolean => {
+    const notice = err === undefined ? undefined : wrongPeerNotice(err);
+    if (notice !== undefined) tellOnce(notice.key, notice.text);
+    return notice !== undefined;
+  };
   client.on("error", (err: Error) => {
+    if (wrongPeer(err)) return;
     // Problems a person must fix (credentials, certificate, a locked or failed outbox): stop.
-    const locked = isOutlastError(err, "OUTLAST_OUTBOX_LOCKED");
-    requestStop({
-      kind: "failure",
-      error: locked
-        ? new Error(`${oneLine(err).replace(/pass another outbox$/, "pass another --outbox")}`, { cause: err })
-        : err,
-    });
+    requestStop({ kind: "failure", failure: describeSendFailure(err, c.flags) });
   });
   let dropped = 0;
   client.on("dropped", () => {
@@ -324,20 +336,18 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
   });
   client.on("stateChange", (e: StateChangeEvent) => {
     if (e.to === "waiting") lastCause = e.classification?.code ?? (e.from === "open" ? "GOODBYE" : "closed");
+    if (e.to === "waiting") wrongPeer(e.error);
     if (e.to === "waiting" && e.classification !== undefined && c.debug)
       live.log(`outlast ${NAME}: link lost: ${e.classification.code}; reconnecting`);
   });
 
   live.start();
+  let inputError: InputError | undefined;
   try {
     // Read and store.
     const reader = (async (): Promise<void> => {
       let batch: Promise<unknown>[] = [];
-      for await (const message of frameMessages(
-        readInputs(c.inputs, c.follow, reading.signal),
-        c.framing,
-        MAX_MESSAGE_BYTES,
-      )) {
+      for await (const message of inputMessages(c, MAX_MESSAGE_BYTES, reading.signal)) {
         if (stop !== undefined) break;
         batch.push(client.send(message, { wait: "stored" }));
         read++;
@@ -349,7 +359,13 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
       await Promise.all(batch);
     })();
     const readResult = await Promise.race([reader.then(() => "done" as const), stopped]).catch((err: unknown) => {
-      requestStop({ kind: "failure", error: err instanceof Error ? err : new Error(String(err)) });
+      if (err instanceof InputError) {
+        // Stop reading, but deliver what was read before the error.
+        inputError = err;
+        return "done" as const;
+      }
+      const error = err instanceof Error ? err : new Error(String(err));
+      requestStop({ kind: "failure", failure: describeSendFailure(error, c.flags) });
       return "failed" as const;
     });
     // Deliver: until everything is acknowledged, or a stop asks to drain with a deadline.
@@ -361,34 +377,51 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
       await reader.catch(() => undefined);
       await client.flush({ timeoutMs: c.drainTimeoutMs }).catch(() => undefined);
     }
-    const acknowledged = client.stats().acknowledged;
     await client.close({ timeoutMs: stop === undefined ? 10_000 : 250 });
+    // Counted after close: acknowledgements that arrived while closing count too.
+    const acknowledged = client.stats().acknowledged;
     live.stop();
-    const left = await storedCount(c.outbox);
-    const elapsed = formatDuration(performance.now() - started);
-    if (stop?.kind === "failure") io.err(formatFailure(NAME, stop.error, c.debug));
+    const failure = stop?.kind === "failure" ? stop.failure : undefined;
+    if (failure !== undefined) io.err(formatFailure(NAME, failure.error, c.debug));
+    if (failure !== undefined && outbox.recoveryReport === undefined) {
+      // The outbox never opened (locked, unreadable): this run stored nothing, so there is nothing to resend.
+      if (!failure.storedNothing) io.err(`outlast ${NAME}: the outbox did not open: nothing was stored or sent\n`);
+      return EXIT_FAILURE;
+    }
+    if (inputError !== undefined)
+      io.err(
+        formatFailure(
+          NAME,
+          new Error(`stopped reading at an input error: ${inputError.message}`, { cause: inputError }),
+          c.debug,
+        ),
+      );
     if (dropped > 0)
       io.err(
-        `outlast ${NAME}: ${formatCount(dropped)} messages were dropped, not delivered: larger than the server's maximum frame size (its --max-frame-bytes)\n`,
+        `outlast ${NAME}: ${countOf(dropped, "message was", "messages were")} dropped, not delivered: larger than the server's maximum frame size (its --max-frame-bytes)\n`,
       );
+    const left = await storedCount(c.outbox);
+    const elapsed = formatDuration(performance.now() - started);
+    const fromEarlier = earlier > 0 ? ` (${formatCount(earlier)} from an earlier run)` : "";
     if (left === 0) {
       io.err(
-        `outlast ${NAME}: ${formatCount(acknowledged)} messages acknowledged by ${c.url} in ${elapsed}${earlier > 0 ? ` (${formatCount(earlier)} from an earlier run)` : ""}\n`,
+        inputError === undefined
+          ? `outlast ${NAME}: ${countOf(acknowledged, "message")} acknowledged by ${c.url} in ${elapsed}${fromEarlier}\n`
+          : `outlast ${NAME}: ${countOf(read, "message")} read before the input error, all acknowledged by ${c.url} in ${elapsed}${fromEarlier}\n`,
       );
-      return stop?.kind === "failure" || dropped > 0 ? EXIT_FAILURE : EXIT_OK;
+      return failure !== undefined || inputError !== undefined || dropped > 0 ? EXIT_FAILURE : EXIT_OK;
     }
+    const stored = left === undefined ? "some messages are" : `${countOf(left, "message is", "messages are")}`;
     io.err(
-      `outlast ${NAME}: ${formatCount(acknowledged)} acknowledged; ${left === undefined ? "some messages are" : `${formatCount(left)} messages are`} still stored in ${c.outbox}; ` +
-        `the next \`outlast send ${c.url} --outbox ${c.outbox}\` delivers them\n`,
+      `outlast ${NAME}: ${formatCount(acknowledged)} acknowledged; ${stored} still stored in ${c.outbox}; ` +
+        `the next \`${recoveryCommand(c.flags, failure?.add)}\` delivers them\n`,
     );
     return EXIT_FAILURE;
   } finally {
     live.stop();
-    unsubscribe("outlast:outbox:open", onOpen);
     reading.abort();
     await client.destroy();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeSignals();
   }
 }
 

@@ -23,6 +23,8 @@ export interface LiveRegionOptions {
   readonly fps?: number;
   /** Least time between two plain progress lines (default 1000 ms). */
   readonly plainIntervalMs?: number;
+  /** Off a TTY, print a progress line only when it differs from the last one printed (default false). */
+  readonly plainOnChange?: boolean;
 }
 
 type Out = Writable & { isTTY?: boolean; columns?: number };
@@ -34,6 +36,7 @@ export class LiveRegion {
   #drawn = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #lastPlain: string | undefined;
   readonly #restore = (): void => {
     if (this.tty && !this.#stopped) this.#out.write(ansi.showCursor);
   };
@@ -90,7 +93,9 @@ export class LiveRegion {
 
   #plain(): void {
     const line = this.#o.line?.();
-    if (line !== undefined) this.#out.write(`${line}\n`);
+    if (line === undefined || (this.#o.plainOnChange === true && line === this.#lastPlain)) return;
+    this.#lastPlain = line;
+    this.#out.write(`${line}\n`);
   }
 
   /** Moves to the top of the drawn block and clears every line of it. */

@@ -16,9 +16,13 @@ export function outboxIoError(dir: string, what: string, cause: unknown, fatal: 
   const hint =
     code === "ENOSPC" || code === "EDQUOT"
       ? "free disk space"
-      : fatal
-        ? "the outbox stopped (a failed sync cannot be retried safely); check the disk, then reopen it"
-        : "check the disk";
+      : code === "EACCES" || code === "EPERM"
+        ? "this process may not read or write it: fix its permissions or use another directory"
+        : code === "EROFS"
+          ? "its file system is read-only: use a directory on a writable one"
+          : fatal
+            ? "the outbox stopped (a failed sync cannot be retried safely); check the disk, then reopen it"
+            : "check the disk";
   return new OutlastError("OUTLAST_OUTBOX_IO", `outbox ${dir}: ${what} failed (${code}); ${hint}`, {
     cause,
     details: { dir, errno: code, fatal },
