@@ -36,8 +36,9 @@ export interface OutlastErrorDetails {
   OUTLAST_MESSAGE_EXPIRED: DropDetails;
   /** `maxFrameBytes` when the server's limit (not the outbox's) was exceeded. */
   OUTLAST_MESSAGE_TOO_LARGE: { readonly bytes: number; readonly maxFrameBytes?: number } | DropDetails;
-  /** `frame`: the frame type at fault; `state`: the connection's state when it came. */
-  OUTLAST_PROTOCOL_ERROR: { readonly frame?: string; readonly state?: string } | PeerErrorDetails;
+  /** `frame`: the frame type at fault; `state`: the connection's state when it came; `peer`: what answered instead of outlast (its first bytes). */
+  OUTLAST_PROTOCOL_ERROR:
+    { readonly frame?: string; readonly state?: string; readonly peer?: "http" | "tls" | "ssh" } | PeerErrorDetails;
   OUTLAST_PROTOCOL_VERSION: { readonly requestedClientId?: string; readonly frame?: string } | PeerErrorDetails;
   OUTLAST_AUTH_REJECTED: { readonly requestedClientId: string } | PeerErrorDetails;
   OUTLAST_HANDLER_FAILED: PeerErrorDetails;
@@ -48,7 +49,8 @@ export interface OutlastErrorDetails {
     | { readonly timeoutMs: number }
     | PeerErrorDetails;
   OUTLAST_CONNECT_TIMEOUT: { readonly connectTimeoutMs: number; readonly phase: string };
-  OUTLAST_CONNECTION_CLOSED: { readonly link: string };
+  /** `unanswered`: a plain link closed before a byte answered HELLO (what a TLS server does). */
+  OUTLAST_CONNECTION_CLOSED: { readonly link: string; readonly unanswered?: boolean };
   OUTLAST_OUTBOX_LOCKED: { readonly dir: string; readonly pid: number };
   OUTLAST_OUTBOX_FULL: {
     readonly dir: string;

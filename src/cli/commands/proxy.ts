@@ -160,7 +160,7 @@ export const proxy: Command = {
     } catch (err) {
       if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) {
         // The library names its option (control.host); a CLI user types flags.
-        if ((err.details as { option?: unknown }).option === "control.host")
+        if (err.details.option === "control.host")
           throw new UsageError(
             `--control ${v.control ?? ""} is not a loopback address, and whoever reaches the control endpoint controls the proxy; ` +
               `pass --control-dangerously-allow-remote to serve it there anyway, or use a loopback address like 127.0.0.1:9001`,

@@ -45,7 +45,7 @@ function errnoOf(err: unknown): string | undefined {
 export function describeSendFailure(err: Error, f: SendFlags): SendFailure {
   const plain = (error: Error, add: readonly string[] = []): SendFailure => ({ error, add, storedNothing: false });
   if (isOutlastError(err, "OUTLAST_OUTBOX_LOCKED")) {
-    const pid = (err.details as { pid?: unknown }).pid;
+    const pid = err.details.pid;
     return {
       error: new Error(
         `outbox ${f.outbox} is in use by pid ${String(pid)} (another outlast send?); nothing was stored or sent: wait for it to finish or stop it, or pass another --outbox`,
@@ -56,7 +56,7 @@ export function describeSendFailure(err: Error, f: SendFlags): SendFailure {
     };
   }
   if (isOutlastError(err, "OUTLAST_OUTBOX_IO")) {
-    const errno = (err.details as { errno?: unknown }).errno;
+    const errno = err.details.errno;
     const why =
       errno === "EACCES" || errno === "EPERM"
         ? "this user may not read or write it; fix its permissions (or run as its owner), or pass another --outbox"
@@ -120,10 +120,9 @@ export function recoveryCommand(f: SendFlags, add: readonly string[] = []): stri
  * a web server, TLS on a tcp:// URL, plain text on a tls:// one. `key` says it once per kind.
  */
 export function wrongPeerNotice(err: Error): { readonly key: string; readonly text: string } | undefined {
-  const details = isOutlastError(err) ? (err.details as { peer?: unknown; unanswered?: unknown }) : {};
-  if (isOutlastError(err, "OUTLAST_PROTOCOL_ERROR") && typeof details.peer === "string")
-    return { key: `peer ${details.peer}`, text: oneLine(err) };
-  if (isOutlastError(err, "OUTLAST_CONNECTION_CLOSED") && details.unanswered === true)
+  if (isOutlastError(err, "OUTLAST_PROTOCOL_ERROR") && "peer" in err.details && err.details.peer !== undefined)
+    return { key: `peer ${err.details.peer}`, text: oneLine(err) };
+  if (isOutlastError(err, "OUTLAST_CONNECTION_CLOSED") && err.details.unanswered === true)
     return { key: "unanswered", text: oneLine(err) };
   if (errnoOf(err) === "ERR_SSL_WRONG_VERSION_NUMBER")
     return {
