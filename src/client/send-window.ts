@@ -1,15 +1,24 @@
 /**
  * Messages written on the current connection and not yet acknowledged, bounded
- * by messages and bytes. Fixed-size typed-array ring (capacity =
- * maxInFlightMessages): no allocation per message.
+ * by messages and bytes. A typed-array ring (seq, size, sent-at per entry) that
+ * starts small and doubles as the window fills, up to maxInFlightMessages: an
+ * idle client holds a few hundred bytes, a busy one allocates nothing per
+ * message. When a large window empties it goes back to the small size.
  */
+
+/** Entries of a new window (a power of two). */
+const INITIAL_CAPACITY = 16;
+/** An empty window larger than this shrinks back to INITIAL_CAPACITY. */
+const SHRINK_ABOVE = 64;
+/** Float64 slots per entry: seq, size, sentAtMs. */
+const STRIDE = 3;
 
 export class SendWindow {
   readonly maxMessages: number;
   readonly maxBytes: number;
-  readonly #seqs: Float64Array;
-  readonly #sizes: Float64Array;
-  readonly #sentAt: Float64Array;
+  /** Entry i is at [i * STRIDE, i * STRIDE + STRIDE): seq, size, sentAtMs. Capacity is a power of two. */
+  #ring = new Float64Array(INITIAL_CAPACITY * STRIDE);
+  #mask = INITIAL_CAPACITY - 1;
   #head = 0;
   #count = 0;
   #bytes = 0;
@@ -17,9 +26,6 @@ export class SendWindow {
   constructor(maxMessages: number, maxBytes: number) {
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
-    this.#seqs = new Float64Array(maxMessages);
-    this.#sizes = new Float64Array(maxMessages);
-    this.#sentAt = new Float64Array(maxMessages);
   }
 
   get count(): number {
@@ -28,6 +34,11 @@ export class SendWindow {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Entries the ring holds now (grows on demand; for tests and the footprint). */
+  get capacity(): number {
+    return this.#mask + 1;
   }
 
   /** Messages that may still be added (ignoring bytes). */
@@ -42,15 +53,17 @@ export class SendWindow {
 
   /** Highest seq in the window, or 0. */
   get lastSeq(): number {
-    return this.#count === 0 ? 0 : (this.#seqs[(this.#head + this.#count - 1) % this.maxMessages] as number);
+    return this.#count === 0 ? 0 : (this.#ring[((this.#head + this.#count - 1) & this.#mask) * STRIDE] as number);
   }
 
   add(seq: number, size: number, sentAtMs: number): void {
     if (this.#count === this.maxMessages) throw new Error("outlast client bug: send window overflow");
-    const i = (this.#head + this.#count) % this.maxMessages;
-    this.#seqs[i] = seq;
-    this.#sizes[i] = size;
-    this.#sentAt[i] = sentAtMs;
+    if (this.#count > this.#mask) this.#resize((this.#mask + 1) * 2);
+    const at = ((this.#head + this.#count) & this.#mask) * STRIDE;
+    const ring = this.#ring;
+    ring[at] = seq;
+    ring[at + 1] = size;
+    ring[at + 2] = sentAtMs;
     this.#count++;
     this.#bytes += size;
   }
@@ -60,29 +73,55 @@ export class SendWindow {
    * each in order. Returns how many were removed.
    */
   ackUpTo(seq: number, each: ((seq: number, sentAtMs: number) => void) | undefined): number {
+    const ring = this.#ring;
+    const mask = this.#mask;
     let removed = 0;
     while (this.#count > 0) {
-      const s = this.#seqs[this.#head] as number;
+      const at = this.#head * STRIDE;
+      const s = ring[at] as number;
       if (s > seq) break;
-      if (each !== undefined) each(s, this.#sentAt[this.#head] as number);
-      this.#bytes -= this.#sizes[this.#head] as number;
-      this.#head = (this.#head + 1) % this.maxMessages;
+      if (each !== undefined) each(s, ring[at + 2] as number);
+      this.#bytes -= ring[at + 1] as number;
+      this.#head = (this.#head + 1) & mask;
       this.#count--;
       removed++;
     }
+    if (this.#count === 0) this.#reset();
     return removed;
   }
 
   /** True when `seq` is in the window. */
   has(seq: number): boolean {
     if (this.#count === 0) return false;
-    const first = this.#seqs[this.#head] as number;
+    const first = this.#ring[this.#head * STRIDE] as number;
     return seq >= first && seq <= this.lastSeq;
   }
 
   clear(): void {
-    this.#head = 0;
     this.#count = 0;
     this.#bytes = 0;
+    this.#reset();
+  }
+
+  /** Empty: start at slot 0, and give back a large ring. */
+  #reset(): void {
+    this.#head = 0;
+    if (this.#mask + 1 > SHRINK_ABOVE) {
+      this.#ring = new Float64Array(INITIAL_CAPACITY * STRIDE);
+      this.#mask = INITIAL_CAPACITY - 1;
+    }
+  }
+
+  /** A ring of `capacity` entries (a power of two >= count), entries moved to the front in order. */
+  #resize(capacity: number): void {
+    const ring = new Float64Array(capacity * STRIDE);
+    const old = this.#ring;
+    const oldCapacity = this.#mask + 1;
+    const first = Math.min(this.#count, oldCapacity - this.#head);
+    ring.set(old.subarray(this.#head * STRIDE, (this.#head + first) * STRIDE), 0);
+    if (first < this.#count) ring.set(old.subarray(0, (this.#count - first) * STRIDE), first * STRIDE);
+    this.#ring = ring;
+    this.#mask = capacity - 1;
+    this.#head = 0;
   }
 }

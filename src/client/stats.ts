@@ -25,12 +25,15 @@ export interface ClientStats {
   readonly drops: Readonly<Record<DropReason, number>>;
   /** Connection losses, by Classification kind ("goodbye" when the server said GOODBYE, "closed" when it just closed). */
   readonly reconnects: Readonly<Record<string, number>>;
-  /** Write-to-ack latency over the last 4096 acknowledged messages (ms); 0 when none yet. */
+  /** Write-to-ack latency over the last 1024 acknowledged messages (ms); 0 when none yet. */
   readonly ackLatencyP50Ms: number;
   readonly ackLatencyP99Ms: number;
 }
 
-const SAMPLES = 4096;
+/** Latencies kept for the percentiles: the last SAMPLES acknowledged messages (4 KiB once full). */
+const SAMPLES = 1024;
+/** The sample starts this small and doubles up to SAMPLES, so a new or quiet client holds little. */
+const INITIAL_SAMPLES = 64;
 
 export class StatsCounters {
   sent = 0;
@@ -40,11 +43,20 @@ export class StatsCounters {
   duplicatesSkipped = 0;
   readonly drops: Record<DropReason, number> = { full: 0, expired: 0, tooLarge: 0 };
   readonly reconnects: Record<string, number> = {};
-  readonly #latency = new Float64Array(SAMPLES);
+  /** Float32: ms to ~7 significant digits, half the memory of Float64. */
+  #latency: Float32Array | undefined;
   #latencyCount = 0;
 
   recordLatency(ms: number): void {
-    this.#latency[this.#latencyCount++ % SAMPLES] = ms;
+    let sample = this.#latency;
+    const n = this.#latencyCount;
+    if (sample === undefined || (n === sample.length && n < SAMPLES)) {
+      const grown = new Float32Array(sample === undefined ? INITIAL_SAMPLES : Math.min(SAMPLES, n * 2));
+      if (sample !== undefined) grown.set(sample);
+      this.#latency = sample = grown;
+    }
+    sample[n & (SAMPLES - 1)] = ms;
+    this.#latencyCount = n + 1;
   }
 
   countReconnect(kind: string): void {
@@ -54,7 +66,7 @@ export class StatsCounters {
   /** [p50, p99] of the latency sample. */
   percentiles(): [number, number] {
     const n = Math.min(this.#latencyCount, SAMPLES);
-    if (n === 0) return [0, 0];
+    if (n === 0 || this.#latency === undefined) return [0, 0];
     const sorted = this.#latency.slice(0, n).sort();
     const at = (p: number): number => sorted[Math.min(n - 1, Math.ceil(p * n) - 1)] as number;
     return [at(0.5), at(0.99)];

@@ -19,7 +19,7 @@ export interface RecordQueueOptions {
 }
 
 export class RecordQueue {
-  readonly #records = new RingDeque<OutboxRecord>(1024);
+  readonly #records = new RingDeque<OutboxRecord>();
   /** Parallel to #records when tagged; undefined otherwise. */
   readonly #tags: RingDeque<number> | undefined;
   readonly #onRelease: ((tag: number) => void) | undefined;
@@ -28,7 +28,7 @@ export class RecordQueue {
 
   constructor(options: RecordQueueOptions = {}) {
     this.#onRelease = options.onRelease;
-    this.#tags = options.onRelease === undefined ? undefined : new RingDeque<number>(1024);
+    this.#tags = options.onRelease === undefined ? undefined : new RingDeque<number>();
   }
 
   /** Live (not dropped) records. */
