@@ -42,7 +42,8 @@ export interface OutlastErrorDetails {
   OUTLAST_PROTOCOL_VERSION: { readonly requestedClientId?: string; readonly frame?: string } | PeerErrorDetails;
   OUTLAST_AUTH_REJECTED: { readonly requestedClientId: string } | PeerErrorDetails;
   OUTLAST_HANDLER_FAILED: PeerErrorDetails;
-  OUTLAST_SERVER_BUSY: { readonly maxConnections: number } | PeerErrorDetails;
+  /** `stream`: a gateway whose stream does not answer (NATS unavailable). */
+  OUTLAST_SERVER_BUSY: { readonly maxConnections: number } | { readonly stream: string } | PeerErrorDetails;
   /** The client's heartbeat names `heartbeatTimeoutMs` and `silentMs`; the server's idle limit, `timeoutMs`. */
   OUTLAST_HEARTBEAT_TIMEOUT:
     | { readonly heartbeatTimeoutMs: number; readonly silentMs: number }
@@ -66,6 +67,12 @@ export interface OutlastErrorDetails {
   OUTLAST_STATE_LOCKED: { readonly dir: string; readonly pid: number };
   OUTLAST_STATE_CORRUPT: { readonly path: string };
   OUTLAST_STATE_IO: { readonly dir: string };
+  /** A gateway's stream: `setting` is the stream setting that is unsafe, `value` what it is. */
+  OUTLAST_STREAM_UNSAFE: { readonly stream: string; readonly setting: string; readonly value: unknown };
+  /** `servers`: the NATS URLs tried; `stream` when the stream did not answer. */
+  OUTLAST_NATS_UNAVAILABLE: { readonly servers?: readonly string[]; readonly stream?: string };
+  /** `stream`, and `subject`/`streamSeq` when a foreign message sits on a client's subject. */
+  OUTLAST_NATS_REJECTED: { readonly stream?: string; readonly subject?: string; readonly streamSeq?: number };
 }
 
 export type OutlastErrorCode = keyof OutlastErrorDetails;
@@ -102,6 +109,9 @@ const CODES = {
   OUTLAST_STATE_LOCKED: true,
   OUTLAST_STATE_CORRUPT: true,
   OUTLAST_STATE_IO: true,
+  OUTLAST_STREAM_UNSAFE: true,
+  OUTLAST_NATS_UNAVAILABLE: true,
+  OUTLAST_NATS_REJECTED: true,
 } as const satisfies Record<OutlastErrorCode, true>;
 
 export const OUTLAST_ERROR_CODES: readonly OutlastErrorCode[] = Object.freeze(Object.keys(CODES) as OutlastErrorCode[]);

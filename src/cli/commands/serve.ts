@@ -11,7 +11,7 @@ import { isOutlastError } from "../../errors/outlast-error.js";
 import { createServer } from "../../server/index.js";
 import { DEFAULT_LISTEN_HOST } from "../../server/options.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../server/index.js";
-import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from "../command.js";
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
 import {
   formatFailure,
   formatHostPort,
@@ -31,6 +31,7 @@ import { openOutput, type OutputSink } from "../output.js";
 import { readNamed } from "../read-named.js";
 import { onStopSignals } from "../stop-signals.js";
 import { countOf } from "../live/widgets.js";
+import { FORWARD_HELP, FORWARD_OPTIONS, readForwardFlags, type ForwardFlags } from "./serve-forward-flags.js";
 
 const NAME = "serve";
 /** Loopback, like server.listen() without a host: nothing is exposed unless asked for. */
@@ -47,6 +48,7 @@ const HELP = `Usage: outlast serve [--listen HOST:PORT] [--state DIR] [--output 
                      [--credentials FILE] [--max-frame-bytes SIZE] [--idle-timeout DURATION]
                      [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL]
                      [--drain-timeout DURATION] [--drain-window DURATION] [--config FILE] [--debug]
+       outlast serve --forward nats://HOST:PORT[,...] --stream NAME [--listen HOST:PORT] [...]
 
 Runs an outlast server and writes every delivered message to stdout (or a file).
 A message is acknowledged to its client only after it was written, so nothing a
@@ -94,6 +96,7 @@ client was told is delivered can be lost by this command.
   --debug                 show stack traces on errors
   -h, --help              show this help
 
+${FORWARD_HELP}
 Every option can also be set in the environment: --state is OUTLAST_STATE,
 --idle-timeout is OUTLAST_IDLE_TIMEOUT, --require-client-cert=1 is
 OUTLAST_REQUIRE_CLIENT_CERT=1, ... A flag wins over its variable.
@@ -134,6 +137,7 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "drain-timeout": { type: "string" },
   "drain-window": { type: "string" },
+  ...FORWARD_OPTIONS,
 } as const;
 
 const FORMATS = ["jsonl", "raw"] as const;
@@ -163,6 +167,8 @@ interface ServeConfig {
   readonly drainTimeoutMs: number;
   readonly drainWindowMs: number;
   readonly debug: boolean;
+  /** Gateway mode (--forward): the stream is the state and the output. */
+  readonly forward: ForwardFlags | undefined;
 }
 
 /** Flags and OUTLAST_* variables -> config. Throws UsageError. */
@@ -205,7 +211,17 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
     throw new UsageError(
       `${source("drain-window")} (${v["drain-window"]}) must be shorter than ${source("drain-timeout")} (${v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT})`,
     );
+  const forward = readForwardFlags(v, source, [
+    [state !== undefined, source("state")],
+    [v.output !== undefined, source("output")],
+    [v.format !== undefined, source("format")],
+  ]);
+  if (forward !== undefined)
+    for (const flag of ["metrics", "log-format"] as const)
+      if (v[flag] !== undefined)
+        throw new UsageError(`${source(flag)} is not available with --forward yet (docs/scale-out.md, Limits)`);
   return {
+    forward,
     listen: parseHostPort(v.listen ?? DEFAULT_LISTEN, source("listen")),
     listenSource: source("listen"),
     state,
@@ -354,12 +370,28 @@ function logFailure(log: Log, config: ServeConfig, err: unknown): void {
   else log.error(oneLine(err), { event: "serve.failed", code: typeof code === "string" ? code : undefined });
 }
 
-async function runServer(config: ServeConfig, log: Log): Promise<number> {
+async function runServer(config: ServeConfig, log: Log, io: CommandIo): Promise<number> {
   const tls = config.tls === undefined ? undefined : await loadTls(config.tls);
   const credentials =
     config.credentials === undefined
       ? undefined
       : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
+  if (config.forward !== undefined) {
+    // Gateway mode: the NATS client is loaded only on this path.
+    const { runGateway } = await import("./serve-gateway.js");
+    return runGateway(
+      {
+        listen: config.listen,
+        forward: config.forward,
+        tls,
+        authenticate: credentials === undefined ? undefined : credentialsAuthenticator(credentials),
+        maxFrameBytes: config.maxFrameBytes,
+        idleTimeoutMs: config.idleTimeoutMs,
+        debug: config.debug,
+      },
+      io,
+    );
+  }
   const ops = await ServeOps.start(log, config.metrics).catch((err: unknown) => {
     const where = config.metrics === undefined ? "" : formatHostPort(config.metrics.host, config.metrics.port);
     throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
@@ -549,7 +581,7 @@ export const serve: Command = {
     const removeUncaught = reportUncaught(NAME, config.debug);
     const log = await createLog({ command: NAME, format: config.logFormat, level: config.logLevel, write: io.err });
     try {
-      return await runServer(config, log);
+      return await runServer(config, log, io);
     } catch (err) {
       logFailure(log, config, err);
       return EXIT_FAILURE;

@@ -1,0 +1,10 @@
+/** `outlast/gateway`: a stateless outlast server that forwards into a NATS JetStream stream, exactly once. */
+
+export { createGateway, Gateway } from "./gateway.js";
+export type { GatewayEvents, GatewayStats, NatsErrorInfo } from "./gateway.js";
+export { GATEWAY_DEFAULTS, parseNatsServers } from "./options.js";
+export type { ForwardOptions, GatewayOptions } from "./options.js";
+export { HEADER_CLIENT_ID, HEADER_SEQ } from "./nats-link.js";
+export type { NatsFailure } from "./nats-rules.js";
+export { natsVerdict } from "./nats-rules.js";
+export { clientSubject, subjectToken } from "./subject.js";
