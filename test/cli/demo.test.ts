@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { planFaults } from "../../src/cli/demo/fault-plan.js";
+import { CRASHES_CERTAIN_FROM_MS, missingCrashes, planFaults } from "../../src/cli/demo/fault-plan.js";
 import { DeliveryRecord, demoPayload } from "../../src/cli/demo/delivery-record.js";
 import { ESCAPE, run } from "./cli-process.js";
 
@@ -29,6 +29,13 @@ test("demo --json: a seeded run through faults loses nothing, duplicates nothing
   assert.ok(faults >= 3, `faults injected: ${JSON.stringify(report.faults)}`);
   assert.equal(report.faults["server-crash"], 1);
   assert.equal(report.faults["client-crash"], 1);
+  assert.deepEqual(report.missingCrashes, []);
+  // The two lines agree: what the server removed as duplicates was resent (by the restarted client from its outbox too).
+  assert.ok(
+    report.resent >= report.duplicatesRemovedByServer,
+    `resent ${report.resent} < duplicates removed ${report.duplicatesRemovedByServer}`,
+  );
+  assert.ok(report.recoveredFromOutbox <= report.resent);
   const reconnects = Object.values(report.reconnects as Record<string, number>).reduce((a, b) => a + b, 0);
   assert.ok(reconnects >= 2, `reconnects: ${JSON.stringify(report.reconnects)}`);
   // Causes are classified codes, not made-up labels.
@@ -60,7 +67,7 @@ test("demo without faults: every message arrives and nothing reconnects; the tex
   assert.doesNotMatch(r.stdout, ESCAPE);
 });
 
-test("the fault plan is a function of the seed and always holds one server crash and one client crash", () => {
+test("the fault plan is a function of the seed and, from CRASHES_CERTAIN_FROM_MS on, always holds one server crash and one client crash", () => {
   const a = planFaults(42, 12_000, 1.5);
   assert.deepEqual(planFaults(42, 12_000, 1.5), a);
   assert.notDeepEqual(planFaults(43, 12_000, 1.5), a);
@@ -79,6 +86,60 @@ test("the fault plan is a function of the seed and always holds one server crash
     assert.ok(plan.every((s) => s.atMs + s.forMs <= 12_000));
   }
   assert.deepEqual(planFaults(42, 12_000, 0), []);
+  // From CRASHES_CERTAIN_FROM_MS on, at any rate, every seed has both crashes; below it, missingCrashes names what a plan lacks.
+  let short = 0;
+  for (const rate of [0.5, 1.5, 3, 10, 50]) {
+    for (let seed = 0; seed < 200; seed++) {
+      assert.deepEqual(
+        missingCrashes(planFaults(seed, CRASHES_CERTAIN_FROM_MS, rate), rate),
+        [],
+        `seed ${seed} rate ${rate}`,
+      );
+      const plan = planFaults(seed, 3000, rate);
+      const missing = missingCrashes(plan, rate);
+      short += missing.length;
+      for (const kind of missing) assert.ok(!plan.some((s) => s.kind === kind));
+    }
+  }
+  assert.ok(short > 0, "a 3 s plan sometimes has no room for a crash");
+  assert.deepEqual(missingCrashes([], 0), [], "no faults asked for: no crash is missing");
+});
+
+test("demo's text report: a replay line that reproduces the run's fault plan, and a note when a short run has no room for a crash", async (t) => {
+  const args = [
+    "--messages",
+    "300",
+    "--duration",
+    "1500ms",
+    "--fault-rate",
+    "2",
+    "--message-bytes",
+    "64",
+    "--seed",
+    "7",
+  ];
+  const r = await run(t, ["demo", ...args], "", {}, 60_000);
+  assert.equal(r.exit.code, 0, r.stderr);
+  // The first line off a terminal counts with separators.
+  assert.match(r.stderr, /^outlast demo: 300 messages over 1\.5 s through \d+ planned faults? \(seed 7\)$/m);
+  const replay = /^Replay this run: outlast demo (.+)$/m.exec(r.stdout)?.[1]?.split(" ") ?? [];
+  const flag = (name: string): string | undefined => replay[replay.indexOf(name) + 1];
+  assert.equal(flag("--seed"), "7");
+  assert.equal(flag("--messages"), "300");
+  assert.equal(flag("--duration"), "1500ms");
+  assert.equal(flag("--fault-rate"), "2");
+  assert.equal(flag("--message-bytes"), "64");
+  // The same fault plan: what the replay's flags give is what this run had.
+  assert.deepEqual(planFaults(Number(flag("--seed")), 1500, Number(flag("--fault-rate"))), planFaults(7, 1500, 2));
+  const missing = missingCrashes(planFaults(7, 1500, 2), 2);
+  assert.ok(missing.length > 0, "seed 7 at 1.5 s has no room for a crash: pick another seed if the plan changes");
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^Note: ${missing.map((k) => `no ${k.replace("-", " ")}`).join(" and ")} in this run: 1\\.5 s of sending left no room`,
+      "m",
+    ),
+  );
 });
 
 test("the delivery record counts lost, duplicated and flagged redeliveries from what the handler saw", () => {

@@ -16,16 +16,17 @@ import {
   reportUncaught,
 } from "../config.js";
 import { describeFault, DemoView } from "../demo/demo-view.js";
-import { buildReport, formatReport } from "../demo/report.js";
+import { buildReport, DEMO_DEFAULTS, formatReport } from "../demo/report.js";
 import { DemoScenario, type DemoConfig } from "../demo/scenario.js";
 import { colorsWanted, painter } from "../live/ansi.js";
 import { LiveRegion } from "../live/live-region.js";
+import { countOf } from "../live/widgets.js";
 import { onStopSignals } from "../stop-signals.js";
 
 const NAME = "demo";
-const DEFAULT_MESSAGES = 10_000;
-const DEFAULT_DURATION = "12s";
-const DEFAULT_FAULT_RATE = 1.5;
+const DEFAULT_MESSAGES = DEMO_DEFAULTS.messages;
+const DEFAULT_DURATION = `${DEMO_DEFAULTS.sendMs / 1000}s`;
+const DEFAULT_FAULT_RATE: number = DEMO_DEFAULTS.faultRate;
 
 const HELP = `Usage: outlast demo [--messages N] [--fault-rate R] [--seed S] [--duration DURATION]
                     [--message-bytes SIZE] [--drain-timeout DURATION] [--keep] [--json] [--debug]
@@ -34,7 +35,8 @@ Starts an outlast server (with a crash-safe state directory), a fault proxy in
 front of it and a client with a durable outbox, all in a temporary directory,
 and sends messages at a steady pace while the proxy breaks the link: resets,
 blackholes (the link goes silent), latency, closed and refused connections, a
-server crash and restart, a client crash and restart. Then it checks the
+server crash and restart, a client crash and restart (a --duration under 9s
+may have no room for a crash; the report says so). Then it checks the
 server's handler record against every message sent and prints a report: sent,
 delivered, lost, duplicates, reconnects by cause, faults injected, throughput.
 
@@ -47,9 +49,9 @@ every second. The report goes to stdout (--json: as one JSON object).
   --seed S                seed of the fault plan and the proxy's random choices
                           (default: random; the report prints it to replay a run)
   --duration DURATION     spread the sends over this long (default ${DEFAULT_DURATION})
-  --message-bytes SIZE    size of each message (default 100 bytes)
+  --message-bytes SIZE    size of each message (default ${DEMO_DEFAULTS.messageBytes} bytes)
   --drain-timeout DURATION  after the last send, how long the client may take to
-                          deliver the rest (default 30s)
+                          deliver the rest (default ${DEMO_DEFAULTS.drainTimeoutMs / 1000}s)
   --keep                  keep the temporary directory (its outbox/ and state/)
                           and print where it is
   --json                  print the report as JSON on stdout
@@ -115,7 +117,9 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOption
   }
   const seed = int("seed", v.seed, Math.floor(Math.random() * 2 ** 32), 0, 2 ** 32 - 1);
   const messageBytes =
-    v["message-bytes"] === undefined ? 100 : parseSizeBytes(v["message-bytes"], source("message-bytes"));
+    v["message-bytes"] === undefined
+      ? DEMO_DEFAULTS.messageBytes
+      : parseSizeBytes(v["message-bytes"], source("message-bytes"));
   if (messageBytes > 64 * 1024)
     throw new UsageError(`${source("message-bytes")} must be at most 64KiB, not ${v["message-bytes"]}`);
   return {
@@ -126,7 +130,9 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOption
       seed,
       sendMs: parseDurationMs(v.duration ?? DEFAULT_DURATION, source("duration")),
       drainTimeoutMs:
-        v["drain-timeout"] === undefined ? 30_000 : parseDurationMs(v["drain-timeout"], source("drain-timeout")),
+        v["drain-timeout"] === undefined
+          ? DEMO_DEFAULTS.drainTimeoutMs
+          : parseDurationMs(v["drain-timeout"], source("drain-timeout")),
     },
     json: v.json,
     keep: v.keep,
@@ -164,7 +170,7 @@ async function runDemo(o: DemoOptions, io: CommandIo): Promise<number> {
   try {
     if (!live.tty) {
       io.err(
-        `outlast ${NAME}: ${config.messages} messages over ${(config.sendMs / 1000).toFixed(1)} s through ${scenario.plan.length} planned faults (seed ${config.seed})\n`,
+        `outlast ${NAME}: ${countOf(config.messages, "message")} over ${(config.sendMs / 1000).toFixed(1)} s through ${countOf(scenario.plan.length, "planned fault")} (seed ${config.seed})\n`,
       );
     }
     live.start();

@@ -4,12 +4,14 @@
  *
  * Faults run one after another (never two at once), so each recovery is
  * visible; between them the link is healthy for an exponential gap. Besides
- * the random network faults, a run with faults always has one server crash
- * (no drain; restarted on its state directory) and one client crash (restarted
- * on its durable outbox).
+ * the random network faults, a run with faults has one server crash (no drain;
+ * restarted on its state directory) and one client crash (restarted on its
+ * durable outbox) when its send phase leaves room for them: always from
+ * CRASHES_CERTAIN_FROM_MS on; a shorter run may skip one or both, and its
+ * report says so (missingCrashes).
  */
 
-import { createRandom, deriveSeed } from "../../proxy/index.js";
+import { createRandom, deriveSeed } from "../../proxy/random.js";
 
 export type DemoFaultKind =
   | "reset" // RST to both sides of every open connection
@@ -43,6 +45,21 @@ export interface FaultStep {
   /** For latency: the added delay and its jitter (ms). */
   readonly latencyMs?: number;
   readonly jitterMs?: number;
+}
+
+/**
+ * From this send phase on, a run with faults always has both crashes. The client crash is due
+ * by 75% of the phase; a network fault begun just before may push it back by its longest
+ * (a 1.8 s blackhole) plus 150 ms, and it must start by 300 ms before the end:
+ * 0.75 d + 1.95 s <= d - 0.3 s, so d >= 9 s. (The server crash, due by 45% and lasting up to
+ * 0.8 s, needs d >= 5.8 s.)
+ */
+export const CRASHES_CERTAIN_FROM_MS = 9000;
+
+/** The crashes a plan with faults is meant to hold, but that a short send phase had no room for. */
+export function missingCrashes(plan: readonly FaultStep[], faultRate: number): DemoFaultKind[] {
+  if (faultRate <= 0) return [];
+  return (["server-crash", "client-crash"] as const).filter((kind) => !plan.some((s) => s.kind === kind));
 }
 
 /** Random network faults and their weights. */

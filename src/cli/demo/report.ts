@@ -2,7 +2,17 @@
 
 import type { Paint } from "../live/ansi.js";
 import { formatCount, formatDuration, formatTally } from "../live/widgets.js";
+import { CRASHES_CERTAIN_FROM_MS, missingCrashes, planFaults, type DemoFaultKind } from "./fault-plan.js";
 import type { DemoConfig, DemoResult } from "./scenario.js";
+
+/** What a run without flags does (`outlast demo`). */
+export const DEMO_DEFAULTS = {
+  messages: 10_000,
+  sendMs: 12_000,
+  faultRate: 1.5,
+  messageBytes: 100,
+  drainTimeoutMs: 30_000,
+} as const;
 
 export interface DemoReport {
   /** True when nothing was lost and nothing was handed to the handler twice unflagged. */
@@ -11,6 +21,11 @@ export interface DemoReport {
   readonly messages: number;
   readonly messageBytes: number;
   readonly faultRate: number;
+  /** How long the sends were spread over (--duration). */
+  readonly durationMs: number;
+  readonly drainTimeoutMs: number;
+  /** The crashes this run had no room for (a send phase shorter than CRASHES_CERTAIN_FROM_MS may skip them). */
+  readonly missingCrashes: readonly DemoFaultKind[];
   /** Messages stored in the client's durable outbox. */
   readonly sent: number;
   /** Distinct messages the server's handler saw. */
@@ -26,8 +41,10 @@ export interface DemoReport {
   readonly duplicatesRemovedByServer: number;
   /** Of those, resent MESSAGE frames the server received and skipped. */
   readonly serverSkippedFrames: number;
-  /** Message frames the client wrote again after a reconnect. */
+  /** Messages the client sent again: frames written again after a reconnect, and what the restarted client found in its outbox. */
   readonly resent: number;
+  /** Of `resent`: what the restarted client found in its durable outbox (stored, not acknowledged at the crash). */
+  readonly recoveredFromOutbox: number;
   /** Moves of the client to `waiting`, by the classified cause (GOODBYE: the server ended the link cleanly). */
   readonly reconnects: Readonly<Record<string, number>>;
   /** Faults the demo injected, by kind. */
@@ -50,6 +67,9 @@ export function buildReport(config: DemoConfig, r: DemoResult): DemoReport {
     messages: config.messages,
     messageBytes: config.messageBytes,
     faultRate: config.faultRate,
+    durationMs: config.sendMs,
+    drainTimeoutMs: config.drainTimeoutMs,
+    missingCrashes: missingCrashes(planFaults(config.seed, config.sendMs, config.faultRate), config.faultRate),
     sent: r.sent,
     delivered: s.delivered,
     lost: s.lost + (config.messages - r.sent),
@@ -59,6 +79,7 @@ export function buildReport(config: DemoConfig, r: DemoResult): DemoReport {
     duplicatesRemovedByServer: r.duplicatesRemoved,
     serverSkippedFrames: r.serverSkippedFrames,
     resent: r.resent,
+    recoveredFromOutbox: r.recoveredFromOutbox,
     reconnects: r.reconnects,
     faults: r.faults,
     proxyFaultsApplied: r.proxyFaultsApplied,
@@ -68,6 +89,23 @@ export function buildReport(config: DemoConfig, r: DemoResult): DemoReport {
     ackLatencyP99Ms: Math.round(r.ackLatencyP99Ms),
     clientErrors: r.clientErrors,
   };
+}
+
+/** A duration as a flag value: 12000 -> "12s", 1500 -> "1500ms". */
+function durationFlag(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The flags that replay `report`'s run: its seed and every setting that differs from the defaults. */
+export function replayArgs(report: DemoReport): string[] {
+  const args = ["--seed", String(report.seed)];
+  if (report.messages !== DEMO_DEFAULTS.messages) args.push("--messages", String(report.messages));
+  if (report.durationMs !== DEMO_DEFAULTS.sendMs) args.push("--duration", durationFlag(report.durationMs));
+  if (report.faultRate !== DEMO_DEFAULTS.faultRate) args.push("--fault-rate", String(report.faultRate));
+  if (report.messageBytes !== DEMO_DEFAULTS.messageBytes) args.push("--message-bytes", String(report.messageBytes));
+  if (report.drainTimeoutMs !== DEMO_DEFAULTS.drainTimeoutMs)
+    args.push("--drain-timeout", durationFlag(report.drainTimeoutMs));
+  return args;
 }
 
 /** "server-crash" -> "server crash". */
@@ -104,7 +142,13 @@ export function formatReport(report: DemoReport, paint: Paint): string {
       formatCount(report.duplicatesRemovedByServer),
       "already processed: ACK lost in a fault, settled by (clientId, seq)",
     ),
-    row("resent after reconnects", formatCount(report.resent)),
+    row(
+      "resent after reconnects",
+      formatCount(report.resent),
+      report.recoveredFromOutbox > 0
+        ? `${formatCount(report.recoveredFromOutbox)} of them by the restarted client, from its durable outbox`
+        : "",
+    ),
     `  ${"reconnects by cause".padEnd(30)}${formatTally(report.reconnects, "none", ", ")}`,
     `  ${"faults injected".padEnd(30)}${formatTally(labelled(report.faults), "none", ", ")}`,
     `  ${"elapsed".padEnd(30)}${formatDuration(report.elapsedMs)}`,
@@ -125,12 +169,15 @@ export function formatReport(report: DemoReport, paint: Paint): string {
     ].filter((s) => s !== "");
     lines.push(paint("red", `FAILED: ${why.join("; ")}. Please report it with the seed.`));
   }
-  lines.push(
-    paint(
-      "dim",
-      `Replay this run: outlast demo --seed ${report.seed}${report.messages === 10_000 ? "" : ` --messages ${report.messages}`}`,
-    ),
-    "",
-  );
+  if (report.missingCrashes.length > 0) {
+    const which = report.missingCrashes.map((k) => `no ${faultLabel(k)}`).join(" and ");
+    lines.push(
+      paint(
+        "yellow",
+        `Note: ${which} in this run: ${formatDuration(report.durationMs)} of sending left no room for ${report.missingCrashes.length === 1 ? "it" : "them"} after the other faults (a --duration of ${durationFlag(CRASHES_CERTAIN_FROM_MS)} or more always has both).`,
+      ),
+    );
+  }
+  lines.push(paint("dim", `Replay this run: outlast demo ${replayArgs(report).join(" ")}`), "");
   return lines.join("\n");
 }

@@ -9,9 +9,10 @@
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, type Client, type StateChangeEvent, type StateName } from "../../index.js";
+import { connect, type Client, type ClientStats, type StateChangeEvent, type StateName } from "../../index.js";
 import { FileOutbox } from "../../outbox/file-outbox.js";
-import { createProxy, createRandom, deriveSeed, type FaultProxy, type Fault } from "../../proxy/index.js";
+import { createProxy, type FaultProxy, type Fault } from "../../proxy/index.js";
+import { createRandom, deriveSeed } from "../../proxy/random.js";
 import { createServer, type Server } from "../../server/index.js";
 import { DeliveryRecord, demoPayload, type RecordSummary } from "./delivery-record.js";
 import { planFaults, type DemoFaultKind, type FaultStep } from "./fault-plan.js";
@@ -71,7 +72,10 @@ export interface DemoResult {
   readonly duplicatesRemoved: number;
   /** Of those, MESSAGE frames the server received and skipped. */
   readonly serverSkippedFrames: number;
+  /** Frames written again after reconnects, plus what restarted clients found in their outbox. */
   readonly resent: number;
+  /** Of `resent`: messages restarted clients found in their outbox. */
+  readonly recoveredFromOutbox: number;
   readonly ackLatencyP99Ms: number;
   readonly clientErrors: readonly string[];
 }
@@ -104,6 +108,8 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
   #client: Client | undefined;
   #link: StateName = "connecting";
   #resent = 0;
+  /** Messages restarted clients found in the outbox (stored, not acknowledged when the last one crashed). */
+  #recovered = 0;
   /** duplicatesSkipped of the clients already gone (client crashes). */
   #clientDuplicates = 0;
   #current: FaultStep | undefined;
@@ -171,7 +177,7 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
       }
       const elapsedMs = performance.now() - this.#t0;
       const stats = client?.stats();
-      this.#resent += stats?.resends ?? 0;
+      this.#countResent(stats);
       this.#clientDuplicates += stats?.duplicatesSkipped ?? 0;
       await client?.close({ timeoutMs: 2000 });
       this.#client = undefined;
@@ -188,6 +194,7 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
         duplicatesRemoved: this.#clientDuplicates,
         serverSkippedFrames: this.#duplicatesRemoved,
         resent: this.#resent,
+        recoveredFromOutbox: this.#recovered,
         ackLatencyP99Ms: stats?.ackLatencyP99Ms ?? 0,
         clientErrors: [...this.#clientErrors],
       };
@@ -348,6 +355,12 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
     }
   }
 
+  /** A client's resends: frames written again after a reconnect, and what it found in its outbox when it opened (after a crash). */
+  #countResent(stats: ClientStats | undefined): void {
+    this.#resent += (stats?.resends ?? 0) + (stats?.recovered ?? 0);
+    this.#recovered += stats?.recovered ?? 0;
+  }
+
   /** Destroys the client between two batches (what it stored is on disk) and opens a new one on the same outbox. */
   async #crashClient(): Promise<void> {
     let release = (): void => {};
@@ -355,7 +368,7 @@ export class DemoScenario extends EventEmitter<ScenarioEvents> {
     try {
       await this.#batch?.catch(() => undefined);
       const old = this.#client;
-      this.#resent += old?.stats().resends ?? 0;
+      this.#countResent(old?.stats());
       this.#clientDuplicates += old?.stats().duplicatesSkipped ?? 0;
       await old?.destroy();
       const port = this.#proxy?.address()?.port;
