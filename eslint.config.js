@@ -2,9 +2,10 @@
 // matter most for network code (a forgotten promise is a lost message).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import outlast from "./eslint-rules/import-direction.js";
 
 export default tseslint.config(
-  { ignores: ["dist/", ".build-*/", "node_modules/", "scripts/", "eslint.config.js"] },
+  { ignores: ["dist/", ".build-*/", "node_modules/", "scripts/", "eslint-rules/", "eslint.config.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -17,6 +18,12 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "error",
     },
+  },
+  {
+    // cli -> client/server/proxy -> protocol/outbox -> errors; see eslint-rules/import-direction.js
+    files: ["src/**/*.ts"],
+    plugins: { outlast },
+    rules: { "outlast/import-direction": "error" },
   },
   {
     files: ["src/cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
