@@ -17,7 +17,7 @@ const linter = new Linter({ configType: "flat" });
 const config: Linter.Config[] = [
   {
     files: ["**/*.ts"],
-    languageOptions: { parser: tseslint.parser as Linter.Parser },
+    languageOptions: { parser: tseslint.parser },
     plugins: { outlast: plugin },
     rules: { "outlast/import-direction": "error" },
   },
