@@ -9,6 +9,12 @@
  * no promise, no timer per message. Acks are flushed from one setImmediate.
  * The "handler started" marks belong to the state (DedupState.progress): this file
  * only says when a call starts, succeeds, and when none follows at once.
+ *
+ * With the batch handler (`onMessages`), every MESSAGE is queued, and a client's queue
+ * is handed over whole when its handler is free: at the end of the socket read that
+ * filled it, or when the previous call finishes. A failed batch is not acknowledged;
+ * after it, its seqs are handed over one per call until past it, so the poison policy
+ * (attempts, dead letter) finds the one message that fails.
  */
 
 import { backoffCeilingMs } from "../errors/backoff.js";
@@ -16,16 +22,22 @@ import type { ClientConnection, Queued } from "./client-state.js";
 import { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
 import { acknowledgedChannel, handlerErrorChannel } from "./diagnostics.js";
-import type { DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
+import type { BatchHandler, DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
 
 export interface HandlerFailure {
   readonly clientId: string;
+  /** The (first) seq of the failed call. */
   readonly seq: number;
+  /** The last seq of the failed call: > seq when a batch of several messages failed. */
+  readonly lastSeq: number;
+  /** Failed calls in a row that started at `seq`. */
   readonly attempt: number;
 }
 
 export interface RegistryHooks {
-  readonly onMessage: MessageHandler;
+  /** Exactly one of onMessage / onMessages. */
+  readonly onMessage: MessageHandler | undefined;
+  readonly onMessages: BatchHandler | undefined;
   readonly onDeadLetter: DeadLetterHandler | undefined;
   readonly maxHandlerAttempts: number;
   readonly handlerError: (error: unknown, info: HandlerFailure) => void;
@@ -50,6 +62,13 @@ const RETRY_CAP_MS = 30_000;
  */
 const FLUSH_SLICE_CLIENTS = 512;
 
+/** The seq may have been handed to a handler before: by a server that died, or by a call that failed. */
+function isRedelivery(client: ClientState, seq: number): boolean {
+  return (
+    (seq >= client.doubtFromSeq && seq <= client.doubtToSeq) || (seq >= client.failedSeq && seq <= client.failedToSeq)
+  );
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== undefined && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
@@ -58,6 +77,8 @@ export class ClientRegistry {
   readonly #clients = new Map<string, ClientState>();
   readonly #state: DedupState;
   readonly #hooks: RegistryHooks;
+  readonly #onMessage: MessageHandler;
+  readonly #onMessages: BatchHandler | undefined;
   readonly #dirty: ClientState[] = [];
   #flushScheduled = false;
   readonly stats: RegistryStats = { messagesProcessed: 0, duplicatesSkipped: 0, handlerFailures: 0, deadLettered: 0 };
@@ -66,6 +87,8 @@ export class ClientRegistry {
   constructor(state: DedupState, hooks: RegistryHooks) {
     this.#state = state;
     this.#hooks = hooks;
+    this.#onMessages = hooks.onMessages;
+    this.#onMessage = hooks.onMessage ?? (() => {});
   }
 
   get size(): number {
@@ -165,7 +188,7 @@ export class ClientRegistry {
       this.#markDirty(client);
       return;
     }
-    if (client.busy || client.queued > 0) {
+    if (this.#onMessages !== undefined || client.busy || client.queued > 0) {
       client.queue.push({ seq, data });
       client.queuedBytes += data.length;
       if (!client.paused && (client.queuedBytes > MAX_QUEUED_BYTES || client.queued > MAX_QUEUED_MESSAGES)) {
@@ -183,11 +206,11 @@ export class ClientRegistry {
       clientId: client.id,
       seq,
       data,
-      redelivery: (seq >= client.doubtFromSeq && seq <= client.doubtToSeq) || seq === client.failedSeq,
+      redelivery: isRedelivery(client, seq),
     };
     let result: unknown;
     try {
-      result = this.#hooks.onMessage(message);
+      result = this.#onMessage(message);
     } catch (err) {
       this.#failed(client, conn, message, err);
       return;
@@ -211,24 +234,75 @@ export class ClientRegistry {
     this.#succeeded(client, seq);
   }
 
-  /** The connection finished processing one read: unless a handler runs, the marks say none does. */
+  /**
+   * Batch handler: runs what one read queued (or leaves it queued behind a running call).
+   * Single calls run as the MESSAGEs arrive. Either way, the marks say when no handler runs.
+   */
+  #runBatch(client: ClientState, conn: ClientConnection, handler: BatchHandler): void {
+    // After a failed batch, one message per call until past it (the poison policy's unit is one message).
+    const take = client.failedToSeq > client.handledSeq ? 1 : client.queued;
+    const batch: IncomingMessage[] = [];
+    for (let i = 0; i < take; i++) {
+      const next = this.#dequeue(client);
+      batch.push({ clientId: client.id, seq: next.seq, data: next.data, redelivery: isRedelivery(client, next.seq) });
+    }
+    const lastSeq = (batch[take - 1] as IncomingMessage).seq;
+    client.progress.starting(lastSeq);
+    let result: unknown;
+    try {
+      result = handler(batch);
+    } catch (err) {
+      this.#batchFailed(client, conn, batch, err);
+      return;
+    }
+    if (isThenable(result)) {
+      client.busy = true;
+      result.then(
+        () => {
+          client.busy = false;
+          this.#succeeded(client, lastSeq, take);
+          this.#drain(client);
+        },
+        (err: unknown) => {
+          client.busy = false;
+          this.#batchFailed(client, conn, batch, err);
+          this.#drain(client);
+        },
+      );
+      return;
+    }
+    this.#succeeded(client, lastSeq, take);
+  }
+
+  #dequeue(client: ClientState): Queued {
+    const next = client.queue[client.queueHead] as Queued;
+    client.queue[client.queueHead++] = undefined as unknown as Queued;
+    client.queuedBytes -= next.data.length;
+    if (client.queued === 0) {
+      client.queue = [];
+      client.queueHead = 0;
+    }
+    return next;
+  }
+
+  /** The connection finished processing one read: run what the batch handler is waiting for; else mark that no handler runs. */
   endRead(client: ClientState): void {
-    if (!client.busy) client.progress.settle();
+    if (this.#onMessages !== undefined && !client.busy && client.queued > 0) this.#drain(client);
+    else if (!client.busy) client.progress.settle();
   }
 
   #drain(client: ClientState): void {
     const conn = client.connection;
+    const batch = this.#onMessages;
     while (!client.busy && client.queued > 0 && conn !== undefined && client.connection === conn) {
-      const next = client.queue[client.queueHead] as Queued;
-      client.queue[client.queueHead++] = undefined as unknown as Queued;
-      client.queuedBytes -= next.data.length;
-      if (client.queued === 0) {
-        client.queue = [];
-        client.queueHead = 0;
+      if (batch !== undefined) {
+        this.#runBatch(client, conn, batch);
+        continue;
       }
+      const next = this.#dequeue(client);
       this.#run(client, conn, next.seq, next.data);
     }
-    this.endRead(client);
+    if (!client.busy) client.progress.settle();
     if (client.paused && client.queuedBytes <= MAX_QUEUED_BYTES / 2 && client.queued <= MAX_QUEUED_MESSAGES / 2) {
       client.paused = false;
       conn?.resume();
@@ -236,25 +310,47 @@ export class ClientRegistry {
     this.#checkSettled(client);
   }
 
-  #succeeded(client: ClientState, seq: number): void {
+  /** The call that ended with `seq` (holding `count` messages) succeeded. */
+  #succeeded(client: ClientState, seq: number, count = 1): void {
     if (seq > client.handledSeq) client.handledSeq = seq;
     client.progress.finished(seq); // before anything else (the next handler call above all)
     if (client.failedSeq !== 0 && seq >= client.failedSeq) {
-      client.failedSeq = 0;
       client.failedAttempts = 0;
+      if (seq >= client.failedToSeq) {
+        client.failedSeq = 0;
+        client.failedToSeq = 0;
+      }
     }
-    this.stats.messagesProcessed++;
+    this.stats.messagesProcessed += count;
     this.#markDirty(client);
   }
 
-  #failed(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown): void {
-    const attempt = client.failedSeq === message.seq ? client.failedAttempts + 1 : 1;
-    client.failedSeq = message.seq;
+  /** A call with the messages firstSeq..lastSeq failed: count it; returns the attempt number. */
+  #noteFailure(client: ClientState, firstSeq: number, lastSeq: number, err: unknown): number {
+    const attempt = client.failedSeq === firstSeq ? client.failedAttempts + 1 : 1;
+    client.failedSeq = firstSeq;
+    client.failedToSeq = Math.max(client.failedToSeq, lastSeq);
     client.failedAttempts = attempt;
     this.stats.handlerFailures++;
-    const info: HandlerFailure = { clientId: client.id, seq: message.seq, attempt };
+    const info: HandlerFailure = { clientId: client.id, seq: firstSeq, lastSeq, attempt };
     if (handlerErrorChannel.hasSubscribers) handlerErrorChannel.publish({ error: err, ...info });
     this.#hooks.handlerError(err, info);
+    return attempt;
+  }
+
+  #batchFailed(client: ClientState, conn: ClientConnection, batch: readonly IncomingMessage[], err: unknown): void {
+    const first = batch[0] as IncomingMessage;
+    if (batch.length === 1) {
+      this.#failed(client, conn, first, err);
+      return;
+    }
+    // Not dead-lettered as a whole: its messages come back one per call, and the one that fails is.
+    const attempt = this.#noteFailure(client, first.seq, (batch[batch.length - 1] as IncomingMessage).seq, err);
+    this.#giveBack(client, conn, attempt, err);
+  }
+
+  #failed(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown): void {
+    const attempt = this.#noteFailure(client, message.seq, message.seq, err);
     const deadLetter = this.#hooks.onDeadLetter;
     if (attempt >= this.#hooks.maxHandlerAttempts && deadLetter !== undefined) {
       this.#deadLetter(client, conn, message, err, deadLetter);

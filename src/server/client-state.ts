@@ -39,7 +39,10 @@ export class ClientState {
   progress: ClientProgress = NO_PROGRESS;
   /** The state has not answered load() yet (a remote state): nothing runs, WELCOME waits. */
   loading = true;
+  /** The last failed call covered failedSeq..failedToSeq (0: none); its seqs come back flagged `redelivery`. */
   failedSeq = 0;
+  failedToSeq = 0;
+  /** Failed calls in a row that started at failedSeq. */
   failedAttempts = 0;
   /** A handler Promise is pending. */
   busy = false;

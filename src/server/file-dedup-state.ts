@@ -55,24 +55,31 @@ async function fsyncDir(dir: string): Promise<void> {
  * before each handler call ("done N-1, started N"); a success is written with
  * the next call's mark, or by settle() when none follows at once. So a
  * pipelined stream costs one small write per message, and a process kill
- * leaves the slot naming the one seq that may have been inside the handler.
+ * leaves the slot naming the seqs that may have been inside the handler (one
+ * call: one seq, or a batch's range). Seqs a server that died may have run
+ * (`inDoubt`) stay named in the slot until they are done: otherwise a second
+ * kill, after the first call of a long in-doubt range, would forget the rest
+ * of the range and run it again unflagged.
  */
 class SlotProgress implements ClientProgress {
   #doneSeq: number;
+  readonly #doubtToSeq: number;
   #finishPending = false;
   #slot = -1;
 
   constructor(
     readonly clientId: string,
     lastSeq: number,
+    doubtToSeq: number,
     readonly state: FileDedupState,
   ) {
     this.#doneSeq = lastSeq;
+    this.#doubtToSeq = doubtToSeq;
   }
 
   starting(seq: number): void {
     if (this.#slot < 0) this.#slot = this.state.slotOf(this.clientId);
-    this.state.writeSlot(this.#slot, this.#doneSeq, seq);
+    this.state.writeSlot(this.#slot, this.#doneSeq, Math.max(seq, this.#doubtToSeq));
     this.#finishPending = false;
     this.state.markStarted(this.clientId, seq);
   }
@@ -85,7 +92,7 @@ class SlotProgress implements ClientProgress {
   settle(): void {
     if (!this.#finishPending) return;
     this.#finishPending = false;
-    this.state.writeSlot(this.#slot, this.#doneSeq, this.#doneSeq);
+    this.state.writeSlot(this.#slot, this.#doneSeq, Math.max(this.#doneSeq, this.#doubtToSeq));
   }
 }
 
@@ -195,7 +202,7 @@ export class FileDedupState implements DedupState {
       if (pair.startedSeq < pair.lastSeq) pair.startedSeq = pair.lastSeq;
       let doubt: InDoubt;
       if (progress.sameBoot && rec !== undefined && rec.doneSeq >= logDone) {
-        doubt = rec.startedSeq > pair.lastSeq ? { fromSeq: rec.startedSeq, toSeq: rec.startedSeq } : NO_DOUBT;
+        doubt = rec.startedSeq > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: rec.startedSeq } : NO_DOUBT;
       } else {
         const high = Math.max(pair.startedSeq, rec?.startedSeq ?? 0);
         doubt = high > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: high } : NO_DOUBT;
@@ -212,7 +219,8 @@ export class FileDedupState implements DedupState {
   }
 
   progress(clientId: string): ClientProgress {
-    return new SlotProgress(clientId, this.#map.get(clientId)?.lastSeq ?? 0, this);
+    const doubt = this.#inDoubt.get(clientId) ?? NO_DOUBT;
+    return new SlotProgress(clientId, this.#map.get(clientId)?.lastSeq ?? 0, doubt.toSeq, this);
   }
 
   #pair(clientId: string): SeqPair {

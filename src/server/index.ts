@@ -5,6 +5,7 @@ export type { ServerEvents, ServerStats } from "./server.js";
 export type {
   Authenticate,
   AuthenticateRequest,
+  BatchHandler,
   DeadLetterHandler,
   IncomingMessage,
   ListenOptions,

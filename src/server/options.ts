@@ -41,12 +41,30 @@ export type Authenticate = (request: AuthenticateRequest) => string | false | Pr
 
 export type MessageHandler = (message: IncomingMessage) => void | Promise<void>;
 
+/**
+ * The batch handler: a run of ONE client's messages, in seq order (never two clients,
+ * never a seq twice). Every message of the batch is acknowledged once it returns / its
+ * Promise resolves; if it throws or rejects, none of the batch is.
+ */
+export type BatchHandler = (batch: readonly IncomingMessage[]) => void | Promise<void>;
+
 /** Called once a message reached `maxHandlerAttempts` failures; when it returns, the message is acknowledged. */
 export type DeadLetterHandler = (message: IncomingMessage, error: unknown) => void | Promise<void>;
 
 export interface ServerOptions {
-  /** The application's handler. A message is acknowledged only after it returns / its Promise resolves. */
-  readonly onMessage: MessageHandler;
+  /**
+   * The application's handler, one message per call. A message is acknowledged only after it
+   * returns / its Promise resolves. Give this or `onMessages`, not both.
+   */
+  readonly onMessage?: MessageHandler;
+  /**
+   * The batch handler: called with every message of one client that is waiting when its previous
+   * call finished (a client's pipelined messages from one socket read, or what queued behind a
+   * slow call), so a handler can write and sync them at once. The batch is acknowledged after it
+   * returns / resolves; a failed batch is not acknowledged (docs/server.md, "Batch handler").
+   * Give this or `onMessage`, not both.
+   */
+  readonly onMessages?: BatchHandler;
   /** Directory for the persisted dedup state (crash-safe). Without it, dedup state lives in memory only. */
   readonly state?: string;
   /** node:tls server options (`{ key, cert, ca, requestCert }`); without it the server speaks plain TCP. */
@@ -70,7 +88,9 @@ export interface ServerOptions {
 }
 
 export interface ResolvedServerOptions {
-  readonly onMessage: MessageHandler;
+  /** Exactly one of onMessage / onMessages is set. */
+  readonly onMessage: MessageHandler | undefined;
+  readonly onMessages: BatchHandler | undefined;
   readonly state: string | undefined;
   readonly tls: TlsOptions | undefined;
   readonly authenticate: Authenticate | undefined;
@@ -120,8 +140,15 @@ function optionalFunction<T>(name: string, value: unknown): T | undefined {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (typeof options !== "object" || options === null)
     invalidOption("options", "createServer() needs an options object");
-  if (typeof options.onMessage !== "function")
-    invalidOption("onMessage", "must be a function ({ clientId, seq, data, redelivery }) => void | Promise<void>");
+  const onMessage = optionalFunction<MessageHandler>("onMessage", options.onMessage);
+  const onMessages = optionalFunction<BatchHandler>("onMessages", options.onMessages);
+  if (onMessage === undefined && onMessages === undefined)
+    invalidOption(
+      "onMessage",
+      "is required: a function ({ clientId, seq, data, redelivery }) => void | Promise<void> (or onMessages, for batches)",
+    );
+  if (onMessage !== undefined && onMessages !== undefined)
+    invalidOption("onMessages", "cannot be given with onMessage: pick the per-message or the batch handler");
   if (options.state !== undefined && (typeof options.state !== "string" || options.state === ""))
     invalidOption("state", "must be a non-empty directory path");
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null))
@@ -145,7 +172,8 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   )
     invalidOption("clock", "must be a Clock ({ now, setTimeout, clearTimeout })");
   return {
-    onMessage: options.onMessage,
+    onMessage,
+    onMessages,
     state: options.state,
     tls: options.tls,
     authenticate,

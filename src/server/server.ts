@@ -86,6 +86,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#state = this.#options.state === undefined ? new MemoryDedupState() : new FileDedupState(this.#options.state);
     this.#registry = new ClientRegistry(this.#state, {
       onMessage: this.#options.onMessage,
+      onMessages: this.#options.onMessages,
       onDeadLetter: this.#options.onDeadLetter,
       maxHandlerAttempts: this.#options.maxHandlerAttempts,
       handlerError: (err, info) => this.emit("handlerError", err, info),

@@ -145,7 +145,7 @@ test("a handler that throws synchronously: ERROR OUTLAST_HANDLER_FAILED with ret
   );
   await client.waitClosed();
   assert.equal(handlerErrors.length, 1);
-  assert.deepEqual((handlerErrors[0] as unknown[])[1], { clientId: "poison", seq: 3, attempt: 1 });
+  assert.deepEqual((handlerErrors[0] as unknown[])[1], { clientId: "poison", seq: 3, lastSeq: 3, attempt: 1 });
 
   fail = false;
   const again = await openClient(port, "poison");

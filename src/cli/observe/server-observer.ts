@@ -9,7 +9,7 @@
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { ConnectionInfo, IncomingMessage, MessageHandler, Server } from "../../server/index.js";
+import type { BatchHandler, ConnectionInfo, IncomingMessage, MessageHandler, Server } from "../../server/index.js";
 import { Readiness } from "./readiness.js";
 
 /** Seconds of history kept for the msg/s chart. */
@@ -103,6 +103,26 @@ export class ServerObserver {
       const result = handler(m);
       if (result instanceof Promise) return result.then(() => this.#handled(startMs));
       this.#handled(startMs);
+      return result;
+    };
+  }
+
+  /** The batch handler, timed: each message remembered until its ACK is due. */
+  wrapBatch(handler: BatchHandler): BatchHandler {
+    return (batch: readonly IncomingMessage[]) => {
+      const startMs = this.#now();
+      for (const m of batch) {
+        let pending = this.#pending.get(m.clientId);
+        if (pending === undefined) this.#pending.set(m.clientId, (pending = new Pending()));
+        pending.push(m.seq, startMs);
+      }
+      // One observation per message (the metric counts handled messages), each the call's duration.
+      const handled = (): void => {
+        for (let i = 0; i < batch.length; i++) this.#handled(startMs);
+      };
+      const result = handler(batch);
+      if (result instanceof Promise) return result.then(handled);
+      handled();
       return result;
     };
   }
