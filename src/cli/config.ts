@@ -1,6 +1,7 @@
 /**
- * Conventions every `outlast` command shares: options from flags and `OUTLAST_*`
- * environment variables (a flag wins), value parsers (durations, sizes,
+ * Conventions every `outlast` command shares: options from flags, `OUTLAST_*`
+ * environment variables and a `--config` file (a flag wins over its variable,
+ * a variable over the file: ./config-file.ts), value parsers (durations, sizes,
  * HOST:PORT, choices) whose errors name where the value came from, exit codes,
  * and failures reported as one line on stderr (a stack trace only with --debug).
  */
@@ -8,6 +9,7 @@
 import { inspect, parseArgs } from "node:util";
 import { checkArgs } from "./args.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./command.js";
+import { fileSource, readConfigFile } from "./config-file.js";
 
 /** Documented exit codes of every command. */
 export const EXIT_CODES = {
@@ -35,6 +37,8 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h", env: false },
   debug: { type: "boolean" },
+  /** A JSON or TOML file of options keyed by flag name (./config-file.ts). */
+  config: { type: "string" },
 } as const satisfies OptionSpecs;
 
 type ValueOf<S extends OptionSpec> = S["type"] extends "boolean" ? boolean : string | undefined;
@@ -43,7 +47,7 @@ export type OptionValues<S extends OptionSpecs> = { -readonly [K in keyof S]: Va
 export interface ReadOptionsResult<S extends OptionSpecs> {
   readonly values: OptionValues<S & typeof COMMON_OPTIONS>;
   readonly positionals: string[];
-  /** Where an option's value came from, for error messages: `--idle-timeout` or `OUTLAST_IDLE_TIMEOUT`. */
+  /** Where an option's value came from, for error messages: `--idle-timeout`, `OUTLAST_IDLE_TIMEOUT` or `key "idle-timeout" in FILE`. */
   readonly source: (name: keyof S & string) => string;
 }
 
@@ -57,8 +61,8 @@ const FALSE = new Set(["0", "false", "no", "off"]);
 
 /**
  * Parses `args` strictly (unknown flags are usage errors, in the CLI's voice: ./args.ts), then fills every
- * option not given as a flag from its environment variable. An empty variable
- * counts as unset. Throws UsageError.
+ * option not given as a flag from its environment variable, then from the `--config` file
+ * (`OUTLAST_CONFIG`). An empty variable counts as unset. Throws UsageError.
  */
 export function readOptions<S extends OptionSpecs>(
   args: readonly string[],
@@ -78,6 +82,10 @@ export function readOptions<S extends OptionSpecs>(
   });
   const values: Record<string, string | boolean | undefined> = {};
   const sources = new Map<string, string>();
+  const configFile =
+    (parsed.values as Record<string, string | boolean | undefined>)["config"] ?? (env["OUTLAST_CONFIG"] || undefined);
+  const fromFile =
+    typeof configFile === "string" ? readConfigFile(configFile, all) : new Map<string, string | boolean>();
   for (const [name, spec] of Object.entries(all)) {
     const given = (parsed.values as Record<string, string | boolean | undefined>)[name];
     if (given !== undefined) {
@@ -93,6 +101,9 @@ export function readOptions<S extends OptionSpecs>(
       else if (TRUE.has(raw.toLowerCase())) values[name] = true;
       else if (FALSE.has(raw.toLowerCase())) values[name] = false;
       else throw new UsageError(`${variable} must be 1 or 0 (true/false), not ${JSON.stringify(raw)}`);
+    } else if (fromFile.has(name) && typeof configFile === "string") {
+      values[name] = fromFile.get(name);
+      sources.set(name, fileSource(name, configFile));
     } else {
       values[name] = spec.type === "boolean" ? false : undefined;
       sources.set(name, `--${name}`);

@@ -130,6 +130,10 @@ export class Connection {
    */
   writeMessages(records: readonly OutboxRecord[]): boolean {
     const socket = this.#socket;
+    // After the server's GOODBYE or ERROR we ended our side: nothing more is written (a write
+    // would fail with ERR_STREAM_WRITE_AFTER_END and turn a drain into an error). What was not
+    // acknowledged is resent on the next link.
+    if (socket.writableEnded || socket.destroyed) return false;
     const n = records.length;
     let total = 0;
     for (let i = 0; i < n; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;

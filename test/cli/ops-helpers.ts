@@ -47,3 +47,23 @@ export async function scrape(metricsUrl: string): Promise<Map<string, number>> {
   if (r.status !== 200) throw new Error(`/metrics answered ${r.status}: ${r.body}`);
   return parseMetrics(r.body);
 }
+
+/**
+ * Scrapes until `check` holds (the server counts a socket until its 'close' event, a moment
+ * after the peer saw it close); rejects with the last scrape after `timeoutMs`.
+ */
+export async function scrapeUntil(
+  metricsUrl: string,
+  what: string,
+  check: (m: Map<string, number>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Map<string, number>> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const m = await scrape(metricsUrl);
+    if (check(m)) return m;
+    if (performance.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last scrape:\n${[...m].map(([k, v]) => `${k} ${v}`).join("\n")}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

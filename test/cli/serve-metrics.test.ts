@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { RawClient, openClient } from "../helpers/raw-client.js";
 import { run, start, tempDir } from "./cli-process.js";
-import { get, scrape, startServeWithMetrics } from "./ops-helpers.js";
+import { get, scrape, scrapeUntil, startServeWithMetrics } from "./ops-helpers.js";
 
 test("/metrics counts what the handler wrote, duplicates, connections and protocol errors", async (t) => {
   const dir = tempDir(t);
@@ -40,7 +40,7 @@ test("/metrics counts what the handler wrote, duplicates, connections and protoc
   await bad.waitClosed();
 
   await serve.until("50 lines on stdout", () => (serve.stdout.split("\n").length - 1 >= 50 ? true : undefined));
-  m = await scrape(metricsUrl);
+  m = await scrapeUntil(metricsUrl, "2 connections", (x) => x.get("outlast_connections") === 2);
   const written = serve.stdout.split("\n").filter((l) => l !== "").length;
   assert.equal(written, 50);
   assert.equal(m.get('outlast_messages_total{result="handled"}'), written);
