@@ -16,6 +16,7 @@
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import type * as SmolToml from "smol-toml";
 import { UsageError } from "./command.js";
 
 export interface ConfigFileSpec {
@@ -34,7 +35,7 @@ function parseText(text: string, file: string): unknown {
   if (/\.toml$/i.test(file)) {
     // smol-toml ships a CommonJS build: loaded synchronously, and only for a .toml file.
     const require = createRequire(import.meta.url);
-    const { parse } = require("smol-toml") as typeof import("smol-toml");
+    const { parse } = require("smol-toml") as typeof SmolToml;
     try {
       return parse(text);
     } catch (err) {
