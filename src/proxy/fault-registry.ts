@@ -63,6 +63,19 @@ export class FaultEntry {
   get rollKey(): string {
     return `${this.id}:${this.activation}:${this.revision}`;
   }
+
+  /**
+   * Whether this fault acts on connection `connectionId`: its probability,
+   * drawn from the proxy's seed once per (activation, revision, connection),
+   * so the same seed makes the same choices and an update or a new schedule
+   * window draws again. The one place a per-connection roll is made.
+   */
+  appliesTo(seed: number, connectionId: number): boolean {
+    const p = this.effective.probability;
+    if (p >= 1) return true;
+    if (p <= 0) return false;
+    return createRandom(deriveSeed(seed, this.number, this.activation, this.revision, connectionId))() < p;
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

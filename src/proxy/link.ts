@@ -186,14 +186,12 @@ export class Link extends EventEmitter<{ closed: [] }> {
     this.#graceTimer = this.#host.clock.setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
   }
 
+  /** The fault's roll for this connection, drawn once per rollKey (it is asked for every chunk). */
   #enabled(entry: FaultEntry): boolean {
-    const p = entry.effective.probability;
-    if (p >= 1) return true;
-    if (p <= 0) return false;
     const key = entry.rollKey;
     let on = this.#rolls.get(key);
     if (on === undefined) {
-      on = createRandom(deriveSeed(this.#host.seed, entry.number, entry.activation, entry.revision, this.id))() < p;
+      on = entry.appliesTo(this.#host.seed, this.id);
       this.#rolls.set(key, on);
     }
     return on;

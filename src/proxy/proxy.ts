@@ -12,6 +12,7 @@ import { systemClock, type Clock } from "../errors/clock.js";
 import { OutlastError, invalidOption } from "../errors/outlast-error.js";
 import { isAdmissionFault, type Fault, type FaultKind } from "./faults/catalog.js";
 import type { Flow } from "./faults/fault.js";
+import { HeldConnections } from "./faults/hold.js";
 import { refuseSocket } from "./faults/refuse.js";
 import {
   FaultRegistry,
@@ -21,7 +22,7 @@ import {
   type RegistryChange,
 } from "./fault-registry.js";
 import { Link, type ConnectionInfo, type Endpoint, type LinkHost } from "./link.js";
-import { createRandom, deriveSeed, randomSeed } from "./random.js";
+import { randomSeed } from "./random.js";
 
 const debug = debuglog("outlast");
 
@@ -119,11 +120,6 @@ function checkHost(option: string, host: unknown): string {
   return host;
 }
 
-interface Held {
-  readonly socket: Socket;
-  readonly entry: FaultEntry;
-}
-
 export class FaultProxy extends EventEmitter<ProxyEvents> {
   /** The seed in use (given or drawn): print it so a run can be replayed. */
   readonly seed: number;
@@ -133,7 +129,7 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
   readonly #upstream: ProxyAddress;
   readonly #registry: FaultRegistry;
   readonly #links = new Map<number, Link>();
-  readonly #held = new Map<number, Held>();
+  readonly #held = new HeldConnections();
   readonly #pending = new Map<number, { client: Socket; upstream: Socket }>();
   readonly #host: LinkHost;
   readonly #counts = { accepted: 0, refused: 0, upstreamFailed: 0 };
@@ -286,8 +282,7 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
       server === undefined || !server.listening
         ? Promise.resolve()
         : new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const { socket } of this.#held.values()) socket.destroy();
-    this.#held.clear();
+    this.#held.destroyAll();
     for (const { client, upstream } of this.#pending.values()) {
       client.destroy();
       upstream.destroy();
@@ -307,7 +302,11 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
 
   #faultsChanged(entry: FaultEntry, change: RegistryChange): void {
     for (const link of this.#links.values()) link.faultsChanged();
-    if (change === "removed" || change === "deactivated" || change === "updated") this.#releaseHeld();
+    if (change === "removed" || change === "deactivated" || change === "updated")
+      this.#held.release(
+        (entry) => this.#registry.has(entry),
+        (id, socket) => this.#connect(id, socket),
+      );
     if (this.listenerCount(CHANGE_EVENT[change]) > 0) this.emit(CHANGE_EVENT[change], this.#registry.info(entry));
   }
 
@@ -352,7 +351,7 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
       return;
     }
     if (entry?.effective.kind === "hold") {
-      this.#held.set(id, { socket, entry });
+      this.#held.hold(id, socket, entry);
       this.#applied(entry, id, undefined);
       this.emit("connectionHeld", { id, client, faultId: entry.id });
       return;
@@ -363,24 +362,9 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
   /** The refuse or hold fault that takes a new connection, if any (first in order whose probability draw hits). */
   #admission(id: number): FaultEntry | undefined {
     for (const entry of this.#registry.active()) {
-      const f = entry.effective;
-      if (!isAdmissionFault(f)) continue;
-      if (f.probability >= 1) return entry;
-      if (f.probability <= 0) continue;
-      if (createRandom(deriveSeed(this.seed, entry.number, entry.activation, entry.revision, id))() < f.probability)
-        return entry;
+      if (isAdmissionFault(entry.effective) && entry.appliesTo(this.seed, id)) return entry;
     }
     return undefined;
-  }
-
-  #releaseHeld(): void {
-    for (const [id, held] of this.#held) {
-      if (this.#registry.has(held.entry) && held.entry.active && held.entry.effective.kind === "hold") continue;
-      this.#held.delete(id);
-      if (held.socket.destroyed) continue;
-      debug("proxy: connection %d released from hold", id);
-      this.#connect(id, held.socket);
-    }
   }
 
   #connect(id: number, client: Socket): void {
