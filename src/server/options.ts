@@ -8,6 +8,7 @@ import type { Clock } from "../errors/clock.js";
 import { systemClock } from "../errors/clock.js";
 import { invalidOption } from "../errors/outlast-error.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
+import { defaultMaxConnections } from "./fd-limit.js";
 import { MAX_U32, MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
 
 /** What `onMessage` receives: one message of one client. */
@@ -77,8 +78,17 @@ export interface ServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** A connection that sent nothing for max(idleTimeoutMs, 3 x the client's heartbeatIntervalMs) is closed. Default 30000. */
   readonly idleTimeoutMs?: number;
-  /** Connections beyond this get ERROR OUTLAST_SERVER_BUSY and are closed. Default 10000. */
+  /**
+   * Connections beyond this get ERROR OUTLAST_SERVER_BUSY and are closed. Default: the process's
+   * soft file-descriptor limit minus 5% (at least 64) kept free, so the server refuses with a
+   * code before the kernel refuses without one (10,000 where the limit cannot be read).
+   */
   readonly maxConnections?: number;
+  /**
+   * The retryAfterMs a full server asks of the clients it refuses, jittered 0.5-1.5x per
+   * refusal, so an oversized fleet does not retry every second. Default 60000.
+   */
+  readonly busyRetryAfterMs?: number;
   /** Give up on a message after this many failed handler calls (needs `onDeadLetter`). Default Infinity (retry forever). */
   readonly maxHandlerAttempts?: number;
   /** Receives a message that failed `maxHandlerAttempts` times; required when maxHandlerAttempts is finite. */
@@ -98,6 +108,7 @@ export interface ResolvedServerOptions {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
+  readonly busyRetryAfterMs: number;
   readonly maxHandlerAttempts: number;
   readonly onDeadLetter: DeadLetterHandler | undefined;
   readonly clock: Clock;
@@ -107,7 +118,9 @@ export const SERVER_DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   handshakeTimeoutMs: 5000,
   idleTimeoutMs: 30_000,
-  maxConnections: 10_000,
+  /** The process's soft file-descriptor limit minus a reserve (5%, at least 64); 10,000 when it cannot be read. */
+  maxConnections: defaultMaxConnections(),
+  busyRetryAfterMs: 60_000,
   maxHandlerAttempts: Infinity,
 } as const;
 
@@ -191,6 +204,13 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     ),
     idleTimeoutMs: positiveInteger("idleTimeoutMs", options.idleTimeoutMs, SERVER_DEFAULTS.idleTimeoutMs),
     maxConnections: positiveInteger("maxConnections", options.maxConnections, SERVER_DEFAULTS.maxConnections),
+    busyRetryAfterMs: positiveInteger(
+      "busyRetryAfterMs",
+      options.busyRetryAfterMs,
+      SERVER_DEFAULTS.busyRetryAfterMs,
+      1,
+      2 ** 31 - 1,
+    ),
     maxHandlerAttempts,
     onDeadLetter,
     clock,

@@ -9,8 +9,6 @@ import { createServer as createNetServer } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
-import { makeErrorFrame } from "../protocol/error-frame.js";
-import { encodeFrame } from "../protocol/frame-encoder.js";
 import type { HandlerFailure } from "./client-registry.js";
 import { ClientRegistry } from "./client-registry.js";
 import type { DedupState } from "./dedup-state.js";
@@ -20,11 +18,10 @@ import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
 import { DEFAULT_LISTEN_HOST, resolveServerOptions } from "./options.js";
 import { ServerConnection } from "./server-connection.js";
+import { TurnAway } from "./turn-away.js";
 import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
 const debug = debuglog("outlast");
-/** A turned-away socket is destroyed if the peer has not closed it this long after our ERROR and FIN. */
-const TURN_AWAY_LINGER_MS = 2000;
 
 export interface ServerStats {
   /** Open connections (handshaking, open or draining). */
@@ -45,6 +42,8 @@ export interface ServerStats {
   readonly authRejected: number;
   /** Connections turned away with OUTLAST_SERVER_BUSY (maxConnections). */
   readonly busyRejected: number;
+  /** Connections the kernel refused at the file-descriptor limit (EMFILE/ENFILE on accept): closed without a frame. */
+  readonly fdRefused: number;
   /** Sockets accepted since start. */
   readonly connectionsAccepted: number;
 }
@@ -68,8 +67,8 @@ export class Server extends EventEmitter<ServerEvents> {
   readonly #registry: ClientRegistry;
   readonly #net: NetServer;
   readonly #connections = new Set<ServerConnection>();
-  /** Sockets turned away (busy / closing) that are still open. */
-  readonly #rejected = new Set<Socket>();
+  /** Refuses sockets (full / closing) cheaply, and keeps those still open. */
+  readonly #turnAway: TurnAway;
   readonly #context: ServerContext;
   #phase: Phase = "idle";
   #listening: Promise<{ port: number; host: string }> | undefined;
@@ -77,12 +76,17 @@ export class Server extends EventEmitter<ServerEvents> {
   #stateOpen = false;
   #protocolErrors = 0;
   #authRejected = 0;
-  #busyRejected = 0;
+  #fdRefused = 0;
   #accepted = 0;
 
   constructor(options: ServerOptions) {
     super();
     this.#options = resolveServerOptions(options);
+    this.#turnAway = new TurnAway(
+      this.#options.clock,
+      `server has maxConnections ${this.#options.maxConnections} connections; retry later`,
+      this.#options.busyRetryAfterMs,
+    );
     this.#state = this.#options.state === undefined ? new MemoryDedupState() : new FileDedupState(this.#options.state);
     this.#registry = new ClientRegistry(this.#state, {
       onMessage: this.#options.onMessage,
@@ -119,6 +123,14 @@ export class Server extends EventEmitter<ServerEvents> {
       this.#net = tlsServer;
     }
     this.#net.on("error", (err) => {
+      // Out of file descriptors: libuv closed the connection it could not accept (no frame is
+      // possible). Count it; the server keeps serving. maxConnections normally refuses first.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EMFILE" || code === "ENFILE") {
+        this.#fdRefused++;
+        debug("accept failed with %s: a connection was refused at the file-descriptor limit", code);
+        return;
+      }
       if (this.#phase === "listening") this.#fatal(err);
     });
   }
@@ -157,37 +169,28 @@ export class Server extends EventEmitter<ServerEvents> {
   #accept(socket: Socket): void {
     this.#accepted++;
     socket.on("error", () => {}); // until a ServerConnection (or the rejection path) owns it
-    const info = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
-    if (connectionChannel.hasSubscribers) connectionChannel.publish(info);
+    if (connectionChannel.hasSubscribers)
+      connectionChannel.publish({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
     if (this.#phase !== "listening") {
-      this.#turnAway(socket, makeErrorFrame("OUTLAST_SERVER_BUSY", "server is shutting down; retry later", 1000));
+      this.#turnAway.refuse(socket, "closing");
       return;
     }
     if (this.#connections.size >= this.#options.maxConnections) {
-      this.#busyRejected++;
-      const err = new OutlastError(
-        "OUTLAST_SERVER_BUSY",
-        `server has maxConnections ${this.#options.maxConnections} connections; retry later`,
-        {
-          details: { maxConnections: this.#options.maxConnections },
-        },
-      );
-      if (clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...info });
-      this.emit("clientError", err, info);
-      this.#turnAway(socket, makeErrorFrame(err.code, err.message, 1000));
+      this.#turnAway.refuse(socket, "full");
+      // The error object (a stack trace) only when someone looks: refusals must stay cheap.
+      if (clientErrorChannel.hasSubscribers || this.listenerCount("clientError") > 0) {
+        const info = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+        const err = new OutlastError(
+          "OUTLAST_SERVER_BUSY",
+          `server has maxConnections ${this.#options.maxConnections} connections; retry later`,
+          { details: { maxConnections: this.#options.maxConnections } },
+        );
+        if (clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...info });
+        this.emit("clientError", err, info);
+      }
       return;
     }
     this.#connections.add(new ServerConnection(socket, this.#context));
-  }
-
-  #turnAway(socket: Socket, frame: ReturnType<typeof makeErrorFrame>): void {
-    this.#rejected.add(socket);
-    socket.on("close", () => this.#rejected.delete(socket));
-    socket.on("data", () => {}); // read and discard until the peer's FIN
-    socket.end(encodeFrame(frame));
-    const clock = this.#options.clock;
-    const timer = clock.setTimeout(() => socket.destroy(), TURN_AWAY_LINGER_MS);
-    socket.on("close", () => clock.clearTimeout(timer));
   }
 
   /** Counters since start. */
@@ -202,7 +205,8 @@ export class Server extends EventEmitter<ServerEvents> {
       deadLettered: r.deadLettered,
       protocolErrors: this.#protocolErrors,
       authRejected: this.#authRejected,
-      busyRejected: this.#busyRejected,
+      busyRejected: this.#turnAway.counts.full,
+      fdRefused: this.#fdRefused,
       connectionsAccepted: this.#accepted,
     };
   }
@@ -250,7 +254,7 @@ export class Server extends EventEmitter<ServerEvents> {
   async destroy(err?: Error): Promise<void> {
     if (err !== undefined) debug("server destroyed: %s", err.message);
     for (const conn of this.#connections) conn.destroy("server destroyed");
-    for (const socket of this.#rejected) socket.destroy();
+    this.#turnAway.destroyAll();
     this.#closing ??= this.#close(false);
     return this.#closing;
   }
@@ -269,7 +273,7 @@ export class Server extends EventEmitter<ServerEvents> {
       for (const conn of this.#connections) conn.destroy("server destroyed");
     }
     await Promise.all([...this.#connections].map((c) => c.closed));
-    for (const socket of this.#rejected) socket.destroy();
+    this.#turnAway.destroyAll();
     await netClosed;
     if (this.#stateOpen) {
       this.#registry.flush();
