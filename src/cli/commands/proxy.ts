@@ -7,7 +7,9 @@
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createControlServer, createProxy, type ControlServer, type FaultProxy } from "../../proxy/index.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { formatFailure, formatHostPort, parseHostPort, readOptions, reportUncaught } from "../config.js";
+import { formatFailure, formatHostPort, parseChoice, parseHostPort, readOptions, reportUncaught } from "../config.js";
+import { LOG_FORMATS, LOG_LEVELS, createLog } from "../observe/log.js";
+import { textLog } from "../observe/text-log.js";
 import { onStopSignals } from "../stop-signals.js";
 import { ALWAYS, faultsFromFlags } from "./proxy-flags.js";
 
@@ -31,6 +33,9 @@ It moves bytes and knows no protocol. Runs until SIGINT (Ctrl-C) or SIGTERM.
                          reaches it controls the proxy)
   --seed N               seed of every random choice (default: random, printed)
   --verbose              print connections and faults as they happen (stderr)
+  --log-format human|json  human (default) or one JSON object per line (level,
+                         time, msg) on stderr
+  --log-level LEVEL      debug, info (default), warn or error
   --debug                show stack traces on errors
   -h, --help             show this help
 
@@ -91,6 +96,8 @@ const OPTION_NAMES = {
   hold: "boolean",
   direction: "string",
   probability: "string",
+  "log-format": "string",
+  "log-level": "string",
 } as const;
 
 type Specs = {
@@ -169,9 +176,13 @@ export const proxy: Command = {
       }
       throw err;
     }
+    const format = v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, "--log-format");
+    const level = v["log-level"] === undefined ? "info" : parseChoice(v["log-level"], LOG_LEVELS, "--log-level");
+    const out =
+      format === "human" ? io : textLog(await createLog({ command: NAME, format, level, write: io.err }), NAME, io).io;
     const removeUncaught = reportUncaught(NAME, v.debug);
     try {
-      return await serve(fp, controlServer, upstream, v.verbose, v.debug, io);
+      return await serve(fp, controlServer, upstream, v.verbose, v.debug, out);
     } finally {
       removeUncaught();
     }

@@ -16,9 +16,22 @@ import { inspectOutbox } from "../../outbox/inspect.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/frames.js";
 import { MESSAGE_HEADER_BYTES } from "../../protocol/limits.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from "../command.js";
-import { formatFailure, oneLine, parseChoice, parseDurationMs, readOptions, reportUncaught } from "../config.js";
+import {
+  formatFailure,
+  formatHostPort,
+  oneLine,
+  parseChoice,
+  parseDurationMs,
+  parseHostPort,
+  readOptions,
+  reportUncaught,
+  type HostPort,
+} from "../config.js";
 import { colorsWanted, painter } from "../live/ansi.js";
 import { LiveRegion } from "../live/live-region.js";
+import type { HttpEndpoint } from "../observe/http-endpoint.js";
+import { LOG_FORMATS, LOG_LEVELS, createLog, type LogFormat, type LogLevel } from "../observe/log.js";
+import { textLog } from "../observe/text-log.js";
 import { countOf, formatCount, formatDuration } from "../live/widgets.js";
 import { readNamed } from "../read-named.js";
 import { onStopSignals } from "../stop-signals.js";
@@ -41,7 +54,8 @@ const BATCH = 512;
 const HELP = `Usage: outlast send URL [FILE...] [--framing lines|length-prefixed|raw] [--outbox DIR]
                     [--follow] [--drain-timeout DURATION] [--client-id ID]
                     [--token TOKEN | --token-file FILE]
-                    [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-servername NAME] [--debug]
+                    [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-servername NAME]
+                    [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL] [--debug]
 
 Reads messages from stdin (or the FILEs, in order; - is stdin), stores each in
 a durable outbox on disk, and delivers them to the outlast server at URL
@@ -75,6 +89,12 @@ stderr.
   --tls-key FILE          ... and its key (PEM)
   --tls-servername NAME   the name the server's certificate must carry (default:
                           the URL's host)
+  --metrics HOST:PORT     serve Prometheus metrics of this client at /metrics
+                          (queue depth, oldest queued age, in flight, drops,
+                          reconnects, ack latency), /healthz and /readyz (link open)
+  --log-format human|json human (default): progress and notices as lines;
+                          json: one JSON object per line (level, time, msg)
+  --log-level LEVEL       debug, info (default), warn or error (json format)
   --debug                 show stack traces on errors
   -h, --help              show this help
 
@@ -112,6 +132,9 @@ const OPTIONS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "tls-servername": { type: "string" },
+  metrics: { type: "string" },
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
 } as const;
 
 interface SendConfig {
@@ -127,6 +150,9 @@ interface SendConfig {
   readonly tls: { ca?: string; cert?: string; key?: string; servername?: string } | undefined;
   /** What the end-of-run messages need: the URL, the outbox and the connection flags to repeat. */
   readonly flags: SendFlags;
+  readonly metrics: HostPort | undefined;
+  readonly logFormat: LogFormat;
+  readonly logLevel: LogLevel;
   readonly debug: boolean;
 }
 
@@ -212,6 +238,10 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): SendConfig
       hasCa: v["tls-ca"] !== undefined,
       hasServername: v["tls-servername"] !== undefined,
     },
+    metrics: v.metrics === undefined ? undefined : parseHostPort(v.metrics, source("metrics")),
+    logFormat:
+      v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, source("log-format")),
+    logLevel: v["log-level"] === undefined ? "info" : parseChoice(v["log-level"], LOG_LEVELS, source("log-level")),
     debug: v.debug,
   };
 }
@@ -250,7 +280,10 @@ type Stop =
   | { readonly kind: "signal"; readonly signal: NodeJS.Signals }
   | { readonly kind: "failure"; readonly failure: SendFailure };
 
-async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
+/** Where the live view and progress lines go: stderr, or JSON log lines. */
+type LiveOut = ConstructorParameters<typeof LiveRegion>[0];
+
+async function runSend(c: SendConfig, io: CommandIo, stderr: LiveOut): Promise<number> {
   await mkdir(c.outbox, { recursive: true }).catch((err: unknown) => {
     const code = (err as { code?: unknown }).code;
     const fix =
@@ -272,8 +305,18 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(oneLine(err));
     throw err;
   }
+  let metrics: HttpEndpoint | undefined;
+  if (c.metrics !== undefined) {
+    const { startClientMetrics } = await import("../observe/client-metrics.js");
+    const where = formatHostPort(c.metrics.host, c.metrics.port);
+    metrics = await startClientMetrics(c.metrics, () => client).catch(async (err: unknown) => {
+      await client.destroy();
+      throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
+    });
+    io.err(`outlast ${NAME}: metrics on http://${formatHostPort(metrics.host, metrics.port)}/metrics\n`);
+  }
 
-  const paint = painter(colorsWanted(process.stderr.isTTY === true));
+  const paint = painter(colorsWanted(stderr.isTTY === true));
   let lastCause = "";
   const status = (): string => {
     const s = client.stats();
@@ -284,7 +327,7 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     return `outlast ${NAME}: ${formatCount(read)} read · ${formatCount(s.acknowledged)} acknowledged · ${formatCount(s.queuedMessages)} queued · link ${link} → ${c.url}`;
   };
   // Off a terminal a progress line only when something changed (an idle --follow prints nothing).
-  const live = new LiveRegion(process.stderr, { frame: () => [status()], line: status, plainOnChange: true });
+  const live = new LiveRegion(stderr, { frame: () => [status()], line: status, plainOnChange: true });
 
   let resolveStop: (stop: Stop) => void = () => {};
   const stopped = new Promise<Stop>((r) => (resolveStop = r));
@@ -421,6 +464,7 @@ async function runSend(c: SendConfig, io: CommandIo): Promise<number> {
     live.stop();
     reading.abort();
     await client.destroy();
+    await metrics?.close();
     removeSignals();
   }
 }
@@ -435,11 +479,17 @@ export const send: Command = {
       return EXIT_OK;
     }
     const removeUncaught = reportUncaught(NAME, config.debug);
+    // --log-format json: every line this command writes becomes one JSON log line.
+    const log =
+      config.logFormat === "json"
+        ? textLog(await createLog({ command: NAME, format: "json", level: config.logLevel, write: io.err }), NAME, io)
+        : undefined;
+    const eio = log?.io ?? io;
     try {
-      return await runSend(config, io);
+      return await runSend(config, eio, log?.stream ?? process.stderr);
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      io.err(formatFailure(NAME, err, config.debug));
+      eio.err(formatFailure(NAME, err, config.debug));
       return EXIT_FAILURE;
     } finally {
       removeUncaught();
