@@ -6,7 +6,7 @@
  */
 
 import type { Direction, ScheduledFault } from "../../src/proxy/index.js";
-import { createRandom, type Random } from "../../src/proxy/index.js";
+import { createRandom, type Random } from "../../src/proxy/random.js";
 
 export type PlanFaultKind =
   | "reset"

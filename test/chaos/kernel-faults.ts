@@ -16,7 +16,7 @@
 
 import { execFileSync } from "node:child_process";
 import type { NetnsLab } from "../helpers/netns.js";
-import { createRandom, type Random } from "../../src/proxy/index.js";
+import { createRandom, type Random } from "../../src/proxy/random.js";
 
 export type KernelFaultKind =
   "loss" | "duplicate" | "corrupt" | "delay" | "drop" | "reject" | "link-down" | "bandwidth";

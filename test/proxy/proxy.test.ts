@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
 import { test } from "node:test";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
-import { createProxy, normalizeFault } from "../../src/proxy/index.js";
+import { createProxy } from "../../src/proxy/index.js";
+import { normalizeFault } from "../../src/proxy/faults/catalog.js";
 import { Recorder, connectClient, startProxy, startUpstream, within } from "./helpers.js";
 
 test("forwards bytes both ways and counts them", async (t) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createRandom, deriveSeed } from "../../src/proxy/index.js";
+import { createRandom, deriveSeed } from "../../src/proxy/random.js";
 
 test("createRandom is deterministic per seed, in [0, 1), and roughly uniform", () => {
   const a = createRandom(42);

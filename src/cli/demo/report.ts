@@ -39,8 +39,10 @@ export interface DemoReport {
   readonly redeliveriesFlagged: number;
   /** Resends the server had already processed, not handed to the handler again: skipped by (clientId, seq), or settled by its lastSeq at reconnect (their ACK was lost in a fault). */
   readonly duplicatesRemovedByServer: number;
-  /** Of those, resent MESSAGE frames the server received and skipped. */
+  /** Of those, resent MESSAGE frames the server received and skipped (at most `resent`). */
   readonly serverSkippedFrames: number;
+  /** Of those, unacknowledged messages the server's WELCOME lastSeq showed were processed: settled without a resend. */
+  readonly settledAtReconnect: number;
   /** Messages the client sent again: frames written again after a reconnect, and what the restarted client found in its outbox. */
   readonly resent: number;
   /** Of `resent`: what the restarted client found in its durable outbox (stored, not acknowledged at the crash). */
@@ -78,6 +80,7 @@ export function buildReport(config: DemoConfig, r: DemoResult): DemoReport {
     redeliveriesFlagged: s.redeliveries,
     duplicatesRemovedByServer: r.duplicatesRemoved,
     serverSkippedFrames: r.serverSkippedFrames,
+    settledAtReconnect: Math.max(0, r.duplicatesRemoved - r.serverSkippedFrames),
     resent: r.resent,
     recoveredFromOutbox: r.recoveredFromOutbox,
     reconnects: r.reconnects,
@@ -138,16 +141,16 @@ export function formatReport(report: DemoReport, paint: Paint): string {
       "redelivery: true after a server crash (docs/server.md)",
     ),
     row(
-      "duplicates removed by server",
-      formatCount(report.duplicatesRemovedByServer),
-      "already processed: ACK lost in a fault, settled by (clientId, seq)",
-    ),
-    row(
       "resent after reconnects",
       formatCount(report.resent),
       report.recoveredFromOutbox > 0
-        ? `${formatCount(report.recoveredFromOutbox)} of them by the restarted client, from its durable outbox`
-        : "",
+        ? `${formatCount(report.recoveredFromOutbox)} of them found by the restarted client in its outbox`
+        : "unacknowledged when a link was lost",
+    ),
+    row(
+      "duplicates removed by server",
+      formatCount(report.duplicatesRemovedByServer),
+      `already processed: ${formatCount(report.serverSkippedFrames)} resent and skipped, ${formatCount(report.settledAtReconnect)} settled by its lastSeq at reconnect (not resent)`,
     ),
     `  ${"reconnects by cause".padEnd(30)}${formatTally(report.reconnects, "none", ", ")}`,
     `  ${"faults injected".padEnd(30)}${formatTally(labelled(report.faults), "none", ", ")}`,
