@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { FaultProxy } from "../../src/proxy/index.js";
-import { Recorder, connectClient, startProxy, startUpstream, windowOf, within } from "./helpers.js";
+import { ManualClock } from "../../src/errors/clock.js";
+import { Recorder, assertNothingScheduled, connectClient, startProxy, startUpstream, within } from "./helpers.js";
 
 /** Resolves once `faultApplied` fired `n` times. */
 function appliedTimes(proxy: FaultProxy, n: number): Promise<void> {
@@ -22,7 +23,8 @@ function appliedTimes(proxy: FaultProxy, n: number): Promise<void> {
 
 test("blackhole: bytes do not arrive and both sockets stay open; removing it lets them flow", async (t) => {
   const up = await startUpstream(t, "sink");
-  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port } });
+  const clock = new ManualClock();
+  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port }, clock });
   const client = await connectClient(t, port);
   const server = await up.accepted();
   const atServer = new Recorder(server);
@@ -32,7 +34,8 @@ test("blackhole: bytes do not arrive and both sockets stay open; removing it let
   client.write("into the void");
   server.write("and back");
   await bothHeld; // the proxy has read both writes and holds them
-  await windowOf(150);
+  assert.deepEqual(proxy.stats().bytes, { upstream: 0, downstream: 0 }, "nothing forwarded");
+  assertNothingScheduled(clock);
   assert.equal(atServer.bytes, 0, "upstream received bytes through a blackhole");
   assert.equal(atClient.bytes, 0, "client received bytes through a blackhole");
   for (const [name, r] of [
@@ -56,7 +59,8 @@ test("blackhole: bytes do not arrive and both sockets stay open; removing it let
 
 test("blackhole upstream only: the client's close is not passed on (the half-open link) until it is removed", async (t) => {
   const up = await startUpstream(t, "sink");
-  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port } });
+  const clock = new ManualClock();
+  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port }, clock });
   const client = await connectClient(t, port);
   const server = await up.accepted();
   const atServer = new Recorder(server);
@@ -67,7 +71,8 @@ test("blackhole upstream only: the client's close is not passed on (the half-ope
   const held = appliedTimes(proxy, 1);
   client.end("last words");
   await held;
-  await windowOf(150);
+  assert.equal(proxy.stats().bytes.upstream, 0, "nothing forwarded upstream");
+  assertNothingScheduled(clock);
   assert.equal(atServer.bytes, 0);
   assert.equal(atServer.ended, false, "the server learnt of the client's FIN through a blackhole");
   assert.equal(atServer.closed, false);
@@ -79,7 +84,8 @@ test("blackhole upstream only: the client's close is not passed on (the half-ope
 
 test("blackhole holds bytes with backpressure: the proxy stops reading, nothing is lost", async (t) => {
   const up = await startUpstream(t, "sink");
-  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port } });
+  const clock = new ManualClock();
+  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port }, clock });
   const client = await connectClient(t, port);
   const atServer = new Recorder(await up.accepted());
   const hole = proxy.addFault({ kind: "blackhole", direction: "upstream" });
@@ -88,7 +94,8 @@ test("blackhole holds bytes with backpressure: the proxy stops reading, nothing 
   const held = appliedTimes(proxy, 1);
   client.write(payload);
   await held;
-  await windowOf(300);
+  assert.equal(proxy.stats().bytes.upstream, 0, "nothing forwarded upstream");
+  assertNothingScheduled(clock);
   assert.equal(atServer.bytes, 0);
   assert.ok(client.writableLength > 0, "the client's writes should back up while the link is blackholed");
   hole.remove();

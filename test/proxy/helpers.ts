@@ -1,7 +1,9 @@
 // Shared helpers for the proxy tests: an upstream server, a proxy, clients, and waits with their own timeouts.
+import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { TestContext } from "node:test";
+import type { ManualClock } from "../../src/errors/clock.js";
 import { createProxy, type FaultProxy, type ProxyOptions } from "../../src/proxy/index.js";
 
 /** Rejects if `p` does not settle within `ms`. */
@@ -13,9 +15,13 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Resolves after `ms`: only to watch that something does NOT happen in a window. */
-export function windowOf(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Shows, without waiting, that a proxy driven by `clock` will not act on its own: no timer of its
+ * is pending, so only a new socket event or a fault change can make it forward, connect or close.
+ * (What it did so far is in its stats and on the sockets.)
+ */
+export function assertNothingScheduled(clock: ManualClock): void {
+  assert.equal(clock.pending, 0, "the proxy has a timer pending: it may still act");
 }
 
 export interface Upstream {

@@ -1,19 +1,27 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
-import { Recorder, connectClient, startProxy, startUpstream, windowOf, within } from "./helpers.js";
+import { ManualClock } from "../../src/errors/clock.js";
+import { Recorder, assertNothingScheduled, connectClient, startProxy, startUpstream, within } from "./helpers.js";
 
 test("hold: the client connects but nothing reaches upstream; removing the fault lets the connection go on", async (t) => {
   const up = await startUpstream(t, "echo");
-  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port } });
+  const clock = new ManualClock();
+  const { proxy, port } = await startProxy(t, { upstream: { host: "127.0.0.1", port: up.port }, clock });
   const hold = proxy.addFault({ kind: "hold" });
   const held = within(once(proxy, "connectionHeld"), 5000, "connectionHeld");
   const client = await connectClient(t, port); // the TCP connect itself succeeds
   await held;
   const atClient = new Recorder(client);
   client.write("anyone there?");
-  await windowOf(250);
-  assert.equal(up.sockets.length, 0, "a held connection reached upstream");
+  // A barrier instead of a wait: upstream accepts in arrival order, so if the proxy had connected
+  // the held client upstream, that connection would be accepted before this probe.
+  const probe = await connectClient(t, up.port);
+  const first = await up.accepted();
+  assert.equal(first.remotePort, probe.localPort, "a held connection reached upstream");
+  probe.destroy();
+  assertNothingScheduled(clock); // and no timer of the proxy's could connect it later
+  assert.equal(proxy.stats().bytes.upstream, 0);
   assert.equal(atClient.bytes, 0);
   assert.equal(atClient.closed, false);
   assert.equal(proxy.stats().connections.held, 1);
@@ -21,7 +29,7 @@ test("hold: the client connects but nothing reaches upstream; removing the fault
   hold.remove();
   await atClient.bytesAtLeast(13);
   assert.equal(atClient.text(), "anyone there?");
-  assert.equal(up.sockets.length, 1);
+  assert.equal(up.sockets.length, 2, "the probe and the released connection");
   assert.equal(proxy.stats().connections.held, 0);
 });
 
