@@ -165,6 +165,7 @@ export class ServerConnection implements ClientConnection {
         this.#onHello(frame);
         return;
       case "ping":
+        this.#ctx.countPing();
         this.#write(encodeFrame({ type: "pong", nonce: frame.nonce }));
         return;
       case "pong":

@@ -31,5 +31,7 @@ export interface ServerContext {
   emitConnection(event: ConnectionEvent): void;
   emitClientError(err: Error, info: ConnectionInfo): void;
   countProtocolError(): void;
+  /** A PING was answered (heartbeat load). */
+  countPing(): void;
   connectionClosed(conn: ServerConnection): void;
 }

@@ -44,6 +44,8 @@ export interface ServerStats {
   readonly busyRejected: number;
   /** Connections the kernel refused at the file-descriptor limit (EMFILE/ENFILE on accept): closed without a frame. */
   readonly fdRefused: number;
+  /** PINGs answered (the clients' heartbeats: ~1 per heartbeatIntervalMs per idle client, none on a busy link). */
+  readonly pings: number;
   /** Sockets accepted since start. */
   readonly connectionsAccepted: number;
 }
@@ -77,6 +79,7 @@ export class Server extends EventEmitter<ServerEvents> {
   #protocolErrors = 0;
   #authRejected = 0;
   #fdRefused = 0;
+  #pings = 0;
   #accepted = 0;
 
   constructor(options: ServerOptions) {
@@ -108,6 +111,7 @@ export class Server extends EventEmitter<ServerEvents> {
         this.emit("clientError", err, info);
       },
       countProtocolError: () => this.#protocolErrors++,
+      countPing: () => this.#pings++,
       connectionClosed: (conn) => this.#connections.delete(conn),
     };
     if (this.#options.tls === undefined) {
@@ -207,6 +211,7 @@ export class Server extends EventEmitter<ServerEvents> {
       authRejected: this.#authRejected,
       busyRejected: this.#turnAway.counts.full,
       fdRefused: this.#fdRefused,
+      pings: this.#pings,
       connectionsAccepted: this.#accepted,
     };
   }
