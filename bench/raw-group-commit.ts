@@ -5,7 +5,7 @@
  */
 
 import { open, rm } from "node:fs/promises";
-import { encodedSize, encodeRecord, RecordType } from "../src/outbox/log/record-format.js";
+import { encodedSize, encodeRecord, RecordType } from "../src/storage/record-format.js";
 
 /** Records/s made durable by raw group commit of `batch` records of `payloadBytes` each, into a file at `path` (removed after). */
 export async function rawGroupCommitRate(

@@ -19,18 +19,19 @@
 import { randomUUID } from "node:crypto";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
-import { openChannel, quarantineChannel } from "./log/diagnostics.js";
-import type { OutboxFs } from "./log/fs-layer.js";
-import { nodeFs } from "./log/fs-layer.js";
+import { openChannel, quarantineChannel, segmentChannel } from "./log/diagnostics.js";
+import { DirLock } from "../storage/dir-lock.js";
+import { ensureDurableDir } from "../storage/durable-dir.js";
+import type { StorageFs } from "../storage/fs-layer.js";
+import { nodeFs } from "../storage/fs-layer.js";
 import { GroupCommit, metaRecord } from "./log/group-commit.js";
-import { outboxIoError } from "./log/io-errors.js";
-import { OutboxLock } from "./log/lock.js";
-import { BODY_HEADER_BYTES, MAX_BODY_BYTES } from "./log/record-format.js";
+import { outboxIoError, outboxLockErrors } from "./log/io-errors.js";
+import { BODY_HEADER_BYTES, MAX_BODY_BYTES } from "../storage/record-format.js";
 import { RecordIndex } from "./log/record-index.js";
 import type { RecoveryReport } from "./log/recovery.js";
 import { recover } from "./log/recovery.js";
-import { SegmentSet } from "./log/segment-set.js";
-import { SegmentWriteError } from "./log/segment-writer.js";
+import { SegmentSet } from "../storage/segment-set.js";
+import { SegmentWriteError } from "../storage/segment-writer.js";
 import type { DropReason, Outbox, OutboxEntry, OutboxRecord } from "./outbox.js";
 
 const debug = debuglog("outlast");
@@ -41,7 +42,7 @@ export interface FileOutboxOptions {
   /** A new segment is started when the active one reaches this size. Default 8 MiB. */
   readonly segmentBytes?: number;
   /** The file-system layer (tests inject one that simulates power loss). Default: node:fs/promises. */
-  readonly fs?: OutboxFs;
+  readonly fs?: StorageFs;
 }
 
 type State = "new" | "opening" | "open" | "closed";
@@ -49,10 +50,10 @@ type State = "new" | "opening" | "open" | "closed";
 export class FileOutbox implements Outbox {
   readonly durable = true;
   readonly dir: string;
-  readonly #fs: OutboxFs;
+  readonly #fs: StorageFs;
   readonly #maxBytes: number;
   readonly #segmentBytes: number;
-  readonly #lock: OutboxLock;
+  readonly #lock: DirLock;
   #state: State = "new";
   #index = new RecordIndex();
   #segments: SegmentSet | undefined;
@@ -68,7 +69,7 @@ export class FileOutbox implements Outbox {
     this.#fs = options.fs ?? nodeFs;
     this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
-    this.#lock = new OutboxLock(dir, this.#fs);
+    this.#lock = new DirLock(dir, this.#fs, outboxLockErrors(dir));
   }
 
   // ---- opening ----
@@ -78,7 +79,7 @@ export class FileOutbox implements Outbox {
     this.#state = "opening";
     let clientId: string;
     try {
-      await this.#fs.mkdirp(this.dir).catch((err: unknown) => {
+      await ensureDurableDir(this.#fs, this.dir).catch((err: unknown) => {
         throw outboxIoError(this.dir, "creating the directory", err, false);
       });
       await this.#lock.acquire();
@@ -92,7 +93,14 @@ export class FileOutbox implements Outbox {
         clientId = r.clientId;
         this.#clientId = clientId;
         this.#report = r.report;
-        const segments = new SegmentSet(this.#fs, this.dir, r.segments, r.maxSegment, (n) => this.#index.liveIn(n));
+        const segments = new SegmentSet(
+          this.#fs,
+          this.dir,
+          r.segments,
+          r.maxSegment,
+          (n) => this.#index.liveIn(n),
+          (change) => segmentChannel.hasSubscribers && segmentChannel.publish(change),
+        );
         // Appends go on in the newest segment when it holds a META record (clientId, next seq); a new
         // segment per open would pile up files while an older segment still holds messages. After
         // damage, that is the segment recovery created to hold the jumped next seq.

@@ -9,16 +9,17 @@
 
 import { join } from "node:path";
 import { OutlastError } from "../errors/outlast-error.js";
-import type { OutboxFs } from "./log/fs-layer.js";
-import { nodeFs } from "./log/fs-layer.js";
-import { errnoCode, outboxIoError } from "./log/io-errors.js";
-import { LOCK_FILE, parseLockPid } from "./log/lock.js";
+import type { StorageFs } from "../storage/fs-layer.js";
+import { nodeFs } from "../storage/fs-layer.js";
+import { errnoCode } from "../storage/errno.js";
+import { outboxIoError } from "./log/io-errors.js";
+import { liveLockHolder } from "../storage/dir-lock.js";
 import { quarantineFileName } from "./log/recovery.js";
 import type { Replayed } from "./log/replay.js";
 import { QUARANTINE_DIR, replay, segmentNumbers } from "./log/replay.js";
 
 /** The reads inspection makes (tests pass a simulated file system). */
-export type OutboxReadFs = Pick<OutboxFs, "readdir" | "readFile" | "isProcessAlive">;
+export type OutboxReadFs = Pick<StorageFs, "readdir" | "readFile" | "bootId" | "processStartTime">;
 
 export interface InspectOutboxOptions {
   /** Default: node:fs. */
@@ -85,7 +86,7 @@ const ATTEMPTS = 5;
  */
 export async function inspectOutbox(dir: string, options: InspectOutboxOptions = {}): Promise<OutboxInspection> {
   const fs = options.fs ?? nodeFs;
-  const lockedBy = await lockHolder(fs, dir);
+  const lockedBy = await liveLockHolder(fs, dir);
   let r: Replayed | undefined;
   for (let attempt = 1; r === undefined; attempt++) {
     try {
@@ -162,18 +163,6 @@ export async function inspectOutbox(dir: string, options: InspectOutboxOptions =
     obsoleteSegments: r.obsolete.length,
     lockedBy,
   };
-}
-
-/** The pid in the lock file when that process is alive (a stale or missing lock: undefined). */
-async function lockHolder(fs: OutboxReadFs, dir: string): Promise<number | undefined> {
-  let content: Buffer;
-  try {
-    content = await fs.readFile(join(dir, LOCK_FILE));
-  } catch {
-    return undefined; // no lock file (or unreadable: the next open decides)
-  }
-  const pid = parseLockPid(content);
-  return pid !== undefined && fs.isProcessAlive(pid) ? pid : undefined;
 }
 
 async function exists(fs: OutboxReadFs, dir: string): Promise<boolean> {

@@ -10,7 +10,7 @@
  */
 
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { mkdir, open, readFile, rename, truncate } from "node:fs/promises";
+import { open, readFile, rename, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
@@ -29,7 +29,10 @@ import {
   replayLog,
 } from "./dedup-file-format.js";
 import { ProgressFile, clientIdHash } from "./progress-file.js";
-import { StateDirLock } from "./state-dir-lock.js";
+import { DirLock } from "../storage/dir-lock.js";
+import type { LockErrors } from "../storage/dir-lock.js";
+import { ensureDurableDir } from "../storage/durable-dir.js";
+import { nodeFs } from "../storage/fs-layer.js";
 
 const debug = debuglog("outlast");
 
@@ -39,6 +42,27 @@ const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 export interface FileDedupStateOptions {
   /** Log size that triggers compaction into the snapshot. Default 8 MiB. */
   readonly compactAfterBytes?: number;
+}
+
+function stateIoError(dir: string, cause: unknown): OutlastError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new OutlastError(
+    "OUTLAST_STATE_IO",
+    `state directory ${dir}: ${message}; the server stops rather than acknowledge what it could not make durable`,
+    { cause, details: { dir } },
+  );
+}
+
+function stateLockErrors(dir: string): LockErrors {
+  return {
+    locked: (pid) =>
+      new OutlastError(
+        "OUTLAST_STATE_LOCKED",
+        `state directory ${dir} is locked by pid ${pid}; stop that server or pass another state directory`,
+        { details: { dir, pid } },
+      ),
+    io: (what, cause) => stateIoError(dir, Object.assign(new Error(`${what}: ${String(cause)}`), { cause })),
+  };
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -98,7 +122,7 @@ class SlotProgress implements ClientProgress {
 
 export class FileDedupState implements DedupState {
   readonly #dir: string;
-  readonly #lock: StateDirLock;
+  readonly #lock: DirLock;
   readonly #compactAfterBytes: number;
   readonly #map = new Map<string, SeqPair>();
   #pending = new Map<string, number>();
@@ -123,7 +147,7 @@ export class FileDedupState implements DedupState {
 
   constructor(dir: string, options: FileDedupStateOptions = {}) {
     this.#dir = dir;
-    this.#lock = new StateDirLock(dir);
+    this.#lock = new DirLock(dir, nodeFs, stateLockErrors(dir));
     this.#compactAfterBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_BYTES;
   }
 
@@ -133,7 +157,9 @@ export class FileDedupState implements DedupState {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
+    await ensureDurableDir(nodeFs, this.#dir).catch((err: unknown) => {
+      throw stateIoError(this.#dir, err);
+    });
     await this.#lock.acquire();
     try {
       await this.#load();
@@ -325,14 +351,7 @@ export class FileDedupState implements DedupState {
 
   #fail(cause: Error): void {
     if (this.#failed !== undefined) return;
-    const err = new OutlastError(
-      "OUTLAST_STATE_IO",
-      `state directory ${this.#dir}: ${cause.message}; the server stops rather than acknowledge what it could not make durable`,
-      {
-        cause,
-        details: { dir: this.#dir },
-      },
-    );
+    const err = stateIoError(this.#dir, cause);
     this.#failed = err;
     debug("state %s failed: %s", this.#dir, err.message);
     this.#next();

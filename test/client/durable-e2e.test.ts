@@ -27,8 +27,8 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect, isOutlastError } from "../../src/index.js";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
-import { nodeFs } from "../../src/outbox/log/fs-layer.js";
+import type { StorageFile, StorageFs } from "../../src/storage/fs-layer.js";
+import { nodeFs } from "../../src/storage/fs-layer.js";
 import { createServer } from "../../src/server/index.js";
 import { waitFor, within } from "./helpers.js";
 import { closedPort } from "../helpers/capture-error.js";
@@ -195,9 +195,9 @@ test(`SIGKILL a durable client ${RUNS} times at random moments over one outbox: 
  * that answers EIO is not available here; the outbox treats every failed
  * fdatasync alike. Records the bytes of each write made while failing.
  */
-function failingSyncFs(): { fs: OutboxFs; state: { failing: boolean; writes: Buffer[] } } {
+function failingSyncFs(): { fs: StorageFs; state: { failing: boolean; writes: Buffer[] } } {
   const state = { failing: false, writes: [] as Buffer[] };
-  const wrap = (f: OutboxFile): OutboxFile => ({
+  const wrap = (f: StorageFile): StorageFile => ({
     write: (d, pos) => {
       if (state.failing) state.writes.push(Buffer.from(d));
       return f.write(d, pos);
@@ -214,7 +214,7 @@ function failingSyncFs(): { fs: OutboxFs; state: { failing: boolean; writes: Buf
       }
     },
   });
-  const fs: OutboxFs = {
+  const fs: StorageFs = {
     ...nodeFs,
     createExclusive: async (p) => wrap(await nodeFs.createExclusive(p)),
     openForWrite: async (p) => wrap(await nodeFs.openForWrite(p)),

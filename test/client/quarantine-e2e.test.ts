@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { connect } from "../../src/index.js";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import { RecordType } from "../../src/outbox/log/record-format.js";
-import { scanSegment } from "../../src/outbox/log/segment-reader.js";
+import { RecordType } from "../../src/storage/record-format.js";
+import { scanSegment } from "../../src/storage/segment-reader.js";
 import { createServer } from "../../src/server/index.js";
 import { within } from "./helpers.js";
 

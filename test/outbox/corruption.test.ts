@@ -16,12 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import { crc32c } from "../../src/outbox/log/crc32c.js";
-import { RecordType, SEGMENT_HEADER_BYTES, parseSegmentFileName } from "../../src/outbox/log/record-format.js";
+import { crc32c } from "../../src/storage/crc32c.js";
+import { RecordType, SEGMENT_HEADER_BYTES, parseSegmentFileName } from "../../src/storage/record-format.js";
 import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
-import { scanSegment } from "../../src/outbox/log/segment-reader.js";
-import type { OutboxFs } from "../../src/outbox/log/fs-layer.js";
-import { CrashFs } from "./crash-fs.js";
+import { scanSegment } from "../../src/storage/segment-reader.js";
+import type { StorageFs } from "../../src/storage/fs-layer.js";
+import { CrashFs } from "../storage/crash-fs.js";
 
 const DIR = "/c";
 
@@ -35,7 +35,7 @@ interface Layout {
   readonly starts: Map<string, number[]>;
 }
 
-async function build(fs: OutboxFs, dir: string): Promise<void> {
+async function build(fs: StorageFs, dir: string): Promise<void> {
   const o = new FileOutbox(dir, { fs, segmentBytes: 400 });
   await o.open("corrupt-me");
   for (let i = 0; i < 14; i++)
@@ -153,7 +153,7 @@ for (const which of ["last", "sealed"] as const) {
 test("real files: a flipped bit is quarantined into quarantine/ (mode 0600) and reported on outlast:outbox:quarantine", async () => {
   const dir = await mkdtemp(join(tmpdir(), "outlast-corrupt-"));
   try {
-    const { nodeFs } = await import("../../src/outbox/log/fs-layer.js");
+    const { nodeFs } = await import("../../src/storage/fs-layer.js");
     await build(nodeFs, dir);
     const segs = (await readdir(dir)).filter((f) => f.startsWith("seg-")).sort();
     const target = join(dir, segs.at(-1) as string);

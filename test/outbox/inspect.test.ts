@@ -17,14 +17,14 @@ import { fileURLToPath } from "node:url";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import { inspectOutbox } from "../../src/outbox/index.js";
-import { crc32c } from "../../src/outbox/log/crc32c.js";
-import type { OutboxFs } from "../../src/outbox/log/fs-layer.js";
-import { nodeFs } from "../../src/outbox/log/fs-layer.js";
-import { encodeOne, RecordType } from "../../src/outbox/log/record-format.js";
+import { crc32c } from "../../src/storage/crc32c.js";
+import type { StorageFs } from "../../src/storage/fs-layer.js";
+import { nodeFs } from "../../src/storage/fs-layer.js";
+import { encodeOne, RecordType } from "../../src/storage/record-format.js";
 import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
-import { scanSegment } from "../../src/outbox/log/segment-reader.js";
+import { scanSegment } from "../../src/storage/segment-reader.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs } from "./crash-fs.js";
+import { CrashFs } from "../storage/crash-fs.js";
 
 const HOLDER = fileURLToPath(new URL("./holder-child.js", import.meta.url));
 const T0 = Date.UTC(2025, 5, 1, 12);
@@ -45,7 +45,7 @@ async function tempDir(t: TestContext): Promise<string> {
 }
 
 /** Writes 40 records over several segments, acknowledges 1..10 and drops 12. */
-async function build(fs: OutboxFs, dir: string): Promise<void> {
+async function build(fs: StorageFs, dir: string): Promise<void> {
   const o = new FileOutbox(dir, { fs, segmentBytes: 1024 });
   await o.open("inspected");
   for (let i = 1; i <= 40; i += 4) await o.append([entry(i), entry(i + 1), entry(i + 2), entry(i + 3)]);

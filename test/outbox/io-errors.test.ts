@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
+import type { InPlaceFile, StorageFile, StorageFs } from "../../src/storage/fs-layer.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs } from "./crash-fs.js";
+import { CrashFs } from "../storage/crash-fs.js";
 
 const entry = (text: string): OutboxEntry => ({
   data: Buffer.from(text),
@@ -75,26 +75,27 @@ test("a real ENOSPC: the batch is rejected with OUTLAST_OUTBOX_IO (errno ENOSPC)
   }
 });
 
-/** Wraps an OutboxFs; the `failSyncAfter`-th datasync (counting from when it is armed) fails with EIO. */
-class FailingSyncFs implements OutboxFs {
+/** Wraps an StorageFs; the `failSyncAfter`-th datasync (counting from when it is armed) fails with EIO. */
+class FailingSyncFs implements StorageFs {
   armed = false;
   syncs = 0;
   constructor(readonly inner: CrashFs) {}
   get pid(): number {
     return this.inner.pid;
   }
-  isProcessAlive(pid: number): boolean {
-    return this.inner.isProcessAlive(pid);
-  }
-  mkdirp = (d: string): Promise<void> => this.inner.mkdirp(d);
+  bootId = (): string => this.inner.bootId();
+  processStartTime = (pid: number): string | undefined => this.inner.processStartTime(pid);
+  mkdirp = (d: string): Promise<string | undefined> => this.inner.mkdirp(d);
+  link = (a: string, b: string): Promise<void> => this.inner.link(a, b);
+  openInPlace = (p: string): Promise<InPlaceFile> => this.inner.openInPlace(p);
   readdir = (d: string): Promise<string[]> => this.inner.readdir(d);
   readFile = (p: string): Promise<Buffer> => this.inner.readFile(p);
   unlink = (p: string): Promise<void> => this.inner.unlink(p);
   rename = (a: string, b: string): Promise<void> => this.inner.rename(a, b);
   fsyncDir = (d: string): Promise<void> => this.inner.fsyncDir(d);
-  createExclusive = async (p: string): Promise<OutboxFile> => this.#wrap(await this.inner.createExclusive(p));
-  openForWrite = async (p: string): Promise<OutboxFile> => this.#wrap(await this.inner.openForWrite(p));
-  #wrap(f: OutboxFile): OutboxFile {
+  createExclusive = async (p: string): Promise<StorageFile> => this.#wrap(await this.inner.createExclusive(p));
+  openForWrite = async (p: string): Promise<StorageFile> => this.#wrap(await this.inner.openForWrite(p));
+  #wrap(f: StorageFile): StorageFile {
     return {
       write: (d, pos) => f.write(d, pos),
       truncate: (n) => f.truncate(n),

@@ -18,8 +18,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import type { CrashMode } from "./crash-fs.js";
-import { CrashFs, rng } from "./crash-fs.js";
+import type { CrashMode } from "../storage/crash-fs.js";
+import { CrashFs, rng } from "../storage/crash-fs.js";
 
 const DIR = "/q";
 

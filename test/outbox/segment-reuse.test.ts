@@ -20,9 +20,9 @@ import {
   encodeSegmentHeader,
   RecordType,
   segmentFileName,
-} from "../../src/outbox/log/record-format.js";
+} from "../../src/storage/record-format.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs, rng } from "./crash-fs.js";
+import { CrashFs, rng } from "../storage/crash-fs.js";
 
 const T0 = Date.UTC(2025, 0, 1);
 

@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import { parseSegmentFileName, RecordType, SEGMENT_HEADER_BYTES } from "../../src/outbox/log/record-format.js";
+import { parseSegmentFileName, RecordType, SEGMENT_HEADER_BYTES } from "../../src/storage/record-format.js";
 import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
-import { scanSegment } from "../../src/outbox/log/segment-reader.js";
+import { scanSegment } from "../../src/storage/segment-reader.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs, rng } from "./crash-fs.js";
+import { CrashFs, rng } from "../storage/crash-fs.js";
 
 const DIR = "/s";
 

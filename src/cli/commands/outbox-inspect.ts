@@ -10,9 +10,9 @@ import { readdir, stat } from "node:fs/promises";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { FileOutbox } from "../../outbox/file-outbox.js";
 import { inspectOutbox, quarantineFiles, type OutboxInspection } from "../../outbox/inspect.js";
-import { nodeFs } from "../../outbox/log/fs-layer.js";
+import { nodeFs } from "../../storage/fs-layer.js";
 import { QUARANTINE_DIR } from "../../outbox/log/recovery.js";
-import { parseSegmentFileName } from "../../outbox/log/record-format.js";
+import { parseSegmentFileName } from "../../storage/record-format.js";
 
 /** A record time before this (2001-09-09) is no wall-clock time: records written before records carried one hold a monotonic clock reading. */
 const WALL_CLOCK_SINCE_MS = 1e12;

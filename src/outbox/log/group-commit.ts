@@ -22,10 +22,16 @@ import { OutlastError } from "../../errors/outlast-error.js";
 import type { DropReason, OutboxEntry } from "../outbox.js";
 import { commitChannel, errorChannel } from "./diagnostics.js";
 import { outboxIoError } from "./io-errors.js";
-import { encodedSize, encodeRecord, metaRecord, RecordType, SEGMENT_HEADER_BYTES } from "./record-format.js";
+import {
+  encodedSize,
+  encodeRecord,
+  metaRecord,
+  RecordType,
+  SEGMENT_HEADER_BYTES,
+} from "../../storage/record-format.js";
 import type { RecordIndex } from "./record-index.js";
-import type { SegmentSet } from "./segment-set.js";
-import { SegmentWriteError } from "./segment-writer.js";
+import type { SegmentSet } from "../../storage/segment-set.js";
+import { SegmentWriteError } from "../../storage/segment-writer.js";
 
 const debug = debuglog("outlast");
 
@@ -60,7 +66,7 @@ export interface GroupCommitOptions {
   readonly onFailure: (error: OutlastError) => void;
 }
 
-export { metaRecord } from "./record-format.js";
+export { metaRecord } from "../../storage/record-format.js";
 
 export class GroupCommit {
   readonly #dir: string;

@@ -1,14 +1,12 @@
 /**
- * Turning file-system failures into coded OutlastErrors: ENOSPC, EIO and
- * friends become OUTLAST_OUTBOX_IO with the original error as `cause`.
+ * The outbox's coded errors for what the log and its lock report:
+ * ENOSPC, EIO and friends become OUTLAST_OUTBOX_IO with the original error as
+ * `cause`; a live lock holder OUTLAST_OUTBOX_LOCKED.
  */
 
 import { OutlastError } from "../../errors/outlast-error.js";
-
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
+import type { LockErrors } from "../../storage/dir-lock.js";
+import { errnoCode } from "../../storage/errno.js";
 
 /** OUTLAST_OUTBOX_IO: `what` failed in `dir`; the cause is kept. */
 export function outboxIoError(dir: string, what: string, cause: unknown, fatal: boolean): OutlastError {
@@ -29,8 +27,18 @@ export function outboxIoError(dir: string, what: string, cause: unknown, fatal: 
   });
 }
 
-/** Out-of-space errors leave nothing half-done that a retry could break: the write is undone and the outbox goes on. */
-export function isSpaceError(err: unknown): boolean {
-  const c = errnoCode(err);
-  return c === "ENOSPC" || c === "EDQUOT" || c === "EFBIG";
+export function lockedError(dir: string, pid: number): OutlastError {
+  return new OutlastError(
+    "OUTLAST_OUTBOX_LOCKED",
+    `outbox directory ${dir} is locked by pid ${pid}; stop that process or pass another outbox`,
+    { details: { dir, pid } },
+  );
+}
+
+/** The outbox's errors for the directory lock (storage/dir-lock.ts). */
+export function outboxLockErrors(dir: string): LockErrors {
+  return {
+    locked: (pid) => lockedError(dir, pid),
+    io: (what, cause) => outboxIoError(dir, what, cause, false),
+  };
 }

@@ -19,13 +19,13 @@
  */
 
 import { join } from "node:path";
-import type { OutboxFs } from "./fs-layer.js";
-import { errnoCode } from "./io-errors.js";
-import { metaRecord, segmentFileName } from "./record-format.js";
+import type { StorageFs } from "../../storage/fs-layer.js";
+import { errnoCode } from "../../storage/errno.js";
+import { metaRecord, segmentFileName } from "../../storage/record-format.js";
 import type { RecordIndex } from "./record-index.js";
 import type { KeptSegment, Repair } from "./replay.js";
 import { QUARANTINE_DIR, replay, segmentNumbers } from "./replay.js";
-import { SegmentWriteError, SegmentWriter } from "./segment-writer.js";
+import { SegmentWriteError, SegmentWriter } from "../../storage/segment-writer.js";
 
 export { QUARANTINE_DIR } from "./replay.js";
 export type { KeptSegment } from "./replay.js";
@@ -81,7 +81,7 @@ export function quarantineFileName(repair: Exclude<Repair, { kind: "cut" }>): st
  * written) when no META record survived.
  */
 export async function recover(
-  fs: OutboxFs,
+  fs: StorageFs,
   dir: string,
   proposedClientId: string,
   onSegmentEmpty: (segment: number) => void,
@@ -143,7 +143,7 @@ export async function recover(
 }
 
 /** fdatasyncs a kept segment whose bytes the replay may have read from the page cache only. */
-async function syncSegment(fs: OutboxFs, path: string): Promise<void> {
+async function syncSegment(fs: StorageFs, path: string): Promise<void> {
   const f = await fs.openForWrite(path);
   try {
     await f.datasync();
@@ -152,7 +152,7 @@ async function syncSegment(fs: OutboxFs, path: string): Promise<void> {
   }
 }
 
-async function cutSegment(fs: OutboxFs, path: string, length: number): Promise<void> {
+async function cutSegment(fs: StorageFs, path: string, length: number): Promise<void> {
   const f = await fs.openForWrite(path);
   try {
     await f.truncate(length);
@@ -163,7 +163,7 @@ async function cutSegment(fs: OutboxFs, path: string, length: number): Promise<v
 }
 
 /** Writes `bytes` durably to a new file in quarantine/ (replacing one left by an interrupted earlier try). */
-async function writeQuarantine(fs: OutboxFs, dir: string, file: string, bytes: Uint8Array): Promise<void> {
+async function writeQuarantine(fs: StorageFs, dir: string, file: string, bytes: Uint8Array): Promise<void> {
   const qdir = join(dir, QUARANTINE_DIR);
   await fs.mkdirp(qdir);
   const path = join(qdir, file);
@@ -180,7 +180,7 @@ async function writeQuarantine(fs: OutboxFs, dir: string, file: string, bytes: U
 }
 
 async function quarantineTail(
-  fs: OutboxFs,
+  fs: StorageFs,
   dir: string,
   repair: Extract<Repair, { kind: "quarantineTail" }>,
 ): Promise<QuarantinedPart> {
@@ -191,7 +191,7 @@ async function quarantineTail(
 }
 
 async function quarantineWhole(
-  fs: OutboxFs,
+  fs: StorageFs,
   dir: string,
   repair: Extract<Repair, { kind: "quarantineWhole" }>,
 ): Promise<QuarantinedPart> {

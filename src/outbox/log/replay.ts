@@ -33,10 +33,10 @@
  */
 
 import { OutlastError } from "../../errors/outlast-error.js";
-import { LOCK_FILE } from "./lock.js";
-import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "./record-format.js";
+import { LOCK_FILE } from "../../storage/dir-lock.js";
+import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "../../storage/record-format.js";
 import { RecordIndex } from "./record-index.js";
-import { highestSeqFrom, scanSegment } from "./segment-reader.js";
+import { highestSeqFrom, scanSegment } from "../../storage/segment-reader.js";
 
 export const QUARANTINE_DIR = "quarantine";
 

@@ -8,13 +8,20 @@
 
 import { join } from "node:path";
 import { debuglog } from "node:util";
-import { segmentChannel } from "./diagnostics.js";
-import type { OutboxFs } from "./fs-layer.js";
-import { errnoCode } from "./io-errors.js";
+import type { StorageFs } from "./fs-layer.js";
+import { errnoCode } from "./errno.js";
 import { segmentFileName } from "./record-format.js";
 import { SegmentWriter } from "./segment-writer.js";
 
 const debug = debuglog("outlast");
+
+/** A segment was created or deleted (for diagnostics channels). */
+export interface SegmentChange {
+  readonly dir: string;
+  readonly action: "created" | "deleted";
+  readonly segment: number;
+  readonly checkpoint?: boolean;
+}
 
 interface SegmentEntry {
   readonly number: number;
@@ -30,11 +37,12 @@ export class SegmentSet {
   #totalBytes = 0;
 
   constructor(
-    readonly fs: OutboxFs,
+    readonly fs: StorageFs,
     readonly dir: string,
     kept: readonly { number: number; bytes: number }[],
     maxNumber: number,
     readonly liveIn: (segment: number) => number,
+    readonly onChange: (change: SegmentChange) => void = () => {},
   ) {
     this.#entries = kept.map((k) => ({
       number: k.number,
@@ -67,9 +75,8 @@ export class SegmentSet {
     this.#active = writer;
     this.#entries.push({ number: n, bytes: writer.size, deadAt: undefined });
     this.#totalBytes += writer.size;
-    if (segmentChannel.hasSubscribers)
-      segmentChannel.publish({ dir: this.dir, action: "created", segment: n, checkpoint });
-    await previous?.close().catch((e: unknown) => debug("outbox: closing a sealed segment: %s", String(e)));
+    this.onChange({ dir: this.dir, action: "created", segment: n, checkpoint });
+    await previous?.close().catch((e: unknown) => debug("log: closing a sealed segment: %s", String(e)));
     return writer;
   }
 
@@ -148,14 +155,14 @@ export class SegmentSet {
       await this.fs.unlink(join(this.dir, segmentFileName(e.number)));
     } catch (err) {
       if (errnoCode(err) !== "ENOENT") {
-        debug("outbox %s: could not delete segment %d: %s", this.dir, e.number, String(err));
+        debug("log %s: could not delete segment %d: %s", this.dir, e.number, String(err));
         return false;
       }
     }
     await this.#syncDir();
     this.#entries.shift();
     this.#totalBytes -= e.bytes;
-    if (segmentChannel.hasSubscribers) segmentChannel.publish({ dir: this.dir, action: "deleted", segment: e.number });
+    this.onChange({ dir: this.dir, action: "deleted", segment: e.number });
     return true;
   }
 
@@ -164,7 +171,7 @@ export class SegmentSet {
       await this.fs.fsyncDir(this.dir);
     } catch (err) {
       // The deleted segments may come back after a power cut; their records are dead either way.
-      debug("outbox %s: directory fsync after deleting segments failed: %s", this.dir, String(err));
+      debug("log %s: directory fsync after deleting segments failed: %s", this.dir, String(err));
     }
   }
 }

@@ -15,8 +15,8 @@
  */
 
 import { join } from "node:path";
-import type { OutboxFile, OutboxFs } from "./fs-layer.js";
-import { isSpaceError } from "./io-errors.js";
+import type { StorageFile, StorageFs } from "./fs-layer.js";
+import { isSpaceError } from "./errno.js";
 import { encodeSegmentHeader, segmentFileName } from "./record-format.js";
 
 export class SegmentWriteError extends Error {
@@ -35,7 +35,7 @@ export class SegmentWriter {
   private constructor(
     readonly number: number,
     readonly path: string,
-    readonly file: OutboxFile,
+    readonly file: StorageFile,
     size: number,
   ) {
     this.#size = size;
@@ -52,7 +52,7 @@ export class SegmentWriter {
    * is used. On failure the half-made file is removed (best effort).
    */
   static async create(
-    fs: OutboxFs,
+    fs: StorageFs,
     dir: string,
     n: number,
     checkpoint: boolean,
@@ -61,7 +61,7 @@ export class SegmentWriter {
     const path = join(dir, segmentFileName(n));
     const header = encodeSegmentHeader(n, checkpoint);
     const data = Buffer.concat([header, body]);
-    let file: OutboxFile | undefined;
+    let file: StorageFile | undefined;
     try {
       file = await fs.createExclusive(path);
       await file.write(data, 0);
@@ -84,9 +84,9 @@ export class SegmentWriter {
    * replay found (perhaps still only in the page cache after a killed
    * process) is durable before any of it is sent.
    */
-  static async open(fs: OutboxFs, dir: string, n: number, size: number): Promise<SegmentWriter> {
+  static async open(fs: StorageFs, dir: string, n: number, size: number): Promise<SegmentWriter> {
     const path = join(dir, segmentFileName(n));
-    let file: OutboxFile | undefined;
+    let file: StorageFile | undefined;
     try {
       file = await fs.openForWrite(path);
       await file.datasync();

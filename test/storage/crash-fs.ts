@@ -1,6 +1,7 @@
 /**
- * An in-memory OutboxFs that models what survives a power cut, for
- * test/outbox/power-loss.test.ts.
+ * An in-memory StorageFs that models what survives a power cut, for the
+ * power-loss tests of the outbox (test/outbox/power-loss.test.ts) and of the
+ * server's state (test/server/state-power-loss.test.ts).
  *
  * Model (stricter than ext4/xfs, so code that passes here is safe there):
  * - a file's data is durable up to its last completed datasync(); every write
@@ -11,14 +12,19 @@
  * - the operation numbered `crashAt` (and everything after it) throws: the
  *   machine lost power while it was being issued (a write in progress may be
  *   partly on disk).
- * Directories themselves (mkdirp) are durable at once (simplification).
+ * - a created directory is durable only after fsyncDir() of its parent; a
+ *   directory that did not survive takes everything in it along;
+ * - the machine restarts: an image has a new boot id, and its process table
+ *   holds only the process opening it (pid 4242 again: a reused pid).
+ * The in-place file's synchronous writes are writes like the others.
  */
 
 import { dirname } from "node:path";
-import type { OutboxFile, OutboxFs } from "../../src/outbox/log/fs-layer.js";
+import type { InPlaceFile, StorageFile, StorageFs } from "../../src/storage/fs-layer.js";
 
 type DataOp = { kind: "write"; pos: number; bytes: Buffer } | { kind: "truncate"; length: number };
 type DirOp =
+  | { kind: "mkdir"; path: string }
   | { kind: "link"; path: string; inode: Inode }
   | { kind: "unlink"; path: string }
   | { kind: "rename"; from: string; to: string };
@@ -67,20 +73,33 @@ export function rng(seed: number): () => number {
 
 export type CrashMode = "none" | "all" | "random";
 
-export class CrashFs implements OutboxFs {
+/** The start time of the process that runs the workload (and of the one that reopens an image). */
+export const CRASH_FS_START_TIME = "100";
+
+export class CrashFs implements StorageFs {
   readonly pid = 4242;
+  /** pid -> start time of the processes alive on this machine (tests add others). */
+  readonly processes = new Map<number, string>([[4242, CRASH_FS_START_TIME]]);
   /** Operations issued so far (writes, truncates, syncs, creates, unlinks, renames). */
   ops = 0;
   crashed = false;
   readonly #names = new Map<string, Inode>();
   #durableNames = new Map<string, Inode>();
   #pendingDir: DirOp[] = [];
-  readonly #dirs = new Set<string>();
+  readonly #dirs = new Set<string>(["/"]);
+  #durableDirs = new Set<string>(["/"]);
 
-  constructor(readonly crashAt = Infinity) {}
+  constructor(
+    readonly crashAt = Infinity,
+    readonly boot = "b0",
+  ) {}
 
-  isProcessAlive(_pid: number): boolean {
-    return false; // the process that held any lock in a crash image is gone
+  bootId(): string {
+    return this.boot;
+  }
+
+  processStartTime(pid: number): string | undefined {
+    return this.processes.get(pid);
   }
 
   #step(): void {
@@ -92,9 +111,20 @@ export class CrashFs implements OutboxFs {
     this.ops++;
   }
 
-  mkdirp(dir: string): Promise<void> {
-    for (let d = dir; !this.#dirs.has(d) && d !== dirname(d); d = dirname(d)) this.#dirs.add(d);
-    return Promise.resolve();
+  mkdirp(dir: string): Promise<string | undefined> {
+    try {
+      const missing: string[] = [];
+      for (let d = dir; !this.#dirs.has(d) && d !== dirname(d); d = dirname(d)) missing.unshift(d);
+      if (missing.length === 0) return Promise.resolve(undefined);
+      this.#step();
+      for (const d of missing) {
+        this.#dirs.add(d);
+        this.#pendingDir.push({ kind: "mkdir", path: d });
+      }
+      return Promise.resolve(missing[0]);
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
   }
 
   readdir(dir: string): Promise<string[]> {
@@ -112,7 +142,7 @@ export class CrashFs implements OutboxFs {
     return i === undefined ? Promise.reject(errno("ENOENT", path)) : Promise.resolve(Buffer.from(i.data));
   }
 
-  createExclusive(path: string): Promise<OutboxFile> {
+  createExclusive(path: string): Promise<StorageFile> {
     try {
       this.#step();
       if (this.#names.has(path)) throw errno("EEXIST", path);
@@ -126,7 +156,7 @@ export class CrashFs implements OutboxFs {
     }
   }
 
-  openForWrite(path: string): Promise<OutboxFile> {
+  openForWrite(path: string): Promise<StorageFile> {
     const inode = this.#names.get(path);
     if (this.crashed) return Promise.reject(new PowerCut("power is off"));
     return inode === undefined ? Promise.reject(errno("ENOENT", path)) : Promise.resolve(this.#file(inode));
@@ -138,6 +168,49 @@ export class CrashFs implements OutboxFs {
       if (!this.#names.delete(path)) throw errno("ENOENT", path);
       this.#pendingDir.push({ kind: "unlink", path });
       return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  link(from: string, to: string): Promise<void> {
+    try {
+      this.#step();
+      const i = this.#names.get(from);
+      if (i === undefined) throw errno("ENOENT", from);
+      if (this.#names.has(to)) throw errno("EEXIST", to);
+      this.#names.set(to, i);
+      this.#pendingDir.push({ kind: "link", path: to, inode: i });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  openInPlace(path: string): Promise<InPlaceFile> {
+    try {
+      let inode = this.#names.get(path);
+      if (inode === undefined) {
+        this.#step();
+        if (!this.#dirs.has(dirname(path))) throw errno("ENOENT", path);
+        inode = { data: Buffer.alloc(0), durable: Buffer.alloc(0), unsynced: [] };
+        this.#names.set(path, inode);
+        this.#pendingDir.push({ kind: "link", path, inode });
+      } else if (this.crashed) throw new PowerCut("power is off");
+      const file = this.#file(inode);
+      const node = inode;
+      return Promise.resolve({
+        contents: Buffer.from(inode.data),
+        writeAt: (data, position) => {
+          const op: DataOp = { kind: "write", pos: position, bytes: Buffer.from(data) };
+          if (this.ops === this.crashAt && !this.crashed) node.unsynced.push(op); // in progress at the cut
+          this.#step();
+          node.data = applyOp(node.data, op);
+          node.unsynced.push(op);
+        },
+        datasync: () => file.datasync(),
+        close: () => {},
+      });
     } catch (err) {
       return Promise.reject(asError(err));
     }
@@ -164,8 +237,9 @@ export class CrashFs implements OutboxFs {
         op.kind === "rename" ? dirname(op.from) === dir || dirname(op.to) === dir : dirname(op.path) === dir;
       const keep: DirOp[] = [];
       for (const op of this.#pendingDir) {
-        if (touches(op)) this.#durableNames = CrashFs.#applyDir(this.#durableNames, op);
-        else keep.push(op);
+        if (!touches(op)) keep.push(op);
+        else if (op.kind === "mkdir") this.#durableDirs.add(op.path);
+        else this.#durableNames = CrashFs.#applyDir(this.#durableNames, op);
       }
       this.#pendingDir = keep;
       return Promise.resolve();
@@ -174,7 +248,7 @@ export class CrashFs implements OutboxFs {
     }
   }
 
-  static #applyDir(names: Map<string, Inode>, op: DirOp): Map<string, Inode> {
+  static #applyDir(names: Map<string, Inode>, op: Exclude<DirOp, { kind: "mkdir" }>): Map<string, Inode> {
     const out = new Map(names);
     if (op.kind === "link") out.set(op.path, op.inode);
     else if (op.kind === "unlink") out.delete(op.path);
@@ -186,7 +260,7 @@ export class CrashFs implements OutboxFs {
     return out;
   }
 
-  #file(inode: Inode): OutboxFile {
+  #file(inode: Inode): StorageFile {
     return {
       write: (data, position) => {
         try {
@@ -232,14 +306,22 @@ export class CrashFs implements OutboxFs {
    * directory change kept or not).
    */
   image(mode: CrashMode, random: () => number = Math.random): CrashFs {
-    const out = new CrashFs();
-    for (const d of this.#dirs) out.#dirs.add(d);
+    const out = new CrashFs(Infinity, `${this.boot}+`);
+    const dirs = new Set(this.#durableDirs);
     let names = this.#durableNames;
     for (const op of this.#pendingDir) {
-      if (mode === "all" || (mode === "random" && random() < 0.5)) names = CrashFs.#applyDir(names, op);
+      if (mode === "all" || (mode === "random" && random() < 0.5)) {
+        if (op.kind === "mkdir") dirs.add(op.path);
+        else names = CrashFs.#applyDir(names, op);
+      }
     }
+    // A directory survives when its whole path did; a file when its directory did.
+    const reachable = (d: string): boolean => d === dirname(d) || (dirs.has(d) && reachable(dirname(d)));
+    for (const d of dirs) if (reachable(d)) out.#dirs.add(d);
+    out.#durableDirs = new Set(out.#dirs);
     const images = new Map<Inode, Inode>();
     for (const [path, inode] of names) {
+      if (!out.#dirs.has(dirname(path))) continue;
       let img = images.get(inode);
       if (img === undefined) {
         let data: Buffer<ArrayBufferLike> = Buffer.from(inode.durable);
@@ -274,7 +356,10 @@ export class CrashFs implements OutboxFs {
   static from(files: ReadonlyMap<string, Uint8Array>, crashAt = Infinity): CrashFs {
     const fs = new CrashFs(crashAt);
     for (const [path, data] of files) {
-      void fs.mkdirp(dirname(path));
+      for (let d = dirname(path); d !== dirname(d); d = dirname(d)) {
+        fs.#dirs.add(d);
+        fs.#durableDirs.add(d);
+      }
       const inode: Inode = { data: Buffer.from(data), durable: Buffer.from(data), unsynced: [] };
       fs.#names.set(path, inode);
       fs.#durableNames.set(path, inode);
