@@ -157,9 +157,7 @@ export class FileDedupState implements DedupState {
   }
 
   async open(): Promise<void> {
-    await ensureDurableDir(nodeFs, this.#dir).catch((err: unknown) => {
-      throw stateIoError(this.#dir, err);
-    });
+    await ensureDurableDir(nodeFs, this.#dir); // its errno error (with the path) names what to fix
     await this.#lock.acquire();
     try {
       await this.#load();
