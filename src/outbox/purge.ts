@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { FileOutbox } from "./file-outbox.js";
 import { quarantineFiles } from "./inspect.js";
-import { nodeFs, type OutboxFs } from "./log/fs-layer.js";
+import { nodeFs, type StorageFs } from "../storage/fs-layer.js";
 import { QUARANTINE_DIR } from "./log/recovery.js";
 
 export interface PurgeResult {
@@ -23,7 +23,7 @@ export interface PurgeResult {
  * Gives up every message stored in the open `outbox` (acknowledged as if delivered,
  * durably) and deletes its quarantined parts. The outbox stays open and usable.
  */
-export async function purgeOutbox(outbox: FileOutbox, fs: OutboxFs = nodeFs): Promise<PurgeResult> {
+export async function purgeOutbox(outbox: FileOutbox, fs: StorageFs = nodeFs): Promise<PurgeResult> {
   const result = { messages: outbox.count, bytes: outbox.bytes, quarantined: await quarantineFiles(fs, outbox.dir) };
   if (outbox.nextSeq > 1) outbox.acknowledge(outbox.nextSeq - 1);
   await outbox.sync();
