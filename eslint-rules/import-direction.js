@@ -1,6 +1,7 @@
 // Lint rule `outlast/import-direction`: imports run one way (docs: STYLE.md, "Imports run one way"):
-//   cli -> client, server, proxy, gateway -> protocol, outbox -> errors
-// errors imports nothing of ours; errors, protocol and the outbox know no sockets; the server never
+//   cli -> client, server, proxy, gateway -> protocol, outbox -> storage -> errors
+// (storage is the durable log, lock and file-system layer under the outbox and the server's state)
+// errors imports nothing of ours; errors, protocol, the outbox and storage know no sockets; the server never
 // imports the client; the proxy stands apart (errors only: it moves bytes and knows no protocol);
 // nothing imports cli. Library folders take no runtime package statically: a dependency is loaded
 // with import() on the path that needs it, so `outlast/errors` and the plain client stay
@@ -22,9 +23,11 @@ const SOCKET_MODULES = ["net", "tls", "dgram", "http", "https", "http2"];
 export const LAYERS = {
   errors: { imports: [], packages: false, sockets: false },
   protocol: { imports: ["errors"], packages: false, sockets: false },
-  outbox: { imports: ["errors"], packages: false, sockets: false },
+  // The durable log, lock and file-system layer the outbox and the server's state are built on.
+  storage: { imports: ["errors"], packages: false, sockets: false },
+  outbox: { imports: ["storage", "errors"], packages: false, sockets: false },
   client: { imports: ["protocol", "outbox", "errors"], packages: false, sockets: true },
-  server: { imports: ["protocol", "outbox", "errors"], packages: false, sockets: true },
+  server: { imports: ["protocol", "outbox", "storage", "errors"], packages: false, sockets: true },
   proxy: { imports: ["errors"], packages: false, sockets: true },
   // The NATS JetStream gateway (planned): a server-side bridge; the NATS client is its dependency.
   gateway: {
@@ -35,14 +38,14 @@ export const LAYERS = {
   // The command line (with its metrics and logging in src/cli/observe): may use everything, and
   // its packages (pino, prom-client, ...) loaded on the commands that need them.
   cli: {
-    imports: ["index", "client", "server", "proxy", "gateway", "protocol", "outbox", "errors"],
+    imports: ["index", "client", "server", "proxy", "gateway", "protocol", "outbox", "storage", "errors"],
     packages: true,
     sockets: true,
   },
   index: { imports: ["client", "outbox", "errors"], packages: false, sockets: false },
 };
 
-const DIRECTION = "imports run cli -> client/server/proxy -> protocol/outbox -> errors (STYLE.md)";
+const DIRECTION = "imports run cli -> client/server/proxy -> protocol/outbox -> storage -> errors (STYLE.md)";
 
 /** The layer of an absolute path inside src/, or undefined outside src/. */
 function layerOf(path) {

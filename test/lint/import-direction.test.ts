@@ -69,6 +69,8 @@ test("each broken rule of the direction is an error", () => {
     ],
     ["src/outbox/x.ts", 'import { a } from "../protocol/frames.js";', /src\/outbox may not import src\/protocol/],
     ["src/protocol/x.ts", 'import { a } from "../outbox/outbox.js";', /src\/protocol may not import src\/outbox/],
+    ["src/storage/x.ts", 'import { a } from "../outbox/outbox.js";', /src\/storage may not import src\/outbox/],
+    ["src/storage/x.ts", 'import { Socket } from "node:net";', /src\/storage knows no sockets/],
     ["src/outbox/log/x.ts", 'import { Socket } from "node:net";', /src\/outbox knows no sockets/],
     ["src/outbox/x.ts", 'import tls from "tls";', /src\/outbox knows no sockets/],
     ["src/errors/x.ts", 'const h = await import("node:http");', /src\/errors knows no sockets/],
