@@ -55,6 +55,10 @@ every second. The report goes to stdout (--json: as one JSON object).
   --keep                  keep the temporary directory (its outbox/ and state/)
                           and print where it is
   --json                  print the report as JSON on stdout
+  --gateways              the same delivery through 2 gateways into a 3-node
+                          NATS JetStream cluster (needs nats-server on the PATH),
+                          with a gateway and the stream leader SIGKILLed along
+                          the way; the stream is read back and checked
   --debug                 show stack traces on errors
   -h, --help              show this help
 
@@ -81,6 +85,7 @@ const OPTIONS = {
   "drain-timeout": { type: "string" },
   keep: { type: "boolean" },
   json: { type: "boolean" },
+  gateways: { type: "boolean" },
 } as const;
 
 interface DemoOptions {
@@ -88,6 +93,8 @@ interface DemoOptions {
   readonly json: boolean;
   readonly keep: boolean;
   readonly debug: boolean;
+  /** --gateways: the JetStream scenario (src/cli/demo/gateway-demo.ts). */
+  readonly gateways: boolean;
 }
 
 function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOptions | "help" {
@@ -137,6 +144,7 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): DemoOption
     json: v.json,
     keep: v.keep,
     debug: v.debug,
+    gateways: v.gateways,
   };
 }
 
@@ -206,6 +214,10 @@ export const demo: Command = {
     }
     const removeUncaught = reportUncaught(NAME, options.debug);
     try {
+      if (options.gateways) {
+        const { runGatewaysDemo } = await import("../demo/gateway-demo-command.js");
+        return await runGatewaysDemo(options, io);
+      }
       return await runDemo(options, io);
     } catch (err) {
       io.err(formatFailure(NAME, err, options.debug));

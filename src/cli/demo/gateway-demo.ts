@@ -1,0 +1,210 @@
+/**
+ * `outlast demo --gateways`: a robot with a durable outbox sends through 2 gateways
+ * (`outlast serve --forward` child processes) into an R3 stream on a 3-node cluster
+ * (nats-server child processes), while a gateway and then the stream leader are
+ * SIGKILLed and started again. Then the stream is read back and checked: every message
+ * once, in order. The NATS client is loaded only on this path.
+ */
+
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect } from "../../client/client.js";
+import { NatsCluster, freePort, natsServerPath } from "./nats-cluster.js";
+
+export interface GatewayDemoConfig {
+  readonly dir: string;
+  readonly messages: number;
+  readonly sendMs: number;
+  readonly drainTimeoutMs: number;
+  readonly messageBytes: number;
+}
+
+export interface GatewayDemoReport {
+  readonly ok: boolean;
+  readonly sent: number;
+  readonly acknowledged: number;
+  readonly stored: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly reordered: number;
+  readonly events: readonly string[];
+  readonly seconds: number;
+}
+
+const STREAM = "DEMO";
+const CLIENT_ID = "demo-robot";
+
+/** Why the demo cannot run here, or undefined. */
+export function gatewayDemoUnavailable(): string | undefined {
+  return natsServerPath() === undefined
+    ? "--gateways needs nats-server on the PATH (Debian/Ubuntu: apt-get install nats-server)"
+    : undefined;
+}
+
+class GatewayChild {
+  #child: ChildProcess | undefined;
+  #stderr = "";
+  constructor(
+    readonly port: number,
+    readonly servers: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const main = fileURLToPath(new URL("../main.js", import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [main, "serve", "--listen", `127.0.0.1:${this.port}`, "--forward", this.servers, "--stream", STREAM],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    this.#child = child;
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.setEncoding("utf8").on("data", (s: string) => {
+        this.#stderr = (this.#stderr + s).slice(-8000);
+        if (this.#stderr.includes("listening on")) resolve();
+      });
+      child.once("exit", (code, signal) =>
+        reject(new Error(`gateway on port ${this.port} exited (${code ?? signal}): ${this.#stderr.slice(-2000)}`)),
+      );
+    });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+export async function runGatewayDemo(
+  config: GatewayDemoConfig,
+  progress: (line: string) => void,
+): Promise<GatewayDemoReport> {
+  const started = Date.now();
+  const events: string[] = [];
+  const event = (text: string): void => {
+    const line = `${((Date.now() - started) / 1000).toFixed(1)} s: ${text}`;
+    events.push(line);
+    progress(line);
+  };
+  const { jetstream, jetstreamManager } = await import("@nats-io/jetstream");
+  const { connect: natsConnect } = await import("@nats-io/transport-node");
+  const cluster = await NatsCluster.start({ name: "outlast-demo" });
+  event(`3 nats-server nodes up (${cluster.urls})`);
+  const gateways = [new GatewayChild(await freePort(), cluster.urls), new GatewayChild(await freePort(), cluster.urls)];
+  const nc = await natsConnect({ servers: cluster.urls.split(","), maxReconnectAttempts: -1 });
+  const client = connect(
+    gateways.map((g) => `tcp://127.0.0.1:${g.port}`),
+    { clientId: CLIENT_ID, outbox: join(config.dir, "outbox") },
+  );
+  client.on("error", () => undefined);
+  try {
+    for (const g of gateways) await g.start();
+    event(`2 gateways listening (ports ${gateways.map((g) => g.port).join(", ")}), stream ${STREAM} R3`);
+    let acknowledged = 0;
+    const payload = (n: number): string => `message ${n} `.padEnd(config.messageBytes, ".");
+    const sends: Promise<unknown>[] = [];
+    const ticker = setInterval(
+      () => progress(`sent ${sends.length} of ${config.messages}, acknowledged ${acknowledged}`),
+      1000,
+    );
+    const leaderOf = async (): Promise<string> => {
+      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 5000 });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const leader = (await jsm.streams.info(STREAM)).cluster?.leader;
+          if (leader !== undefined && leader !== "") return leader;
+        } catch (err) {
+          if (attempt >= 10) throw err; // a leader election in progress answers nothing for a while
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    try {
+      const gap = config.sendMs / config.messages;
+      let victimLeader: ReturnType<NatsCluster["node"]> | undefined;
+      for (let n = 1; n <= config.messages; n++) {
+        sends.push(client.send(payload(n)).then(() => acknowledged++));
+        const fraction = n / config.messages;
+        if (n === Math.ceil(config.messages * 0.25)) {
+          await gateways[0]?.kill();
+          event(`SIGKILL gateway on port ${gateways[0]?.port ?? 0}`);
+        } else if (n === Math.ceil(config.messages * 0.45)) {
+          await gateways[0]?.start();
+          event(`gateway on port ${gateways[0]?.port ?? 0} started again`);
+        } else if (n === Math.ceil(config.messages * 0.55)) {
+          victimLeader = cluster.node(await leaderOf());
+          await cluster.kill(victimLeader);
+          event(`SIGKILL stream leader ${victimLeader.name}`);
+        } else if (n === Math.ceil(config.messages * 0.8) && victimLeader !== undefined) {
+          await cluster.startNode(victimLeader);
+          event(`${victimLeader.name} started again`);
+        }
+        if (fraction < 1) await new Promise((resolve) => setTimeout(resolve, gap));
+      }
+      await client.flush({ timeoutMs: config.drainTimeoutMs });
+    } finally {
+      clearInterval(ticker);
+    }
+    event(`all ${acknowledged} messages acknowledged; reading stream ${STREAM} back`);
+    // Read the whole stream back and check it.
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 10_000 });
+    const last = (await jsm.streams.info(STREAM)).state.last_seq;
+    const seqs: number[] = [];
+    if (last > 0) {
+      const consumer = await jetstream(nc).consumers.get(STREAM);
+      const messages = await consumer.consume({ max_messages: 1000 });
+      for await (const m of messages) {
+        if (m.headers?.get("Outlast-Client-Id") === CLIENT_ID) seqs.push(Number(m.headers.get("Outlast-Seq")));
+        if (m.seq >= last) break;
+      }
+      await messages.close();
+    }
+    const seen = new Set<number>();
+    let duplicated = 0;
+    let reordered = 0;
+    seqs.forEach((s, i) => {
+      if (seen.has(s)) duplicated++;
+      else if (i > 0 && s < (seqs[i - 1] ?? 0)) reordered++;
+      seen.add(s);
+    });
+    let lost = 0;
+    for (let n = 1; n <= config.messages; n++) if (!seen.has(n)) lost++;
+    return {
+      ok: lost === 0 && duplicated === 0 && reordered === 0,
+      sent: config.messages,
+      acknowledged,
+      stored: seqs.length,
+      lost,
+      duplicated,
+      reordered,
+      events,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await client.destroy();
+    await nc.close().catch(() => undefined);
+    await Promise.all(gateways.map((g) => g.kill()));
+    await cluster.stop();
+  }
+}
+
+export function formatGatewayReport(r: GatewayDemoReport): string {
+  return [
+    `outlast demo --gateways: ${r.ok ? "every message stored exactly once, in order" : "FAILED"}`,
+    `  sent          ${r.sent}`,
+    `  acknowledged  ${r.acknowledged}`,
+    `  in the stream ${r.stored}`,
+    `  lost          ${r.lost}`,
+    `  duplicated    ${r.duplicated}`,
+    `  out of order  ${r.reordered}`,
+    `  took          ${r.seconds.toFixed(1)} s`,
+    `  what happened:`,
+    ...r.events.map((e) => `    ${e}`),
+    "",
+  ].join("\n");
+}
