@@ -163,7 +163,7 @@ test("outbox purge refuses without --yes off a terminal (exit 2, nothing deleted
 
   const purged = await run(t, ["outbox", "purge", dir, "--yes"]);
   assert.equal(purged.exit.code, 0, purged.stderr);
-  assert.match(purged.stderr, /purged 5 messages \(\d+ B\) and 1 quarantined part\(s\) from /);
+  assert.match(purged.stderr, /purged 5 messages \(\d+ B\) and 1 quarantined part from /);
   const after = JSON.parse((await run(t, ["outbox", "inspect", dir, "--json"])).stdout);
   assert.equal(after.messages, 0);
   assert.equal(after.nextSeq, 6);

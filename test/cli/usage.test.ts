@@ -22,6 +22,9 @@ test("usage errors of every command: one voice, the flag as typed, the command's
     [["proxy", "--upstream", "7000", "-x"], "outlast proxy: unknown option -x"],
     [["outbox", "inspect", "/tmp", "--bogus"], "outlast outbox: unknown option --bogus"],
     [["explain", "54", "--platform"], "outlast explain: --platform needs a value"],
+    // A library's option name becomes the flag that set it.
+    [["send", "tcp://127.0.0.1:1", "--client-id", ""], "outlast send: --client-id is empty"],
+    [["proxy", "--upstream", "7000", "--slicer", "0"], "outlast proxy: --slicer must be >= 1, not 0"],
   ] as const) {
     const r = await run(t, args);
     assert.equal(r.exit.code, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -122,7 +122,7 @@ async function purge(dir: string, yes: boolean, io: CommandIo): Promise<number> 
       io.err(`outlast ${NAME}: ${dir} holds no messages; nothing to purge\n`);
       return EXIT_OK;
     }
-    const what = `${formatCount(i.messages)} message${i.messages === 1 ? "" : "s"} (${formatBytes(i.bytes)})${i.quarantined.length > 0 ? ` and ${i.quarantined.length} quarantined part(s)` : ""}`;
+    const what = `${countOf(i.messages, "message")} (${formatBytes(i.bytes)})${i.quarantined.length > 0 ? ` and ${countOf(i.quarantined.length, "quarantined part")}` : ""}`;
     if (
       !yes &&
       !(await ask(`Delete ${what} stored in ${dir} for clientId ${i.clientId}? They will never be delivered. [y/N] `))

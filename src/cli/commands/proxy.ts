@@ -10,6 +10,7 @@ import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type CommandIo } from 
 import { formatFailure, formatHostPort, parseChoice, parseHostPort, readOptions, reportUncaught } from "../config.js";
 import { LOG_FORMATS, LOG_LEVELS, createLog } from "../observe/log.js";
 import { textLog } from "../observe/text-log.js";
+import { invalidOptionUsage } from "../option-flags.js";
 import { onStopSignals } from "../stop-signals.js";
 import { ALWAYS, faultsFromFlags } from "./proxy-flags.js";
 
@@ -120,6 +121,24 @@ function parse(args: readonly string[]) {
   return readOptions(normalized, SPECS).values;
 }
 
+/** The fault options the library names, as the flags that set them. */
+const PROXY_FLAGS: Readonly<Record<string, string>> = {
+  latencyMs: "--latency",
+  jitterMs: "--latency",
+  bytesPerSecond: "--bandwidth",
+  averageSizeBytes: "--slicer",
+  sizeVariationBytes: "--slicer",
+  delayMs: "--slicer",
+  bytes: "--limit-data",
+  probability: "--probability",
+  direction: "--direction",
+  meanUpMs: "--flap",
+  meanDownMs: "--flap",
+  seed: "--seed",
+  upstream: "--upstream",
+  "control.port": "--control",
+};
+
 function watch(proxy: FaultProxy, io: CommandIo): void {
   const say = (text: string): void => io.err(`outlast ${NAME}: ${text}\n`);
   proxy.on("connectionOpened", (c) => say(`connection ${c.id} opened from ${c.client.address}:${c.client.port}`));
@@ -172,7 +191,7 @@ export const proxy: Command = {
             `--control ${v.control ?? ""} is not a loopback address, and whoever reaches the control endpoint controls the proxy; ` +
               `pass --control-dangerously-allow-remote to serve it there anyway, or use a loopback address like 127.0.0.1:9001`,
           );
-        throw new UsageError(err.message);
+        throw invalidOptionUsage(err, PROXY_FLAGS);
       }
       throw err;
     }

@@ -33,6 +33,7 @@ import type { HttpEndpoint } from "../observe/http-endpoint.js";
 import { LOG_FORMATS, LOG_LEVELS, createLog, type LogFormat, type LogLevel } from "../observe/log.js";
 import { textLog } from "../observe/text-log.js";
 import { countOf, formatCount, formatDuration } from "../live/widgets.js";
+import { invalidOptionUsage } from "../option-flags.js";
 import { readNamed } from "../read-named.js";
 import { onStopSignals } from "../stop-signals.js";
 import {
@@ -302,7 +303,8 @@ async function runSend(c: SendConfig, io: CommandIo, stderr: LiveOut): Promise<n
   try {
     client = connect(c.url, options);
   } catch (err) {
-    if (isOutlastError(err, "OUTLAST_INVALID_OPTION")) throw new UsageError(oneLine(err));
+    if (isOutlastError(err, "OUTLAST_INVALID_OPTION"))
+      throw invalidOptionUsage(err, { clientId: "--client-id", token: "--token", tls: "--tls-ca" });
     throw err;
   }
   let metrics: HttpEndpoint | undefined;
