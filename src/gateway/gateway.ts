@@ -153,8 +153,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#net.once("error", onError);
-      const listenOptions =
-        options.host === undefined ? { port: options.port ?? 0 } : { port: options.port ?? 0, host: options.host };
+      // Loopback unless a host is given, like server.listen() and outlast serve.
+      const listenOptions = { port: options.port ?? 0, host: options.host ?? "127.0.0.1" };
       this.#net.listen(listenOptions, () => {
         this.#net.off("error", onError);
         resolve();
