@@ -3,22 +3,30 @@
  * by messages and bytes. A typed-array ring (seq, size, sent-at per entry) that
  * starts small and doubles as the window fills, up to maxInFlightMessages: an
  * idle client holds a few hundred bytes, a busy one allocates nothing per
- * message. When a large window empties it goes back to the small size.
+ * message. When a large window empties it goes back to the small size, and
+ * when it fills again it returns to its former size in one step (a pipelined
+ * sender empties its window once per round of acknowledgements: one
+ * allocation per round, not a doubling series).
  */
 
-/** Entries of a new window (a power of two). */
+/** Entries of the ring when the first message goes in flight (a power of two). */
 const INITIAL_CAPACITY = 16;
-/** An empty window larger than this shrinks back to INITIAL_CAPACITY. */
+/** An empty window larger than this gives its ring back (the next message allocates a small one). */
 const SHRINK_ABOVE = 64;
 /** Float64 slots per entry: seq, size, sentAtMs. */
 const STRIDE = 3;
+/** The ring of a window that holds nothing yet: a new or idle client allocates no ArrayBuffer. */
+const NO_RING = new Float64Array(0);
 
 export class SendWindow {
   readonly maxMessages: number;
   readonly maxBytes: number;
   /** Entry i is at [i * STRIDE, i * STRIDE + STRIDE): seq, size, sentAtMs. Capacity is a power of two. */
-  #ring = new Float64Array(INITIAL_CAPACITY * STRIDE);
-  #mask = INITIAL_CAPACITY - 1;
+  #ring = NO_RING;
+  /** Capacity - 1 (-1 without a ring). */
+  #mask = -1;
+  /** The size the ring had before it last shrank: the next growth goes straight back to it. */
+  #formerCapacity = 0;
   #head = 0;
   #count = 0;
   #bytes = 0;
@@ -58,7 +66,10 @@ export class SendWindow {
 
   add(seq: number, size: number, sentAtMs: number): void {
     if (this.#count === this.maxMessages) throw new Error("outlast client bug: send window overflow");
-    if (this.#count > this.#mask) this.#resize((this.#mask + 1) * 2);
+    if (this.#count > this.#mask) {
+      this.#resize(Math.max((this.#mask + 1) * 2, INITIAL_CAPACITY, this.#formerCapacity));
+      this.#formerCapacity = 0;
+    }
     const at = ((this.#head + this.#count) & this.#mask) * STRIDE;
     const ring = this.#ring;
     ring[at] = seq;
@@ -103,12 +114,13 @@ export class SendWindow {
     this.#reset();
   }
 
-  /** Empty: start at slot 0, and give back a large ring. */
+  /** Empty: start at slot 0, and give back a large ring (the small one of a light sender stays). */
   #reset(): void {
     this.#head = 0;
     if (this.#mask + 1 > SHRINK_ABOVE) {
-      this.#ring = new Float64Array(INITIAL_CAPACITY * STRIDE);
-      this.#mask = INITIAL_CAPACITY - 1;
+      this.#formerCapacity = this.#mask + 1;
+      this.#ring = NO_RING;
+      this.#mask = -1;
     }
   }
 

@@ -6,7 +6,12 @@ import { StatsCounters } from "../../src/client/stats.js";
 
 test("send window: starts small, grows past its size keeping order across the ring's wrap, shrinks when it empties", () => {
   const w = new SendWindow(1000, Infinity);
+  assert.equal(w.capacity, 0, "no ring before the first message");
+  w.add(1, 1, 0);
   assert.equal(w.capacity, 16);
+  w.ackUpTo(1, undefined);
+  assert.equal(w.capacity, 16, "a light sender keeps its small ring");
+  w.clear();
   // Wrap the small ring first: 10 in, 8 acknowledged, then grow with the head in the middle.
   for (let s = 1; s <= 10; s++) w.add(s, s, s * 10);
   assert.equal(w.ackUpTo(8, undefined), 8);
@@ -35,12 +40,15 @@ test("send window: starts small, grows past its size keeping order across the ri
   w.ackUpTo(600, undefined);
   assert.equal(w.count, 0);
   assert.equal(w.bytes, 0);
-  assert.equal(w.capacity, 16, "empty: back to the small ring");
-  for (let s = 601; s <= 1600; s++) w.add(s, 1, 0);
+  assert.equal(w.capacity, 0, "empty: the large ring is given back");
+  for (let s = 601; s <= 617; s++) w.add(s, 1, 0);
+  assert.equal(w.capacity, 1024, "filling again: straight back to its former size");
+  assert.deepEqual([w.count, w.lastSeq, w.has(601)], [17, 617, true]);
+  for (let s = 618; s <= 1600; s++) w.add(s, 1, 0);
   assert.equal(w.freeMessages, 0);
   assert.throws(() => w.add(1601, 1, 0), /send window overflow/);
   w.clear();
-  assert.equal(w.capacity, 16);
+  assert.equal(w.capacity, 0);
   assert.equal(w.lastSeq, 0);
 });
 
