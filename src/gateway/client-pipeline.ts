@@ -39,6 +39,12 @@ export interface PipelineHooks {
   readonly maxInFlight: number;
   /** Every NATS error the pipeline meets, with what it made of it. */
   natsError(error: unknown, failure: NatsFailure, clientId: string): void;
+  /** Takes one of the gateway's publish slots (shared by every client); false when none is free. */
+  acquire(): boolean;
+  /** Gives a slot back (a publish was answered). */
+  release(): void;
+  /** This pipeline has messages waiting for a slot: pump it when one frees. */
+  waitForSlot(pipeline: ClientPipeline): void;
   /** Delay before the next mark read after a failed one. */
   retryDelayMs(attempt: number): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -203,6 +209,10 @@ export class ClientPipeline {
     if (this.#mode !== "ready" || !this.#hooks.link.connected) return;
     const max = this.#hooks.maxInFlight;
     while (this.#pendingCount > 0 && this.#inflight.length < max) {
+      if (!this.#hooks.acquire()) {
+        this.#hooks.waitForSlot(this);
+        break;
+      }
       const e = this.#pending[this.#pendingHead] as Entry;
       this.#pending[this.#pendingHead++] = undefined as unknown as Entry;
       this.#send(e, this.#inflight.length === 0 ? this.#lastStreamSeq : undefined);
@@ -261,6 +271,7 @@ export class ClientPipeline {
 
   #answered(): void {
     this.#sending--;
+    this.#hooks.release();
     // The answered prefix is stored: acknowledge it.
     let advanced = false;
     while (this.#inflight.length > 0 && (this.#inflight[0] as Entry).state === STORED) {

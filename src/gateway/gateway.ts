@@ -73,6 +73,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   readonly #pipelines = new Map<string, ClientPipeline>();
   readonly #stats: PipelineStats = { published: 0, acknowledged: 0, recoveries: 0 };
   #natsErrors = 0;
+  /** Publishes in flight, all clients together (bounded by forward.maxInFlight). */
+  #inFlight = 0;
+  readonly #waitingForSlot = new Set<ClientPipeline>();
   #link: NatsLink | undefined;
   #setup: StreamSetup | undefined;
   #phase: Phase = "idle";
@@ -200,6 +203,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
           link,
           maxInFlight: this.options.forward.maxInFlightPerClient,
           natsError: (error, failure, id) => this.#natsError(error, failure, id),
+          acquire: () => {
+            if (this.#inFlight >= this.options.forward.maxInFlight) return false;
+            this.#inFlight++;
+            return true;
+          },
+          release: () => this.#release(),
+          waitForSlot: (pipeline) => this.#waitingForSlot.add(pipeline),
           retryDelayMs: (attempt) => Math.random() * backoffCeilingMs(attempt, 100, 2000),
           setTimeout: (fn, ms) => setTimeout(fn, ms),
         },
@@ -208,6 +218,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.#pipelines.set(clientId, p);
     }
     return p;
+  }
+
+  /** A publish was answered: its slot goes to a client waiting for one (oldest first). */
+  #release(): void {
+    this.#inFlight--;
+    for (const pipeline of this.#waitingForSlot) {
+      if (this.#inFlight >= this.options.forward.maxInFlight) return;
+      this.#waitingForSlot.delete(pipeline);
+      pipeline.pump();
+    }
   }
 
   #natsError(error: unknown, failure: NatsFailure, clientId: string | undefined): void {

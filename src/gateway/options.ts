@@ -30,6 +30,8 @@ export interface ForwardOptions {
   readonly publishTimeoutMs?: number;
   /** Publishes of one client in flight at once. Default 256. */
   readonly maxInFlightPerClient?: number;
+  /** Publishes in flight at once, all clients together (keeps 100 busy clients from flooding NATS). Default 1024. */
+  readonly maxInFlight?: number;
   /** Dial timeout per NATS server (ms). Default 2000. */
   readonly connectTimeoutMs?: number;
   readonly user?: string;
@@ -64,6 +66,7 @@ export interface ResolvedForward {
   readonly duplicateWindowMs: number;
   readonly publishTimeoutMs: number;
   readonly maxInFlightPerClient: number;
+  readonly maxInFlight: number;
   readonly connectTimeoutMs: number;
   readonly user: string | undefined;
   readonly pass: string | undefined;
@@ -89,6 +92,7 @@ export const GATEWAY_DEFAULTS = {
   duplicateWindowMs: 120_000,
   publishTimeoutMs: 2000,
   maxInFlightPerClient: 256,
+  maxInFlight: 1024,
   connectTimeoutMs: 2000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   handshakeTimeoutMs: 10_000,
@@ -179,6 +183,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
         1,
         65_536,
       ),
+      maxInFlight: integer("forward.maxInFlight", f.maxInFlight, GATEWAY_DEFAULTS.maxInFlight, 1, 1_000_000),
       connectTimeoutMs: integer("forward.connectTimeoutMs", f.connectTimeoutMs, GATEWAY_DEFAULTS.connectTimeoutMs, 100),
       user: optionalString("forward.user", f.user),
       pass: optionalString("forward.pass", f.pass),
