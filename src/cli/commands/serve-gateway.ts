@@ -8,7 +8,8 @@ import { createGateway } from "../../gateway/index.js";
 import type { Gateway, GatewayOptions } from "../../gateway/index.js";
 import type { Authenticate } from "../../server/options.js";
 import { EXIT_FAILURE, EXIT_OK, type CommandIo } from "../command.js";
-import { EXIT_INTERRUPTED, formatFailure, formatHostPort, oneLine, type HostPort } from "../config.js";
+import { formatFailure, formatHostPort, oneLine, type HostPort } from "../config.js";
+import { onStopSignals } from "../stop-signals.js";
 import type { ForwardFlags } from "./serve-forward-flags.js";
 
 const NAME = "serve";
@@ -76,17 +77,17 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
   let resolveStop: (stop: { signal?: NodeJS.Signals; error?: Error }) => void = () => {};
   const stopped = new Promise<{ signal?: NodeJS.Signals; error?: Error }>((resolve) => (resolveStop = resolve));
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+  const removeSignals = onStopSignals({
+    first: (signal) => {
+      stopping = true;
+      resolveStop({ signal });
+    },
+    again: (signal) => {
       io.err(`outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent\n`);
       void gateway.destroy();
-      process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 128 + 15);
-    }
-    stopping = true;
-    resolveStop({ signal });
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+    },
+    stopping: () => stopping,
+  });
   gateway.on("error", (error) => resolveStop({ error }));
   gateway.on("clientError", (err, info) => {
     if (run.debug)
@@ -150,7 +151,6 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
     return code;
   } finally {
     await gateway.destroy();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeSignals();
   }
 }
