@@ -18,7 +18,7 @@
 
 import { randomUUID } from "node:crypto";
 import { debuglog } from "node:util";
-import { OutlastError } from "../errors/outlast-error.js";
+import { OutlastError, invalidOption } from "../errors/outlast-error.js";
 import { openChannel, quarantineChannel, segmentChannel } from "./log/diagnostics.js";
 import { DirLock } from "../storage/dir-lock.js";
 import { ensureDurableDir } from "../storage/durable-dir.js";
@@ -47,6 +47,14 @@ export interface FileOutboxOptions {
 
 type State = "new" | "opening" | "open" | "closed";
 
+/** A size option: a positive whole number of bytes (OUTLAST_INVALID_OPTION naming it otherwise). */
+function byteCount(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)
+    invalidOption(option, `must be a positive whole number of bytes, got ${String(value)}`);
+  return value;
+}
+
 export class FileOutbox implements Outbox {
   readonly durable = true;
   readonly dir: string;
@@ -67,15 +75,19 @@ export class FileOutbox implements Outbox {
   constructor(dir: string, options: FileOutboxOptions = {}) {
     this.dir = dir;
     this.#fs = options.fs ?? nodeFs;
-    this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
-    this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.#maxBytes = byteCount("maxBytes", options.maxBytes, 1024 * 1024 * 1024);
+    this.#segmentBytes = byteCount("segmentBytes", options.segmentBytes, 8 * 1024 * 1024);
     this.#lock = new DirLock(dir, this.#fs, outboxLockErrors(dir));
   }
 
   // ---- opening ----
 
   async open(proposedClientId: string): Promise<string> {
-    if (this.#state !== "new") throw new Error("FileOutbox: open() may be called once");
+    if (this.#state !== "new")
+      throw new OutlastError(
+        "OUTLAST_CLOSED",
+        `outbox ${this.dir}: open() may be called once; create a new FileOutbox`,
+      );
     this.#state = "opening";
     let clientId: string;
     try {
@@ -162,7 +174,8 @@ export class FileOutbox implements Outbox {
   // ---- the Outbox interface ----
 
   get clientId(): string {
-    if (this.#clientId === undefined) throw new Error("FileOutbox: open() has not been called");
+    if (this.#clientId === undefined)
+      throw new OutlastError("OUTLAST_CLOSED", `outbox ${this.dir} is not open; call open() first`);
     return this.#clientId;
   }
 
@@ -283,7 +296,8 @@ export class FileOutbox implements Outbox {
     if (failure !== undefined) return failure;
     if (this.#state === "closed")
       return new OutlastError("OUTLAST_CLOSED", "the outbox is closed; create a new client (and outbox) to send again");
-    if (this.#state !== "open") return new Error("FileOutbox: open() has not finished");
+    if (this.#state !== "open")
+      return new OutlastError("OUTLAST_CLOSED", `outbox ${this.dir} is not open yet; wait for open() to resolve`);
     return undefined;
   }
 

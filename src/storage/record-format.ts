@@ -1,5 +1,6 @@
 /**
- * The on-disk format of the outbox log (docs/outbox.md, "Format").
+ * The on-disk format of the one durable log: the client's outbox and the
+ * server's state directory (docs/outbox.md, "Format"; docs/server.md).
  *
  * A segment file `seg-<16 hex digits>.log` starts with a 24-byte header:
  *   0  "OUTBOXLG" magic (8 bytes)
@@ -14,7 +15,8 @@
  *            u32 seq high, u32 seq low, f64 createdAtMs, f64 expiresAtMs, payload
  * All integers little-endian. Types: DATA (a message), ACK (everything <= seq
  * acknowledged), DROP (seq dropped; payload: reason), META (clientId in the
- * payload, seq = next seq), END (the end of a checkpoint's snapshot).
+ * payload, seq = next seq), END (the end of a checkpoint's snapshot), and the
+ * server state's DONE, STARTED, SLOT (payload: a clientId).
  */
 
 import { crc32c } from "./crc32c.js";
@@ -30,7 +32,13 @@ export const RECORD_OVERHEAD_BYTES = FRAME_BYTES + BODY_HEADER_BYTES;
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 export const SEGMENT_FLAG_CHECKPOINT = 1;
 
-export const RecordType = { DATA: 1, ACK: 2, DROP: 3, META: 4, END: 5 } as const;
+/**
+ * Every record type of the one log. The outbox writes DATA, ACK, DROP, META;
+ * the server's state DONE ("handler succeeded for every seq <= seq"; payload:
+ * the clientId), STARTED ("seqs up to seq may have been handed over"), SLOT
+ * (seq: the clientId's progress slot); both END (the end of a checkpoint).
+ */
+export const RecordType = { DATA: 1, ACK: 2, DROP: 3, META: 4, END: 5, DONE: 6, STARTED: 7, SLOT: 8 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 const FLAG_IMPORTANT = 1;

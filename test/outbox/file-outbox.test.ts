@@ -206,6 +206,22 @@ test("FileOutbox: maxBytes rejects an append with OUTLAST_OUTBOX_FULL and keeps 
 
 test("FileOutbox: append after a failed open and before open is refused", async () => {
   const o = new FileOutbox(freshDir());
-  await assert.rejects(o.append([entry("a")]), /open\(\) has not finished/);
+  await assert.rejects(o.append([entry("a")]), { code: "OUTLAST_CLOSED", message: /not open yet/ });
   await o.close();
+});
+
+test("FileOutbox: a bad maxBytes or segmentBytes is OUTLAST_INVALID_OPTION naming the option; misuse is coded too", async () => {
+  for (const option of ["maxBytes", "segmentBytes"] as const) {
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity, "8" as unknown as number]) {
+      assert.throws(
+        () => new FileOutbox("/nowhere", { [option]: bad }),
+        (err: Error & { code?: string; details?: { option?: string } }) =>
+          err.code === "OUTLAST_INVALID_OPTION" && err.details?.option === option && err.message.includes(option),
+        `${option} = ${String(bad)}`,
+      );
+    }
+  }
+  const o = new FileOutbox("/nowhere");
+  assert.throws(() => o.clientId, { code: "OUTLAST_CLOSED" });
+  await assert.rejects(o.append([]), { code: "OUTLAST_CLOSED" });
 });

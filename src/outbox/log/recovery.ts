@@ -20,25 +20,17 @@
 
 import { join } from "node:path";
 import type { StorageFs } from "../../storage/fs-layer.js";
-import { errnoCode } from "../../storage/errno.js";
 import { metaRecord, segmentFileName } from "../../storage/record-format.js";
 import type { RecordIndex } from "./record-index.js";
-import type { KeptSegment, Repair } from "./replay.js";
-import { QUARANTINE_DIR, replay, segmentNumbers } from "./replay.js";
+import type { KeptSegment } from "./replay.js";
+import { replay, segmentNumbers } from "./replay.js";
+import type { QuarantinedPart } from "../../storage/repairs.js";
+import { applyRepairs, syncSegment } from "../../storage/repairs.js";
 import { SegmentWriteError, SegmentWriter } from "../../storage/segment-writer.js";
 
-export { QUARANTINE_DIR } from "./replay.js";
+export { QUARANTINE_DIR, quarantineFileName } from "../../storage/repairs.js";
+export type { QuarantinedPart } from "../../storage/repairs.js";
 export type { KeptSegment } from "./replay.js";
-
-export interface QuarantinedPart {
-  /** The file under `quarantine/` holding the bytes. */
-  readonly file: string;
-  readonly segment: string;
-  /** Where the bad part started in the segment. */
-  readonly offset: number;
-  readonly bytes: number;
-  readonly reason: string;
-}
 
 export interface RecoveryReport {
   /** Segment files read. */
@@ -71,11 +63,6 @@ export interface Recovered {
   readonly report: RecoveryReport;
 }
 
-/** The name of the quarantine file a repair writes (for reports made without repairing). */
-export function quarantineFileName(repair: Exclude<Repair, { kind: "cut" }>): string {
-  return repair.kind === "quarantineWhole" ? `${repair.segment}.whole.bad` : `${repair.segment}.${repair.offset}.bad`;
-}
-
 /**
  * Replays and repairs the outbox in `dir`. `proposedClientId` is used (and
  * written) when no META record survived.
@@ -103,27 +90,12 @@ export async function recover(
     maxSegment = n;
   }
 
-  const quarantined: QuarantinedPart[] = [];
-  let tornBytes = 0;
-  for (const repair of r.repairs) {
-    if (repair.kind === "cut") {
-      tornBytes += repair.bytes;
-      await cutSegment(fs, join(dir, repair.segment), repair.length);
-    } else if (repair.kind === "quarantineTail") {
-      quarantined.push(await quarantineTail(fs, dir, repair));
-    } else {
-      quarantined.push(await quarantineWhole(fs, dir, repair));
-    }
-  }
-
-  for (const n of r.obsolete) {
-    try {
-      await fs.unlink(join(dir, segmentFileName(n)));
-    } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw err;
-    }
-  }
-  if (r.obsolete.length > 0) await fs.fsyncDir(dir);
+  const { quarantined, tornBytes } = await applyRepairs(
+    fs,
+    dir,
+    r.repairs,
+    r.obsolete.map((n) => segmentFileName(n)),
+  );
 
   return {
     clientId,
@@ -140,65 +112,4 @@ export async function recover(
       seqJump: r.nextSeq - r.seqFloor,
     },
   };
-}
-
-/** fdatasyncs a kept segment whose bytes the replay may have read from the page cache only. */
-async function syncSegment(fs: StorageFs, path: string): Promise<void> {
-  const f = await fs.openForWrite(path);
-  try {
-    await f.datasync();
-  } finally {
-    await f.close();
-  }
-}
-
-async function cutSegment(fs: StorageFs, path: string, length: number): Promise<void> {
-  const f = await fs.openForWrite(path);
-  try {
-    await f.truncate(length);
-    await f.datasync();
-  } finally {
-    await f.close();
-  }
-}
-
-/** Writes `bytes` durably to a new file in quarantine/ (replacing one left by an interrupted earlier try). */
-async function writeQuarantine(fs: StorageFs, dir: string, file: string, bytes: Uint8Array): Promise<void> {
-  const qdir = join(dir, QUARANTINE_DIR);
-  await fs.mkdirp(qdir);
-  const path = join(qdir, file);
-  await fs.unlink(path).catch(() => undefined);
-  const f = await fs.createExclusive(path);
-  try {
-    await f.write(bytes, 0);
-    await f.datasync();
-  } finally {
-    await f.close();
-  }
-  await fs.fsyncDir(qdir);
-  await fs.fsyncDir(dir);
-}
-
-async function quarantineTail(
-  fs: StorageFs,
-  dir: string,
-  repair: Extract<Repair, { kind: "quarantineTail" }>,
-): Promise<QuarantinedPart> {
-  const file = quarantineFileName(repair);
-  await writeQuarantine(fs, dir, file, repair.tail);
-  await cutSegment(fs, join(dir, repair.segment), repair.offset); // only after the copy is durable
-  return { file, segment: repair.segment, offset: repair.offset, bytes: repair.tail.length, reason: repair.reason };
-}
-
-async function quarantineWhole(
-  fs: StorageFs,
-  dir: string,
-  repair: Extract<Repair, { kind: "quarantineWhole" }>,
-): Promise<QuarantinedPart> {
-  const file = quarantineFileName(repair);
-  await fs.mkdirp(join(dir, QUARANTINE_DIR));
-  await fs.rename(join(dir, repair.segment), join(dir, QUARANTINE_DIR, file));
-  await fs.fsyncDir(join(dir, QUARANTINE_DIR));
-  await fs.fsyncDir(dir);
-  return { file, segment: repair.segment, offset: 0, bytes: repair.bytes, reason: repair.reason };
 }

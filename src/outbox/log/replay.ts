@@ -34,11 +34,11 @@
 
 import { OutlastError } from "../../errors/outlast-error.js";
 import { LOCK_FILE } from "../../storage/dir-lock.js";
+import type { Repair } from "../../storage/repairs.js";
+import { QUARANTINE_DIR } from "../../storage/repairs.js";
 import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "../../storage/record-format.js";
 import { RecordIndex } from "./record-index.js";
 import { highestSeqFrom, scanSegment } from "../../storage/segment-reader.js";
-
-export const QUARANTINE_DIR = "quarantine";
 
 /**
  * How far the next seq jumps past the highest readable one when an open finds
@@ -47,22 +47,10 @@ export const QUARANTINE_DIR = "quarantine";
  * with the gaps failed batches leave. The 2^53 seq space allows about two
  * million such jumps (docs/outbox.md, "Sequence numbers after damage").
  */
-export const SEQ_JUMP_AFTER_DAMAGE = 2 ** 32;
+export { QUARANTINE_DIR } from "../../storage/repairs.js";
+export type { Repair } from "../../storage/repairs.js";
 
-/** A repair the next open makes, in the order it makes them. */
-export type Repair =
-  /** Torn tail of the newest segment: cut the file to `length` (`bytes` go). */
-  | { readonly kind: "cut"; readonly segment: string; readonly length: number; readonly bytes: number }
-  /** Corrupt from `offset` on: copy `tail` to quarantine/, then cut the segment at `offset`. */
-  | {
-      readonly kind: "quarantineTail";
-      readonly segment: string;
-      readonly offset: number;
-      readonly tail: Buffer;
-      readonly reason: string;
-    }
-  /** Unreadable header: move the whole file to quarantine/. */
-  | { readonly kind: "quarantineWhole"; readonly segment: string; readonly bytes: number; readonly reason: string };
+export const SEQ_JUMP_AFTER_DAMAGE = 2 ** 32;
 
 export interface KeptSegment {
   readonly number: number;
