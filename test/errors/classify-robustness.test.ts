@@ -9,19 +9,20 @@ import fc from "fast-check";
 import { KINDS, classify, isConnectionError } from "../../src/errors/index.js";
 import type { Classification } from "../../src/errors/index.js";
 
-/** Generous per-call bound: a single classify takes microseconds; this only catches hangs and blow-ups. */
-const SLOW_MS = 1_000;
-
-/** Classifies `value`, asserting it returns a well-formed verdict in bounded time. */
-function judge(value: unknown, boundMs = SLOW_MS): Classification {
-  const start = performance.now();
+/**
+ * Classifies `value`, asserting it returns a well-formed verdict. A hang shows as the test runner's
+ * timeout; bounded work is asserted by counting reads where it matters, never with a wall clock
+ * (a loaded CI machine makes any millisecond bound flaky).
+ */
+function judge(value: unknown): Classification {
   const c = classify(value);
-  const ms = performance.now() - start;
-  assert.ok(ms < boundMs, `classify took ${ms.toFixed(1)} ms (bound ${boundMs} ms)`);
   assertWellFormed(c);
   assert.equal(isConnectionError(value), c.connection);
   return c;
 }
+
+/** The walk's node budget (MAX_NODES in src/errors/classify.ts): no input makes classify read more. */
+const NODE_BUDGET = 150_000;
 
 function assertWellFormed(c: Classification): void {
   assert.equal(typeof c.connection, "boolean");
@@ -188,13 +189,17 @@ describe("classify robustness: hostile values", () => {
   });
 
   test("a cause getter that returns a fresh error on every read (an endless chain)", () => {
+    let deepest = 0;
     const endless = (depth: number): object => ({
       get cause() {
+        deepest = Math.max(deepest, depth + 1);
         return endless(depth + 1);
       },
       message: `level ${depth}`,
     });
     judge(endless(0));
+    assert.ok(deepest > 1_000, `the walk followed the chain (${deepest} levels)`);
+    assert.ok(deepest <= NODE_BUDGET, `the walk stopped within its budget (${deepest} levels)`);
   });
 
   test("a 100,000-deep cause chain is judged in bounded time without overflowing the stack", () => {
@@ -223,20 +228,20 @@ describe("classify robustness: hostile values", () => {
     assert.equal(c.connection, true);
   });
 
-  test("an AggregateError holding 100,000 errors completes in < 1 s", () => {
+  test("an AggregateError holding 100,000 errors is judged whole (one bug among them decides)", () => {
     const refused = withoutStacks(() =>
       Array.from({ length: 100_000 }, () => systemError("ECONNREFUSED", -111, "connect")),
     );
-    const c = judge(new AggregateError(refused, ""), 1_000);
+    const c = judge(new AggregateError(refused, ""));
     assert.equal(c.connection, true);
     const mixed = withoutStacks(() =>
       Array.from({ length: 100_000 }, (_, i) =>
         i === 99_999 ? new TypeError("bug") : systemError("ECONNREFUSED", -111, "connect"),
       ),
     );
-    judge(new AggregateError(mixed, ""), 1_000);
+    assert.equal(judge(new AggregateError(mixed, "")).connection, false, "the last attempt was a bug");
     const bugs = withoutStacks(() => Array.from({ length: 100_000 }, () => new TypeError("bug")));
-    assert.equal(judge(new AggregateError(bugs, ""), 1_000).connection, false);
+    assert.equal(judge(new AggregateError(bugs, "")).connection, false);
   });
 
   test("nested AggregateErrors (1,000 levels) complete", () => {
