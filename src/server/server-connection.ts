@@ -40,16 +40,19 @@ export class ServerConnection implements ClientConnection {
   #lastReceivedSeq = 0;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  /** Resolves when the socket is closed. */
-  readonly closed: Promise<void>;
-  #resolveClosed!: () => void;
+  /** The `closed` promise, made only when someone asks (server close/drain): no promise per idle connection. */
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #socketClosed = false;
+  /** Reading is paused: the registry's backpressure (flow), or a chunk waiting for a later turn (budget). */
+  #flowPaused = false;
+  #budgetPaused = false;
 
   constructor(socket: Socket, ctx: ServerContext) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     // HELLO may carry a 64 KiB token: read it with the HELLO limit, then switch to ours.
     this.#decoder = new FrameDecoder({ maxFrameBytes: Math.max(ctx.options.maxFrameBytes, MAX_HELLO_FRAME_BYTES) });
     this.#lastReceivedAt = ctx.options.clock.now();
@@ -62,6 +65,12 @@ export class ServerConnection implements ClientConnection {
       ctx.options.handshakeTimeoutMs,
     );
     this.#state = { name: "awaiting-hello", handshakeTimer };
+  }
+
+  /** Resolves when the socket is closed. */
+  get closed(): Promise<void> {
+    this.#closed ??= this.#socketClosed ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
+    return this.#closed;
   }
 
   #isClosed(): boolean {
@@ -97,6 +106,23 @@ export class ServerConnection implements ClientConnection {
   #onData(chunk: Buffer): void {
     this.#lastReceivedAt = this.#ctx.options.clock.now();
     if (this.#state.name === "closed") return;
+    if (this.#ctx.readBudget.admit(() => this.#deferredRead(chunk))) {
+      this.#read(chunk);
+      return;
+    }
+    // This turn's read budget is spent: handle the chunk on a later turn, nothing more from this socket until then.
+    this.#budgetPaused = true;
+    this.#socket.pause();
+  }
+
+  #deferredRead(chunk: Buffer): void {
+    this.#budgetPaused = false;
+    if (this.#state.name === "closed") return;
+    this.#read(chunk);
+    if (!this.#flowPaused && !this.#isClosed() && !this.#budgetPaused) this.#socket.resume();
+  }
+
+  #read(chunk: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -335,11 +361,13 @@ export class ServerConnection implements ClientConnection {
   }
 
   pause(): void {
+    this.#flowPaused = true;
     this.#socket.pause();
   }
 
   resume(): void {
-    if (this.#state.name !== "closed") this.#socket.resume();
+    this.#flowPaused = false;
+    if (this.#state.name !== "closed" && !this.#budgetPaused) this.#socket.resume();
   }
 
   // ---- closing ----
@@ -458,6 +486,7 @@ export class ServerConnection implements ClientConnection {
   #onClose(): void {
     this.#enterClosed("socket closed", undefined);
     this.#ctx.connectionClosed(this);
-    this.#resolveClosed();
+    this.#socketClosed = true;
+    this.#resolveClosed?.();
   }
 }

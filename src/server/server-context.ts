@@ -6,6 +6,7 @@
 
 import type { ClientRegistry } from "./client-registry.js";
 import type { ResolvedServerOptions } from "./options.js";
+import type { ReadBudget } from "./read-budget.js";
 import type { ServerConnection } from "./server-connection.js";
 
 /** The `connection` event's argument: a client finished its handshake. */
@@ -28,6 +29,8 @@ export interface ConnectionInfo {
 export interface ServerContext {
   readonly options: ResolvedServerOptions;
   readonly registry: ClientRegistry;
+  /** How much of one event-loop turn reads may take (shared by every connection). */
+  readonly readBudget: ReadBudget;
   emitConnection(event: ConnectionEvent): void;
   emitClientError(err: Error, info: ConnectionInfo): void;
   countProtocolError(): void;

@@ -18,6 +18,7 @@ import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
 import { DEFAULT_LISTEN_HOST, resolveServerOptions } from "./options.js";
 import { ServerConnection } from "./server-connection.js";
+import { ReadBudget } from "./read-budget.js";
 import { TurnAway } from "./turn-away.js";
 import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
@@ -105,6 +106,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#context = {
       options: this.#options,
       registry: this.#registry,
+      readBudget: new ReadBudget(),
       emitConnection: (event) => this.emit("connection", event),
       emitClientError: (err, info) => {
         if ((err as { code?: unknown }).code === "OUTLAST_AUTH_REJECTED") this.#authRejected++;

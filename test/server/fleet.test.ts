@@ -87,7 +87,11 @@ test(`fleet: ${TOTAL} clients connect, idle without a drop, burst, survive a ser
   };
 
   await all((m) => (m as { open?: number }).open, "all clients open");
-  assert.equal((await serverStats(first.child)).connections, PER_PROCESS * PROCESSES);
+  // Connect attempts a loaded machine timed out (and retried) may still be closing on the server.
+  for (let n = 0; (await serverStats(first.child)).connections !== PER_PROCESS * PROCESSES; n++) {
+    assert.ok(n < 100_000, "the server's connection count never settled at the fleet's size");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 
   // Idle: until the server has answered 3 heartbeats per client (~3 s at 1 s intervals).
   const pingsBefore = (await serverStats(first.child)).pings;

@@ -1,0 +1,35 @@
+/**
+ * The server of bench/fleet.ts: createServer with a no-op synchronous handler and
+ * memory state on a given port. IPC: sends { port } once listening; answers
+ * "sample" with memory (after a full GC), CPU time and stats, "stall:start" /
+ * "stall:stop" with the event loop's longest delay in between (monitorEventLoopDelay).
+ * Run with --expose-gc. argv: port
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { createServer } from "../../src/server/index.js";
+
+const server = createServer({ onMessage: () => {} });
+const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
+process.send?.({ port });
+let histogram = monitorEventLoopDelay({ resolution: 10 });
+process.on("message", (msg) => {
+  if (msg === "sample") {
+    (globalThis as { gc?: () => void }).gc?.();
+    const mem = process.memoryUsage();
+    process.send?.({
+      sample: {
+        rssBytes: mem.rss,
+        heapBytes: mem.heapUsed,
+        cpu: process.cpuUsage(),
+        stats: server.stats(),
+        atMs: performance.now(),
+      },
+    });
+  } else if (msg === "stall:start") {
+    histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+  } else if (msg === "stall:stop") {
+    histogram.disable();
+    process.send?.({ stallMs: histogram.max / 1e6 });
+  }
+});
