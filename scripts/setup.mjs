@@ -10,7 +10,7 @@
 // package.json, package-lock.json) changed after that time, or the stamp or the
 // binary is missing. `--force` always rebuilds.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -71,6 +71,9 @@ if (upToDate()) {
 } else {
   process.stderr.write("outlast setup: type-checking and building (tsc)\n");
   const startedMs = Date.now();
+  // A fresh dist/: tsc never deletes the output of a source file that was moved or removed, and a stale
+  // file would be run by the tests and packed (with a source map pointing at a file that is gone).
+  rmSync(join(root, "dist"), { recursive: true, force: true });
   run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.json")]);
   writeFileSync(stampFile, String(startedMs));
 }
