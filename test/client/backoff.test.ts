@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
-import net from "node:net";
 import { test } from "node:test";
 import type { StateChangeEvent } from "../../src/index.js";
 import { connect, ManualClock } from "../../src/index.js";
 import { waitFor } from "./helpers.js";
-
-async function closedPort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import { closedPort } from "../helpers/wait.js";
 
 test("backoff: full-jitter delays double from baseMs up to capMs (injected clock and random)", async () => {
   const clock = new ManualClock();

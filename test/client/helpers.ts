@@ -5,6 +5,9 @@ import type { ChildProcess } from "node:child_process";
 import type { EventEmitter } from "node:events";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { within } from "../helpers/wait.js";
+
+export { within };
 
 /** Resolves with the first `event` whose argument satisfies `pred`; rejects after `timeoutMs`. */
 export function waitFor<T = unknown>(
@@ -29,19 +32,6 @@ export function waitFor<T = unknown>(
     };
     emitter.on(event, onEvent);
   });
-}
-
-/** Rejects when `p` takes longer than `ms`. */
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export type RelayMode = "forward" | "blackhole" | "dropDown";

@@ -5,7 +5,15 @@ import { test } from "node:test";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { errorResponse, listenFakePostgres, READY_FOR_QUERY, SESSION_READY } from "../helpers/fake-postgres.js";
-import { assertShape, assertVerdict, closedPort, listenTcp, rejectionOf, within } from "../helpers/library-errors.js";
+import {
+  assertShape,
+  assertVerdict,
+  closedPort,
+  listenTcp,
+  rejectionOf,
+  within,
+  WAIT_MS,
+} from "../helpers/library-errors.js";
 
 // ---- node-postgres ---------------------------------------------------------
 
@@ -23,7 +31,7 @@ function pgClient(port: number): { client: pg.Client; events: unknown[]; end: ()
   return {
     client,
     events,
-    end: () => within(client.end(), "pg end", 1_000).catch(() => undefined),
+    end: () => within(client.end(), 1_000, "pg end").catch(() => undefined),
   };
 }
 
@@ -33,7 +41,7 @@ test("pg: connect to a closed port is ECONNREFUSED: refused", async () => {
   const port = await closedPort();
   const { client, end } = pgClient(port);
   try {
-    const err = await rejectionOf(() => client.connect(), "pg refused");
+    const err = await rejectionOf(() => client.connect(), WAIT_MS, "pg refused");
     assertShape(err, { code: "ECONNREFUSED", syscall: "connect" });
     assertVerdict(err, { connection: true, kind: "refused", delivered: "no" });
   } finally {
@@ -45,7 +53,7 @@ test("pg: a server that accepts then closes is the code-less 'Connection termina
   const tcp = await listenTcp((socket) => socket.end());
   const { client, end } = pgClient(tcp.port);
   try {
-    const err = await rejectionOf(() => client.connect(), "pg terminated at connect");
+    const err = await rejectionOf(() => client.connect(), WAIT_MS, "pg terminated at connect");
     assertShape(err, { name: "Error", message: "Connection terminated unexpectedly", code: undefined });
     assertVerdict(err, { connection: true, kind: "reset" });
   } finally {
@@ -58,7 +66,7 @@ test("pg: a server that resets at connect is ECONNRESET: reset", async () => {
   const tcp = await listenTcp((socket) => socket.resetAndDestroy());
   const { client, end } = pgClient(tcp.port);
   try {
-    const err = await rejectionOf(() => client.connect(), "pg reset at connect");
+    const err = await rejectionOf(() => client.connect(), WAIT_MS, "pg reset at connect");
     assertShape(err, { code: "ECONNRESET" });
     assertVerdict(err, { connection: true, kind: "reset", code: "ECONNRESET" });
   } finally {
@@ -71,8 +79,8 @@ test("pg: the server closing during a query is 'Connection terminated unexpected
   const fake = await listenFakePostgres({ onQuery: (socket) => socket.end() });
   const { client, events, end } = pgClient(fake.port);
   try {
-    await within(client.connect(), "pg connect");
-    const err = await rejectionOf(() => client.query("select 1"), "pg query terminated");
+    await within(client.connect(), WAIT_MS, "pg connect");
+    const err = await rejectionOf(() => client.query("select 1"), WAIT_MS, "pg query terminated");
     assertShape(err, { message: "Connection terminated unexpectedly", code: undefined });
     assertVerdict(err, { connection: true, kind: "reset", delivered: "maybe" });
     for (const event of events) assertVerdict(event, { connection: true });
@@ -93,8 +101,8 @@ for (const [code, message] of [
     });
     const { client, events, end } = pgClient(fake.port);
     try {
-      await within(client.connect(), "pg connect");
-      const err = await rejectionOf(() => client.query("select 1"), `pg ${code}`);
+      await within(client.connect(), WAIT_MS, "pg connect");
+      const err = await rejectionOf(() => client.query("select 1"), WAIT_MS, `pg ${code}`);
       // pg's DatabaseError: name is the lowercase "error"; the SQLSTATE is in `code`.
       assertShape(err, { name: "error", code, severity: "FATAL", message });
       assertVerdict(err, { connection: true, kind: "reset", code });
@@ -114,7 +122,7 @@ test("pg: SQLSTATE 57P03 (the database system is starting up) at startup: refuse
   });
   const { client, end } = pgClient(fake.port);
   try {
-    const err = await rejectionOf(() => client.connect(), "pg 57P03");
+    const err = await rejectionOf(() => client.connect(), WAIT_MS, "pg 57P03");
     assertShape(err, { name: "error", code: "57P03", severity: "FATAL" });
     assertVerdict(err, { connection: true, kind: "refused", code: "57P03", delivered: "no" });
   } finally {
@@ -133,12 +141,12 @@ test("pg: an idle client told 57P01 (pg_terminate_backend) gets it as an 'error'
   const client = new pg.Client({ host: "127.0.0.1", port: fake.port, user: "outlast", database: "outlast" });
   const firstError = new Promise<unknown>((resolve) => client.on("error", resolve));
   try {
-    await within(client.connect(), "pg connect").catch(() => undefined); // the FATAL may land before or after connect resolves
-    const err = await within(firstError, "pg idle 57P01");
+    await within(client.connect(), WAIT_MS, "pg connect").catch(() => undefined); // the FATAL may land before or after connect resolves
+    const err = await within(firstError, WAIT_MS, "pg idle 57P01");
     assertShape(err, { code: "57P01", severity: "FATAL" });
     assertVerdict(err, { connection: true, code: "57P01" });
   } finally {
-    await within(client.end(), "pg end", 1_000).catch(() => undefined);
+    await within(client.end(), 1_000, "pg end").catch(() => undefined);
     await fake.close();
   }
 });
@@ -155,8 +163,8 @@ test("pg: a syntax error (SQLSTATE 42601) is a bug", async () => {
   });
   const { client, end } = pgClient(fake.port);
   try {
-    await within(client.connect(), "pg connect");
-    const err = await rejectionOf(() => client.query("selec 1"), "pg 42601");
+    await within(client.connect(), WAIT_MS, "pg connect");
+    const err = await rejectionOf(() => client.query("selec 1"), WAIT_MS, "pg 42601");
     assertShape(err, { name: "error", code: "42601", severity: "ERROR" });
     assertVerdict(err, { connection: false, kind: "other" });
   } finally {
@@ -190,7 +198,7 @@ test("ioredis: a server that drops the command's connection gives 'Connection is
   const tcp = await listenTcp((socket) => socket.on("data", () => socket.destroy()));
   const { client } = redis(tcp.port);
   try {
-    const err = await rejectionOf(() => client.get("key"), "ioredis closed");
+    const err = await rejectionOf(() => client.get("key"), WAIT_MS, "ioredis closed");
     assertShape(err, { name: "Error", message: "Connection is closed.", code: undefined });
     assertVerdict(err, { connection: true, kind: "not-connected" });
   } finally {
@@ -203,7 +211,7 @@ test("ioredis: connect() to a closed port rejects 'Connection is closed.'; the '
   const port = await closedPort();
   const { client, events } = redis(port);
   try {
-    const err = await rejectionOf(() => client.connect(), "ioredis refused");
+    const err = await rejectionOf(() => client.connect(), WAIT_MS, "ioredis refused");
     assertShape(err, { message: "Connection is closed." });
     assertVerdict(err, { connection: true, kind: "not-connected" });
     assert.ok(events.length >= 1, "ioredis emits the socket error as an 'error' event");
@@ -218,7 +226,7 @@ test("ioredis: with reconnects on and maxRetriesPerRequest 0 it is MaxRetriesPer
   const tcp = await listenTcp((socket) => socket.on("data", () => socket.destroy()));
   const { client } = redis(tcp.port, { reconnect: true });
   try {
-    const err = await rejectionOf(() => client.get("key"), "ioredis max retries");
+    const err = await rejectionOf(() => client.get("key"), WAIT_MS, "ioredis max retries");
     assertShape(err, {
       name: "MaxRetriesPerRequestError",
       message: /^Reached the max retries per request limit \(which is 0\)/,
@@ -234,7 +242,7 @@ test("ioredis: a command while not connected with enableOfflineQueue false: not-
   const port = await closedPort();
   const { client } = redis(port, { offlineQueue: false });
   try {
-    const err = await rejectionOf(() => client.get("key"), "ioredis offline");
+    const err = await rejectionOf(() => client.get("key"), WAIT_MS, "ioredis offline");
     assertShape(err, { message: "Stream isn't writeable and enableOfflineQueue options is false" });
     assertVerdict(err, { connection: true, kind: "not-connected", delivered: "no" });
   } finally {

@@ -16,6 +16,7 @@ import {
   listenTcp,
   rejectionOf,
   within,
+  WAIT_MS,
 } from "../helpers/library-errors.js";
 
 /** An HTTP server whose routes fail in the ways a flaky network does. */
@@ -42,7 +43,7 @@ async function flakyHttp() {
 
 test("fetch: connection refused is 'fetch failed' judged by its ECONNREFUSED cause", async () => {
   const port = await closedPort();
-  const err = await rejectionOf(() => fetch(`http://127.0.0.1:${port}/`), "fetch refused");
+  const err = await rejectionOf(() => fetch(`http://127.0.0.1:${port}/`), WAIT_MS, "fetch refused");
   assertShape(err, { name: "TypeError", message: "fetch failed" });
   assertShape(causeOf(err), { code: "ECONNREFUSED", syscall: "connect" });
   assertVerdict(err, { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no", path: ["cause"] });
@@ -63,6 +64,7 @@ test("undici fetch: a host with both families refusing gives an AggregateError c
   try {
     const err = await rejectionOf(
       () => undiciFetch(`http://dual.test:${port}/`, { dispatcher }),
+      WAIT_MS,
       "fetch dual-stack refused",
     );
     assertShape(err, { name: "TypeError", message: "fetch failed" });
@@ -78,10 +80,14 @@ test("undici fetch: a host with both families refusing gives an AggregateError c
 test("fetch: the server closing mid-body is 'terminated' with UND_ERR_SOCKET: reset", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(async () => {
-      const res = await fetch(`http://127.0.0.1:${http.port}/mid-body`);
-      return res.text();
-    }, "fetch mid-body");
+    const err = await rejectionOf(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${http.port}/mid-body`);
+        return res.text();
+      },
+      WAIT_MS,
+      "fetch mid-body",
+    );
     assertShape(err, { name: "TypeError", message: "terminated" });
     assertShape(causeOf(err), { name: "SocketError", code: "UND_ERR_SOCKET", message: "other side closed" });
     assertVerdict(err, {
@@ -97,14 +103,14 @@ test("fetch: the server closing mid-body is 'terminated' with UND_ERR_SOCKET: re
 });
 
 test("fetch: a blocked port ('bad port') is a bug", async () => {
-  const err = await rejectionOf(() => fetch("http://127.0.0.1:10080/"), "fetch bad port");
+  const err = await rejectionOf(() => fetch("http://127.0.0.1:10080/"), WAIT_MS, "fetch bad port");
   assertShape(err, { name: "TypeError", message: "fetch failed" });
   assertShape(causeOf(err), { message: "bad port" });
   assertVerdict(err, { connection: false, kind: "other" });
 });
 
 test("fetch: an unknown scheme is a bug", async () => {
-  const err = await rejectionOf(() => fetch("foo://x"), "fetch unknown scheme");
+  const err = await rejectionOf(() => fetch("foo://x"), WAIT_MS, "fetch unknown scheme");
   assertShape(err, { name: "TypeError", message: "fetch failed" });
   assertShape(causeOf(err), { message: "unknown scheme" });
   assertVerdict(err, { connection: false, kind: "other" });
@@ -115,6 +121,7 @@ test("fetch: AbortSignal.timeout() on a silent server is a DOMException TimeoutE
   try {
     const err = await rejectionOf(
       () => fetch(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }),
+      WAIT_MS,
       "fetch timeout",
     );
     assertShape(err, { name: "TimeoutError", code: 23 });
@@ -131,9 +138,9 @@ test("fetch: the user's own AbortController.abort() is a cancel, not a connectio
     const controller = new AbortController();
     const arrived = once(http.server, "request");
     const pending = fetch(`http://127.0.0.1:${http.port}/hang`, { signal: controller.signal });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     controller.abort();
-    const err = await rejectionOf(() => pending, "fetch abort");
+    const err = await rejectionOf(() => pending, WAIT_MS, "fetch abort");
     assertShape(err, { name: "AbortError", code: 20 });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -147,6 +154,7 @@ test("undici: headersTimeout gives UND_ERR_HEADERS_TIMEOUT: timeout", async () =
   try {
     const err = await rejectionOf(
       () => request(`http://127.0.0.1:${http.port}/hang`, { dispatcher }),
+      WAIT_MS,
       "headers timeout",
     );
     assertShape(err, { name: "HeadersTimeoutError", code: "UND_ERR_HEADERS_TIMEOUT" });
@@ -161,10 +169,14 @@ test("undici: bodyTimeout gives UND_ERR_BODY_TIMEOUT: timeout", async () => {
   const http = await flakyHttp();
   const dispatcher = new Agent({ bodyTimeout: 50 });
   try {
-    const err = await rejectionOf(async () => {
-      const res = await request(`http://127.0.0.1:${http.port}/stall-body`, { dispatcher });
-      return res.body.text();
-    }, "body timeout");
+    const err = await rejectionOf(
+      async () => {
+        const res = await request(`http://127.0.0.1:${http.port}/stall-body`, { dispatcher });
+        return res.body.text();
+      },
+      WAIT_MS,
+      "body timeout",
+    );
     assertShape(err, { name: "BodyTimeoutError", code: "UND_ERR_BODY_TIMEOUT" });
     assertVerdict(err, { connection: true, kind: "timeout", code: "UND_ERR_BODY_TIMEOUT" });
   } finally {
@@ -181,6 +193,7 @@ test("undici: a TLS handshake that never completes gives UND_ERR_CONNECT_TIMEOUT
   try {
     const err = await rejectionOf(
       () => request(`https://127.0.0.1:${silent.port}/`, { dispatcher }),
+      WAIT_MS,
       "connect timeout",
     );
     assertShape(err, { name: "ConnectTimeoutError", code: "UND_ERR_CONNECT_TIMEOUT" });
@@ -188,6 +201,7 @@ test("undici: a TLS handshake that never completes gives UND_ERR_CONNECT_TIMEOUT
 
     const wrapped = await rejectionOf(
       () => undiciFetch(`https://127.0.0.1:${silent.port}/`, { dispatcher }),
+      WAIT_MS,
       "fetch connect timeout",
     );
     assertShape(wrapped, { name: "TypeError", message: "fetch failed" });
@@ -206,7 +220,7 @@ test("undici: a TLS handshake that never completes gives UND_ERR_CONNECT_TIMEOUT
 
 test("undici: request refused without fetch is the bare ECONNREFUSED", async () => {
   const port = await closedPort();
-  const err = await rejectionOf(() => request(`http://127.0.0.1:${port}/`), "undici refused");
+  const err = await rejectionOf(() => request(`http://127.0.0.1:${port}/`), WAIT_MS, "undici refused");
   assertShape(err, { code: "ECONNREFUSED", syscall: "connect" });
   assertVerdict(err, { connection: true, kind: "refused", delivered: "no" });
 });
@@ -215,12 +229,16 @@ test("undici: the caller destroying the body is UND_ERR_ABORTED: a cancel", asyn
   const http = await flakyHttp();
   const dispatcher = new Agent();
   try {
-    const err = await rejectionOf(async () => {
-      const res = await request(`http://127.0.0.1:${http.port}/stall-body`, { dispatcher });
-      const text = res.body.text();
-      res.body.destroy();
-      return text;
-    }, "body destroyed");
+    const err = await rejectionOf(
+      async () => {
+        const res = await request(`http://127.0.0.1:${http.port}/stall-body`, { dispatcher });
+        const text = res.body.text();
+        res.body.destroy();
+        return text;
+      },
+      WAIT_MS,
+      "body destroyed",
+    );
     assertShape(err, { name: "AbortError", code: "UND_ERR_ABORTED" });
     assertVerdict(err, { connection: false, code: "UND_ERR_ABORTED", detail: "cancelled" });
   } finally {
@@ -236,9 +254,9 @@ test("undici: an EventEmitter signal firing 'abort' is UND_ERR_ABORTED: a cancel
     const signal = new EventEmitter();
     const arrived = once(http.server, "request");
     const pending = request(`http://127.0.0.1:${http.port}/hang`, { dispatcher, signal });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     signal.emit("abort");
-    const err = await rejectionOf(() => pending, "emitter abort");
+    const err = await rejectionOf(() => pending, WAIT_MS, "emitter abort");
     assertShape(err, { code: "UND_ERR_ABORTED", message: "Request aborted" });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -253,9 +271,9 @@ test("undici: destroying the Client under a request is UND_ERR_DESTROYED: not a 
   try {
     const arrived = once(http.server, "request");
     const pending = client.request({ path: "/hang", method: "GET" });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     void client.destroy();
-    const err = await rejectionOf(() => pending, "client destroyed");
+    const err = await rejectionOf(() => pending, WAIT_MS, "client destroyed");
     assertShape(err, { name: "ClientDestroyedError", code: "UND_ERR_DESTROYED" });
     assertVerdict(err, { connection: false });
   } finally {
@@ -270,7 +288,11 @@ test("undici v7: an HTTP 500 through interceptors.responseError() is UND_ERR_RES
   const agent = new Agent();
   try {
     const dispatcher = agent.compose(interceptors.responseError());
-    const err = await rejectionOf(() => request(`http://127.0.0.1:${http.port}/500`, { dispatcher }), "http 500");
+    const err = await rejectionOf(
+      () => request(`http://127.0.0.1:${http.port}/500`, { dispatcher }),
+      WAIT_MS,
+      "http 500",
+    );
     assertShape(err, { name: "ResponseError", code: "UND_ERR_RESPONSE", statusCode: 500 });
     assertVerdict(err, { connection: false, kind: "other" });
   } finally {

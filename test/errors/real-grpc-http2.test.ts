@@ -4,7 +4,15 @@ import { once } from "node:events";
 import http2 from "node:http2";
 import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { assertShape, assertVerdict, closedPort, listenTcp, rejectionOf, within } from "../helpers/library-errors.js";
+import {
+  assertShape,
+  assertVerdict,
+  closedPort,
+  listenTcp,
+  rejectionOf,
+  within,
+  WAIT_MS,
+} from "../helpers/library-errors.js";
 
 // ---- @grpc/grpc-js -----------------------------------------------------------
 
@@ -69,7 +77,7 @@ test("grpc-js: a closed port is status 14 UNAVAILABLE naming ECONNREFUSED in det
   const port = await closedPort();
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   try {
-    const err = await rejectionOf(() => echo(client, "x"), "grpc unavailable");
+    const err = await rejectionOf(() => echo(client, "x"), WAIT_MS, "grpc unavailable");
     assertShape(err, { code: 14, details: /ECONNREFUSED/, message: /^14 UNAVAILABLE: / });
     assertVerdict(err, {
       connection: true,
@@ -87,7 +95,7 @@ test("grpc-js: a server that accepts then drops every connection is still UNAVAI
   const tcp = await listenTcp((socket) => socket.destroy());
   const client = new grpc.Client(`127.0.0.1:${tcp.port}`, grpc.credentials.createInsecure());
   try {
-    const err = await rejectionOf(() => echo(client, "x", { deadline: Date.now() + 3_000 }), "grpc dropped");
+    const err = await rejectionOf(() => echo(client, "x", { deadline: Date.now() + 3_000 }), WAIT_MS, "grpc dropped");
     assertShape(err, { code: 14 });
     assertShape(err, { details: /^No connection established\. Last error: Failed to connect/ });
     assertVerdict(err, { connection: true, code: "GRPC_UNAVAILABLE" });
@@ -101,7 +109,7 @@ test("grpc-js: a passed deadline is status 4 DEADLINE_EXCEEDED: timeout", async 
   const server = await grpcServer();
   const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   try {
-    const err = await rejectionOf(() => echo(client, "hang", { deadline: Date.now() + 100 }), "grpc deadline");
+    const err = await rejectionOf(() => echo(client, "hang", { deadline: Date.now() + 100 }), WAIT_MS, "grpc deadline");
     assertShape(err, { code: 4, message: /^4 DEADLINE_EXCEEDED: / });
     assertVerdict(err, { connection: true, kind: "timeout", code: "GRPC_DEADLINE_EXCEEDED" });
   } finally {
@@ -114,7 +122,7 @@ test("grpc-js: INVALID_ARGUMENT (3) from the server is a bug", async () => {
   const server = await grpcServer();
   const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   try {
-    const err = await rejectionOf(() => echo(client, "invalid"), "grpc invalid");
+    const err = await rejectionOf(() => echo(client, "invalid"), WAIT_MS, "grpc invalid");
     assertShape(err, { code: 3, details: "field x is required" });
     assertVerdict(err, { connection: false, kind: "other" });
   } finally {
@@ -127,11 +135,11 @@ test("grpc-js: the caller's call.cancel() is status 1 CANCELLED: a cancel", asyn
   const server = await grpcServer();
   const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   try {
-    await within(echo(client, "warm-up"), "grpc warm-up"); // the channel is connected before we cancel
+    await within(echo(client, "warm-up"), WAIT_MS, "grpc warm-up"); // the channel is connected before we cancel
     let call: grpc.ClientUnaryCall | undefined;
     const pending = echo(client, "hang", {}, (c) => (call = c));
     call?.cancel();
-    const err = await rejectionOf(() => pending, "grpc cancel");
+    const err = await rejectionOf(() => pending, WAIT_MS, "grpc cancel");
     assertShape(err, { code: 1, details: "Cancelled on client" });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -179,7 +187,7 @@ async function h2Get(port: number, label: string) {
   stream.end();
   const streamErrors: unknown[] = [];
   stream.on("error", (err) => streamErrors.push(err));
-  await within(new Promise<void>((resolve) => stream.on("close", () => resolve())), label);
+  await within(new Promise<void>((resolve) => stream.on("close", () => resolve())), WAIT_MS, label);
   return { session, stream, streamErrors, sessionErrors };
 }
 
@@ -217,7 +225,7 @@ test("http2: after a graceful GOAWAY a new request throws ERR_HTTP2_GOAWAY_SESSI
   try {
     const session = http2.connect(`http://127.0.0.1:${server.port}`);
     session.on("error", () => undefined);
-    const goaway = within(once(session, "goaway"), "h2 goaway frame");
+    const goaway = within(once(session, "goaway"), WAIT_MS, "h2 goaway frame");
     const first = session.request({ ":path": "/" });
     first.on("error", () => undefined);
     first.resume();
@@ -256,7 +264,7 @@ test("http2: a server that destroys its session closes the open stream with rstC
 test("http2: connect to a closed port is ECONNREFUSED on the session: refused", async () => {
   const port = await closedPort();
   const session = http2.connect(`http://127.0.0.1:${port}`);
-  const [err] = (await within(once(session, "error"), "h2 refused")) as [unknown]; // once() resolves on 'error' itself
+  const [err] = (await within(once(session, "error"), WAIT_MS, "h2 refused")) as [unknown]; // once() resolves on 'error' itself
   session.destroy();
   assertShape(err, { code: "ECONNREFUSED" });
   assertVerdict(err, { connection: true, kind: "refused", delivered: "no" });

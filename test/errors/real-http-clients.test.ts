@@ -13,6 +13,7 @@ import {
   listenHttp,
   rejectionOf,
   within,
+  WAIT_MS,
 } from "../helpers/library-errors.js";
 
 async function flakyHttp() {
@@ -40,7 +41,7 @@ async function flakyHttp() {
 
 test("axios: connection refused is an AxiosError with code ECONNREFUSED and the Node error as cause", async () => {
   const port = await closedPort();
-  const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${port}/`), "axios refused");
+  const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${port}/`), WAIT_MS, "axios refused");
   assertShape(err, { isAxiosError: true, code: "ECONNREFUSED" });
   assertShape(causeOf(err), { code: "ECONNREFUSED", syscall: "connect" });
   assertVerdict(err, { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
@@ -51,6 +52,7 @@ test("axios: its timeout is ECONNABORTED 'timeout of 50ms exceeded': timeout", a
   try {
     const err = await rejectionOf(
       () => axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50 }),
+      WAIT_MS,
       "axios timeout",
     );
     assertShape(err, { name: "AxiosError", code: "ECONNABORTED", message: "timeout of 50ms exceeded" });
@@ -66,6 +68,7 @@ test("axios: with transitional.clarifyTimeoutError the timeout is ETIMEDOUT: tim
     const err = await rejectionOf(
       () =>
         axios.get(`http://127.0.0.1:${http.port}/hang`, { timeout: 50, transitional: { clarifyTimeoutError: true } }),
+      WAIT_MS,
       "axios clarified timeout",
     );
     assertShape(err, { name: "AxiosError", code: "ETIMEDOUT", message: "timeout of 50ms exceeded" });
@@ -81,9 +84,9 @@ test("axios: the user's AbortController is CanceledError ERR_CANCELED: a cancel"
     const controller = new AbortController();
     const arrived = once(http.server, "request");
     const pending = axios.get(`http://127.0.0.1:${http.port}/hang`, { signal: controller.signal });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     controller.abort();
-    const err = await rejectionOf(() => pending, "axios cancel");
+    const err = await rejectionOf(() => pending, WAIT_MS, "axios cancel");
     assertShape(err, { name: "CanceledError", code: "ERR_CANCELED", message: "canceled" });
     assertVerdict(err, { connection: false, code: "ERR_CANCELED", detail: "cancelled" });
   } finally {
@@ -97,6 +100,7 @@ test("axios: an AbortSignal.timeout() signal becomes a bare ERR_CANCELED, yet cl
   try {
     const err = await rejectionOf(
       () => axios.get(`http://127.0.0.1:${http.port}/hang`, { signal: AbortSignal.timeout(50) }),
+      WAIT_MS,
       "axios signal timeout",
     );
     assertShape(err, { name: "CanceledError", code: "ERR_CANCELED", cause: undefined });
@@ -111,7 +115,7 @@ test("axios: an AbortSignal.timeout() signal becomes a bare ERR_CANCELED, yet cl
 test("axios: HTTP 500 is ERR_BAD_RESPONSE: not a connection error", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/500`), "axios 500");
+    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/500`), WAIT_MS, "axios 500");
     assertShape(err, { code: "ERR_BAD_RESPONSE", status: 500 });
     assertVerdict(err, { connection: false, kind: "other", detail: "http-status" });
   } finally {
@@ -124,7 +128,7 @@ test("axios: the server closing mid-body is ERR_BAD_RESPONSE 'stream has been ab
   // with no cause; only the message and the 2xx status tell them apart.
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/mid-body`), "axios mid-body");
+    const err = await rejectionOf(() => axios.get(`http://127.0.0.1:${http.port}/mid-body`), WAIT_MS, "axios mid-body");
     assertShape(err, { code: "ERR_BAD_RESPONSE", message: "stream has been aborted", status: 200, cause: undefined });
     assertVerdict(err, { connection: true, kind: "reset" });
   } finally {
@@ -136,7 +140,11 @@ test("axios: the server closing mid-body is ERR_BAD_RESPONSE 'stream has been ab
 
 test("got: connection refused is RequestError ECONNREFUSED: refused", async () => {
   const port = await closedPort();
-  const err = await rejectionOf(() => got(`http://127.0.0.1:${port}/`, { retry: { limit: 0 } }), "got refused");
+  const err = await rejectionOf(
+    () => got(`http://127.0.0.1:${port}/`, { retry: { limit: 0 } }),
+    WAIT_MS,
+    "got refused",
+  );
   assertShape(err, { name: "RequestError", code: "ECONNREFUSED" });
   assertShape(causeOf(err), { code: "ECONNREFUSED", syscall: "connect" });
   assertVerdict(err, { connection: true, kind: "refused", code: "ECONNREFUSED", delivered: "no" });
@@ -147,6 +155,7 @@ test("got: its timeout is TimeoutError ETIMEDOUT: timeout", async () => {
   try {
     const err = await rejectionOf(
       () => got(`http://127.0.0.1:${http.port}/hang`, { retry: { limit: 0 }, timeout: { request: 50 } }),
+      WAIT_MS,
       "got timeout",
     );
     assertShape(err, { name: "TimeoutError", code: "ETIMEDOUT", message: "Timeout awaiting 'request' for 50ms" });
@@ -159,7 +168,11 @@ test("got: its timeout is TimeoutError ETIMEDOUT: timeout", async () => {
 test("got: HTTP 500 is HTTPError ERR_NON_2XX_3XX_RESPONSE: a bug", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(() => got(`http://127.0.0.1:${http.port}/500`, { retry: { limit: 0 } }), "got 500");
+    const err = await rejectionOf(
+      () => got(`http://127.0.0.1:${http.port}/500`, { retry: { limit: 0 } }),
+      WAIT_MS,
+      "got 500",
+    );
     assertShape(err, { name: "HTTPError", code: "ERR_NON_2XX_3XX_RESPONSE" });
     assert.equal((err as { response?: { statusCode?: number } }).response?.statusCode, 500);
     assertVerdict(err, { connection: false, kind: "other", detail: "http-status" });
@@ -173,9 +186,9 @@ test("got: promise.cancel() is CancelError ERR_CANCELED: a cancel", async () => 
   try {
     const arrived = once(http.server, "request");
     const pending = got(`http://127.0.0.1:${http.port}/hang`, { retry: { limit: 0 } });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     pending.cancel();
-    const err = await rejectionOf(() => pending, "got cancel");
+    const err = await rejectionOf(() => pending, WAIT_MS, "got cancel");
     assertShape(err, { name: "CancelError", code: "ERR_CANCELED" });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -189,9 +202,9 @@ test("got: the user's AbortSignal is AbortError ERR_ABORTED: a cancel", async ()
     const controller = new AbortController();
     const arrived = once(http.server, "request");
     const pending = got(`http://127.0.0.1:${http.port}/hang`, { retry: { limit: 0 }, signal: controller.signal });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     controller.abort();
-    const err = await rejectionOf(() => pending, "got abort");
+    const err = await rejectionOf(() => pending, WAIT_MS, "got abort");
     assertShape(err, { name: "AbortError", code: "ERR_ABORTED" });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -204,6 +217,7 @@ test("got: the server closing mid-body is ReadError ECONNRESET (its cause a plai
   try {
     const err = await rejectionOf(
       () => got(`http://127.0.0.1:${http.port}/mid-body`, { retry: { limit: 0 } }),
+      WAIT_MS,
       "got mid-body",
     );
     assertShape(err, { name: "ReadError", code: "ECONNRESET", message: "The server aborted pending request" });
@@ -217,7 +231,7 @@ test("got: the server closing mid-body is ReadError ECONNRESET (its cause a plai
 
 test("node-fetch: connection refused is FetchError type 'system' whose errno is the STRING 'ECONNREFUSED'", async () => {
   const port = await closedPort();
-  const err = await rejectionOf(() => nodeFetch(`http://127.0.0.1:${port}/`), "node-fetch refused");
+  const err = await rejectionOf(() => nodeFetch(`http://127.0.0.1:${port}/`), WAIT_MS, "node-fetch refused");
   assertShape(err, { name: "FetchError", type: "system", errno: "ECONNREFUSED", code: "ECONNREFUSED" });
   assertVerdict(err, { connection: true, kind: "refused", code: "ECONNREFUSED" });
 });
@@ -225,10 +239,14 @@ test("node-fetch: connection refused is FetchError type 'system' whose errno is 
 test("node-fetch: the server closing a sized body early is FetchError ECONNRESET 'aborted': reset", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(async () => {
-      const res = await nodeFetch(`http://127.0.0.1:${http.port}/mid-body`);
-      return res.text();
-    }, "node-fetch mid-body");
+    const err = await rejectionOf(
+      async () => {
+        const res = await nodeFetch(`http://127.0.0.1:${http.port}/mid-body`);
+        return res.text();
+      },
+      WAIT_MS,
+      "node-fetch mid-body",
+    );
     assertShape(err, { name: "FetchError", type: "system", code: "ECONNRESET", errno: "ECONNRESET" });
     assertVerdict(err, { connection: true, kind: "reset", code: "ECONNRESET" });
   } finally {
@@ -239,10 +257,14 @@ test("node-fetch: the server closing a sized body early is FetchError ECONNRESET
 test("node-fetch: the server closing a chunked body early is FetchError ERR_STREAM_PREMATURE_CLOSE: reset", async () => {
   const http = await flakyHttp();
   try {
-    const err = await rejectionOf(async () => {
-      const res = await nodeFetch(`http://127.0.0.1:${http.port}/mid-chunked`);
-      return res.text();
-    }, "node-fetch premature close");
+    const err = await rejectionOf(
+      async () => {
+        const res = await nodeFetch(`http://127.0.0.1:${http.port}/mid-chunked`);
+        return res.text();
+      },
+      WAIT_MS,
+      "node-fetch premature close",
+    );
     assertShape(err, {
       name: "FetchError",
       type: "system",
@@ -266,9 +288,9 @@ test("node-fetch: the user's AbortController is AbortError type 'aborted' (no co
     const controller = new AbortController();
     const arrived = once(http.server, "request");
     const pending = nodeFetch(`http://127.0.0.1:${http.port}/hang`, { signal: controller.signal });
-    await within(arrived, "request reaches the server");
+    await within(arrived, WAIT_MS, "request reaches the server");
     controller.abort();
-    const err = await rejectionOf(() => pending, "node-fetch abort");
+    const err = await rejectionOf(() => pending, WAIT_MS, "node-fetch abort");
     assertShape(err, { name: "AbortError", type: "aborted", code: undefined });
     assertVerdict(err, { connection: false, detail: "cancelled" });
   } finally {
@@ -279,7 +301,7 @@ test("node-fetch: the user's AbortController is AbortError type 'aborted' (no co
 test("node-fetch: HTTP 500 does not throw (res.ok is false): nothing to classify", async () => {
   const http = await flakyHttp();
   try {
-    const res = await within(nodeFetch(`http://127.0.0.1:${http.port}/500`), "node-fetch 500");
+    const res = await within(nodeFetch(`http://127.0.0.1:${http.port}/500`), WAIT_MS, "node-fetch 500");
     assert.equal(res.status, 500);
     assert.equal(res.ok, false);
     await res.text();

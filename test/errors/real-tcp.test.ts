@@ -15,15 +15,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import { classify, isConnectionError } from "../../src/errors/index.js";
-import {
-  closedPort,
-  listen,
-  nextError,
-  rawFields,
-  rejectionOf,
-  verdictOf,
-  withTimeout,
-} from "../helpers/capture-error.js";
+import { closedPort, listen, nextError, rawFields, rejectionOf, verdictOf, within } from "../helpers/capture-error.js";
 
 function record(t: TestContext, err: unknown): void {
   t.diagnostic(`raw: ${JSON.stringify(rawFields(err))}`);
@@ -375,10 +367,10 @@ describe("real TCP errors", () => {
       },
     );
     try {
-      await withTimeout(once(child.stdout, "data"), 10_000, "child server start");
+      await within(once(child.stdout, "data"), 10_000, "child server start");
       const exited = once(child, "exit");
       child.kill("SIGKILL");
-      await withTimeout(exited, 10_000, "child exit");
+      await within(exited, 10_000, "child exit");
       const err = await connectError({ path });
       record(t, err);
       assert.equal(field(err, "code"), "ECONNREFUSED");

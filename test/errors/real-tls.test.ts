@@ -10,7 +10,7 @@ import { before, describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import tls from "node:tls";
 import { classify, isConnectionError } from "../../src/errors/index.js";
-import { listen, nextError, rawFields, verdictOf, withTimeout } from "../helpers/capture-error.js";
+import { listen, nextError, rawFields, verdictOf, within } from "../helpers/capture-error.js";
 import { opensslAvailable, testCerts } from "../helpers/certs.js";
 import type { TestCerts } from "../helpers/certs.js";
 
@@ -56,7 +56,7 @@ async function tlsSuccess(serverOptions: tls.TlsOptions, clientOptions: tls.Conn
   const srv = await listen(tls.createServer(serverOptions, (s) => s.end("hello")));
   const client = tls.connect({ host: "127.0.0.1", port: srv.port, ...clientOptions });
   try {
-    await withTimeout(
+    await within(
       Promise.race([once(client, "secureConnect"), once(client, "error").then(([e]) => Promise.reject(e as Error))]),
       5_000,
       "TLS handshake",
@@ -272,9 +272,9 @@ describe(
         const client = tls.connect({ host: "127.0.0.1", port: srv.port, ca: certs.ca });
         const hello = once(client, "data");
         const failed = nextError(client);
-        await withTimeout(once(client, "secureConnect"), 5_000, "TLS handshake");
+        await within(once(client, "secureConnect"), 5_000, "TLS handshake");
         client.write("a message that may have been delivered");
-        const [data] = (await withTimeout(hello, 5_000, "first record")) as [Buffer];
+        const [data] = (await within(hello, 5_000, "first record")) as [Buffer];
         assert.equal(String(data), "hello", "the session worked before the garbage");
         const err = await failed;
         client.destroy();

@@ -5,7 +5,15 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
-import { assertShape, assertVerdict, closedPort, listenHttp, listenTcp, within } from "../helpers/library-errors.js";
+import {
+  assertShape,
+  assertVerdict,
+  closedPort,
+  listenHttp,
+  listenTcp,
+  WAIT_MS,
+  within,
+} from "../helpers/library-errors.js";
 
 interface Outcome {
   /** Every 'error' event, in order. */
@@ -19,7 +27,7 @@ async function outcome(ws: WebSocket, label: string): Promise<Outcome> {
   ws.on("error", (err) => errors.push(err));
   // Not events.once(ws, "close"): it would reject on the first 'error' event.
   const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
-  return { errors, closeCode: await within(closed, label) };
+  return { errors, closeCode: await within(closed, WAIT_MS, label) };
 }
 
 async function wsServer(onConnection: (socket: WebSocket) => void) {
@@ -128,7 +136,11 @@ test("ws: send() after the server dropped the socket is 'WebSocket is not open: 
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
     await outcome(ws, "ws dropped");
-    const err = await within(new Promise<Error | undefined>((resolve) => ws.send("message", resolve)), "send callback");
+    const err = await within(
+      new Promise<Error | undefined>((resolve) => ws.send("message", resolve)),
+      WAIT_MS,
+      "send callback",
+    );
     assertShape(err, { message: "WebSocket is not open: readyState 3 (CLOSED)" });
     assertVerdict(err, { connection: true, kind: "not-connected" });
   } finally {

@@ -12,6 +12,7 @@ import type { Timer } from "../../src/errors/clock.js";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 import { retry } from "../../src/errors/retry.js";
 import type { RetryEvent, RetryOptions } from "../../src/errors/retry.js";
+import { closedPort } from "../helpers/wait.js";
 
 // ---------- helpers ----------
 
@@ -22,15 +23,6 @@ class RecordingClock extends ManualClock {
     this.delays.push(ms);
     return super.setTimeout(fn, ms);
   }
-}
-
-/** A port on 127.0.0.1 nothing listens on (listened on, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Connects and resolves on connect (closing the socket), rejects with the real connect error. */

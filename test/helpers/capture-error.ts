@@ -4,8 +4,10 @@
  */
 import type { EventEmitter } from "node:events";
 import { once } from "node:events";
-import net from "node:net";
+import type net from "node:net";
 import type { Classification } from "../../src/errors/index.js";
+
+export { closedPort, rejectionOf, within } from "./wait.js";
 
 /** Resolves with the next `error` emitted by `emitter`; rejects after `timeoutMs`. */
 export function nextError(emitter: EventEmitter, timeoutMs = 5_000, what = "an error event"): Promise<unknown> {
@@ -20,47 +22,6 @@ export function nextError(emitter: EventEmitter, timeoutMs = 5_000, what = "an e
     };
     emitter.once("error", onError);
   });
-}
-
-/** Rejects with `err` after `timeoutMs` unless `promise` settles first. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves with the rejection reason of `promise`; rejects if it fulfils or takes longer than `timeoutMs`. */
-export async function rejectionOf(
-  promise: Promise<unknown>,
-  timeoutMs = 5_000,
-  what = "the operation",
-): Promise<unknown> {
-  const settled = await withTimeout(
-    promise.then(
-      () => ({ ok: true as const }),
-      (err: unknown) => ({ ok: false as const, err }),
-    ),
-    timeoutMs,
-    what,
-  );
-  if (settled.ok) throw new Error(`${what} succeeded; expected it to fail`);
-  return settled.err;
-}
-
-/** A port on `host` that nothing listens on (bound, then closed). */
-export async function closedPort(host = "127.0.0.1"): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, host);
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A listening server on port 0 of `host`; `close()` also destroys open connections. */

@@ -15,15 +15,7 @@ import type { Classification } from "../../src/errors/index.js";
 /** Longest any single network wait in these tests may take before the test fails instead of hanging. */
 export const WAIT_MS = 5_000;
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-export async function closedPort(host = "127.0.0.1"): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, host);
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { closedPort, HungError, rejectionOf, within } from "./wait.js";
 
 export interface Listening<S> {
   readonly server: S;
@@ -79,36 +71,6 @@ export async function listenHttp(
       return closed;
     },
   };
-}
-
-/** What `within` rejects with when the wait runs out: the test's own failure, never a library error. */
-export class HungError extends Error {
-  override readonly name = "HungError";
-}
-
-/** Rejects with a HungError when `promise` takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, label: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HungError(`${label}: nothing happened within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The error `run` rejects with (or throws). Fails the test if it succeeds or hangs. */
-export async function rejectionOf(run: () => Promise<unknown>, label: string, ms = WAIT_MS): Promise<unknown> {
-  let value: unknown;
-  try {
-    value = await within(run(), label, ms);
-  } catch (err) {
-    if (err instanceof HungError) throw err;
-    return err;
-  }
-  assert.fail(`${label}: expected a failure, got ${String(value)}`);
 }
 
 function field(value: object, key: string): unknown {

@@ -5,15 +5,9 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { TestContext } from "node:test";
 import type { ManualClock } from "../../src/errors/clock.js";
 import { createProxy, type FaultProxy, type ProxyOptions } from "../../src/proxy/index.js";
+import { within } from "../helpers/wait.js";
 
-/** Rejects if `p` does not settle within `ms`. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+export { within };
 
 /**
  * Shows, without waiting, that a proxy driven by `clock` will not act on its own: no timer of its
