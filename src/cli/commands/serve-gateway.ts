@@ -4,6 +4,8 @@
  */
 
 import type { TlsOptions } from "node:tls";
+import { Readiness } from "../observe/readiness.js";
+import type { HttpEndpoint } from "../observe/http-endpoint.js";
 import { createGateway } from "../../gateway/index.js";
 import type { Gateway, GatewayOptions } from "../../gateway/index.js";
 import type { Authenticate } from "../../server/options.js";
@@ -24,6 +26,8 @@ export interface GatewayRun {
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly debug: boolean;
+  /** --metrics: the operations port (src/cli/observe/gateway-ops.ts). */
+  readonly metrics?: HostPort | undefined;
 }
 
 function gatewayOptions(run: GatewayRun): GatewayOptions {
@@ -73,6 +77,19 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
     if (run.tls !== undefined && (err as { code?: unknown }).code !== "OUTLAST_INVALID_OPTION")
       throw new Error(`cannot use --tls-cert / --tls-key: ${oneLine(err)}`, { cause: err });
     throw err;
+  }
+  const readiness = new Readiness();
+  readiness.mark("listening", false, "not listening yet");
+  let draining = false;
+  let ops: HttpEndpoint | undefined;
+  if (run.metrics !== undefined) {
+    const { startGatewayOps } = await import("../observe/gateway-ops.js");
+    const where = formatHostPort(run.metrics.host, run.metrics.port);
+    ops = await startGatewayOps(run.metrics, gateway, readiness, () => draining).catch(async (err: unknown) => {
+      await gateway.destroy();
+      throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
+    });
+    io.err(`outlast ${NAME}: metrics on http://${formatHostPort(ops.host, ops.port)}/metrics\n`);
   }
   let resolveStop: (stop: { signal?: NodeJS.Signals; error?: Error }) => void = () => {};
   const stopped = new Promise<{ signal?: NodeJS.Signals; error?: Error }>((resolve) => (resolveStop = resolve));
@@ -135,8 +152,14 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
     io.err(
       `outlast ${NAME}: listening on ${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}\n`,
     );
+    readiness.mark(
+      "listening",
+      true,
+      `${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}`,
+    );
     const stop = await stopped;
     stopping = true;
+    draining = true;
     let code = EXIT_OK;
     if (stop.error !== undefined) {
       io.err(formatFailure(NAME, stop.error, run.debug));
@@ -151,6 +174,7 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
     return code;
   } finally {
     await gateway.destroy();
+    await ops?.close();
     removeSignals();
   }
 }

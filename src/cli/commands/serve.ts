@@ -217,7 +217,7 @@ function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): ServeConfi
     [v.format !== undefined, source("format")],
   ]);
   if (forward !== undefined)
-    for (const flag of ["metrics", "log-format"] as const)
+    for (const flag of ["log-format"] as const)
       if (v[flag] !== undefined)
         throw new UsageError(`${source(flag)} is not available with --forward yet (docs/scale-out.md, Limits)`);
   return {
@@ -388,6 +388,7 @@ async function runServer(config: ServeConfig, log: Log, io: CommandIo): Promise<
         maxFrameBytes: config.maxFrameBytes,
         idleTimeoutMs: config.idleTimeoutMs,
         debug: config.debug,
+        metrics: config.metrics,
       },
       io,
     );

@@ -1,0 +1,43 @@
+/**
+ * Gateway mode (`serve --forward`) with --metrics: /readyz checks the stream is
+ * reachable and flips to 503 when NATS goes away; /metrics counts what was
+ * stored in the stream. Skips, saying why, without nats-server.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { NatsCluster, natsSkipReason } from "../helpers/nats-cluster.js";
+import { run, start, tempDir } from "./cli-process.js";
+import { get, scrape } from "./ops-helpers.js";
+
+test("serve --forward --metrics: /readyz is ready with the stream reachable, 503 once NATS is gone", async (t) => {
+  const skip = natsSkipReason();
+  if (skip !== undefined) return t.skip(skip);
+  const cluster = await NatsCluster.start();
+  t.after(() => cluster.stop());
+  const serve = start(
+    t,
+    ["serve", "--forward", cluster.urls, "--stream", "OPS", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const url = (await serve.stderrLine(/metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1] as string;
+  const port = Number((await serve.stderrLine(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/))[1]);
+
+  const sent = await run(t, ["send", `tcp://127.0.0.1:${port}`, "--outbox", join(tempDir(t), "o")], "a\nb\nc\n");
+  assert.equal(sent.exit.code, 0, sent.stderr);
+  const m = await scrape(url);
+  assert.equal(m.get('outlast_messages_total{result="handled"}'), 3);
+  assert.equal(m.get("outlast_gateway_nats_connected"), 1);
+  const ready = await get(`${url}/readyz`);
+  assert.equal(ready.status, 200, ready.body);
+  assert.match(ready.body, /ok stream: NATS connected/);
+
+  await Promise.all(cluster.nodes.map((n) => cluster.kill(n)));
+  await serve.stderrLine(/lost the NATS connection/);
+  const notReady = await get(`${url}/readyz`);
+  assert.equal(notReady.status, 503, notReady.body);
+  assert.match(notReady.body, /FAIL stream: the NATS connection is down/);
+  assert.equal((await get(`${url}/healthz`)).status, 200);
+  serve.child.kill("SIGTERM");
+  await serve.waitExit();
+});
