@@ -39,7 +39,7 @@ interface Sample {
   atMs: number;
 }
 
-function next<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, timeoutMs = 120_000): Promise<T> {
+function next<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, timeoutMs = 300_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("fleet bench: timed out")), timeoutMs);
     const on = (msg: unknown): void => {
