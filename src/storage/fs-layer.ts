@@ -8,7 +8,8 @@
  */
 
 import { closeSync, constants, fdatasync, openSync, readFileSync, writeSync } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { link, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { makeDirs } from "./make-dirs.js";
 import type { FileHandle } from "node:fs/promises";
 
 /** An open file of the log. Positions are explicit: no shared file offset. */
@@ -165,9 +166,7 @@ class NodeInPlaceFile implements InPlaceFile {
 
 /** The real file system. */
 export const nodeFs: StorageFs = {
-  async mkdirp(dir) {
-    return mkdir(dir, { recursive: true, mode: 0o700 });
-  },
+  mkdirp: (dir) => makeDirs(dir, 0o700),
   readdir: (dir) => readdir(dir),
   readFile: (path) => readFile(path),
   async createExclusive(path) {

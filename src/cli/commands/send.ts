@@ -5,7 +5,6 @@
  * next run.
  */
 
-import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ConnectionOptions } from "node:tls";
@@ -44,6 +43,7 @@ import {
   type SendFlags,
 } from "./send-report.js";
 import { FRAMINGS, InputError, inputMessages, type Framing } from "./send-framing.js";
+import { makeDirs } from "../../storage/make-dirs.js";
 
 const NAME = "send";
 const DEFAULT_DRAIN_TIMEOUT = "5s";
@@ -285,7 +285,7 @@ type Stop =
 type LiveOut = ConstructorParameters<typeof LiveRegion>[0];
 
 async function runSend(c: SendConfig, io: CommandIo, stderr: LiveOut): Promise<number> {
-  await mkdir(c.outbox, { recursive: true }).catch((err: unknown) => {
+  await makeDirs(c.outbox).catch((err: unknown) => {
     const code = (err as { code?: unknown }).code;
     const fix =
       code === "EACCES" || code === "EPERM"
