@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import { rng } from "../storage/crash-fs.js";
+import { testSeed } from "../helpers/seed.js";
 
 const CHILD = fileURLToPath(new URL("./sigkill-child.js", import.meta.url));
 const RUNS = 110;
@@ -73,9 +74,9 @@ function runChild(
   });
 }
 
-test(`SIGKILL at random moments, ${RUNS} times over one growing outbox: every stored record survives, in order, exactly once`, async () => {
+test(`SIGKILL at random moments, ${RUNS} times over one growing outbox: every stored record survives, in order, exactly once`, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "outlast-sigkill-"));
-  const random = rng(20240611);
+  const random = rng(testSeed(t, 20240611));
   const all: Run = { tried: new Set(), stored: new Map(), ackedUpTo: 0 };
   let maxSeqSeen = 0;
   let duringOpen = 0;

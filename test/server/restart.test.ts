@@ -16,6 +16,8 @@ import { FileDedupState } from "../../src/server/file-dedup-state.js";
 import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage } from "../../src/server/index.js";
 import { openClient } from "../helpers/raw-client.js";
+import { createRandom } from "../../src/proxy/random.js";
+import { testSeed } from "../helpers/seed.js";
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "outlast-restart-"));
@@ -164,6 +166,8 @@ interface Call {
 test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, only the call a kill interrupted runs again, and only it is flagged", async (t) => {
   const dir = tempDir(t);
   const callsFile = join(dir, "calls");
+  // The seed replays the kill delays (a real SIGKILL still lands wherever the stream is by then).
+  const random = createRandom(testSeed(t));
   const clientIds = ["k1", "k2"];
   const total = 60_000;
   const rounds = 10;
@@ -181,7 +185,7 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
         client.sendMessages(seq, Math.min(1000, total - seq + 1), `${id}:${seq}`.padEnd(64, "."));
     }
     if (round < rounds) {
-      const delayMs = 2 + Math.floor(Math.random() * 60);
+      const delayMs = 2 + Math.floor(random() * 60);
       delays.push(delayMs);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       child.kill("SIGKILL");
