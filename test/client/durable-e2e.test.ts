@@ -32,21 +32,10 @@ import { nodeFs } from "../../src/storage/fs-layer.js";
 import { createServer } from "../../src/server/index.js";
 import { waitFor, within } from "./helpers.js";
 import { closedPort } from "../helpers/capture-error.js";
+import { rng } from "../helpers/seed.js";
 
 const CHILD = fileURLToPath(new URL("./fixtures/durable-sender.js", import.meta.url));
 const RUNS = 110;
-
-/** mulberry32: a small seeded PRNG in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Handled {
   readonly clientId: string;

@@ -3,18 +3,7 @@ import { test } from "node:test";
 import { connect, isOutlastError } from "../../src/index.js";
 import { passOf, ServerList } from "../../src/client/server-list.js";
 import { parseEndpoints } from "../../src/client/url.js";
-
-/** mulberry32: a small seeded PRNG in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/seed.js";
 
 const FOUR = ["tcp://gw1:7300", "tcp://gw2:7300", "tls://gw3:7301", "tcp://[::1]:7302"];
 
@@ -89,11 +78,11 @@ test("server list: the order is a seeded shuffle, the same for the same random s
   const endpoints = parseEndpoints(FOUR);
   const orders = new Set<string>();
   for (let i = 0; i < 40; i++) {
-    const list = new ServerList(endpoints, seeded(seed + i));
+    const list = new ServerList(endpoints, rng(seed + i));
     const order = list.order().map((e) => e.href);
     assert.deepEqual([...order].sort(), [...FOUR].sort(), `a permutation (OUTLAST_SEED=${seed + i})`);
     assert.deepEqual(
-      new ServerList(endpoints, seeded(seed + i)).order().map((e) => e.href),
+      new ServerList(endpoints, rng(seed + i)).order().map((e) => e.href),
       order,
       `replayable (OUTLAST_SEED=${seed + i})`,
     );

@@ -19,7 +19,8 @@ import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
 import type { CrashMode } from "../storage/crash-fs.js";
-import { CrashFs, rng } from "../storage/crash-fs.js";
+import { CrashFs } from "../storage/crash-fs.js";
+import { rng } from "../helpers/seed.js";
 
 const DIR = "/q";
 

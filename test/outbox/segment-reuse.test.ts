@@ -22,7 +22,8 @@ import {
   segmentFileName,
 } from "../../src/storage/record-format.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs, rng } from "../storage/crash-fs.js";
+import { CrashFs } from "../storage/crash-fs.js";
+import { rng } from "../helpers/seed.js";
 
 const T0 = Date.UTC(2025, 0, 1);
 

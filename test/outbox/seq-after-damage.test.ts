@@ -15,7 +15,8 @@ import { parseSegmentFileName, RecordType, SEGMENT_HEADER_BYTES } from "../../sr
 import { SEQ_JUMP_AFTER_DAMAGE } from "../../src/outbox/log/replay.js";
 import { scanSegment } from "../../src/storage/segment-reader.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import { CrashFs, rng } from "../storage/crash-fs.js";
+import { CrashFs } from "../storage/crash-fs.js";
+import { rng } from "../helpers/seed.js";
 
 const DIR = "/s";
 

@@ -17,8 +17,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-import { rng } from "../storage/crash-fs.js";
-import { testSeed } from "../helpers/seed.js";
+import { rng, testSeed } from "../helpers/seed.js";
 
 const CHILD = fileURLToPath(new URL("./sigkill-child.js", import.meta.url));
 const RUNS = 110;

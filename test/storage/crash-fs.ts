@@ -59,18 +59,6 @@ function applyOp(data: Buffer, op: DataOp): Buffer<ArrayBufferLike> {
   return out;
 }
 
-/** A small seeded PRNG (mulberry32), so every failure can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export type CrashMode = "none" | "all" | "random";
 
 /** The start time of the process that runs the workload (and of the one that reopens an image). */
