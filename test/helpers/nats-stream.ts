@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { StreamConfig } from "@nats-io/jetstream";
+import { retry } from "../../src/errors/retry.js";
 
 export interface StoredRecord {
   readonly streamSeq: number;
@@ -67,6 +68,11 @@ export async function streamLeader(servers: string, stream: string): Promise<str
 
 /** Every message of the stream, in stream order. */
 export async function readStream(servers: string, stream: string): Promise<StoredRecord[]> {
+  // Just after a node kill the JetStream API can time out while the cluster settles: read again.
+  return retry(() => readStreamOnce(servers, stream), { attempts: 8, baseMs: 250, capMs: 2_000 });
+}
+
+async function readStreamOnce(servers: string, stream: string): Promise<StoredRecord[]> {
   return withNats(servers, async (nc) => {
     const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 10_000 });
     const info = await jsm.streams.info(stream);

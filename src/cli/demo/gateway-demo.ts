@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../client/client.js";
+import { retry } from "../../errors/retry.js";
 import { NatsCluster, freePort, natsServerPath } from "./nats-cluster.js";
 
 export interface GatewayDemoConfig {
@@ -152,18 +153,26 @@ export async function runGatewayDemo(
     }
     event(`all ${acknowledged} messages acknowledged; reading stream ${STREAM} back`);
     // Read the whole stream back and check it.
-    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 10_000 });
-    const last = (await jsm.streams.info(STREAM)).state.last_seq;
-    const seqs: number[] = [];
-    if (last > 0) {
-      const consumer = await jetstream(nc).consumers.get(STREAM);
-      const messages = await consumer.consume({ max_messages: 1000 });
-      for await (const m of messages) {
-        if (m.headers?.get("Outlast-Client-Id") === CLIENT_ID) seqs.push(Number(m.headers.get("Outlast-Seq")));
-        if (m.seq >= last) break;
-      }
-      await messages.close();
-    }
+    // Just after a node kill the JetStream API (stream info, consumer creation: the meta leader)
+    // can time out while the cluster settles: a connection error by classify(), so read again.
+    const seqs = await retry(
+      async () => {
+        const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 10_000 });
+        const last = (await jsm.streams.info(STREAM)).state.last_seq;
+        const read: number[] = [];
+        if (last > 0) {
+          const consumer = await jetstream(nc).consumers.get(STREAM);
+          const messages = await consumer.consume({ max_messages: 1000 });
+          for await (const m of messages) {
+            if (m.headers?.get("Outlast-Client-Id") === CLIENT_ID) read.push(Number(m.headers.get("Outlast-Seq")));
+            if (m.seq >= last) break;
+          }
+          await messages.close();
+        }
+        return read;
+      },
+      { attempts: 8, baseMs: 250, capMs: 2_000 },
+    );
     const seen = new Set<number>();
     let duplicated = 0;
     let reordered = 0;
