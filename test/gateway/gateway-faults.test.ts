@@ -4,37 +4,18 @@
  * store each seq once, in order; NATS lost later stops acknowledgements until it is back.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { classify } from "../../src/errors/classify.js";
-import { createGateway } from "../../src/gateway/index.js";
-import type { Gateway } from "../../src/gateway/index.js";
-import { NatsCluster, natsSkipReason } from "../helpers/nats-cluster.js";
+import { SharedCluster } from "./shared-cluster.js";
 import { checkStream, readStream } from "../helpers/nats-stream.js";
 import { RawClient, openClient } from "../helpers/raw-client.js";
 
-const skip = natsSkipReason();
-if (skip !== undefined) process.stdout.write(`# skipping gateway fault tests: ${skip}\n`);
-
-let cluster: NatsCluster;
-before(async () => {
-  if (skip === undefined) cluster = await NatsCluster.start();
-});
-after(async () => {
-  await cluster?.stop();
-});
-
-async function startGateway(
-  stream: string,
-  extra: Record<string, unknown> = {},
-): Promise<{ gateway: Gateway; port: number }> {
-  const gateway = createGateway({ forward: { servers: cluster.urls, stream, ...extra } });
-  const { port } = await gateway.listen({ host: "127.0.0.1", port: 0 });
-  return { gateway, port };
-}
+const shared = new SharedCluster("gateway fault tests");
+const { skip } = shared;
 
 test("a resend after the stream's duplicate window (1 s) is not stored again", { skip }, async (t) => {
-  const a = await startGateway("WINDOW", { duplicateWindowMs: 1000 });
-  const b = await startGateway("WINDOW");
+  const a = await shared.startGateway("WINDOW", { duplicateWindowMs: 1000 });
+  const b = await shared.startGateway("WINDOW");
   t.after(() => Promise.all([a.gateway.destroy(), b.gateway.destroy()]));
   // A link on gateway A whose view of the client is "nothing stored" ...
   const stale = await openClient(a.port, "r1");
@@ -55,7 +36,7 @@ test("a resend after the stream's duplicate window (1 s) is not stored again", {
   const later = await openClient(a.port, "r1");
   t.after(() => later.client.destroy());
   assert.equal(later.welcome.lastSeq, 5);
-  const records = await readStream(cluster.urls, "WINDOW");
+  const records = await readStream(shared.cluster.urls, "WINDOW");
   assert.deepEqual(
     records.map((r) => r.seq),
     [1, 2, 3, 4, 5],
@@ -63,8 +44,8 @@ test("a resend after the stream's duplicate window (1 s) is not stored again", {
 });
 
 test("two gateways racing for one client: each seq stored once, in order", { skip }, async (t) => {
-  const a = await startGateway("RACE");
-  const b = await startGateway("RACE");
+  const a = await shared.startGateway("RACE");
+  const b = await shared.startGateway("RACE");
   t.after(() => Promise.all([a.gateway.destroy(), b.gateway.destroy()]));
   const count = 3000;
   for (let round = 0; round < 3; round++) {
@@ -81,7 +62,7 @@ test("two gateways racing for one client: each seq stored once, in order", { ski
     if (from <= count) second.client.sendMessages(from, count - from + 1);
     await second.client.waitAck(count, 30_000);
   }
-  const records = await readStream(cluster.urls, "RACE");
+  const records = await readStream(shared.cluster.urls, "RACE");
   const all = Array.from({ length: count }, (_, i) => i + 1);
   const check = checkStream(records, new Map([0, 1, 2].map((r) => [`racer-${r}`, all])));
   assert.deepEqual([check.lost, check.duplicated, check.reordered], [[], [], []]);
@@ -92,7 +73,7 @@ test(
   "NATS lost later: the gateway acknowledges nothing until it is back, turns new clients away, then resumes",
   { skip },
   async (t) => {
-    const { gateway, port } = await startGateway("LOST", { publishTimeoutMs: 1000 });
+    const { gateway, port } = await shared.startGateway("LOST", { publishTimeoutMs: 1000 });
     t.after(() => gateway.destroy());
     const natsErrors: unknown[] = [];
     gateway.on("natsError", (err, info) => {
@@ -118,7 +99,7 @@ test(
         if (status === "disconnect") resolve();
       }),
     );
-    await Promise.all(cluster.nodes.map((n) => cluster.kill(n)));
+    await Promise.all(shared.cluster.nodes.map((n) => shared.cluster.kill(n)));
     await disconnected;
     let restarting = false;
     const acksBeforeRestart: number[] = [];
@@ -142,12 +123,12 @@ test(
       "an ACK arrived while NATS was down",
     );
     restarting = true;
-    await Promise.all(cluster.nodes.map((n) => cluster.startNode(n)));
+    await Promise.all(shared.cluster.nodes.map((n) => shared.cluster.startNode(n)));
     await raw.client.waitAck(6, 60_000);
     // Every NATS error met on the way went through classify(): a connection error, never a bug.
     assert.ok(natsErrors.length > 0);
     for (const err of natsErrors) assert.equal(classify(err).connection, true, String(err));
-    const records = await readStream(cluster.urls, "LOST");
+    const records = await readStream(shared.cluster.urls, "LOST");
     assert.deepEqual(
       records.map((r) => r.seq),
       [1, 2, 3, 4, 5, 6],

@@ -4,40 +4,23 @@
  * creation and verification, NATS unreachable at start.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { connect } from "../../src/client/client.js";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 import { createGateway } from "../../src/gateway/index.js";
-import type { Gateway } from "../../src/gateway/index.js";
-import { NatsCluster, freePort, natsSkipReason } from "../helpers/nats-cluster.js";
+import { freePort } from "../helpers/nats-cluster.js";
+import { SharedCluster } from "./shared-cluster.js";
 import { addStream, checkStream, readStream } from "../helpers/nats-stream.js";
 import { openClient } from "../helpers/raw-client.js";
 
-const skip = natsSkipReason();
-if (skip !== undefined) process.stdout.write(`# skipping gateway tests: ${skip}\n`);
-
-let cluster: NatsCluster;
-before(async () => {
-  if (skip === undefined) cluster = await NatsCluster.start();
-});
-after(async () => {
-  await cluster?.stop();
-});
-
-async function startGateway(
-  stream: string,
-  extra: Record<string, unknown> = {},
-): Promise<{ gateway: Gateway; port: number }> {
-  const gateway = createGateway({ forward: { servers: cluster.urls, stream, ...extra } });
-  const { port } = await gateway.listen({ host: "127.0.0.1", port: 0 });
-  return { gateway, port };
-}
+const shared = new SharedCluster("gateway tests");
+const { skip } = shared;
 
 test(
   "a gateway creates the stream and stores each message once, in order, with the outlast headers",
   { skip },
   async (t) => {
-    const { gateway, port } = await startGateway("FWD");
+    const { gateway, port } = await shared.startGateway("FWD");
     t.after(() => gateway.destroy());
     assert.equal(gateway.stream?.created, true);
     assert.equal(gateway.stream?.replicas, 3);
@@ -46,7 +29,7 @@ test(
     const count = 500;
     for (let i = 1; i <= count; i++) void client.send(`m${i}`);
     await client.flush({ timeoutMs: 30_000 });
-    const records = await readStream(cluster.urls, "FWD");
+    const records = await readStream(shared.cluster.urls, "FWD");
     assert.equal(records.length, count);
     const check = checkStream(records, new Map([["robot.1 ü", Array.from({ length: count }, (_, i) => i + 1)]]));
     assert.deepEqual([check.lost, check.duplicated, check.reordered], [[], [], []]);
@@ -59,7 +42,7 @@ test(
     assert.equal(gateway.stats().acknowledged, count);
 
     // Another gateway WELCOMEs the same client with the stream's mark.
-    const second = await startGateway("FWD");
+    const second = await shared.startGateway("FWD");
     t.after(() => second.gateway.destroy());
     assert.equal(second.gateway.stream?.created, false);
     const raw = await openClient(second.port, "robot.1 ü");
@@ -71,7 +54,7 @@ test(
     assert.equal(ack.duplicates, 5);
     raw.client.sendMessages(count + 1, 1);
     await raw.client.waitAck(count + 1);
-    assert.equal((await readStream(cluster.urls, "FWD")).length, count + 1);
+    assert.equal((await readStream(shared.cluster.urls, "FWD")).length, count + 1);
   },
 );
 
@@ -84,8 +67,8 @@ test("an existing stream with an unsafe setting is refused, naming the setting",
     ["UNSAFE_DUP", { duplicate_window: 100 * 1e6 }, "duplicate_window"],
   ];
   for (const [name, config, setting] of cases) {
-    await addStream(cluster.urls, { name, subjects: [`${name}.>`], num_replicas: 3, ...config });
-    const gateway = createGateway({ forward: { servers: cluster.urls, stream: name } });
+    await addStream(shared.cluster.urls, { name, subjects: [`${name}.>`], num_replicas: 3, ...config });
+    const gateway = createGateway({ forward: { servers: shared.cluster.urls, stream: name } });
     await assert.rejects(gateway.listen({ host: "127.0.0.1", port: 0 }), (err: unknown) => {
       assert.ok(isOutlastError(err, "OUTLAST_STREAM_UNSAFE"), String(err));
       assert.equal(err.details["setting"], setting);
@@ -94,28 +77,28 @@ test("an existing stream with an unsafe setting is refused, naming the setting",
     });
   }
   // A literal subject leaves no room for one subject per client.
-  await addStream(cluster.urls, { name: "UNSAFE_SUBJ", subjects: ["telemetry"], num_replicas: 3 });
+  await addStream(shared.cluster.urls, { name: "UNSAFE_SUBJ", subjects: ["telemetry"], num_replicas: 3 });
   await assert.rejects(
-    createGateway({ forward: { servers: cluster.urls, stream: "UNSAFE_SUBJ" } }).listen({ port: 0 }),
+    createGateway({ forward: { servers: shared.cluster.urls, stream: "UNSAFE_SUBJ" } }).listen({ port: 0 }),
     (err: unknown) => isOutlastError(err, "OUTLAST_STREAM_UNSAFE") && err.details["setting"] === "subjects",
   );
 });
 
 test("a stream the tests created with their own wildcard subject is used as it is", { skip }, async (t) => {
-  await addStream(cluster.urls, {
+  await addStream(shared.cluster.urls, {
     name: "OWN",
     subjects: ["fleet.robots.>"],
     num_replicas: 3,
     max_msgs_per_subject: 10,
   });
-  const { gateway, port } = await startGateway("OWN");
+  const { gateway, port } = await shared.startGateway("OWN");
   t.after(() => gateway.destroy());
   assert.equal(gateway.stream?.subjectPrefix, "fleet.robots");
   const raw = await openClient(port, "r-7");
   t.after(() => raw.client.destroy());
   raw.client.sendMessages(1, 3);
   await raw.client.waitAck(3);
-  const records = await readStream(cluster.urls, "OWN");
+  const records = await readStream(shared.cluster.urls, "OWN");
   assert.deepEqual(
     records.map((r) => [r.subject, r.clientId, r.seq]),
     [1, 2, 3].map((s) => ["fleet.robots.r-7", "r-7", s]),

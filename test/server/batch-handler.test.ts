@@ -6,18 +6,16 @@
  * twice unflagged.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage, ServerOptions } from "../../src/server/index.js";
 import { openClient } from "../helpers/raw-client.js";
+import { startCrashServer } from "./crash-server-process.js";
 
 async function start(t: TestContext, options: Omit<ServerOptions, "onMessage">) {
   const server = createServer(options);
@@ -176,25 +174,6 @@ test("onMessage and onMessages together, or neither, is an invalid option naming
   );
 });
 
-async function startBatchRecorder(
-  t: TestContext,
-  dir: string,
-  callsFile: string,
-  round: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const fixture = join(import.meta.dirname, "fixtures", "crash-server.js");
-  const child = spawn(process.execPath, [fixture, dir, "batch", callsFile, String(round)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  t.after(() => child.kill("SIGKILL"));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once("line", (line) => resolve(Number(line.split(" ")[1])));
-    child.once("exit", (code) => reject(new Error(`crash-server exited early (${code})`)));
-  });
-  return { child, port };
-}
-
 test("onMessages, SIGKILL at random moments of a pipelined stream, 8 times: nothing acknowledged is lost, nothing runs twice unflagged", async (t) => {
   const seed = Number(process.env["OUTLAST_TEST_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
   t.diagnostic(`seed ${seed} (replay with OUTLAST_TEST_SEED=${seed})`);
@@ -210,7 +189,7 @@ test("onMessages, SIGKILL at random moments of a pipelined stream, 8 times: noth
   const rounds = 8;
   const acked = new Map(clientIds.map((id) => [id, 0]));
   for (let round = 0; round <= rounds; round++) {
-    const { child, port } = await startBatchRecorder(t, join(dir, "state"), callsFile, round);
+    const { child, port } = await startCrashServer(t, "batch", join(dir, "state"), callsFile, round);
     const exited = new Promise((resolve) => child.once("exit", resolve));
     const clients = await Promise.all(clientIds.map((id) => openClient(port, id)));
     for (const [i, id] of clientIds.entries()) {

@@ -4,7 +4,6 @@
  * and at random moments of a pipelined stream).
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +15,7 @@ import { FileDedupState } from "../../src/server/file-dedup-state.js";
 import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage } from "../../src/server/index.js";
 import { openClient } from "../helpers/raw-client.js";
+import { startCrashServer } from "./crash-server-process.js";
 import { createRandom } from "../../src/proxy/random.js";
 import { testSeed } from "../helpers/seed.js";
 
@@ -133,30 +133,6 @@ test("with state, a handler failure sends the (durable) ACK for what succeeded b
   await client.waitClosed();
 });
 
-/** Starts the crash fixture in "record" mode; resolves with the child and its port. */
-async function startRecorder(
-  t: TestContext,
-  dir: string,
-  callsFile: string,
-  round: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const fixture = join(import.meta.dirname, "fixtures", "crash-server.js");
-  const child = spawn(process.execPath, [fixture, dir, "record", callsFile, String(round)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  t.after(() => child.kill("SIGKILL"));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("crash-server did not start within 10 s")), 10_000);
-    lines.once("line", (line) => {
-      clearTimeout(timer);
-      resolve(Number(line.split(" ")[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`crash-server exited early (${code})`)));
-  });
-  return { child, port };
-}
-
 interface Call {
   readonly round: number;
   readonly seq: number;
@@ -174,7 +150,7 @@ test("SIGKILL at random moments of a pipelined stream, 10 times: nothing lost, o
   const acked = new Map(clientIds.map((id) => [id, 0]));
   const delays: number[] = [];
   for (let round = 0; round <= rounds; round++) {
-    const { child, port } = await startRecorder(t, dir, callsFile, round);
+    const { child, port } = await startCrashServer(t, "record", dir, callsFile, round);
     const exited = new Promise((resolve) => child.once("exit", resolve));
     const clients = await Promise.all(clientIds.map((id) => openClient(port, id)));
     for (const [i, id] of clientIds.entries()) {
