@@ -413,10 +413,13 @@ export class ClientRegistry {
       client.dirty = true;
       this.#dirty.push(client);
     }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
   }
 
   #flushClient(client: ClientState): void {
@@ -446,10 +449,7 @@ export class ClientRegistry {
       this.#flushClient(client);
     }
     this.#state.commit(); // the commit listener (committed) acknowledges: at once for memory, later for disk
-    if (this.#dirty.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
+    if (this.#dirty.length > 0) this.#scheduleFlush();
   }
 
   /** The state made these records durable: acknowledge them. */
