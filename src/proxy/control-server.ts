@@ -17,7 +17,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from "node:net";
 import { isOutlastError, invalidOption } from "../errors/outlast-error.js";
 import type { Fault } from "./faults/catalog.js";
-import type { FaultProxy, ProxyAddress } from "./proxy.js";
+import type { FaultProxy } from "./proxy.js";
+import type { ProxyAddress } from "./proxy-options.js";
 
 const MAX_BODY_BYTES = 64 * 1024;
 

@@ -1,6 +1,7 @@
 // outlast/proxy: a TCP proxy that injects network faults, for tests. It moves bytes and knows no protocol.
 export { createProxy, FaultProxy, faultAppliedChannel } from "./proxy.js";
-export type { FaultAppliedEvent, FaultHandle, ProxyAddress, ProxyEvents, ProxyOptions, ProxyStats } from "./proxy.js";
+export type { ProxyAddress, ProxyOptions } from "./proxy-options.js";
+export type { FaultAppliedEvent, FaultHandle, ProxyEvents, ProxyStats } from "./proxy-events.js";
 export { createControlServer } from "./control-server.js";
 export type { ControlServer, ControlServerOptions } from "./control-server.js";
 export { FAULT_KINDS } from "./faults/catalog.js";

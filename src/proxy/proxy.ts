@@ -10,7 +10,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { debuglog } from "node:util";
 import { systemClock, type Clock } from "../errors/clock.js";
 import { OutlastError, invalidOption } from "../errors/outlast-error.js";
-import { isAdmissionFault, type Fault, type FaultKind } from "./faults/catalog.js";
+import { isAdmissionFault, type Fault } from "./faults/catalog.js";
 import type { Flow } from "./faults/fault.js";
 import { HeldConnections } from "./faults/hold.js";
 import { refuseSocket } from "./faults/refuse.js";
@@ -22,103 +22,14 @@ import {
   type RegistryChange,
 } from "./fault-registry.js";
 import { Link, type ConnectionInfo, type Endpoint, type LinkHost } from "./link.js";
+import { checkHost, checkPort, checkSeed, type ProxyAddress, type ProxyOptions } from "./proxy-options.js";
+import { CHANGE_EVENT, type FaultHandle, type ProxyEvents, type ProxyStats } from "./proxy-events.js";
 import { randomSeed } from "./random.js";
 
 const debug = debuglog("outlast");
 
 /** Published once per fault applied to a connection: `{ faultId, kind, connectionId, flow? }`. */
 export const faultAppliedChannel = channel("outlast:proxy:faultApplied");
-
-export interface ProxyOptions {
-  /** Where the proxy listens. Default host "127.0.0.1", port 0 (any free port: read it from listen()). */
-  readonly listen?: { readonly host?: string; readonly port?: number };
-  /** Where it forwards to. */
-  readonly upstream: { readonly host: string; readonly port: number };
-  /** Seed of every random choice (probability, jitter, slicer sizes, random schedules). Default: a random seed, see `seed`. */
-  readonly seed?: number;
-  /** Default systemClock; a ManualClock drives schedules and timed faults in tests. */
-  readonly clock?: Clock;
-  /** Faults to add at once (same as calling addFault for each). */
-  readonly faults?: readonly Fault[];
-}
-
-export interface ProxyAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface ProxyStats {
-  readonly connections: {
-    /** Connections accepted (including refused and held ones). */
-    readonly accepted: number;
-    /** Connections open to upstream now. */
-    readonly open: number;
-    /** Connections held by a hold fault now. */
-    readonly held: number;
-    /** Connections refused by a refuse fault. */
-    readonly refused: number;
-    /** Connections whose upstream connect failed (the client got RST). */
-    readonly upstreamFailed: number;
-  };
-  /** Bytes forwarded: "upstream" client -> server, "downstream" server -> client. */
-  readonly bytes: { readonly upstream: number; readonly downstream: number };
-  /** How many times each kind of fault acted on a connection ("schedule": down windows begun). */
-  readonly faults: Readonly<Record<FaultKind, number>>;
-}
-
-/** A fault added to a proxy. */
-export interface FaultHandle {
-  readonly id: string;
-  readonly kind: FaultKind;
-  info(): FaultInfo;
-  update(changes: FaultChanges): FaultInfo;
-  /** False when it was already removed. */
-  remove(): boolean;
-}
-
-export interface FaultAppliedEvent {
-  readonly fault: FaultInfo;
-  readonly connectionId: number;
-  /** The flow, for faults that act on bytes. */
-  readonly flow?: Flow;
-}
-
-export interface ProxyEvents {
-  connectionOpened: [ConnectionInfo];
-  connectionClosed: [ConnectionInfo];
-  connectionRefused: [{ readonly id: number; readonly client: Endpoint; readonly faultId: string }];
-  connectionHeld: [{ readonly id: number; readonly client: Endpoint; readonly faultId: string }];
-  upstreamFailed: [{ readonly id: number; readonly error: Error }];
-  faultAdded: [FaultInfo];
-  faultUpdated: [FaultInfo];
-  faultRemoved: [FaultInfo];
-  faultActivated: [FaultInfo];
-  faultDeactivated: [FaultInfo];
-  faultApplied: [FaultAppliedEvent];
-}
-
-const CHANGE_EVENT: Readonly<
-  Record<RegistryChange, "faultAdded" | "faultUpdated" | "faultRemoved" | "faultActivated" | "faultDeactivated">
-> = {
-  added: "faultAdded",
-  updated: "faultUpdated",
-  removed: "faultRemoved",
-  activated: "faultActivated",
-  deactivated: "faultDeactivated",
-};
-
-function checkPort(option: string, port: unknown, allowZero: boolean): number {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    invalidOption(option, `must be an integer port ${allowZero ? "0" : "1"}..65535, not ${JSON.stringify(port)}`);
-  }
-  return port;
-}
-
-function checkHost(option: string, host: unknown): string {
-  if (typeof host !== "string" || host === "")
-    invalidOption(option, `must be a host name or address, not ${JSON.stringify(host)}`);
-  return host;
-}
 
 export class FaultProxy extends EventEmitter<ProxyEvents> {
   /** The seed in use (given or drawn): print it so a run can be replayed. */
@@ -152,13 +63,7 @@ export class FaultProxy extends EventEmitter<ProxyEvents> {
     };
     this.#listenHost = checkHost("listen.host", options.listen?.host ?? "127.0.0.1");
     this.#listenPort = checkPort("listen.port", options.listen?.port ?? 0, true);
-    if (
-      options.seed !== undefined &&
-      (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff)
-    ) {
-      invalidOption("seed", `must be an integer 0..4294967295, not ${String(options.seed)}`);
-    }
-    this.seed = options.seed ?? randomSeed();
+    this.seed = checkSeed(options.seed) ?? randomSeed();
     this.#clock = options.clock ?? systemClock;
     this.#registry = new FaultRegistry(this.#clock, this.seed, (entry, change) => this.#faultsChanged(entry, change));
     this.#host = {
