@@ -2,7 +2,7 @@
  * The reconnecting client: `connect(url, options)` returns it at once and it
  * connects in the background. This file is the policy (state machine,
  * backoff, error reporting, close/destroy); delivery.ts moves the messages,
- * connection.ts runs one socket.
+ * a transport (transport/transport.ts, chosen by the URL's scheme) runs one link.
  */
 
 import dc from "node:diagnostics_channel";
@@ -12,9 +12,7 @@ import { backoffDelayMs } from "../errors/backoff.js";
 import type { Classification } from "../errors/classification.js";
 import { classify } from "../errors/classify.js";
 import { isOutlastError, OutlastError } from "../errors/outlast-error.js";
-import type { WelcomeFrame } from "../protocol/frames.js";
 import type { DropReason } from "../outbox/outbox.js";
-import { Connection } from "./connection.js";
 import type { SendOptions, SendResult } from "./delivery.js";
 import { Delivery } from "./delivery.js";
 import type { ConnectOptions, ResolvedOptions } from "./options.js";
@@ -24,6 +22,8 @@ import { connectionOf, StateMachine } from "./state-machine.js";
 import type { ClientStats } from "./stats.js";
 import { StatsCounters } from "./stats.js";
 import { passOf, ServerList } from "./server-list.js";
+import { transportFor } from "./transport/registry.js";
+import type { Link, Transport } from "./transport/transport.js";
 import type { ServerAddresses } from "./url.js";
 import { parseEndpoints } from "./url.js";
 
@@ -85,6 +85,7 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly #sm: StateMachine;
   readonly #stats = new StatsCounters();
   readonly #delivery: Delivery;
+  readonly #transport: Transport;
   #clientId: string;
   /** Code of the non-connection error already emitted in this streak of failures. */
   #reportedCode: string | undefined;
@@ -98,6 +99,8 @@ export class Client extends EventEmitter<ClientEvents> {
     super();
     const endpoints = parseEndpoints(url);
     this.#o = resolveOptions(options);
+    this.#transport = transportFor((endpoints[0] as (typeof endpoints)[number]).transport);
+    this.#transport.checkOptions(this.#o);
     this.#servers = new ServerList(endpoints, this.#o.random);
     this.#clientId = this.#o.clientId;
     this.#sm = new StateMachine({ name: "connecting", attempt: 0, connection: undefined });
@@ -209,8 +212,8 @@ export class Client extends EventEmitter<ClientEvents> {
   #startConnection(attempt: number, move: boolean): void {
     const { endpoint } = this.#servers.next();
     if (channels.connect.hasSubscribers) channels.connect.publish({ client: this, attempt, url: endpoint.href });
-    const connection: Connection = new Connection(endpoint, this.#clientId, this.#o, {
-      onWelcome: (welcome) => this.#onWelcome(connection, welcome),
+    const connection: Link = this.#transport.open(endpoint, this.#clientId, this.#o, {
+      onOpen: (lastSeq) => this.#onOpen(connection, lastSeq),
       onAck: (seq, duplicates) => this.#delivery.ack(seq, duplicates),
       onDrain: () => this.#delivery.drained(),
       onClose: (err, goodbye) => this.#onClose(connection, err, goodbye),
@@ -220,7 +223,7 @@ export class Client extends EventEmitter<ClientEvents> {
     else this.#sm.update(next);
   }
 
-  #onWelcome(connection: Connection, welcome: WelcomeFrame): void {
+  #onOpen(connection: Link, lastSeq: number): void {
     const state = this.#sm.state;
     if (state.name !== "connecting" || state.connection !== connection) return;
     this.#reportedCode = undefined;
@@ -230,13 +233,13 @@ export class Client extends EventEmitter<ClientEvents> {
       undefined,
       undefined,
     );
-    this.#delivery.welcome(welcome.lastSeq).catch((err: unknown) => {
+    this.#delivery.welcome(lastSeq).catch((err: unknown) => {
       this.#report(err);
       connection.destroy(err instanceof Error ? err : new Error(String(err)));
     });
   }
 
-  #onClose(connection: Connection, err: Error | undefined, goodbye: boolean): void {
+  #onClose(connection: Link, err: Error | undefined, goodbye: boolean): void {
     const state = this.#sm.state;
     if (connectionOf(state) !== connection) return;
     this.#delivery.detach();
@@ -266,7 +269,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /** Failures in a row before this one: reset when the lost link had stayed open for backoff.resetAfterMs. */
-  #attemptAfter(state: State & { name: "connecting" | "open" }, connection: Connection): number {
+  #attemptAfter(state: State & { name: "connecting" | "open" }, connection: Link): number {
     const healthy = state.name === "open" && connection.lastHeardMs - state.sinceMs >= this.#o.backoff.resetAfterMs;
     return healthy ? 0 : state.attempt;
   }
@@ -279,7 +282,7 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   #retryDelayMs(
     state: State & { name: "connecting" | "open" },
-    connection: Connection,
+    connection: Link,
     err: Error | undefined,
     classification: Classification | undefined,
   ): number {

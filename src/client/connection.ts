@@ -1,8 +1,9 @@
 /**
- * One socket's life: connect (TCP or TLS), HELLO/WELCOME within
- * connectTimeoutMs, frames in and out, heartbeat, and exactly one `onClose`
- * with the error that ended it (undefined for a clean end). The client decides
- * what to do next; a Connection never reconnects.
+ * The outlast protocol's Link (transport/transport.ts; tcp:// and tls://): one
+ * socket's life: connect (TCP or TLS), HELLO/WELCOME within connectTimeoutMs,
+ * frames in and out, heartbeat, and exactly one `onClose` with the error that
+ * ended it (undefined for a clean end). The client decides what to do next; a
+ * Connection never reconnects.
  */
 
 import net from "node:net";
@@ -20,8 +21,10 @@ import { PROTOCOL_VERSION } from "../protocol/frames.js";
 import { checkWelcome, SUPPORTED_VERSIONS } from "../protocol/handshake.js";
 import { MESSAGE_HEADER_BYTES } from "../protocol/limits.js";
 import type { OutboxRecord } from "../outbox/outbox.js";
+import { maxDataBytesInFrame } from "./drops.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { ResolvedOptions } from "./options.js";
+import type { Link, LinkEvents } from "./transport/transport.js";
 import type { Endpoint } from "./url.js";
 import { serverNameFor } from "./url.js";
 
@@ -34,20 +37,11 @@ const SMALL_WRITE_BYTES = 64 * 1024;
 /** After we send an ERROR or GOODBYE, the peer has this long to close before we destroy the socket. */
 const LINGER_MS = 1000;
 
-export interface ConnectionEvents {
-  onWelcome(welcome: WelcomeFrame): void;
-  onAck(seq: number, duplicates: number): void;
-  /** The socket can take more writes after write() returned false. */
-  onDrain(): void;
-  /** Exactly once. `err` is what lost the link; `goodbye` when the server said GOODBYE. */
-  onClose(err: Error | undefined, goodbye: boolean): void;
-}
-
 export type ConnectPhase = "tcp" | "tls" | "handshake";
 
-export class Connection {
+export class Connection implements Link {
   readonly #o: ResolvedOptions;
-  readonly #events: ConnectionEvents;
+  readonly #events: LinkEvents;
   readonly #socket: net.Socket;
   readonly #decoder: FrameDecoder;
   readonly #hello: HelloFrame;
@@ -65,8 +59,10 @@ export class Connection {
   readonly #secure: boolean;
   /** The server's maxFrameBytes (after WELCOME). */
   peerMaxFrameBytes = 0;
+  /** The client's send window rules alone: the server reads what it can and TCP pushes back. */
+  readonly maxInFlightMessages = Infinity;
 
-  constructor(endpoint: Endpoint, clientId: string, options: ResolvedOptions, events: ConnectionEvents) {
+  constructor(endpoint: Endpoint, clientId: string, options: ResolvedOptions, events: LinkEvents) {
     this.#o = options;
     this.#events = events;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
@@ -121,6 +117,11 @@ export class Connection {
     return this.#closed;
   }
 
+  /** Data bytes of the largest MESSAGE frame the server takes (after WELCOME). */
+  get maxRecordBytes(): number {
+    return maxDataBytesInFrame(this.peerMaxFrameBytes);
+  }
+
   /**
    * Writes MESSAGE frames for `records`; false when the socket's buffer is full
    * (wait for onDrain). A small batch is one write. Otherwise records under
@@ -128,7 +129,7 @@ export class Connection {
    * and larger ones are written without a copy after their own header, all
    * corked into one writev.
    */
-  writeMessages(records: readonly OutboxRecord[]): boolean {
+  writeRecords(records: readonly OutboxRecord[]): boolean {
     const socket = this.#socket;
     // After the server's GOODBYE or ERROR we ended our side: nothing more is written (a write
     // would fail with ERR_STREAM_WRITE_AFTER_END and turn a drain into an error). What was not
@@ -300,7 +301,7 @@ export class Connection {
       },
       onTimeout: (err) => this.destroy(err),
     });
-    this.#events.onWelcome(welcome);
+    this.#events.onOpen(welcome.lastSeq);
   }
 
   /** Tell the server what was wrong, then close. */

@@ -3,14 +3,13 @@
  * (admission.ts, queue limits and whenFull) to batched appends to the outbox,
  * the send window, acknowledgements, drops (drops.ts: full, expired, too
  * large; expiry-schedule.ts) and flush (flush-waiters.ts). Knows nothing of
- * reconnecting: the client attaches a Connection when one is open and detaches
- * it when it is lost.
+ * reconnecting nor of the wire: the client attaches a transport's Link when
+ * one is open and detaches it when it is lost.
  */
 
 import { OutlastError } from "../errors/outlast-error.js";
 import type { DropReason, Outbox, OutboxRecord } from "../outbox/outbox.js";
 import { Admission } from "./admission.js";
-import type { Connection } from "./connection.js";
 import { dropError, tooLargeForFrame } from "./drops.js";
 import { ExpirySchedule } from "./expiry-schedule.js";
 import { FlushWaiters } from "./flush-waiters.js";
@@ -21,6 +20,7 @@ import { renumberAfter, renumberMap } from "./renumber.js";
 import { SendsBySeq } from "./sends-by-seq.js";
 import { SendWindow } from "./send-window.js";
 import type { StatsCounters } from "./stats.js";
+import type { Link } from "./transport/transport.js";
 
 export type { SendOptions, SendResult } from "./pending-send.js";
 
@@ -46,7 +46,7 @@ export class Delivery {
   readonly #admission: Admission;
   readonly #flush: FlushWaiters;
   readonly #expiry: ExpirySchedule;
-  #connection: Connection | undefined;
+  #connection: Link | undefined;
   #ready = false;
   #accepting = true;
   #closedError: unknown;
@@ -65,6 +65,8 @@ export class Delivery {
   /** Highest seq written on the current connection. */
   #sentSeq = 0;
   #highestSentEver = 0;
+  /** Records stored when the outbox opened have seq <= this: an earlier process may have sent them. */
+  #recoveredUpTo = 0;
   #ackedSeq = 0;
 
   constructor(options: ResolvedOptions, stats: StatsCounters, hooks: DeliveryHooks) {
@@ -111,6 +113,7 @@ export class Delivery {
   /** The outbox is open: appends may start. */
   ready(): void {
     this.#ready = true;
+    if (this.#outbox.oldest !== undefined) this.#recoveredUpTo = this.#outbox.nextSeq - 1;
     this.#scheduleAppend();
     this.#flush.check(); // a flush() made before the outbox opened also covers what it recovered from disk
   }
@@ -206,7 +209,7 @@ export class Delivery {
 
   // ---- the link ----
 
-  attach(connection: Connection): void {
+  attach(connection: Link): void {
     this.#connection = connection;
   }
 
@@ -308,19 +311,24 @@ export class Delivery {
     const conn = this.#connection;
     if (conn === undefined || !conn.isOpen || conn.writableNeedDrain) return;
     const w = this.window;
-    const peerMax = conn.peerMaxFrameBytes;
-    while (w.freeMessages > 0) {
-      const records = this.#outbox.read(this.#sentSeq, w.freeMessages, w.maxBytes - w.bytes);
+    const maxRecordBytes = conn.maxRecordBytes;
+    const maxInFlight = conn.maxInFlightMessages;
+    for (;;) {
+      const free = Math.min(w.freeMessages, maxInFlight - w.count);
+      if (free <= 0) return;
+      const records = this.#outbox.read(this.#sentSeq, free, w.maxBytes - w.bytes);
       const first = records[0];
       if (first === undefined) return;
       if (w.count > 0 && first.data.length > w.maxBytes - w.bytes) return;
       const now = this.#o.clock.now();
       const wallNow = this.#wallNow();
+      // Decided before this batch raises highestSentEver: what an earlier link or process may have written.
+      const maybeSentUpTo = Math.max(this.#highestSentEver, this.#recoveredUpTo);
       let out: OutboxRecord[] | undefined;
       for (let i = 0; i < records.length; i++) {
         const r = records[i] as OutboxRecord;
         const drop: DropReason | undefined =
-          r.expiresAtMs <= wallNow ? "expired" : tooLargeForFrame(r.data.length, peerMax) ? "tooLarge" : undefined;
+          r.expiresAtMs <= wallNow ? "expired" : r.data.length > maxRecordBytes ? "tooLarge" : undefined;
         if (drop !== undefined) {
           out ??= records.slice(0, i);
           this.#sentSeq = r.seq;
@@ -335,7 +343,7 @@ export class Delivery {
       const batch = out ?? records;
       this.#sentSeq = (records[records.length - 1] as OutboxRecord).seq;
       this.#stats.sent += batch.length;
-      if (batch.length > 0 && !conn.writeMessages(batch)) return;
+      if (batch.length > 0 && !conn.writeRecords(batch, maybeSentUpTo)) return;
     }
   }
 

@@ -23,3 +23,8 @@ export function dropError(seq: number, reason: DropReason): OutlastError {
 export function tooLargeForFrame(dataBytes: number, maxFrameBytes: number): boolean {
   return MESSAGE_HEADER_BYTES - 5 + 1 + dataBytes > maxFrameBytes;
 }
+
+/** The largest data a MESSAGE frame of at most `maxFrameBytes` carries (the inverse of tooLargeForFrame). */
+export function maxDataBytesInFrame(maxFrameBytes: number): number {
+  return maxFrameBytes - (MESSAGE_HEADER_BYTES - 5 + 1);
+}

@@ -5,7 +5,7 @@
 
 import type { Classification } from "../errors/classification.js";
 import type { Timer } from "../errors/clock.js";
-import type { Connection } from "./connection.js";
+import type { Link } from "./transport/transport.js";
 
 export type StateName = "connecting" | "open" | "waiting" | "closing" | "closed";
 
@@ -14,9 +14,9 @@ export type State =
    * A socket is being connected / handshaken (`connection` is undefined while the outbox opens).
    * `attempt` counts failures since the link was last healthy.
    */
-  | { readonly name: "connecting"; readonly attempt: number; readonly connection: Connection | undefined }
+  | { readonly name: "connecting"; readonly attempt: number; readonly connection: Link | undefined }
   /** WELCOME received; messages flow. */
-  | { readonly name: "open"; readonly attempt: number; readonly connection: Connection; readonly sinceMs: number }
+  | { readonly name: "open"; readonly attempt: number; readonly connection: Link; readonly sinceMs: number }
   /** Backing off before the next attempt. */
   | {
       readonly name: "waiting";
@@ -26,7 +26,7 @@ export type State =
       readonly classification: Classification | undefined;
     }
   /** close(): GOODBYE sent (when there was a link), socket ending. */
-  | { readonly name: "closing"; readonly connection: Connection | undefined }
+  | { readonly name: "closing"; readonly connection: Link | undefined }
   | { readonly name: "closed"; readonly error: Error | undefined };
 
 /** Legal moves. */
@@ -72,7 +72,7 @@ export class StateMachine {
 }
 
 /** The connection a state holds, if any (exhaustive: a new state must say). */
-export function connectionOf(state: State): Connection | undefined {
+export function connectionOf(state: State): Link | undefined {
   switch (state.name) {
     case "connecting":
     case "open":

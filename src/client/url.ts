@@ -1,12 +1,19 @@
 /**
- * Parses server addresses: `tcp://host:port` and `tls://host:port` (IPv6 as
- * `[::1]:port`), one or several (an array, or one string with commas).
+ * Parses server addresses: `tcp://host:port`, `tls://host:port` and the other
+ * schemes of transport/schemes.ts (IPv6 as `[::1]:port`), one or several (an
+ * array, or one string with commas). All entries of a list use one transport.
  */
 
 import { isIP } from "node:net";
 import { invalidOption } from "../errors/outlast-error.js";
+import type { TransportName } from "./transport/schemes.js";
+import { schemeInfo, schemeList } from "./transport/schemes.js";
 
 export interface Endpoint {
+  /** The URL scheme without its colon ("tcp", "tls", ...). */
+  readonly scheme: string;
+  /** The transport that speaks it (transport/schemes.ts). */
+  readonly transport: TransportName;
   readonly secure: boolean;
   /** Host name or IP address, without IPv6 brackets. */
   readonly host: string;
@@ -37,6 +44,14 @@ export function parseEndpoints(urls: ServerAddresses): Endpoint[] {
     if (entry === "") invalidOption(name, "is empty (a stray comma?); expected tcp://host:port or tls://host:port");
     const endpoint = parseEndpoint(entry as string | URL, name);
     const key = endpointKey(endpoint);
+    const first: Endpoint | undefined = endpoints[0];
+    const [mine, theirs]: string[] = [endpoint.transport, first?.transport ?? endpoint.transport];
+    if (first !== undefined && mine !== theirs) {
+      invalidOption(
+        name,
+        `${JSON.stringify(endpoint.href)} uses the ${mine} transport but ${JSON.stringify(first.href)} uses ${theirs}; one client speaks one transport`,
+      );
+    }
     if (seen.has(key)) invalidOption(name, `${JSON.stringify(endpoint.href)} is listed twice`);
     seen.add(key);
     endpoints.push(endpoint);
@@ -47,7 +62,7 @@ export function parseEndpoints(urls: ServerAddresses): Endpoint[] {
 /** scheme://host:port, normalized (for duplicates and messages). */
 export function endpointKey(e: Endpoint): string {
   const host = e.host.toLowerCase(); // host names are case-insensitive (URL keeps the case for tcp:)
-  return `${e.secure ? "tls" : "tcp"}://${host.includes(":") ? `[${host}]` : host}:${e.port}`;
+  return `${e.scheme}://${host.includes(":") ? `[${host}]` : host}:${e.port}`;
 }
 
 /** `option` names the entry in errors: `url`, or `url[2]` for an entry of a list. */
@@ -61,14 +76,16 @@ export function parseEndpoint(url: string | URL, option = "url"): Endpoint {
     return invalidOption(option, `${JSON.stringify(text)} is not a URL; expected tcp://host:port or tls://host:port`);
   }
   const scheme = parsed.protocol;
-  if (scheme !== "tcp:" && scheme !== "tls:") {
-    invalidOption(option, `scheme ${JSON.stringify(scheme)} is not supported; use tcp:// or tls://`);
+  const info = schemeInfo(scheme.slice(0, -1));
+  if (info === undefined) {
+    return invalidOption(option, `scheme ${JSON.stringify(scheme)} is not supported; use ${schemeList()}`);
   }
   let host = parsed.hostname;
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   if (host === "") invalidOption(option, `${JSON.stringify(text)} has no host`);
-  if (parsed.port === "") invalidOption(option, `${JSON.stringify(text)} has no port; write ${scheme}//host:port`);
-  const port = Number(parsed.port);
+  if (parsed.port === "" && info.defaultPort === undefined)
+    invalidOption(option, `${JSON.stringify(text)} has no port; write ${scheme}//host:port`);
+  const port = parsed.port === "" ? (info.defaultPort as number) : Number(parsed.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     invalidOption(option, `port ${parsed.port} is not in 1..65535`);
   if (
@@ -82,7 +99,7 @@ export function parseEndpoint(url: string | URL, option = "url"): Endpoint {
       `${JSON.stringify(text)} has a path, query, fragment or user info; only scheme://host:port is allowed`,
     );
   }
-  return { secure: scheme === "tls:", host, port, href: text };
+  return { scheme: scheme.slice(0, -1), transport: info.transport, secure: info.secure, host, port, href: text };
 }
 
 /** TLS servername for a host: the name itself, none for an IP address (SNI forbids IPs). */

@@ -65,6 +65,8 @@ test("options: every invalid option throws OUTLAST_INVALID_OPTION naming it", ()
 
 test("url: tcp, tls, IPv6 and the errors", () => {
   assert.deepEqual(parseEndpoint("tcp://example.com:7000"), {
+    scheme: "tcp",
+    transport: "outlast",
     secure: false,
     host: "example.com",
     port: 7000,

@@ -1,0 +1,30 @@
+/**
+ * URL schemes the client accepts, and which transport each one uses. A new
+ * transport adds its schemes here and its Transport in registry.ts.
+ */
+
+export type TransportName = "outlast";
+
+export interface SchemeInfo {
+  readonly transport: TransportName;
+  /** TLS on the link. */
+  readonly secure: boolean;
+  /** Used when the URL has no port; undefined: the port is required. */
+  readonly defaultPort: number | undefined;
+}
+
+/** Keyed by the scheme without its colon. */
+export const SCHEMES: Readonly<Record<string, SchemeInfo>> = {
+  tcp: { transport: "outlast", secure: false, defaultPort: undefined },
+  tls: { transport: "outlast", secure: true, defaultPort: undefined },
+};
+
+/** "tcp:// or tls://", for messages. */
+export function schemeList(): string {
+  const names = Object.keys(SCHEMES).map((s) => `${s}://`);
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+}
+
+export function schemeInfo(scheme: string): SchemeInfo | undefined {
+  return Object.hasOwn(SCHEMES, scheme) ? SCHEMES[scheme] : undefined;
+}
