@@ -16,12 +16,12 @@
  *   Out of space rejects that batch only.
  */
 
-import { setImmediate as turn } from "node:timers/promises";
 import { debuglog } from "node:util";
 import { OutlastError } from "../../errors/outlast-error.js";
 import type { DropReason, OutboxEntry } from "../outbox.js";
 import { commitChannel, errorChannel } from "./diagnostics.js";
-import { outboxIoError } from "./io-errors.js";
+import { outboxFullError, outboxIoError } from "./io-errors.js";
+import { checkpointBody } from "./checkpoint-body.js";
 import {
   encodedSize,
   encodeRecord,
@@ -30,6 +30,8 @@ import {
   SEGMENT_HEADER_BYTES,
 } from "../../storage/record-format.js";
 import type { RecordIndex } from "./record-index.js";
+import { CommitLoop } from "../../storage/commit-loop.js";
+import { ScratchBuffer } from "../../storage/scratch-buffer.js";
 import type { SegmentSet } from "../../storage/segment-set.js";
 import { SegmentWriteError } from "../../storage/segment-writer.js";
 
@@ -37,8 +39,6 @@ const debug = debuglog("outlast");
 
 const DROP_REASONS: readonly DropReason[] = ["full", "expired", "tooLarge"];
 const EMPTY = new Uint8Array(0);
-/** Batches up to this size are encoded into a reused buffer. */
-const SCRATCH_MAX_BYTES = 1024 * 1024;
 
 interface PendingAppend {
   readonly entries: readonly OutboxEntry[];
@@ -85,11 +85,26 @@ export class GroupCommit {
   #durableVersion = 0;
   #syncWaiters: Waiter[] = [];
   #checkpointWaiters: Waiter[] | undefined;
-  #running = false;
-  #idleWaiters: (() => void)[] = [];
   #failure: OutlastError | undefined;
   readonly #onFailure: (error: OutlastError) => void;
-  #scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
+  readonly #scratch = new ScratchBuffer();
+  readonly #loop = new CommitLoop(
+    {
+      hasWork: () => this.#failure === undefined && this.#hasWork(),
+      queued: () => this.#queue.length > 0,
+      step: async () => {
+        if (this.#checkpointWaiters === undefined) return this.#commit(); // false: out of space, wait for the next call
+        await this.#checkpoint();
+        return true;
+      },
+      crashed: (err) => this.#fail(outboxIoError(this.#dir, "the commit loop", err, true)),
+      stopped: () => {
+        if (this.#failure !== undefined) this.#rejectAll(this.#failure);
+        else this.#resolveSyncWaiters();
+      },
+    },
+    true,
+  );
 
   constructor(o: GroupCommitOptions) {
     this.#dir = o.dir;
@@ -166,10 +181,10 @@ export class GroupCommit {
   /** Writes what is pending (unless failed) and resolves when the loop is idle (for close). */
   async drain(): Promise<void> {
     if (this.#failure === undefined && this.#hasWork()) this.#kick();
-    if (this.#running) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await this.#loop.idle();
   }
 
-  // ---- the loop ----
+  // ---- the loop's steps ----
 
   #hasWork(): boolean {
     return (
@@ -181,28 +196,7 @@ export class GroupCommit {
   }
 
   #kick(): void {
-    if (this.#running) return;
-    this.#running = true;
-    void this.#run();
-  }
-
-  async #run(): Promise<void> {
-    try {
-      for (let woken = true; ; woken = false) {
-        // Woken from idle: wait one turn so every append of this turn joins the batch. Busy: the appends
-        // that queued while the last commit was on disk go at once (one event-loop hop less per commit).
-        if (woken || this.#queue.length === 0) await turn();
-        if (this.#failure !== undefined || !this.#hasWork()) break;
-        if (this.#checkpointWaiters !== undefined) await this.#checkpoint();
-        else if (!(await this.#commit())) break; // out of space: wait for the next append/acknowledge/sync to try again
-      }
-    } catch (err) {
-      this.#fail(outboxIoError(this.#dir, "the commit loop", err, true)); // a bug, or an fs layer throwing where it should not
-    }
-    this.#running = false;
-    if (this.#failure !== undefined) this.#rejectAll(this.#failure);
-    else this.#resolveSyncWaiters();
-    for (const w of this.#idleWaiters.splice(0)) w();
+    this.#loop.kick();
   }
 
   /** One group commit; false when it failed without stopping the outbox (out of space). */
@@ -224,7 +218,7 @@ export class GroupCommit {
       let bytes = 0;
       for (const e of a.entries) bytes += encodedSize(e.data.length);
       if (segments.totalBytes + controlBytes + dataBytes + bytes > this.#maxBytes && bytes > 0) {
-        a.reject(this.#fullError(bytes));
+        a.reject(outboxFullError(this.#dir, this.#maxBytes, segments.totalBytes, bytes));
         continue;
       }
       accepted.push(a);
@@ -255,7 +249,7 @@ export class GroupCommit {
       seq += a.entries.length;
     }
     this.#nextSeq = seq;
-    const buf = this.#buffer(controlBytes + dataBytes);
+    const buf = this.#scratch.take(controlBytes + dataBytes);
     let at = 0;
     if (ackUpTo > 0) at = encodeRecord(buf, at, RecordType.ACK, ackUpTo, EMPTY);
     for (const d of drops)
@@ -347,16 +341,7 @@ export class GroupCommit {
     // The snapshot holds the effect of every pending ACK/DROP.
     this.#pendingAck = 0;
     this.#pendingDrops = [];
-    const live = this.#index.liveRecords();
-    const meta = metaRecord(this.#clientId, this.#nextSeq);
-    let size = meta.length + encodedSize(0);
-    for (const r of live) size += encodedSize(r.data.length);
-    const body = Buffer.allocUnsafe(size);
-    body.set(meta, 0);
-    let at = meta.length;
-    for (const r of live)
-      at = encodeRecord(body, at, RecordType.DATA, r.seq, r.data, r.important, r.createdAtMs, r.expiresAtMs);
-    encodeRecord(body, at, RecordType.END, this.#nextSeq, EMPTY);
+    const body = checkpointBody(this.#clientId, this.#nextSeq, this.#index.liveRecords());
     try {
       await segments.roll(body, true);
     } catch (err) {
@@ -378,18 +363,6 @@ export class GroupCommit {
     await segments.deleteAllBeforeActive();
   }
 
-  /**
-   * A buffer of `size` bytes for one batch: a reused scratch buffer when the
-   * batch is small (the loop is serial and the write has finished before the
-   * next batch is encoded), so a busy outbox does not allocate one per commit.
-   */
-  #buffer(size: number): Buffer {
-    if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size);
-    if (this.#scratch.length < size)
-      this.#scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX_BYTES, Math.max(size, 2 * this.#scratch.length)));
-    return this.#scratch.subarray(0, size);
-  }
-
   #resolveSyncWaiters(): void {
     if (this.#syncWaiters.length === 0) return;
     const still: Waiter[] = [];
@@ -398,15 +371,6 @@ export class GroupCommit {
       else still.push(w);
     }
     this.#syncWaiters = still;
-  }
-
-  #fullError(bytes: number): OutlastError {
-    const used = this.#segments.totalBytes;
-    return new OutlastError(
-      "OUTLAST_OUTBOX_FULL",
-      `outbox ${this.#dir} is full: ${used} of maxBytes ${this.#maxBytes} bytes on disk, ${bytes} more needed; wait for acknowledgements or raise maxBytes`,
-      { details: { dir: this.#dir, maxBytes: this.#maxBytes, bytes: used, needed: bytes } },
-    );
   }
 
   #fail(error: OutlastError): void {

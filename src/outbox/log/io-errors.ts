@@ -42,3 +42,12 @@ export function outboxLockErrors(dir: string): LockErrors {
     io: (what, cause) => outboxIoError(dir, what, cause, false),
   };
 }
+
+/** OUTLAST_OUTBOX_FULL: `needed` more bytes would pass `maxBytes` (`used` are on disk). */
+export function outboxFullError(dir: string, maxBytes: number, used: number, needed: number): OutlastError {
+  return new OutlastError(
+    "OUTLAST_OUTBOX_FULL",
+    `outbox ${dir} is full: ${used} of maxBytes ${maxBytes} bytes on disk, ${needed} more needed; wait for acknowledgements or raise maxBytes`,
+    { details: { dir, maxBytes, bytes: used, needed } },
+  );
+}

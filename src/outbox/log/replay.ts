@@ -5,23 +5,16 @@
  * inspect.ts only reports them (`outlast outbox inspect`, which may look at an
  * outbox another process is writing).
  *
- * - A torn tail of the newest segment (a crash mid-append: nothing in it was
- *   ever reported stored) is to be cut off at the last whole record.
- * - A corrupt record (CRC or length check fails, seq out of order), and
- *   everything after it in its segment, is to be quarantined; the good records
- *   before it are kept. A segment whose header is unreadable is quarantined
- *   whole. An incomplete record in a sealed (older) segment is corruption:
- *   sealed segments were synced whole.
- * - A complete checkpoint segment (one with its END record) makes every older
- *   segment obsolete; an incomplete one (a crash while it was written) is
- *   obsolete itself when older segments still hold the state.
+ * The rules every log shares (a torn tail is cut, a corrupt part quarantined,
+ * a complete checkpoint supersedes older segments, a newer format version
+ * stops the open: OUTLAST_OUTBOX_CORRUPT) are storage/segment-walk.ts's. On top
+ * of them, the outbox's own:
+ * - A DATA record whose seq is not above the one before is corrupt.
  * - A segment that holds nothing but META records (or no record at all), older
  *   than the newest segment that holds a META record, is obsolete: that newer
  *   META carries the same clientId and a next seq at least as high, so
  *   removing it (in any order, or only partly before a power cut) changes
  *   nothing a replay finds. Older versions started such a segment at every open.
- * - A segment written by a newer format version stops the replay
- *   (OUTLAST_OUTBOX_CORRUPT) rather than risk misreading it.
  * - Sequence numbers are never given out twice. Without damage, the next seq
  *   follows the highest one any record shows (a META carries the next seq at
  *   its creation, so deleted segments count too). With damage (anything to be
@@ -36,9 +29,11 @@ import { OutlastError } from "../../errors/outlast-error.js";
 import { LOCK_FILE } from "../../storage/dir-lock.js";
 import type { Repair } from "../../storage/repairs.js";
 import { QUARANTINE_DIR } from "../../storage/repairs.js";
-import { FORMAT_VERSION, parseSegmentFileName, RecordType, segmentFileName } from "../../storage/record-format.js";
+import { FORMAT_VERSION, parseSegmentFileName, RecordType } from "../../storage/record-format.js";
 import { RecordIndex } from "./record-index.js";
-import { highestSeqFrom, scanSegment } from "../../storage/segment-reader.js";
+import { highestSeqFrom } from "../../storage/segment-reader.js";
+import type { SegmentVisitor } from "../../storage/segment-walk.js";
+import { walkSegments } from "../../storage/segment-walk.js";
 
 /**
  * How far the next seq jumps past the highest readable one when an open finds
@@ -116,77 +111,15 @@ export async function replay(
   let index = new RecordIndex(onSegmentEmpty);
   let clientId: string | undefined;
   let nextSeq = 1;
-  let kept: (KeptSegment & { metaOnly: boolean })[] = [];
-  const obsolete: number[] = [];
-  const repairs: Repair[] = [];
-  let records = 0;
-  let fileBytes = 0;
-  let wholeSeqFloor = 1;
-
-  for (let i = 0; i < numbers.length; i++) {
-    const n = numbers[i] as number;
-    const name = segmentFileName(n);
-    const isLast = i === numbers.length - 1;
-    const b = await read(name);
-    fileBytes += b.length;
-    const scan = scanSegment(b);
-    if (scan.kind === "newerVersion") {
-      throw new OutlastError(
-        "OUTLAST_OUTBOX_CORRUPT",
-        `outbox ${dir}: segment ${name} has format version ${scan.version}, newer than this outlast reads (${FORMAT_VERSION}); upgrade outlast`,
-        { details: { dir, segment: name, version: scan.version } },
-      );
-    }
-    if (scan.kind === "noHeader" && isLast) {
-      obsolete.push(n); // created but never finished: it was never used
-      continue;
-    }
-    if (scan.kind !== "ok" || scan.header.number !== n) {
-      const reason =
-        scan.kind === "badHeader"
-          ? scan.reason
-          : scan.kind === "noHeader"
-            ? "segment header missing"
-            : "segment number mismatch";
-      repairs.push({ kind: "quarantineWhole", segment: name, bytes: b.length, reason });
-      wholeSeqFloor = Math.max(wholeSeqFloor, highestSeqFrom(b, 0) + 1); // its records still had their seqs
-      continue;
-    }
-    records += scan.records.length;
-    const hasEnd = scan.records.some((r) => r.type === RecordType.END);
-    if (scan.header.checkpoint) {
-      if (hasEnd) {
-        // A complete snapshot: everything older is superseded.
-        for (const k of kept) obsolete.push(k.number);
-        kept = [];
-        index = new RecordIndex(onSegmentEmpty);
-      } else if (kept.length > 0) {
-        obsolete.push(n); // the crash came while it was written; the older segments still hold the state
-        continue;
-      }
-    }
-
-    let validEnd = b.length;
-    let hasMeta = false;
-    let metaOnly = true;
-    for (let j = 0; j < scan.records.length; j++) {
-      const r = scan.records[j] as (typeof scan.records)[number];
+  const visitor: SegmentVisitor = {
+    reset: () => void (index = new RecordIndex(onSegmentEmpty)),
+    record(r, segment) {
       if (r.type === RecordType.DATA) {
-        if (r.seq <= index.lastSeq || r.seq < 1) {
-          validEnd = scan.offsets[j] as number;
-          repairs.push({
-            kind: "quarantineTail",
-            segment: name,
-            offset: validEnd,
-            tail: b.subarray(validEnd),
-            reason: `record seq ${r.seq} out of order`,
-          });
-          break;
-        }
+        if (r.seq <= index.lastSeq || r.seq < 1) return `record seq ${r.seq} out of order`;
         const data = Buffer.from(r.payload); // a copy: the segment buffer can go
         index.push(
           { seq: r.seq, data, important: r.important, createdAtMs: r.createdAtMs, expiresAtMs: r.expiresAtMs },
-          n,
+          segment,
         );
         nextSeq = Math.max(nextSeq, r.seq + 1);
       } else if (r.type === RecordType.ACK) {
@@ -198,24 +131,21 @@ export async function replay(
       } else if (r.type === RecordType.META) {
         clientId ??= Buffer.from(r.payload).toString("utf8");
         nextSeq = Math.max(nextSeq, r.seq);
-        hasMeta = true;
-        continue;
       } else {
         nextSeq = Math.max(nextSeq, r.seq);
       }
-      metaOnly = false;
-    }
-    if (validEnd === b.length && scan.tail.kind === "torn" && isLast) {
-      validEnd = scan.tail.offset;
-      repairs.push({ kind: "cut", segment: name, length: validEnd, bytes: scan.tail.bytes });
-    } else if (validEnd === b.length && scan.tail.kind !== "clean") {
-      // Sealed segments were synced whole, so even a torn-looking end there is damage.
-      validEnd = scan.tail.offset;
-      const reason = scan.tail.kind === "corrupt" ? scan.tail.reason : "incomplete record in a sealed segment";
-      repairs.push({ kind: "quarantineTail", segment: name, offset: validEnd, tail: b.subarray(validEnd), reason });
-    }
-    kept.push({ number: n, bytes: validEnd, hasMeta, metaOnly });
-  }
+      return undefined;
+    },
+  };
+  const walked = await walkSegments(numbers, read, visitor, (segment, version) => {
+    return new OutlastError(
+      "OUTLAST_OUTBOX_CORRUPT",
+      `outbox ${dir}: segment ${segment} has format version ${version}, newer than this outlast reads (${FORMAT_VERSION}); upgrade outlast`,
+      { details: { dir, segment, version } },
+    );
+  });
+  const { repairs, obsolete } = walked;
+  let kept = walked.kept;
 
   // Segments that say nothing a newer META does not say again.
   let newestMeta = -1;
@@ -237,7 +167,7 @@ export async function replay(
     damaged = true;
     if (repair.kind === "quarantineTail") nextSeq = Math.max(nextSeq, highestSeqFrom(repair.tail, 0) + 1);
   }
-  const seqFloor = Math.max(nextSeq, wholeSeqFloor);
+  const seqFloor = Math.max(nextSeq, walked.wholeSeqFloor);
   if (damaged) nextSeq = jumpedSeq(dir, seqFloor);
 
   return {
@@ -249,8 +179,8 @@ export async function replay(
     segments: kept.map((k) => ({ number: k.number, bytes: k.bytes, hasMeta: k.hasMeta })),
     maxSegment: numbers.at(-1) ?? 0,
     segmentFiles: numbers.length,
-    fileBytes,
-    records,
+    fileBytes: walked.fileBytes,
+    records: walked.records,
     repairs,
     obsolete,
   };
