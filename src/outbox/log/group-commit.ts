@@ -17,7 +17,7 @@
  */
 
 import { debuglog } from "node:util";
-import { OutlastError } from "../../errors/outlast-error.js";
+import type { OutlastError } from "../../errors/outlast-error.js";
 import type { DropReason, OutboxEntry } from "../outbox.js";
 import { commitChannel, errorChannel } from "./diagnostics.js";
 import { outboxFullError, outboxIoError } from "./io-errors.js";
