@@ -1,55 +1,58 @@
 /**
- * Crash-safe dedup state in a directory (docs/server.md, "State directory"):
- * an append-only `log` of (clientId, seq) records with length and CRC,
- * fdatasync'd before the acknowledgement is sent and group-committed (every
- * record buffered while one fdatasync runs shares the next one), compacted into
- * `snapshot` (temp file + fsync + rename + directory fsync). A torn tail is cut
- * off at open. A `lock` file keeps a second server out. Per-message progress
- * (processed up to N, N+1 inside the handler) goes to the `progress` file
- * (progress-file.ts): written, not synced, so it survives a process kill.
+ * Crash-safe dedup state in a directory, on the one durable log of
+ * src/storage (docs/server.md, "State directory"):
+ * - `seg-*.log` segments of DONE / STARTED records (state-records.ts), each
+ *   group commit ONE write and ONE fdatasync (storage/commit-loop.ts) before the
+ *   acknowledgements go out; compacted into a checkpoint segment when the log
+ *   grows past `compactAfterBytes`, and at every open (state-open.ts);
+ * - `slots` (progress-file.ts): per-message progress, written, not synced, so
+ *   it survives a process kill;
+ * - `lock` (storage/dir-lock.ts) keeps a second server out; `quarantine/`
+ *   holds what an open found corrupt.
+ * Every file operation goes through one StorageFs (tests swap in one that
+ * simulates power loss: test/storage/crash-fs.ts).
  */
 
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { open, readFile, rename, truncate } from "node:fs/promises";
-import { join } from "node:path";
 import { debuglog } from "node:util";
 import { OutlastError } from "../errors/outlast-error.js";
-import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
-import { NO_DOUBT } from "./dedup-state.js";
-import { stateCommitChannel } from "./diagnostics.js";
-import type { SeqPair } from "./dedup-file-format.js";
-import {
-  RECORD_DONE,
-  RECORD_SLOT,
-  RECORD_STARTED,
-  decodeSnapshot,
-  encodeRecords,
-  encodeSnapshot,
-  newSeqPair,
-  replayLog,
-} from "./dedup-file-format.js";
-import { ProgressFile, clientIdHash } from "./progress-file.js";
+import { CommitLoop } from "../storage/commit-loop.js";
 import { DirLock } from "../storage/dir-lock.js";
 import type { LockErrors } from "../storage/dir-lock.js";
 import { ensureDurableDir } from "../storage/durable-dir.js";
+import type { StorageFs } from "../storage/fs-layer.js";
 import { nodeFs } from "../storage/fs-layer.js";
+import { ScratchBuffer } from "../storage/scratch-buffer.js";
+import type { SegmentSet } from "../storage/segment-set.js";
+import { SegmentWriteError } from "../storage/segment-writer.js";
+import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
+import { NO_DOUBT } from "./dedup-state.js";
+import { stateCommitChannel } from "./diagnostics.js";
+import type { ProgressFile } from "./progress-file.js";
+import { SlotProgress } from "./slot-progress.js";
+import type { SlotWriter } from "./slot-progress.js";
+import { openState } from "./state-open.js";
+import type { ClientMarks } from "./state-records.js";
+import { checkpointBody, encodeMarks } from "./state-records.js";
 
 const debug = debuglog("outlast");
 
-/** Compact when the log grows past this. */
+/** Compact when the active segment grows past this. */
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 
 export interface FileDedupStateOptions {
-  /** Log size that triggers compaction into the snapshot. Default 8 MiB. */
+  /** Log size that triggers compaction into a checkpoint segment. Default 8 MiB. */
   readonly compactAfterBytes?: number;
+  /** The file system (tests pass one that simulates power loss). Default: the real one. */
+  readonly fs?: StorageFs;
 }
 
 function stateIoError(dir: string, cause: unknown): OutlastError {
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const real = cause instanceof SegmentWriteError ? cause.cause : cause;
+  const message = real instanceof Error ? real.message : String(real);
   return new OutlastError(
     "OUTLAST_STATE_IO",
     `state directory ${dir}: ${message}; the server stops rather than acknowledge what it could not make durable`,
-    { cause, details: { dir } },
+    { cause: real, details: { dir } },
   );
 }
 
@@ -65,89 +68,38 @@ function stateLockErrors(dir: string): LockErrors {
   };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * One client's marks: one slot of the progress file, written (not synced) right
- * before each handler call ("done N-1, started N"); a success is written with
- * the next call's mark, or by settle() when none follows at once. So a
- * pipelined stream costs one small write per message, and a process kill
- * leaves the slot naming the seqs that may have been inside the handler (one
- * call: one seq, or a batch's range). Seqs a server that died may have run
- * (`inDoubt`) stay named in the slot until they are done: otherwise a second
- * kill, after the first call of a long in-doubt range, would forget the rest
- * of the range and run it again unflagged.
- */
-class SlotProgress implements ClientProgress {
-  #doneSeq: number;
-  readonly #doubtToSeq: number;
-  #finishPending = false;
-  #slot = -1;
-
-  constructor(
-    readonly clientId: string,
-    lastSeq: number,
-    doubtToSeq: number,
-    readonly state: FileDedupState,
-  ) {
-    this.#doneSeq = lastSeq;
-    this.#doubtToSeq = doubtToSeq;
-  }
-
-  starting(seq: number): void {
-    if (this.#slot < 0) this.#slot = this.state.slotOf(this.clientId);
-    this.state.writeSlot(this.#slot, this.#doneSeq, Math.max(seq, this.#doubtToSeq));
-    this.#finishPending = false;
-    this.state.markStarted(this.clientId, seq);
-  }
-
-  finished(seq: number): void {
-    if (seq > this.#doneSeq) this.#doneSeq = seq;
-    this.#finishPending = true;
-  }
-
-  settle(): void {
-    if (!this.#finishPending) return;
-    this.#finishPending = false;
-    this.state.writeSlot(this.#slot, this.#doneSeq, Math.max(this.#doneSeq, this.#doubtToSeq));
-  }
-}
-
-export class FileDedupState implements DedupState {
+export class FileDedupState implements DedupState, SlotWriter {
   readonly #dir: string;
+  readonly #fs: StorageFs;
   readonly #lock: DirLock;
   readonly #compactAfterBytes: number;
-  readonly #map = new Map<string, SeqPair>();
+  #marks = new Map<string, ClientMarks>();
+  #inDoubt = new Map<string, InDoubt>();
   #pending = new Map<string, number>();
   /** "Started" marks not written yet: they go into the log with the next commit. */
   #pendingStarted = new Map<string, number>();
-  #fd = -1;
-  #logBytes = 0;
-  /** An fdatasync or a compaction is running: the next commit waits for it. */
-  #busy = false;
-  #compacting = false;
-  #slotsDuringCompaction = new Map<string, number>();
+  #segments: SegmentSet | undefined;
   #progress: ProgressFile | undefined;
-  /** crc32 of the clientId owning each progress slot. */
-  readonly #slotHash: number[] = [];
-  #nextSlot = 0;
-  readonly #inDoubt = new Map<string, InDoubt>();
+  readonly #scratch = new ScratchBuffer();
+  readonly #loop = new CommitLoop(
+    {
+      hasWork: () => this.#pending.size > 0 && this.#failed === undefined,
+      queued: () => this.#pending.size > 0,
+      step: () => this.#commitStep(),
+      crashed: (err) => this.#fail(err),
+      stopped: () => {},
+    },
+    false,
+  );
   #failed: Error | undefined;
   #closed = false;
-  #idleWaiters: (() => void)[] = [];
   #onCommit: CommitListener = () => {};
   #onFatal: FatalListener = () => {};
 
   constructor(dir: string, options: FileDedupStateOptions = {}) {
     this.#dir = dir;
-    this.#lock = new DirLock(dir, nodeFs, stateLockErrors(dir));
+    this.#fs = options.fs ?? nodeFs;
+    this.#lock = new DirLock(dir, this.#fs, stateLockErrors(dir));
     this.#compactAfterBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_BYTES;
   }
 
@@ -157,140 +109,63 @@ export class FileDedupState implements DedupState {
   }
 
   async open(): Promise<void> {
-    await ensureDurableDir(nodeFs, this.#dir); // its errno error (with the path) names what to fix
+    await ensureDurableDir(this.#fs, this.#dir); // its errno error (with the path) names what to fix
     await this.#lock.acquire();
     try {
-      await this.#load();
+      const opened = await openState(this.#fs, this.#dir);
+      this.#marks = opened.marks;
+      this.#inDoubt = opened.inDoubt;
+      this.#progress = opened.progress;
+      this.#segments = opened.segments;
     } catch (err) {
-      this.#progress?.close();
-      this.#progress = undefined;
       await this.#lock.release();
-      throw err;
+      throw err instanceof OutlastError ? err : stateIoError(this.#dir, err);
     }
-  }
-
-  async #load(): Promise<void> {
-    const snapshotPath = join(this.#dir, "snapshot");
-    const snapshot = await readFile(snapshotPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return undefined;
-      throw err;
-    });
-    if (snapshot !== undefined && !decodeSnapshot(snapshot, this.#map))
-      throw new OutlastError(
-        "OUTLAST_STATE_CORRUPT",
-        `state snapshot ${snapshotPath} is corrupt (bad CRC); restore it from a backup or move it away (then resends of already processed messages run the handler again)`,
-        { details: { path: snapshotPath } },
-      );
-    const logPath = join(this.#dir, "log");
-    const log = await readFile(logPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return Buffer.alloc(0);
-      throw err;
-    });
-    const valid = replayLog(log, this.#map);
-    if (valid < log.length) {
-      debug("state %s: ignoring a torn log tail of %d bytes", this.#dir, log.length - valid);
-      await truncate(logPath, valid);
-    }
-    this.#logBytes = valid;
-    const raised = this.#loadProgress();
-    this.#fd = openSync(logPath, "a");
-    // Successes the progress file knows of but the log does not: make them durable now,
-    // so WELCOME (which reports lastSeq) only ever reports fdatasync'd seqs.
-    if (raised.size > 0 && !this.#append(encodeRecords(RECORD_DONE, raised))) throw this.#failed as Error;
-    fsyncSync(this.#fd); // the truncation, and a fresh file's existence...
-    await fsyncDir(this.#dir); // ...and its directory entry
-  }
-
-  /**
-   * Merges the progress file into the map. Same boot as its last writer: the page cache
-   * survived, so the slots are exact (at most one seq was inside the handler). Otherwise
-   * (reboot, power loss, no boot id, torn slot): the fdatasync'd log is the floor and
-   * every seq up to the highest "started" mark that survived may have run.
-   * Returns the clientIds whose lastSeq the progress file raised.
-   */
-  #loadProgress(): Map<string, number> {
-    const progress = ProgressFile.open(join(this.#dir, "progress"));
-    this.#progress = progress;
-    const raised = new Map<string, number>();
-    for (const pair of this.#map.values()) if (pair.slot >= this.#nextSlot) this.#nextSlot = pair.slot + 1;
-    for (const [id, pair] of this.#map) {
-      const hash = clientIdHash(id);
-      let rec = pair.slot >= 0 ? progress.read(pair.slot) : undefined;
-      if (pair.slot >= 0) this.#slotHash[pair.slot] = hash;
-      if (rec !== undefined && rec.idHash !== hash) rec = undefined;
-      const logDone = pair.lastSeq;
-      if (rec !== undefined && rec.doneSeq > pair.lastSeq) {
-        pair.lastSeq = rec.doneSeq;
-        raised.set(id, rec.doneSeq);
-      }
-      if (pair.startedSeq < pair.lastSeq) pair.startedSeq = pair.lastSeq;
-      let doubt: InDoubt;
-      if (progress.sameBoot && rec !== undefined && rec.doneSeq >= logDone) {
-        doubt = rec.startedSeq > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: rec.startedSeq } : NO_DOUBT;
-      } else {
-        const high = Math.max(pair.startedSeq, rec?.startedSeq ?? 0);
-        doubt = high > pair.lastSeq ? { fromSeq: pair.lastSeq + 1, toSeq: high } : NO_DOUBT;
-        if (doubt !== NO_DOUBT)
-          debug("state %s: %s may have run seqs %d..%d before a reboot", this.#dir, id, doubt.fromSeq, doubt.toSeq);
-      }
-      if (doubt !== NO_DOUBT) this.#inDoubt.set(id, doubt);
-    }
-    return raised;
   }
 
   load(clientId: string): ClientSeqs {
-    return { lastSeq: this.#map.get(clientId)?.lastSeq ?? 0, inDoubt: this.#inDoubt.get(clientId) ?? NO_DOUBT };
+    return { lastSeq: this.#marks.get(clientId)?.lastSeq ?? 0, inDoubt: this.#inDoubt.get(clientId) ?? NO_DOUBT };
   }
 
   progress(clientId: string): ClientProgress {
     const doubt = this.#inDoubt.get(clientId) ?? NO_DOUBT;
-    return new SlotProgress(clientId, this.#map.get(clientId)?.lastSeq ?? 0, doubt.toSeq, this);
+    return new SlotProgress(clientId, this.#marks.get(clientId)?.lastSeq ?? 0, doubt.toSeq, this);
   }
 
-  #pair(clientId: string): SeqPair {
-    let pair = this.#map.get(clientId);
-    if (pair === undefined) {
-      pair = newSeqPair();
-      this.#map.set(clientId, pair);
+  /** The clientId's slot, claimed on first use (one synchronous write); -1 when the state cannot write. */
+  slotOf(clientId: string, doneSeq: number, startedSeq: number): number {
+    const file = this.#progress;
+    if (file === undefined || this.#failed !== undefined) return -1;
+    try {
+      return file.claim(clientId, doneSeq, startedSeq);
+    } catch (err) {
+      this.#fail(err);
+      return -1;
     }
-    return pair;
   }
 
-  /** The clientId's progress slot (assigned on first use); -1 when the state cannot write. */
-  slotOf(clientId: string): number {
-    const pair = this.#pair(clientId);
-    if (pair.slot >= 0) return pair.slot;
-    if (this.#fd < 0 || this.#failed !== undefined) return -1;
-    const slot = this.#nextSlot++;
-    pair.slot = slot;
-    this.#slotHash[slot] = clientIdHash(clientId);
-    if (this.#compacting) this.#slotsDuringCompaction.set(clientId, slot);
-    // Written (not synced) before the slot is used; synced with the first done record of this client.
-    this.#append(encodeRecords(RECORD_SLOT, [[clientId, slot]]));
-    return slot;
-  }
-
-  /** Overwrites one progress slot (page cache, no sync). Hot path. */
+  /** Overwrites one slot (page cache, no sync). Hot path. */
   writeSlot(slot: number, doneSeq: number, startedSeq: number): void {
     const file = this.#progress;
     if (slot < 0 || file === undefined || this.#failed !== undefined) return;
     try {
-      file.write(slot, this.#slotHash[slot] as number, doneSeq, startedSeq);
+      file.write(slot, doneSeq, startedSeq);
     } catch (err) {
-      this.#fail(err as Error);
+      this.#fail(err);
     }
   }
 
   /**
    * Notes that handler calls up to `seq` started. Written into the log with the next
-   * commit (so it is as durable as that commit); the progress slot covers a process kill
+   * commit (so it is as durable as that commit); the slot covers a process kill
    * before that, and after a power loss a lost mark only loses a `redelivery` flag.
    */
   markStarted(clientId: string, seq: number): void {
-    if (this.#fd < 0 || this.#failed !== undefined) return;
-    const pair = this.#pair(clientId);
-    if (seq <= pair.startedSeq) return;
-    pair.startedSeq = seq;
+    if (this.#failed !== undefined || this.#closed) return;
+    let m = this.#marks.get(clientId);
+    if (m === undefined) this.#marks.set(clientId, (m = { lastSeq: 0, startedSeq: 0 }));
+    if (seq <= m.startedSeq) return;
+    m.startedSeq = seq;
     this.#pendingStarted.set(clientId, seq);
   }
 
@@ -300,117 +175,69 @@ export class FileDedupState implements DedupState {
   }
 
   commit(): void {
-    if (this.#busy || this.#pending.size === 0 || this.#fd < 0 || this.#failed !== undefined) return;
+    if (this.#pending.size === 0 || this.#segments === undefined || this.#failed !== undefined || this.#closed) return;
+    this.#loop.kick();
+  }
+
+  /** One group commit: a checkpoint first when the log has grown past compactAfterBytes. */
+  async #commitStep(): Promise<boolean> {
+    const segments = this.#segments as SegmentSet;
+    if (segments.active.size >= this.#compactAfterBytes) await this.#compact(segments);
     const batch = this.#pending;
     this.#pending = new Map();
     const started = this.#pendingStarted;
     this.#pendingStarted = new Map();
-    if (started.size > 0 && !this.#append(encodeRecords(RECORD_STARTED, started))) return;
-    if (!this.#append(encodeRecords(RECORD_DONE, batch))) return;
-    this.#busy = true;
     const startedMs = performance.now();
-    fdatasync(this.#fd, (err) => {
-      this.#busy = false;
-      if (err) return this.#fail(err);
-      for (const [id, seq] of batch) {
-        const pair = this.#pair(id);
-        if (seq > pair.startedSeq) pair.startedSeq = seq;
-        if (seq > pair.lastSeq) pair.lastSeq = seq;
-        else batch.delete(id); // never report a seq below one reported before
-      }
-      if (stateCommitChannel.hasSubscribers)
-        stateCommitChannel.publish({ dir: this.#dir, records: batch.size, durationMs: performance.now() - startedMs });
-      if (batch.size > 0) this.#onCommit(batch);
-      if (this.#logBytes >= this.#compactAfterBytes && !this.#closed) void this.#compact();
-      else this.#next();
-    });
-  }
-
-  #next(): void {
-    if (this.#pending.size > 0 && !this.#closed) this.commit();
-    if (!this.#busy && (this.#pending.size === 0 || this.#failed !== undefined || this.#closed)) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
+    await segments.append(encodeMarks(this.#scratch, batch, started));
+    for (const [id, seq] of batch) {
+      let m = this.#marks.get(id);
+      if (m === undefined) this.#marks.set(id, (m = { lastSeq: 0, startedSeq: 0 }));
+      if (seq > m.startedSeq) m.startedSeq = seq;
+      if (seq > m.lastSeq) m.lastSeq = seq;
+      else batch.delete(id); // never report a seq below one reported before
     }
+    if (stateCommitChannel.hasSubscribers)
+      stateCommitChannel.publish({ dir: this.#dir, records: batch.size, durationMs: performance.now() - startedMs });
+    if (batch.size > 0) this.#onCommit(batch);
+    return true;
   }
 
-  #append(buf: Buffer): boolean {
-    try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.#fd, buf, off);
-      this.#logBytes += buf.length;
-      return true;
-    } catch (err) {
-      this.#fail(err as Error);
-      return false;
-    }
+  /** Every durable record is in #marks: a checkpoint of it supersedes every older segment. */
+  async #compact(segments: SegmentSet): Promise<void> {
+    await segments.roll(checkpointBody(this.#marks), true);
+    const removed = await segments.deleteAllBeforeActive();
+    debug(
+      "state %s: compacted %d clients into a checkpoint (%d segments removed)",
+      this.#dir,
+      this.#marks.size,
+      removed,
+    );
   }
 
-  #fail(cause: Error): void {
+  #fail(cause: unknown): void {
     if (this.#failed !== undefined) return;
     const err = stateIoError(this.#dir, cause);
     this.#failed = err;
     debug("state %s failed: %s", this.#dir, err.message);
-    this.#next();
     this.#onFatal(err);
   }
 
-  async #compact(): Promise<void> {
-    this.#busy = true;
-    this.#compacting = true;
-    this.#slotsDuringCompaction = new Map();
-    try {
-      // Every record written so far is in #map: the snapshot covers the whole log.
-      const tmp = join(this.#dir, "snapshot.tmp");
-      const handle = await open(tmp, "w");
-      try {
-        await handle.writeFile(encodeSnapshot(this.#map));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, join(this.#dir, "snapshot"));
-      await fsyncDir(this.#dir);
-      // A crash before this line replays the old log over the snapshot: max-merge, harmless.
-      // Truncate and re-append what the snapshot may have missed with no await in between.
-      ftruncateSync(this.#fd, 0);
-      this.#logBytes = 0;
-      this.#compacting = false;
-      if (this.#slotsDuringCompaction.size > 0) this.#append(encodeRecords(RECORD_SLOT, this.#slotsDuringCompaction));
-      debug("state %s: compacted %d clients into the snapshot", this.#dir, this.#map.size);
-    } catch (err) {
-      this.#fail(err as Error);
-    } finally {
-      this.#compacting = false;
-      this.#busy = false;
-      this.#next();
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#failed !== undefined) throw this.#failed;
+      if (this.#closed || this.#segments === undefined || (this.#pending.size === 0 && !this.#loop.running)) return;
+      this.commit();
+      await this.#loop.idle();
     }
-  }
-
-  flush(): Promise<void> {
-    if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    this.commit();
-    if (!this.#busy && this.#pending.size === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.#idleWaiters.push(() => (this.#failed === undefined ? resolve() : reject(this.#failed)));
-    });
   }
 
   async close(graceful: boolean): Promise<void> {
     if (this.#closed) return;
     if (graceful && this.#failed === undefined) await this.flush().catch(() => undefined);
     this.#closed = true;
-    // Never close the fd under a running fdatasync/compaction.
-    if (this.#busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    if (this.#fd >= 0) {
-      try {
-        closeSync(this.#fd);
-      } catch {
-        // already reported through onFatal if it mattered
-      }
-      this.#fd = -1;
-    }
+    await this.#loop.idle(); // never close the files under a running commit
+    await this.#segments?.close().catch(() => undefined); // already reported through onFatal if it mattered
+    this.#segments = undefined;
     try {
       this.#progress?.close();
     } catch {

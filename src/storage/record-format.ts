@@ -16,7 +16,7 @@
  * All integers little-endian. Types: DATA (a message), ACK (everything <= seq
  * acknowledged), DROP (seq dropped; payload: reason), META (clientId in the
  * payload, seq = next seq), END (the end of a checkpoint's snapshot), and the
- * server state's DONE, STARTED, SLOT (payload: a clientId).
+ * server state's DONE and STARTED (payload: a clientId).
  */
 
 import { crc32c } from "./crc32c.js";
@@ -35,10 +35,10 @@ export const SEGMENT_FLAG_CHECKPOINT = 1;
 /**
  * Every record type of the one log. The outbox writes DATA, ACK, DROP, META;
  * the server's state DONE ("handler succeeded for every seq <= seq"; payload:
- * the clientId), STARTED ("seqs up to seq may have been handed over"), SLOT
- * (seq: the clientId's progress slot); both END (the end of a checkpoint).
+ * the clientId), STARTED ("seqs up to seq may have been handed over"); both END (the end of
+ * a checkpoint). A retired type number is never reused.
  */
-export const RecordType = { DATA: 1, ACK: 2, DROP: 3, META: 4, END: 5, DONE: 6, STARTED: 7, SLOT: 8 } as const;
+export const RecordType = { DATA: 1, ACK: 2, DROP: 3, META: 4, END: 5, DONE: 6, STARTED: 7 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 const FLAG_IMPORTANT = 1;

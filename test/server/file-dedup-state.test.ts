@@ -1,15 +1,24 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { crc32 } from "node:zlib";
-import { replayLog } from "../../src/server/dedup-file-format.js";
-import type { SeqPair } from "../../src/server/dedup-file-format.js";
 import { FileDedupState } from "../../src/server/file-dedup-state.js";
-import { currentBootId } from "../../src/server/progress-file.js";
+import type { FileDedupStateOptions } from "../../src/server/file-dedup-state.js";
+import type { StorageFs } from "../../src/storage/fs-layer.js";
+import { nodeFs } from "../../src/storage/fs-layer.js";
+import { encodeSegmentHeader, metaRecord, segmentFileName } from "../../src/storage/record-format.js";
 import { dedupStateConformance } from "./dedup-state-conformance.js";
 
 function tempDir(t: TestContext): string {
@@ -27,12 +36,15 @@ dedupStateConformance("FileDedupState", () => {
   };
 });
 
+/** The real file system as it looks after a reboot: another boot id. */
+const rebootedFs: StorageFs = { ...nodeFs, bootId: () => "another-boot" };
+
 async function opened(
   t: TestContext,
   dir: string,
-  compactAfterBytes?: number,
+  options: FileDedupStateOptions = {},
 ): Promise<{ state: FileDedupState; commits: Map<string, number>[] }> {
-  const state = new FileDedupState(dir, compactAfterBytes === undefined ? {} : { compactAfterBytes });
+  const state = new FileDedupState(dir, options);
   const commits: Map<string, number>[] = [];
   state.setListeners(
     (c) => commits.push(new Map(c)),
@@ -42,6 +54,9 @@ async function opened(
   t.after(() => state.close(false));
   return { state, commits };
 }
+
+const segmentsIn = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith("seg-"));
+const newestSegment = (dir: string): string => join(dir, segmentsIn(dir).sort().at(-1) as string);
 
 test("records survive close and reopen; the commit listener reports what became durable", async (t) => {
   const dir = tempDir(t);
@@ -62,6 +77,11 @@ test("records survive close and reopen; the commit listener reports what became 
   assert.equal(again.load("a").lastSeq, 5);
   assert.equal(again.load("b").lastSeq, 7);
   assert.equal(again.load("nobody").lastSeq, 0);
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    ["lock", segmentsIn(dir)[0], "slots"].sort(),
+    "one segment: the open's checkpoint",
+  );
 });
 
 test("group commit: records made while an fdatasync runs share the next one", async (t) => {
@@ -69,7 +89,7 @@ test("group commit: records made while an fdatasync runs share the next one", as
   const { state, commits } = await opened(t, dir);
   for (let i = 1; i <= 1000; i++) {
     state.record(`c${i % 10}`, i);
-    state.commit(); // the first starts an fdatasync; the rest wait and are batched
+    state.commit(); // the first starts a commit; the rest wait and are batched
   }
   await state.flush();
   assert.ok(commits.length >= 2 && commits.length < 20, `expected a few group commits, got ${commits.length}`);
@@ -83,51 +103,49 @@ test("started marks are kept apart from successes", async (t) => {
   state.markStarted("x", 9);
   await state.flush();
   await state.close(true);
-  pretendReboot(dir);
-  const { state: again } = await opened(t, dir);
+  const { state: again } = await opened(t, dir, { fs: rebootedFs });
   assert.equal(again.load("x").lastSeq, 4);
   assert.deepEqual(again.load("x").inDoubt, { fromSeq: 5, toSeq: 9 });
 });
 
-test("a torn tail (a crash mid-append) is ignored and cut off at open", async (t) => {
+test("a torn tail (a crash mid-append) is cut off at open; appends after it are readable", async (t) => {
   const dir = tempDir(t);
   const { state } = await opened(t, dir);
   state.record("a", 10);
   await state.flush();
+  const whole = readFileSync(newestSegment(dir));
   await state.close(true);
-  const log = join(dir, "log");
-  const good = statSync(log).size;
-  const whole = readFileSync(log);
-  appendFileSync(log, whole.subarray(0, whole.length - 3)); // half a record
+  appendFileSync(newestSegment(dir), whole.subarray(24, whole.length - 3)); // records, the last one cut short
   const { state: again } = await opened(t, dir);
   assert.equal(again.load("a").lastSeq, 10);
-  assert.equal(statSync(log).size, good);
+  assert.equal(existsSync(join(dir, "quarantine")), false, "a torn tail is not corruption");
   again.record("a", 11);
   await again.flush();
   await again.close(true);
   const { state: third } = await opened(t, dir);
-  assert.equal(third.load("a").lastSeq, 11, "appends after the cut are readable");
+  assert.equal(third.load("a").lastSeq, 11);
 });
 
-test("a record with a bad CRC ends the log", async (t) => {
+test("a record with a bad CRC is moved to quarantine/; the records before it count", async (t) => {
   const dir = tempDir(t);
   const { state } = await opened(t, dir);
   state.record("a", 1);
   await state.flush();
   state.record("a", 2);
   await state.flush();
-  await state.close(true);
-  const log = join(dir, "log");
-  const bytes = readFileSync(log);
-  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // corrupt the last record's clientId
-  writeFileSync(log, bytes);
+  await state.close(false);
+  const path = newestSegment(dir);
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // the last record's clientId
+  writeFileSync(path, bytes);
   const { state: again } = await opened(t, dir);
   assert.equal(again.load("a").lastSeq, 1);
+  assert.equal(readdirSync(join(dir, "quarantine")).length, 1);
 });
 
-test("compaction writes a snapshot, empties the log, and keeps every value", async (t) => {
+test("compaction writes a checkpoint segment, removes the older ones, and keeps every value", async (t) => {
   const dir = tempDir(t);
-  const { state } = await opened(t, dir, 200);
+  const { state } = await opened(t, dir, { compactAfterBytes: 600 });
   for (let i = 1; i <= 50; i++) {
     state.record(`client-${i % 7}`, i);
     await state.flush();
@@ -135,31 +153,16 @@ test("compaction writes a snapshot, empties the log, and keeps every value", asy
   state.markStarted("client-1", 99);
   state.record("client-1", 50); // the mark goes into the log with a commit
   await state.flush();
+  assert.ok(segmentsIn(dir).length <= 2, `segments left: ${segmentsIn(dir).join(" ")}`);
   await state.close(true);
-  assert.ok(existsSync(join(dir, "snapshot")));
-  assert.ok(statSync(join(dir, "log")).size < 200);
-  assert.equal(existsSync(join(dir, "snapshot.tmp")), false);
   const { state: again } = await opened(t, dir);
   for (let k = 0; k < 7; k++) {
     const last = Math.max(...Array.from({ length: 50 }, (_, i) => i + 1).filter((i) => i % 7 === k));
     assert.equal(again.load(`client-${k}`).lastSeq, last, `client-${k}`);
   }
   await again.close(true);
-  pretendReboot(dir);
-  const { state: third } = await opened(t, dir);
+  const { state: third } = await opened(t, dir, { fs: rebootedFs });
   assert.deepEqual(third.load("client-1").inDoubt, { fromSeq: 51, toSeq: 99 }, "the started mark survived");
-});
-
-test("a corrupt snapshot refuses to open (it would forget what was processed)", async (t) => {
-  const dir = tempDir(t);
-  writeFileSync(join(dir, "snapshot"), "OUTLSNP1 not really");
-  const state = new FileDedupState(dir);
-  await assert.rejects(state.open(), (err: Error & { code?: string }) => {
-    assert.equal(err.code, "OUTLAST_STATE_CORRUPT");
-    assert.match(err.message, /corrupt/);
-    return true;
-  });
-  assert.equal(existsSync(join(dir, "lock")), false, "the lock is released after a failed open");
 });
 
 test("a lock keeps a second state out of the directory; a dead owner's lock is taken over", async (t) => {
@@ -182,19 +185,6 @@ test("a lock keeps a second state out of the directory; a dead owner's lock is t
   assert.equal(existsSync(join(dir, "lock")), false);
 });
 
-/** Rewrites the progress file's header as if it had been written during another boot. */
-function pretendReboot(dir: string): void {
-  const path = join(dir, "progress");
-  const bytes = readFileSync(path);
-  const header = Buffer.alloc(64);
-  header.write("OUTLPRG1", 0, "latin1");
-  const len = header.write("another-boot", 12, "latin1");
-  header.writeUInt32BE(len, 8);
-  header.writeUInt32BE(crc32(header.subarray(0, 60)), 60);
-  header.copy(bytes, 0);
-  writeFileSync(path, bytes);
-}
-
 test("progress survives a process that stopped without flushing: exact lastSeq and the one seq in the handler", async (t) => {
   const dir = tempDir(t);
   const { state } = await opened(t, dir);
@@ -208,18 +198,17 @@ test("progress survives a process that stopped without flushing: exact lastSeq a
   }
   p.starting(6); // handler for 6 is running...
   await state.close(false); // ...when the process dies: nothing else is written
-  if (currentBootId() === "") return t.skip("no boot id on this system: every restart counts as a possible power loss");
+  if (nodeFs.bootId() === "") return t.skip("no boot id on this system: every restart counts as a possible power loss");
   const { state: again } = await opened(t, dir);
   assert.equal(again.load("p").lastSeq, 5);
   assert.deepEqual(again.load("p").inDoubt, { fromSeq: 6, toSeq: 6 });
   assert.equal(again.load("q").lastSeq, 0);
   assert.ok(again.load("q").inDoubt.toSeq < again.load("q").inDoubt.fromSeq, "nothing in doubt for q");
-  await again.close(true);
-  // The raised lastSeq was made durable in the log at open (WELCOME reports only fdatasync'd seqs).
-  const log = readFileSync(join(dir, "log"));
-  const map = new Map<string, SeqPair>();
-  replayLog(log, map);
-  assert.equal(map.get("p")?.lastSeq, 5);
+  await again.close(false);
+  // The raised lastSeq went into the open's checkpoint (WELCOME reports only fdatasync'd seqs): a reboot keeps it.
+  const { state: third } = await opened(t, dir, { fs: rebootedFs });
+  assert.equal(third.load("p").lastSeq, 5);
+  assert.deepEqual(third.load("p").inDoubt, { fromSeq: 6, toSeq: 6 }, "still in doubt after a second restart");
 });
 
 test("after a reboot (other boot id) the log is the floor and every seq up to the last started mark is in doubt", async (t) => {
@@ -237,66 +226,91 @@ test("after a reboot (other boot id) the log is the floor and every seq up to th
   }
   x.starting(7);
   await state.close(false);
-  pretendReboot(dir);
-  const { state: again } = await opened(t, dir);
+  const { state: again } = await opened(t, dir, { fs: rebootedFs });
   assert.equal(again.load("x").lastSeq, 6, "a slot that survived still counts");
   assert.deepEqual(again.load("x").inDoubt, { fromSeq: 7, toSeq: 9 });
 });
 
-test("a torn progress slot is ignored: the log decides", async (t) => {
+test("a torn slot is ignored: the log decides", async (t) => {
   const dir = tempDir(t);
   const { state } = await opened(t, dir);
   state.record("x", 4);
   await state.flush();
-  const slot = state.slotOf("x");
+  const slot = state.slotOf("x", 4, 4);
   state.writeSlot(slot, 8, 9);
   await state.close(false);
-  const path = join(dir, "progress");
+  const path = join(dir, "slots");
   const bytes = readFileSync(path);
-  bytes[64 + slot * 32 + 12] = bytes[64 + slot * 32 + 12]! ^ 0xff; // inside doneSeq
+  bytes[64 + slot * 288 + 10] = bytes[64 + slot * 288 + 10]! ^ 0xff; // inside doneSeq
   writeFileSync(path, bytes);
   const { state: again } = await opened(t, dir);
   assert.equal(again.load("x").lastSeq, 4);
 });
 
-test("slots survive compaction (snapshot v2) and stay with their clientId", async (t) => {
+test("a slot names its clientId: it is found again after compaction and reopen; a new clientId gets a free slot", async (t) => {
   const dir = tempDir(t);
-  const { state } = await opened(t, dir, 200);
+  const { state } = await opened(t, dir, { compactAfterBytes: 300 });
   const slots = new Map<string, number>();
   for (let i = 1; i <= 40; i++) {
     const id = `client-${i % 5}`;
-    if (!slots.has(id)) slots.set(id, state.slotOf(id));
+    if (!slots.has(id)) slots.set(id, state.slotOf(id, 0, i));
     state.record(id, i);
     await state.flush();
   }
   for (const slot of slots.values()) state.writeSlot(slot, 100 + slot, 100 + slot);
   await state.close(false);
-  assert.ok(existsSync(join(dir, "snapshot")));
-  assert.equal(readFileSync(join(dir, "snapshot")).toString("latin1", 0, 8), "OUTLSNP2");
-  if (currentBootId() === "") return t.skip("no boot id on this system: progress is only trusted up to the log");
+  if (nodeFs.bootId() === "") return t.skip("no boot id on this system: progress is only trusted up to the log");
   const { state: again } = await opened(t, dir);
   for (const [id, slot] of slots) {
-    assert.equal(again.slotOf(id), slot, id);
+    assert.equal(again.slotOf(id, 0, 0), slot, id);
     assert.equal(again.load(id).lastSeq, 100 + slot, id);
   }
-  assert.equal(again.slotOf("new-client"), slots.size, "a new clientId gets the next free slot");
+  assert.equal(again.slotOf("new-client", 0, 1), slots.size, "a new clientId gets the next free slot");
 });
 
-test("a version 1 snapshot (no slots) is still read", async (t) => {
+test("a state directory of the format before the one log (written by outlast 0.1) is migrated at open", async (t) => {
+  // test/server/fixtures/state-v1 was written by the 0.1 FileDedupState: alpha and beta compacted into
+  // `snapshot`, then in `log` gamma 7, beta 18 and alpha's started mark 24; delta's slot in `progress`
+  // says 1..3 done and 4 inside the handler when the process stopped.
   const dir = tempDir(t);
-  const id = Buffer.from("old", "utf8");
-  const body = Buffer.alloc(8 + 4 + 2 + id.length + 16);
-  body.write("OUTLSNP1", 0, "latin1");
-  body.writeUInt32BE(1, 8);
-  body.writeUInt16BE(id.length, 12);
-  id.copy(body, 14);
-  body.writeUInt32BE(42, 14 + id.length + 4); // lastSeq 42 (low half)
-  body.writeUInt32BE(45, 14 + id.length + 12); // startedSeq 45
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body), 0);
-  writeFileSync(join(dir, "snapshot"), Buffer.concat([body, crc]));
+  cpSync(join(import.meta.dirname, "../../../test/server/fixtures/state-v1"), dir, { recursive: true });
+  const expect = (s: FileDedupState, label: string): void => {
+    assert.equal(s.load("alpha").lastSeq, 20, label);
+    assert.deepEqual(s.load("alpha").inDoubt, { fromSeq: 21, toSeq: 24 }, label);
+    assert.equal(s.load("beta").lastSeq, 18, label);
+    assert.equal(s.load("gamma").lastSeq, 7, label);
+    assert.equal(s.load("delta").lastSeq, 3, label);
+    assert.deepEqual(s.load("delta").inDoubt, { fromSeq: 4, toSeq: 4 }, label);
+  };
   const { state } = await opened(t, dir);
-  assert.equal(state.load("old").lastSeq, 42);
-  assert.deepEqual(state.load("old").inDoubt, { fromSeq: 43, toSeq: 45 }, "no progress slot: the started mark decides");
-  assert.equal(state.slotOf("old"), 0);
+  expect(state, "migrated");
+  for (const old of ["log", "snapshot", "progress"]) assert.equal(existsSync(join(dir, old)), false, `${old} removed`);
+  await state.close(true);
+  const { state: again } = await opened(t, dir, { fs: rebootedFs });
+  expect(again, "reopened after a reboot");
+});
+
+test("a corrupt snapshot of the format before refuses to open (it would forget what was processed)", async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "snapshot"), "OUTLSNP1 not really");
+  const state = new FileDedupState(dir);
+  await assert.rejects(state.open(), (err: Error & { code?: string }) => {
+    assert.equal(err.code, "OUTLAST_STATE_CORRUPT");
+    assert.match(err.message, /corrupt .*restore it from a backup or move it away/);
+    return true;
+  });
+  assert.equal(existsSync(join(dir, "lock")), false, "the lock is released after a failed open");
+  assert.equal(existsSync(join(dir, "snapshot")), true, "nothing was removed");
+});
+
+test("a client outbox passed as the state directory is refused, and left as it was", async (t) => {
+  const dir = tempDir(t);
+  const seg = Buffer.concat([encodeSegmentHeader(1, false), metaRecord("robot", 7)]);
+  writeFileSync(join(dir, segmentFileName(1)), seg);
+  await assert.rejects(new FileDedupState(dir).open(), (err: Error & { code?: string }) => {
+    assert.equal(err.code, "OUTLAST_STATE_CORRUPT");
+    assert.match(err.message, /holds a client outbox, not a server state/);
+    return true;
+  });
+  assert.deepEqual(readFileSync(join(dir, segmentFileName(1))), seg);
 });
