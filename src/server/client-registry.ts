@@ -22,6 +22,7 @@ import type { ClientConnection, Queued } from "./client-state.js";
 import { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
 import { acknowledgedChannel, handlerErrorChannel } from "./diagnostics.js";
+import { UNTIMED, callStarted, callSucceeded } from "./handler-timing.js";
 import type { BatchHandler, DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
 
 export interface HandlerFailure {
@@ -208,6 +209,7 @@ export class ClientRegistry {
       data,
       redelivery: isRedelivery(client, seq),
     };
+    const startedMs = callStarted(client.id, seq, seq, 1);
     let result: unknown;
     try {
       result = this.#onMessage(message);
@@ -220,7 +222,7 @@ export class ClientRegistry {
       result.then(
         () => {
           client.busy = false;
-          this.#succeeded(client, seq);
+          this.#succeeded(client, seq, 1, startedMs);
           this.#drain(client);
         },
         (err: unknown) => {
@@ -231,7 +233,7 @@ export class ClientRegistry {
       );
       return;
     }
-    this.#succeeded(client, seq);
+    this.#succeeded(client, seq, 1, startedMs);
   }
 
   /**
@@ -248,6 +250,7 @@ export class ClientRegistry {
     }
     const lastSeq = (batch[take - 1] as IncomingMessage).seq;
     client.progress.starting(lastSeq);
+    const startedMs = callStarted(client.id, (batch[0] as IncomingMessage).seq, lastSeq, take);
     let result: unknown;
     try {
       result = handler(batch);
@@ -260,7 +263,7 @@ export class ClientRegistry {
       result.then(
         () => {
           client.busy = false;
-          this.#succeeded(client, lastSeq, take);
+          this.#succeeded(client, lastSeq, take, startedMs);
           this.#drain(client);
         },
         (err: unknown) => {
@@ -271,7 +274,7 @@ export class ClientRegistry {
       );
       return;
     }
-    this.#succeeded(client, lastSeq, take);
+    this.#succeeded(client, lastSeq, take, startedMs);
   }
 
   #dequeue(client: ClientState): Queued {
@@ -311,9 +314,10 @@ export class ClientRegistry {
   }
 
   /** The call that ended with `seq` (holding `count` messages) succeeded. */
-  #succeeded(client: ClientState, seq: number, count = 1): void {
+  #succeeded(client: ClientState, seq: number, count = 1, startedMs = UNTIMED): void {
     if (seq > client.handledSeq) client.handledSeq = seq;
     client.progress.finished(seq); // before anything else (the next handler call above all)
+    callSucceeded(client.id, seq, count, startedMs);
     if (client.failedSeq !== 0 && seq >= client.failedSeq) {
       client.failedAttempts = 0;
       if (seq >= client.failedToSeq) {

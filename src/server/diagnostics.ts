@@ -1,7 +1,8 @@
 /**
  * node:diagnostics_channel channels of the server, for tools (APMs, tests).
  * Published only when someone subscribed (hasSubscribers), so they cost nothing otherwise.
- * Nothing is published per message.
+ * Nothing is published per message, except per handler call to handlerStart/handled, and only
+ * while someone listens (a metrics exporter).
  */
 
 import { channel } from "node:diagnostics_channel";
@@ -23,3 +24,10 @@ export const closeChannel = channel("outlast:server:close");
 export const acknowledgedChannel = channel("outlast:server:acknowledged");
 /** The state directory made a batch durable: `{ dir, records, durationMs }` (one per group commit). */
 export const stateCommitChannel = channel("outlast:server:stateCommit");
+/**
+ * A handler call began: `{ clientId, firstSeq, lastSeq, messages }` (one per call: per message
+ * with onMessage, per batch with onMessages). Published only when subscribed.
+ */
+export const handlerStartChannel = channel("outlast:server:handlerStart");
+/** A handler call succeeded: `{ clientId, lastSeq, messages, durationMs }` (failures go to handlerError). */
+export const handledChannel = channel("outlast:server:handled");

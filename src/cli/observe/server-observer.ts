@@ -1,21 +1,48 @@
 /**
- * Watches one `outlast serve` process for the metrics and the status page, with
- * no dependency: times handler calls (by wrapping the handler), follows each
- * message from its handler call to its ACK (the `outlast:server:acknowledged`
- * channel) for ack latency, acknowledged msg/s and the clients with the oldest
+ * Watches one `outlast serve` process (a plain server or a gateway) for the
+ * metrics and the status page, with no dependency: times handler calls (the
+ * `outlast:server:handlerStart` / `outlast:server:handled` channels), follows
+ * each message from its handler call to its ACK (`outlast:server:acknowledged`)
+ * for ack latency, acknowledged msg/s and the clients with the oldest
  * unacknowledged messages, keeps the last rejections and protocol errors, and
  * the readiness checks. Histograms are fed through `onHandler`/`onAck`/`onCommit`
  * (server-metrics.ts sets them).
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { BatchHandler, ConnectionInfo, IncomingMessage, MessageHandler, Server } from "../../server/index.js";
+import type { ServerStats } from "../../server/index.js";
 import { Readiness } from "./readiness.js";
 
 /** Seconds of history kept for the msg/s chart. */
 export const HISTORY_SECONDS = 300;
 const RECENT_PROBLEMS = 20;
 const LATENCY_SAMPLES = 1024;
+
+/** What the metrics and the page read at scrape time: a Server's stats, or a gateway's put in the same terms. */
+export type ObservedStats = Pick<
+  ServerStats,
+  | "connections"
+  | "clients"
+  | "messagesProcessed"
+  | "deadLettered"
+  | "duplicatesSkipped"
+  | "handlerFailures"
+  | "authRejected"
+  | "protocolErrors"
+  | "busyRejected"
+  | "connectionsAccepted"
+>;
+
+export interface Observed {
+  stats(): ObservedStats;
+}
+
+/** The peer of a rejection or protocol error (a server's ConnectionInfo, or less). */
+export interface ProblemPeer {
+  readonly clientId?: string | undefined;
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+}
 
 export interface Problem {
   readonly timeMs: number;
@@ -25,38 +52,60 @@ export interface Problem {
   readonly remote: string | undefined;
 }
 
-/** Handler calls of one client not acknowledged yet, oldest first (two parallel arrays, a moving head). */
+interface HandlerStart {
+  readonly clientId: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly messages: number;
+}
+
+interface Handled {
+  readonly messages: number;
+  readonly durationMs: number;
+}
+
+/** Handler calls of one client not acknowledged yet, oldest first (parallel arrays, a moving head). */
 class Pending {
-  seqs: number[] = [];
+  firstSeqs: number[] = [];
+  lastSeqs: number[] = [];
   startsMs: number[] = [];
+  counts: number[] = [];
+  messages = 0;
   head = 0;
 
   get size(): number {
-    return this.seqs.length - this.head;
+    return this.lastSeqs.length - this.head;
   }
 
-  push(seq: number, startMs: number): void {
-    this.seqs.push(seq);
+  push(firstSeq: number, lastSeq: number, startMs: number, count: number): void {
+    this.firstSeqs.push(firstSeq);
+    this.lastSeqs.push(lastSeq);
     this.startsMs.push(startMs);
+    this.counts.push(count);
+    this.messages += count;
   }
 
-  /** Removes every entry with seq <= `seq`, calling `each` with its start time. */
-  ackUpTo(seq: number, each: (startMs: number) => void): void {
-    while (this.head < this.seqs.length && (this.seqs[this.head] as number) <= seq) {
-      each(this.startsMs[this.head] as number);
+  /** Removes every call that ended at a seq <= `seq`, calling `each` with its start time and message count. */
+  ackUpTo(seq: number, each: (startMs: number, count: number) => void): void {
+    while (this.head < this.lastSeqs.length && (this.lastSeqs[this.head] as number) <= seq) {
+      const count = this.counts[this.head] as number;
+      this.messages -= count;
+      each(this.startsMs[this.head] as number, count);
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.seqs.length) {
-      this.seqs = this.seqs.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.lastSeqs.length) {
+      this.firstSeqs = this.firstSeqs.slice(this.head);
+      this.lastSeqs = this.lastSeqs.slice(this.head);
       this.startsMs = this.startsMs.slice(this.head);
+      this.counts = this.counts.slice(this.head);
       this.head = 0;
     }
   }
 }
 
 export class ServerObserver {
-  /** The server being watched (replaced when serve retries a locked state directory). */
-  server: Server | undefined;
+  /** The server being watched (replaced when serve retries a locked state directory), or a gateway's stats. */
+  server: Observed | undefined;
   readonly readiness = new Readiness();
   draining = false;
   onHandler: (seconds: number) => void = () => {};
@@ -74,6 +123,8 @@ export class ServerObserver {
   readonly #startedMs: number;
   readonly #onAcknowledged = (m: unknown): void => this.#acknowledged(m as { committed: ReadonlyMap<string, number> });
   readonly #onCommit = (m: unknown): void => this.onCommit((m as { durationMs: number }).durationMs / 1000);
+  readonly #onHandlerStart = (m: unknown): void => this.#started(m as HandlerStart);
+  readonly #onHandled = (m: unknown): void => this.#handled(m as Handled);
 
   constructor({ now = () => performance.now(), wallNow = () => Date.now() } = {}) {
     this.#now = now;
@@ -82,55 +133,34 @@ export class ServerObserver {
     this.#currentSecond = Math.floor(now() / 1000);
     subscribe("outlast:server:acknowledged", this.#onAcknowledged);
     subscribe("outlast:server:stateCommit", this.#onCommit);
+    subscribe("outlast:server:handlerStart", this.#onHandlerStart);
+    subscribe("outlast:server:handled", this.#onHandled);
   }
 
   close(): void {
     unsubscribe("outlast:server:acknowledged", this.#onAcknowledged);
     unsubscribe("outlast:server:stateCommit", this.#onCommit);
+    unsubscribe("outlast:server:handlerStart", this.#onHandlerStart);
+    unsubscribe("outlast:server:handled", this.#onHandled);
   }
 
   get uptimeMs(): number {
     return this.#now() - this.#startedMs;
   }
 
-  /** The handler, timed: each call is remembered until its ACK is due. */
-  wrap(handler: MessageHandler): MessageHandler {
-    return (m: IncomingMessage) => {
-      const startMs = this.#now();
-      let pending = this.#pending.get(m.clientId);
-      if (pending === undefined) this.#pending.set(m.clientId, (pending = new Pending()));
-      pending.push(m.seq, startMs);
-      const result = handler(m);
-      if (result instanceof Promise) return result.then(() => this.#handled(startMs));
-      this.#handled(startMs);
-      return result;
-    };
+  /** A handler call began: its messages are remembered until their ACK is due. */
+  #started({ clientId, firstSeq, lastSeq, messages }: HandlerStart): void {
+    let pending = this.#pending.get(clientId);
+    if (pending === undefined) this.#pending.set(clientId, (pending = new Pending()));
+    pending.push(firstSeq, lastSeq, this.#now(), messages);
   }
 
-  /** The batch handler, timed: each message remembered until its ACK is due. */
-  wrapBatch(handler: BatchHandler): BatchHandler {
-    return (batch: readonly IncomingMessage[]) => {
-      const startMs = this.#now();
-      for (const m of batch) {
-        let pending = this.#pending.get(m.clientId);
-        if (pending === undefined) this.#pending.set(m.clientId, (pending = new Pending()));
-        pending.push(m.seq, startMs);
-      }
-      // One observation per message (the metric counts handled messages), each the call's duration.
-      const handled = (): void => {
-        for (let i = 0; i < batch.length; i++) this.#handled(startMs);
-      };
-      const result = handler(batch);
-      if (result instanceof Promise) return result.then(handled);
-      handled();
-      return result;
-    };
-  }
-
-  #handled(startMs: number): void {
-    const ms = this.#now() - startMs;
-    this.#latencyMs[this.#latencyCount++ % LATENCY_SAMPLES] = ms;
-    this.onHandler(ms / 1000);
+  /** A handler call succeeded: one observation per message (the metric counts handled messages), each the call's duration. */
+  #handled({ messages, durationMs }: Handled): void {
+    for (let i = 0; i < messages; i++) {
+      this.#latencyMs[this.#latencyCount++ % LATENCY_SAMPLES] = durationMs;
+      this.onHandler(durationMs / 1000);
+    }
   }
 
   #acknowledged({ committed }: { committed: ReadonlyMap<string, number> }): void {
@@ -139,9 +169,9 @@ export class ServerObserver {
     for (const [clientId, seq] of committed) {
       const pending = this.#pending.get(clientId);
       if (pending === undefined) continue;
-      pending.ackUpTo(seq, (startMs) => {
-        count++;
-        this.onAck((now - startMs) / 1000);
+      pending.ackUpTo(seq, (startMs, messages) => {
+        count += messages;
+        for (let i = 0; i < messages; i++) this.onAck((now - startMs) / 1000);
       });
       if (pending.size === 0) this.#pending.delete(clientId);
     }
@@ -184,9 +214,9 @@ export class ServerObserver {
       if (p.size === 0) continue;
       all.push({
         clientId,
-        seq: p.seqs[p.head] as number,
+        seq: p.firstSeqs[p.head] as number,
         ageMs: now - (p.startsMs[p.head] as number),
-        pending: p.size,
+        pending: p.messages,
       });
     }
     return all.sort((a, b) => b.ageMs - a.ageMs).slice(0, limit);
@@ -198,7 +228,7 @@ export class ServerObserver {
   }
 
   /** For the server's clientError event: remembered when it is a rejection or a protocol error. */
-  clientError(err: Error, info: ConnectionInfo): void {
+  clientError(err: Error, info: ProblemPeer): void {
     const code = (err as { code?: unknown }).code;
     if (typeof code !== "string" || !code.startsWith("OUTLAST_")) return; // resets and such: the network
     this.#problems.push({
