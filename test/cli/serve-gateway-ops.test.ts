@@ -1,7 +1,9 @@
 /**
- * Gateway mode (`serve --forward`) with --metrics: /readyz checks the stream is
- * reachable and flips to 503 when NATS goes away; /metrics counts what was
- * stored in the stream. Skips, saying why, without nats-server.
+ * Gateway mode (`serve --forward`) with --metrics and --log-format json: /readyz
+ * checks the stream is reachable and flips to 503 when NATS goes away; /metrics
+ * counts what was stored in the stream; the status page (/status.json) shows the
+ * same as for a plain server; every stderr line is one JSON object. Skips,
+ * saying why, without nats-server.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,7 +19,19 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   t.after(() => cluster.stop());
   const serve = start(
     t,
-    ["serve", "--forward", cluster.urls, "--stream", "OPS", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+    [
+      "serve",
+      "--forward",
+      cluster.urls,
+      "--stream",
+      "OPS",
+      "--listen",
+      "127.0.0.1:0",
+      "--metrics",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const url = (await serve.stderrLine(/metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1] as string;
@@ -28,6 +42,21 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   const m = await scrape(url);
   assert.equal(m.get('outlast_messages_total{result="handled"}'), 3);
   assert.equal(m.get("outlast_gateway_nats_connected"), 1);
+  const status = JSON.parse((await get(`${url}/status.json`)).body) as {
+    totals: { handled: number };
+    readiness: { name: string; ok: boolean }[];
+  };
+  assert.equal(status.totals.handled, 3, "the status page counts what the stream stored");
+  assert.deepEqual(
+    status.readiness.map((c) => [c.name, c.ok]),
+    [
+      ["listening", true],
+      ["stream", true],
+    ],
+  );
+  const page = await get(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.contentType, /^text\/html/);
   const ready = await get(`${url}/readyz`);
   assert.equal(ready.status, 200, ready.body);
   assert.match(ready.body, /ok stream: NATS connected/);
@@ -40,4 +69,12 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   assert.equal((await get(`${url}/healthz`)).status, 200);
   serve.child.kill("SIGTERM");
   await serve.waitExit();
+  const lines = serve.stderr.split("\n").filter((l) => l !== "");
+  for (const line of lines) {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    for (const key of ["level", "time", "msg"]) assert.ok(key in entry, `${key} in ${line}`);
+  }
+  const events = lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+  for (const event of ["gateway.stream", "serve.listening", "nats.disconnected", "serve.draining", "serve.stopped"])
+    assert.ok(events.includes(event), `a ${event} line in:\n${serve.stderr}`);
 });

@@ -187,10 +187,6 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     [v.output !== undefined, source("output")],
     [v.format !== undefined, source("format")],
   ]);
-  if (forward !== undefined)
-    for (const flag of ["log-format"] as const)
-      if (v[flag] !== undefined)
-        throw new UsageError(`${source(flag)} is not available with --forward yet (docs/scale-out.md, Limits)`);
   return {
     forward,
     listen: parseHostPort(v.listen ?? DEFAULT_LISTEN, source("listen")),

@@ -4,17 +4,17 @@
  */
 
 import type { TlsOptions } from "node:tls";
-import { Readiness } from "../observe/readiness.js";
-import type { HttpEndpoint } from "../observe/http-endpoint.js";
 import { createGateway } from "../../gateway/index.js";
 import type { Gateway, GatewayOptions } from "../../gateway/index.js";
 import type { Authenticate } from "../../server/options.js";
-import { EXIT_FAILURE, EXIT_OK, type CommandIo } from "../command.js";
-import { formatFailure, formatHostPort, oneLine, type HostPort } from "../config.js";
+import { EXIT_FAILURE, EXIT_OK } from "../command.js";
+import { formatHostPort, oneLine, type HostPort } from "../config.js";
+import { watchGateway } from "../observe/gateway-ops.js";
+import type { Log } from "../observe/log.js";
+import type { ServeOps } from "../observe/serve-ops.js";
 import { onStopSignals } from "../stop-signals.js";
 import type { ForwardFlags } from "./serve-forward-flags.js";
 
-const NAME = "serve";
 /** Transient NATS errors (an election, a timeout) are printed at most this often. */
 const TRANSIENT_REPORT_INTERVAL_MS = 1000;
 
@@ -26,8 +26,8 @@ export interface GatewayRun {
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly debug: boolean;
-  /** --metrics: the operations port (src/cli/observe/gateway-ops.ts). */
-  readonly metrics?: HostPort | undefined;
+  /** A failure as a log line (the human format adds the stack with --debug). */
+  readonly logFailure: (err: unknown) => void;
 }
 
 function gatewayOptions(run: GatewayRun): GatewayOptions {
@@ -69,7 +69,11 @@ function startFailure(err: unknown, run: GatewayRun): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number> {
+/**
+ * Runs the gateway until a signal (drain: exit 0) or a failure (exit 1). `ops` is
+ * the serve's log and operations port, already started (serve-ops.ts).
+ */
+export async function runGateway(run: GatewayRun, log: Log, ops: ServeOps): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = createGateway(gatewayOptions(run));
@@ -78,19 +82,9 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
       throw new Error(`cannot use --tls-cert / --tls-key: ${oneLine(err)}`, { cause: err });
     throw err;
   }
-  const readiness = new Readiness();
+  const readiness = ops.readiness;
   readiness.mark("listening", false, "not listening yet");
-  let draining = false;
-  let ops: HttpEndpoint | undefined;
-  if (run.metrics !== undefined) {
-    const { startGatewayOps } = await import("../observe/gateway-ops.js");
-    const where = formatHostPort(run.metrics.host, run.metrics.port);
-    ops = await startGatewayOps(run.metrics, gateway, readiness, () => draining).catch(async (err: unknown) => {
-      await gateway.destroy();
-      throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
-    });
-    io.err(`outlast ${NAME}: metrics on http://${formatHostPort(ops.host, ops.port)}/metrics\n`);
-  }
+  await watchGateway(ops, gateway);
   let resolveStop: (stop: { signal?: NodeJS.Signals; error?: Error }) => void = () => {};
   const stopped = new Promise<{ signal?: NodeJS.Signals; error?: Error }>((resolve) => (resolveStop = resolve));
   let stopping = false;
@@ -100,26 +94,31 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
       resolveStop({ signal });
     },
     again: (signal) => {
-      io.err(`outlast ${NAME}: ${signal} again: stopping at once; unacknowledged messages will be resent\n`);
+      log.warn(`${signal} again: stopping at once; unacknowledged messages will be resent`, {
+        event: "serve.stop",
+        signal,
+      });
+      log.flush();
       void gateway.destroy();
     },
     stopping: () => stopping,
   });
   gateway.on("error", (error) => resolveStop({ error }));
-  gateway.on("clientError", (err, info) => {
-    if (run.debug)
-      io.err(
-        `outlast ${NAME}: client${info.clientId === undefined ? "" : ` ${JSON.stringify(info.clientId)}`}: ${oneLine(err)}\n`,
-      );
-  });
   let lastTransientAt = 0;
   let suppressed = 0;
   gateway.on("natsError", (err, info) => {
     const who = info.clientId === undefined ? "" : ` (clientId ${JSON.stringify(info.clientId)})`;
+    const code = (err as { code?: unknown } | null)?.code;
+    const fields = {
+      clientId: info.clientId,
+      failure: info.failure.kind,
+      code: typeof code === "string" ? code : undefined,
+    };
     if (info.failure.kind === "fatal") {
-      io.err(
-        `outlast ${NAME}: NATS refused${who}: ${oneLine(err)}; the client is not acknowledged; fix NATS or the stream\n`,
-      );
+      log.error(`NATS refused${who}: ${oneLine(err)}; the client is not acknowledged; fix NATS or the stream`, {
+        event: "nats.refused",
+        ...fields,
+      });
       return;
     }
     if (info.failure.kind === "moved") return; // another gateway wrote for this client: re-read, not an error
@@ -129,52 +128,65 @@ export async function runGateway(run: GatewayRun, io: CommandIo): Promise<number
       return;
     }
     lastTransientAt = now;
-    io.err(
-      `outlast ${NAME}: NATS unavailable${who}: ${info.failure.reason}; not acknowledging, retrying${suppressed > 0 ? ` (${suppressed} more since the last report)` : ""}\n`,
+    log.warn(
+      `NATS unavailable${who}: ${info.failure.reason}; not acknowledging, retrying${suppressed > 0 ? ` (${suppressed} more since the last report)` : ""}`,
+      { event: "nats.unavailable", ...fields, reason: info.failure.reason, suppressed },
     );
     suppressed = 0;
   });
   gateway.on("natsStatus", (status, server) => {
-    io.err(
-      status === "disconnect"
-        ? `outlast ${NAME}: lost the NATS connection to ${server}; acknowledging nothing until it is back\n`
-        : `outlast ${NAME}: NATS connection back (${server})\n`,
-    );
+    if (status === "disconnect")
+      log.warn(`lost the NATS connection to ${server}; acknowledging nothing until it is back`, {
+        event: "nats.disconnected",
+        server,
+      });
+    else log.info(`NATS connection back (${server})`, { event: "nats.reconnected", server });
   });
   try {
     const bound = await gateway.listen(run.listen).catch((err: unknown) => {
       throw startFailure(err, run);
     });
     const s = gateway.stream;
-    io.err(
-      `outlast ${NAME}: forwarding to stream ${run.forward.stream} (${s?.created === true ? "created" : "existing"}, R${s?.replicas ?? "?"}, subjects ${s?.subjectPrefix ?? "?"}.<client>) at ${run.forward.servers}\n`,
+    log.info(
+      `forwarding to stream ${run.forward.stream} (${s?.created === true ? "created" : "existing"}, R${s?.replicas ?? "?"}, subjects ${s?.subjectPrefix ?? "?"}.<client>) at ${run.forward.servers}`,
+      {
+        event: "gateway.stream",
+        stream: run.forward.stream,
+        created: s?.created,
+        replicas: s?.replicas,
+        subjectPrefix: s?.subjectPrefix,
+        servers: run.forward.servers,
+      },
     );
-    io.err(
-      `outlast ${NAME}: listening on ${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}\n`,
-    );
-    readiness.mark(
-      "listening",
-      true,
-      `${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}`,
-    );
+    const address = `${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}`;
+    log.info(`listening on ${address}`, { event: "serve.listening", address });
+    readiness.mark("listening", true, address);
     const stop = await stopped;
     stopping = true;
-    draining = true;
+    ops.observer.draining = true;
+    readiness.mark("listening", false, "stopping");
     let code = EXIT_OK;
     if (stop.error !== undefined) {
-      io.err(formatFailure(NAME, stop.error, run.debug));
+      run.logFailure(stop.error);
       await gateway.destroy();
       code = EXIT_FAILURE;
     } else {
-      io.err(`outlast ${NAME}: ${stop.signal ?? "stop"}: draining connections\n`);
+      const connections = gateway.stats().connections;
+      log.info(`${stop.signal ?? "stop"}: draining connections`, {
+        event: "serve.draining",
+        signal: stop.signal,
+        connections,
+      });
       await gateway.close();
     }
     const st = gateway.stats();
-    io.err(`outlast ${NAME}: stopped; ${st.acknowledged} messages stored in ${run.forward.stream}\n`);
+    log.info(`stopped; ${st.acknowledged} messages stored in ${run.forward.stream}`, {
+      event: "serve.stopped",
+      messages: st.acknowledged,
+    });
     return code;
   } finally {
     await gateway.destroy();
-    await ops?.close();
     removeSignals();
   }
 }

@@ -8,7 +8,7 @@ import type { TlsOptions } from "node:tls";
 import { isOutlastError } from "../../errors/outlast-error.js";
 import { createServer } from "../../server/index.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../server/index.js";
-import { EXIT_FAILURE, EXIT_OK, type Command, type CommandIo } from "../command.js";
+import { EXIT_FAILURE, EXIT_OK, type Command } from "../command.js";
 import { formatFailure, formatHostPort, oneLine, reportUncaught } from "../config.js";
 import { credentialsAuthenticator, parseCredentials } from "../credentials.js";
 import { createLog, type Log } from "../observe/log.js";
@@ -82,40 +82,16 @@ function logFailure(log: Log, config: ServeConfig, err: unknown): void {
   else log.error(oneLine(err), { event: "serve.failed", code: typeof code === "string" ? code : undefined });
 }
 
-async function runServer(config: ServeConfig, log: Log, io: CommandIo): Promise<number> {
+async function runServer(config: ServeConfig, log: Log): Promise<number> {
   const tls = config.tls === undefined ? undefined : await loadTls(config.tls);
   const credentials =
     config.credentials === undefined
       ? undefined
       : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
-  if (config.forward !== undefined) {
-    // Gateway mode: the NATS client is loaded only on this path.
-    const { runGateway } = await import("./serve-gateway.js");
-    return runGateway(
-      {
-        listen: config.listen,
-        forward: config.forward,
-        tls,
-        authenticate: credentials === undefined ? undefined : credentialsAuthenticator(credentials),
-        maxFrameBytes: config.maxFrameBytes,
-        idleTimeoutMs: config.idleTimeoutMs,
-        debug: config.debug,
-        metrics: config.metrics,
-      },
-      io,
-    );
-  }
   const ops = await ServeOps.start(log, config.metrics).catch((err: unknown) => {
     const where = config.metrics === undefined ? "" : formatHostPort(config.metrics.host, config.metrics.port);
     throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
   });
-  const sink: OutputSink | undefined = await openOutput(config.output).catch(async (err: unknown) => {
-    await ops.close();
-    throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
-  });
-  const readiness = ops.readiness;
-  readiness.mark("listening", false, "not listening yet");
-  readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
   if (ops.endpoint !== undefined) {
     const url = `http://${formatHostPort(ops.endpoint.host, ops.endpoint.port)}`;
     log.info(`metrics on ${url}/metrics, status page on ${url}/`, {
@@ -123,6 +99,35 @@ async function runServer(config: ServeConfig, log: Log, io: CommandIo): Promise<
       address: formatHostPort(ops.endpoint.host, ops.endpoint.port),
     });
   }
+  if (config.forward !== undefined) {
+    // Gateway mode: the NATS client is loaded only on this path.
+    try {
+      const { runGateway } = await import("./serve-gateway.js");
+      return await runGateway(
+        {
+          listen: config.listen,
+          forward: config.forward,
+          tls,
+          authenticate: credentials === undefined ? undefined : credentialsAuthenticator(credentials),
+          maxFrameBytes: config.maxFrameBytes,
+          idleTimeoutMs: config.idleTimeoutMs,
+          debug: config.debug,
+          logFailure: (err) => logFailure(log, config, err),
+        },
+        log,
+        ops,
+      );
+    } finally {
+      await ops.close();
+    }
+  }
+  const sink: OutputSink | undefined = await openOutput(config.output).catch(async (err: unknown) => {
+    await ops.close();
+    throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
+  });
+  const readiness = ops.readiness;
+  readiness.mark("listening", false, "not listening yet");
+  readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
 
   let resolveStop: (stop: Stop) => void = () => {};
   const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
@@ -146,9 +151,8 @@ async function runServer(config: ServeConfig, log: Log, io: CommandIo): Promise<
   void sink.failed.then((error) => resolveStop({ kind: "output", error }));
 
   // One write (and, for a file, one fdatasync) per batch of a client's pipelined messages.
-  const handler = ops.observer.wrapBatch((batch) =>
-    sink.write(Buffer.concat(batch.map((m) => formatMessage(config.format, m)))),
-  );
+  const handler = (batch: readonly IncomingMessage[]): Promise<void> =>
+    sink.write(Buffer.concat(batch.map((m) => formatMessage(config.format, m))));
   const makeServer = (): Server => {
     let created: Server;
     try {
@@ -297,7 +301,7 @@ export const serve: Command = {
     const removeUncaught = reportUncaught(NAME, config.debug);
     const log = await createLog({ command: NAME, format: config.logFormat, level: config.logLevel, write: io.err });
     try {
-      return await runServer(config, log, io);
+      return await runServer(config, log);
     } catch (err) {
       logFailure(log, config, err);
       return EXIT_FAILURE;

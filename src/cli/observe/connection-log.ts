@@ -6,7 +6,6 @@
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { ConnectionInfo } from "../../server/index.js";
 import { formatHostPort, oneLine } from "../config.js";
 import type { Log, LogFields, LogLevel } from "./log.js";
 import { DEFAULT_LOG_RATE, RateLimiter, type RateLimitOptions } from "./rate-limit.js";
@@ -44,7 +43,7 @@ function isSocketErrno(code: string | undefined): boolean {
 
 export interface ConnectionLog {
   /** For the server's `clientError` event. */
-  clientError(err: Error, info: ConnectionInfo): void;
+  clientError(err: Error, info: Peer): void;
   /** Unsubscribes; reports lines still held back. */
   close(): void;
 }

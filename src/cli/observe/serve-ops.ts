@@ -1,18 +1,23 @@
 /**
  * Everything `outlast serve` offers an operator besides the messages: the
  * connection log lines, and with --metrics the operations port (`/metrics`,
- * `/healthz`, `/readyz`, `/status.json` and the page at `/`). A gateway adds
- * its readiness check through `ops.readiness.set("stream", check)`.
+ * `/healthz`, `/readyz`, `/status.json` and the page at `/`). The same for a
+ * plain server and a gateway (serve --forward): gateway-ops.ts adds the
+ * gateway's readiness check ("stream") and metrics through `readiness` and `addMetrics`.
  */
 
 import { readFileSync } from "node:fs";
+import type * as PromClientModule from "prom-client";
+import type { Registry } from "prom-client";
+
+type PromClient = typeof PromClientModule;
 import type { Server } from "../../server/index.js";
 import type { HostPort } from "../config.js";
 import { connectionLog, type ConnectionLog } from "./connection-log.js";
 import { startHttpEndpoint, text, type HttpEndpoint } from "./http-endpoint.js";
 import type { Log } from "./log.js";
 import type { Readiness } from "./readiness.js";
-import { ServerObserver } from "./server-observer.js";
+import { ServerObserver, type ProblemPeer } from "./server-observer.js";
 import { STATUS_PAGE, statusJson } from "./status-page.js";
 
 export function packageVersion(): string {
@@ -31,6 +36,7 @@ export class ServeOps {
   readonly observer = new ServerObserver();
   readonly #connections: ConnectionLog;
   #endpoint: HttpEndpoint | undefined;
+  #registry: Registry | undefined;
 
   private constructor(readonly log: Log) {
     this.#connections = connectionLog(log);
@@ -43,6 +49,7 @@ export class ServeOps {
     try {
       const { serverMetrics } = await import("./server-metrics.js");
       const registry = await serverMetrics(ops.observer);
+      ops.#registry = registry;
       const version = packageVersion();
       ops.#endpoint = await startHttpEndpoint(metrics, {
         "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
@@ -80,10 +87,19 @@ export class ServeOps {
   /** Watches `server` (the latest one created). */
   watch(server: Server): void {
     this.observer.server = server;
-    server.on("clientError", (err, info) => {
-      this.#connections.clientError(err, info);
-      this.observer.clientError(err, info);
-    });
+    server.on("clientError", (err, info) => this.clientError(err, info));
+  }
+
+  /** A connection's failure or rejection: one (rate-limited) log line, and the page's recent problems. */
+  clientError(err: Error, info: ProblemPeer): void {
+    this.#connections.clientError(err, info);
+    this.observer.clientError(err, info);
+  }
+
+  /** With --metrics, registers more metrics (prom-client is passed in, loaded once); without, does nothing. */
+  async addMetrics(add: (prom: PromClient, registry: Registry) => void): Promise<void> {
+    if (this.#registry === undefined) return;
+    add(await import("prom-client"), this.#registry);
   }
 
   async close(): Promise<void> {
