@@ -42,8 +42,11 @@ export interface OutlastErrorDetails {
   OUTLAST_PROTOCOL_VERSION: { readonly requestedClientId?: string; readonly frame?: string } | PeerErrorDetails;
   OUTLAST_AUTH_REJECTED: { readonly requestedClientId: string } | PeerErrorDetails;
   OUTLAST_HANDLER_FAILED: PeerErrorDetails;
-  /** `stream`: a gateway whose stream does not answer (NATS unavailable). */
-  OUTLAST_SERVER_BUSY: { readonly maxConnections: number } | { readonly stream: string } | PeerErrorDetails;
+  /** `stream`: a gateway whose stream does not answer (NATS unavailable), or refuses the client; `retryAfterMs`: its hint. */
+  OUTLAST_SERVER_BUSY:
+    | { readonly maxConnections: number }
+    | { readonly stream: string; readonly retryAfterMs?: number }
+    | PeerErrorDetails;
   /** The client's heartbeat names `heartbeatTimeoutMs` and `silentMs`; the server's idle limit, `timeoutMs`. */
   OUTLAST_HEARTBEAT_TIMEOUT:
     | { readonly heartbeatTimeoutMs: number; readonly silentMs: number }

@@ -18,6 +18,7 @@
  */
 
 import { backoffCeilingMs } from "../errors/backoff.js";
+import { isOutlastError } from "../errors/outlast-error.js";
 import type { ClientConnection, Queued } from "./client-state.js";
 import { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
@@ -118,11 +119,37 @@ export class ClientRegistry {
         client.loaded(loaded, this.#state.progress(client.id));
         this.#checkSettled(client);
       },
-      () => {
-        // The state reported the failure to its fatal listener (the server stops); a later HELLO tries again.
+      (err: unknown) => {
+        // A later HELLO tries again. A coded error turns the waiting connection away (a shared store
+        // unreachable); anything else went to the state's fatal listener (the server stops).
         if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
+        this.#loadFailed(client, err);
       },
     );
+  }
+
+  /** A shared state is asked again when a known client connects again; then `ready`. */
+  #reload(client: ClientState, conn: ClientConnection, ready: () => void): void {
+    client.loading = true;
+    Promise.resolve(this.#state.load(client.id)).then(
+      (seqs) => {
+        client.reloaded(seqs);
+        if (client.connection === conn) ready();
+        this.#checkSettled(client);
+      },
+      (err: unknown) => {
+        client.loading = false;
+        this.#loadFailed(client, err);
+        this.#checkSettled(client);
+      },
+    );
+  }
+
+  #loadFailed(client: ClientState, err: unknown): void {
+    if (!isOutlastError(err)) return;
+    const details = err.details as { retryAfterMs?: unknown };
+    const retryAfterMs = typeof details.retryAfterMs === "number" ? details.retryAfterMs : 1000;
+    client.connection?.turnAway(err, retryAfterMs);
   }
 
   /**
@@ -141,8 +168,12 @@ export class ClientRegistry {
     client.connection = conn;
     this.#dropQueue(client);
     if (old !== undefined && old !== conn) previous(old);
+    const reload = this.#state.shared === true && client.attachedBefore;
+    client.attachedBefore = true;
     this.whenSettled(client, () => {
-      if (client.connection === conn) ready();
+      if (client.connection !== conn) return;
+      if (reload) this.#reload(client, conn, ready);
+      else ready();
     });
   }
 

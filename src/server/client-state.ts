@@ -5,6 +5,7 @@
  * moves it on lives in client-registry.ts.
  */
 
+import type { OutlastError } from "../errors/outlast-error.js";
 import type { ClientProgress, ClientSeqs } from "./dedup-state.js";
 import { NO_DOUBT, NO_PROGRESS } from "./dedup-state.js";
 
@@ -18,6 +19,8 @@ export interface ClientConnection {
   handlerFailed(error: unknown, retryAfterMs: number): void;
   pause(): void;
   resume(): void;
+  /** Before WELCOME: the state cannot load this client now (`error`); send it as ERROR with retryAfterMs and close. */
+  turnAway(error: OutlastError, retryAfterMs: number): void;
 }
 
 export interface Queued {
@@ -39,6 +42,8 @@ export class ClientState {
   progress: ClientProgress = NO_PROGRESS;
   /** The state has not answered load() yet (a remote state): nothing runs, WELCOME waits. */
   loading = true;
+  /** A connection was attached before (a shared state is asked again on the next one). */
+  attachedBefore = false;
   /** The last failed call covered failedSeq..failedToSeq (0: none); its seqs come back flagged `redelivery`. */
   failedSeq = 0;
   failedToSeq = 0;
@@ -69,6 +74,15 @@ export class ClientState {
     this.doubtToSeq = seqs.inDoubt.toSeq;
     this.progress = progress;
     this.loading = false;
+  }
+
+  /** A shared state's fresh answer (another server may have gone further): never lowers what is known. */
+  reloaded(seqs: ClientSeqs): void {
+    this.loading = false;
+    if (seqs.lastSeq <= this.durableSeq) return;
+    this.handledSeq = Math.max(this.handledSeq, seqs.lastSeq);
+    this.recordedSeq = Math.max(this.recordedSeq, seqs.lastSeq);
+    this.durableSeq = seqs.lastSeq;
   }
 
   get queued(): number {

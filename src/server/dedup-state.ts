@@ -35,6 +35,15 @@
  * - `flush()` resolves once everything recorded so far is durable (rejects
  *   after a fatal failure); `close(graceful)` flushes when graceful, releases
  *   the lock, and is idempotent.
+ * - A `shared` state is written by other servers too (the JetStream state: every
+ *   gateway writes the one stream). The server calls `load(id)` again whenever a
+ *   clientId it already knows connects again (once nothing of it runs), and
+ *   takes what it returns when it is above what this server knows, so WELCOME
+ *   reports the store's own mark, not this server's stale view.
+ * - `load(id)` may reject with a coded OutlastError (the store is unreachable:
+ *   OUTLAST_SERVER_BUSY; it refuses this client): the server turns the waiting
+ *   connection away with it, with `details.retryAfterMs` as the retry hint, and
+ *   keeps serving. Any other rejection means the state went to its fatal listener.
  */
 
 /** Called with (clientId -> highest seq) of every record that became durable. */
@@ -82,6 +91,8 @@ export const NO_PROGRESS: ClientProgress = {
 };
 
 export interface DedupState {
+  /** Other servers write the same store: load() is called again on every new connection of a known clientId. */
+  readonly shared?: boolean;
   /** Takes the lock and loads (or connects). */
   open(): Promise<void>;
   /** What the state knows of `clientId` (called once per clientId per process). */

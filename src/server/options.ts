@@ -7,6 +7,7 @@ import type { PeerCertificate, TlsOptions } from "node:tls";
 import type { Clock } from "../errors/clock.js";
 import { systemClock } from "../errors/clock.js";
 import { invalidOption } from "../errors/outlast-error.js";
+import type { DedupState } from "./dedup-state.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
 import { defaultMaxConnections } from "./fd-limit.js";
 import { MAX_U32, MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
@@ -66,8 +67,12 @@ export interface ServerOptions {
    * Give this or `onMessage`, not both.
    */
   readonly onMessages?: BatchHandler;
-  /** Directory for the persisted dedup state (crash-safe). Without it, dedup state lives in memory only. */
-  readonly state?: string;
+  /**
+   * Directory for the persisted dedup state (crash-safe), or a DedupState of your own (a store
+   * shared by several servers, such as the gateway's JetStream state). Without it, dedup state
+   * lives in memory only.
+   */
+  readonly state?: string | DedupState;
   /** node:tls server options (`{ key, cert, ca, requestCert }`); without it the server speaks plain TCP. */
   readonly tls?: TlsOptions;
   /** Binds each connection to a clientId; default: the clientId the client asked for. */
@@ -101,7 +106,7 @@ export interface ResolvedServerOptions {
   /** Exactly one of onMessage / onMessages is set. */
   readonly onMessage: MessageHandler | undefined;
   readonly onMessages: BatchHandler | undefined;
-  readonly state: string | undefined;
+  readonly state: string | DedupState | undefined;
   readonly tls: TlsOptions | undefined;
   readonly authenticate: Authenticate | undefined;
   readonly maxFrameBytes: number;
@@ -162,8 +167,13 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     );
   if (onMessage !== undefined && onMessages !== undefined)
     invalidOption("onMessages", "cannot be given with onMessage: pick the per-message or the batch handler");
-  if (options.state !== undefined && (typeof options.state !== "string" || options.state === ""))
-    invalidOption("state", "must be a non-empty directory path");
+  if (
+    options.state !== undefined &&
+    (typeof options.state === "string"
+      ? options.state === ""
+      : typeof options.state !== "object" || options.state === null || typeof options.state.load !== "function")
+  )
+    invalidOption("state", "must be a non-empty directory path (or a DedupState)");
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null))
     invalidOption("tls", "must be node:tls server options ({ key, cert, ca, requestCert })");
   const authenticate = optionalFunction<Authenticate>("authenticate", options.authenticate);

@@ -360,6 +360,13 @@ export class ServerConnection implements ClientConnection {
     });
   }
 
+  turnAway(error: OutlastError, retryAfterMs: number): void {
+    const name = this.#state.name;
+    if (name !== "awaiting-hello" && name !== "authenticating") return;
+    this.#clientError(error, true);
+    this.#close({ frame: makeErrorFrame(error.code, error.message, retryAfterMs), reason: error.code });
+  }
+
   pause(): void {
     this.#flowPaused = true;
     this.#socket.pause();

@@ -91,7 +91,9 @@ export class Server extends EventEmitter<ServerEvents> {
       `server has maxConnections ${this.#options.maxConnections} connections; retry later`,
       this.#options.busyRetryAfterMs,
     );
-    this.#state = this.#options.state === undefined ? new MemoryDedupState() : new FileDedupState(this.#options.state);
+    const state = this.#options.state;
+    this.#state =
+      state === undefined ? new MemoryDedupState() : typeof state === "string" ? new FileDedupState(state) : state;
     this.#registry = new ClientRegistry(this.#state, {
       onMessage: this.#options.onMessage,
       onMessages: this.#options.onMessages,

@@ -16,6 +16,12 @@ export interface DedupStore {
   /** What was made durable survives close() and a new state over the same store. */
   readonly persistent: boolean;
   state(): DedupState;
+  /**
+   * What the server's handler does before it records `seqs` of `clientId`, for a state whose
+   * durability is the handler's own write (the JetStream state: the handler publishes the
+   * messages, the stream is the state). Absent for states that keep the records themselves.
+   */
+  handled?(state: DedupState, clientId: string, seqs: readonly number[]): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -69,6 +75,8 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
       const { state, durable } = await open(store);
       await state.load("a");
       await state.load("b");
+      await store.handled?.(state, "a", [3, 5]);
+      await store.handled?.(state, "b", [7]);
       state.record("a", 3);
       state.record("b", 7);
       state.record("a", 5);
@@ -85,9 +93,11 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
     withStore(async (store) => {
       const { state, durable } = await open(store);
       await state.load("a");
+      await store.handled?.(state, "a", [9]);
       state.record("a", 9);
       state.commit();
       await state.flush();
+      await store.handled?.(state, "a", [4]);
       state.record("a", 4);
       state.commit();
       await state.flush(); // the listener asserts that no report goes backwards
@@ -99,6 +109,12 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
     withStore(async (store) => {
       const { state, commits, durable } = await open(store);
       for (let c = 0; c < 10; c++) await state.load(`c${c}`);
+      for (let c = 0; c < 10; c++)
+        await store.handled?.(
+          state,
+          `c${c}`,
+          Array.from({ length: 100 }, (_, k) => 10 * k + (c === 0 ? 10 : c)),
+        );
       for (let i = 1; i <= 1000; i++) {
         state.record(`c${i % 10}`, i);
         state.commit();
@@ -113,6 +129,7 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
     withStore(async (store) => {
       const { state, durable } = await open(store);
       await state.load("c");
+      await store.handled?.(state, "c", [3]);
       state.record("c", 3);
       await state.close(true);
       assert.equal(durable.get("c"), 3);
@@ -131,9 +148,12 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
       if (!store.persistent) return t.skip(`${name} keeps nothing across a restart`);
       const first = await open(store);
       for (const id of ["x", "y"]) await first.state.load(id);
+      await store.handled?.(first.state, "x", [41]);
+      await store.handled?.(first.state, "y", [2]);
       first.state.record("x", 41);
       first.state.record("y", 2);
       await first.state.flush();
+      await store.handled?.(first.state, "x", [42]);
       first.state.record("x", 42); // recorded, never committed: may or may not survive a close(false)
       await first.state.close(false);
       const second = await open(store);
@@ -155,6 +175,7 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
         if (seq % 100 === 0) marks.settle();
       }
       marks.starting(2001); // in the handler when the process stops
+      await store.handled?.(state, "m", [2000]);
       state.record("m", 2000);
       await state.flush();
       await state.close(false);
@@ -167,5 +188,20 @@ export function dedupStateConformance(name: string, newStore: () => DedupStore |
         assert.ok(toSeq <= 2001, `in doubt up to ${toSeq}: never started`);
       }
       await again.state.close(true);
+    }));
+
+  test(`${name}: a shared state sees what another server made durable in the same store, on the next load`, (t) =>
+    withStore(async (store) => {
+      const probe = store.state();
+      if (probe.shared !== true) return t.skip(`${name} is not shared by several servers`);
+      const a = await open(store);
+      const b = await open(store);
+      assert.equal((await b.state.load("s")).lastSeq, 0);
+      await a.state.load("s");
+      await store.handled?.(a.state, "s", [1, 2, 3]);
+      a.state.record("s", 3);
+      await a.state.flush();
+      assert.equal((await b.state.load("s")).lastSeq, 3, "server b's next load sees server a's records");
+      await Promise.all([a.state.close(true), b.state.close(true)]);
     }));
 }
