@@ -29,16 +29,21 @@ export const LAYERS = {
   client: { imports: ["protocol", "outbox", "errors"], packages: false, sockets: true },
   server: { imports: ["protocol", "outbox", "storage", "errors"], packages: false, sockets: true },
   proxy: { imports: ["errors"], packages: false, sockets: true },
-  // The NATS JetStream gateway (planned): a server-side bridge; the NATS client is its dependency.
+  // The exactly-once JetStream writer (one client's messages into its own subject, beyond the
+  // duplicate window) and the NATS link under it: ONE implementation, used by the gateway and by
+  // the nats:// client transport, so it sits below both. nats.js is loaded with import() in
+  // nats-link.ts only; the rest takes its types.
+  jetstream: { imports: ["errors"], packages: ["@nats-io/"], sockets: false },
+  // The NATS JetStream gateway: an outlast server (src/server) whose dedup state is the stream.
   gateway: {
-    imports: ["server", "protocol", "outbox", "errors"],
+    imports: ["server", "jetstream", "protocol", "outbox", "errors"],
     packages: ["nats", "@nats-io/"],
     sockets: true,
   },
   // The command line (with its metrics and logging in src/cli/observe): may use everything, and
   // its packages (pino, prom-client, ...) loaded on the commands that need them.
   cli: {
-    imports: ["index", "client", "server", "proxy", "gateway", "protocol", "outbox", "storage", "errors"],
+    imports: ["index", "client", "server", "proxy", "gateway", "jetstream", "protocol", "outbox", "storage", "errors"],
     packages: true,
     sockets: true,
   },

@@ -1,43 +1,33 @@
 /**
  * A stateless outlast server that forwards every message into a NATS JetStream stream
- * and acknowledges it only after JetStream's PubAck (docs/scale-out.md). Start: connect
- * to NATS, create or check the stream, listen. Many gateways can serve the same stream.
+ * and acknowledges it only after JetStream's PubAck (docs/scale-out.md). It is the
+ * server of src/server (connections, handshake, client registry, coalesced ACKs) over a
+ * JetStreamDedupState, whose batch handler is the exactly-once write into the stream.
+ * Start: connect to NATS, create or check the stream, listen. Many gateways can serve
+ * the same stream.
  */
 
 import { EventEmitter } from "node:events";
-import type { AddressInfo, Server as NetServer, Socket } from "node:net";
-import { createServer as createNetServer } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
-import { debuglog } from "node:util";
-import { backoffCeilingMs } from "../errors/backoff.js";
 import { OutlastError } from "../errors/outlast-error.js";
-import { makeErrorFrame } from "../protocol/error-frame.js";
-import { encodeFrame } from "../protocol/frame-encoder.js";
+import { gatewayNatsChannel } from "../jetstream/diagnostics.js";
+import type { NatsFailure } from "../jetstream/nats-rules.js";
+import { registerNatsClassifier } from "../jetstream/nats-rules.js";
 import type { ListenOptions } from "../server/options.js";
-import type { PipelineStats } from "./client-pipeline.js";
-import { ClientPipeline } from "./client-pipeline.js";
-import { gatewayNatsChannel } from "./diagnostics.js";
-import type { GatewayConnectionContext } from "./gateway-connection.js";
-import { GatewayConnection } from "./gateway-connection.js";
-import { NatsLink } from "./nats-link.js";
-import type { NatsFailure } from "./nats-rules.js";
-import { registerNatsClassifier } from "./nats-rules.js";
+import type { Server } from "../server/server.js";
+import { createServer } from "../server/server.js";
+import { JetStreamDedupState } from "./jetstream-dedup-state.js";
 import type { GatewayOptions, ResolvedGatewayOptions } from "./options.js";
 import { resolveGatewayOptions } from "./options.js";
 import type { StreamSetup } from "./stream-setup.js";
-import { ensureStream } from "./stream-setup.js";
-import { clientSubject } from "./subject.js";
-
-const debug = debuglog("outlast");
 
 export interface GatewayStats {
   readonly connections: number;
   readonly clients: number;
   /** Publishes sent to JetStream (resends after a recovery included). */
   readonly published: number;
-  /** Messages acknowledged to clients (stored in the stream). */
+  /** Messages known stored in the stream (PubAck, or found under a re-read mark). */
   readonly acknowledged: number;
-  /** Times a client's pipeline stopped to re-read its mark after a failed publish or a lost NATS link. */
+  /** Times a client's writer stopped to re-read its mark after a failed publish or a lost NATS link. */
   readonly recoveries: number;
   /** NATS errors met (transient ones included). */
   readonly natsErrors: number;
@@ -56,7 +46,7 @@ export interface GatewayEvents {
   connection: [event: { clientId: string; requestedClientId: string; lastSeq: number }];
   /** A problem with one client connection; the gateway keeps serving. */
   clientError: [error: Error, info: { clientId: string | undefined }];
-  /** Every NATS error, classified. Transient ones are retried; fatal ones closed the client's connection. */
+  /** Every NATS error, classified. Transient ones are retried; fatal ones fail the client's batch (not acknowledged). */
   natsError: [error: unknown, info: NatsErrorInfo];
   /** The NATS connection dropped ("disconnect": acknowledging stops) or came back ("reconnect"). */
   natsStatus: [status: "disconnect" | "reconnect", server: string];
@@ -64,253 +54,103 @@ export interface GatewayEvents {
   error: [error: Error];
 }
 
-type Phase = "idle" | "starting" | "listening" | "closing" | "closed";
-
 export class Gateway extends EventEmitter<GatewayEvents> {
   readonly options: ResolvedGatewayOptions;
-  readonly #net: NetServer;
-  readonly #connections = new Set<GatewayConnection>();
-  readonly #pipelines = new Map<string, ClientPipeline>();
-  readonly #stats: PipelineStats = { published: 0, acknowledged: 0, recoveries: 0 };
+  readonly #state: JetStreamDedupState;
+  readonly #server: Server;
   #natsErrors = 0;
-  /** Publishes in flight, all clients together (bounded by forward.maxInFlight). */
-  #inFlight = 0;
-  readonly #waitingForSlot = new Set<ClientPipeline>();
-  #link: NatsLink | undefined;
-  #setup: StreamSetup | undefined;
-  #phase: Phase = "idle";
-  #listening: Promise<{ port: number; host: string }> | undefined;
-  #closing: Promise<void> | undefined;
-  readonly #context: GatewayConnectionContext;
 
   constructor(options: GatewayOptions) {
     super();
     this.options = resolveGatewayOptions(options);
     registerNatsClassifier();
     const o = this.options;
-    this.#context = {
+    this.#state = new JetStreamDedupState(o.forward, {
       clock: o.clock,
-      authenticate: o.authenticate,
+      natsError: (error, failure, clientId) => {
+        this.#natsErrors++;
+        if (gatewayNatsChannel.hasSubscribers) gatewayNatsChannel.publish({ error, failure, clientId });
+        this.emit("natsError", error, { clientId, failure });
+      },
+      natsStatus: (status, server) => this.emit("natsStatus", status, server),
+    });
+    const state = this.#state;
+    this.#server = createServer({
+      state,
+      onMessages: (batch) => state.store(batch),
+      ...(o.tls === undefined ? {} : { tls: o.tls }),
+      ...(o.authenticate === undefined ? {} : { authenticate: o.authenticate }),
       maxFrameBytes: o.maxFrameBytes,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       idleTimeoutMs: o.idleTimeoutMs,
-      pipeline: (clientId) => this.#pipeline(clientId),
-      connected: (info) => this.emit("connection", info),
-      clientError: (err, clientId) => this.emit("clientError", err, { clientId }),
-      closed: (conn) => this.#connections.delete(conn),
-    };
-    if (o.tls === undefined) {
-      this.#net = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
-    } else {
-      const tlsServer = createTlsServer(o.tls, (socket) => this.#accept(socket));
-      tlsServer.on("tlsClientError", (err) => this.emit("clientError", err, { clientId: undefined }));
-      this.#net = tlsServer;
-    }
-    this.#net.on("error", (err) => {
-      if (this.#phase === "listening") this.#fatal(err);
+      maxConnections: o.maxConnections,
+      clock: o.clock,
     });
+    this.#server.on("connection", (e) =>
+      this.emit("connection", {
+        clientId: e.clientId,
+        requestedClientId: e.requestedClientId,
+        lastSeq: state.storedSeq(e.clientId),
+      }),
+    );
+    this.#server.on("clientError", (err, info) => this.emit("clientError", err, { clientId: info.clientId }));
+    // A batch the stream refused (already reported as a fatal natsError) or that a closing gateway gave up on.
+    this.#server.on("handlerError", (err, info) =>
+      this.emit("clientError", err instanceof Error ? err : new Error(String(err)), { clientId: info.clientId }),
+    );
+    this.#server.on("error", (err) => this.emit("error", err));
   }
 
   /** The stream's settings as found or created at start (undefined before listen() resolved). */
   get stream(): (StreamSetup & { readonly name: string }) | undefined {
-    return this.#setup === undefined ? undefined : { ...this.#setup, name: this.options.forward.stream };
+    const setup = this.#state.setup;
+    return setup === undefined ? undefined : { ...setup, name: this.options.forward.stream };
   }
 
   /**
    * Connects to NATS (OUTLAST_NATS_UNAVAILABLE when no server answers), creates or checks
-   * the stream (OUTLAST_STREAM_UNSAFE naming the setting), then listens.
+   * the stream (OUTLAST_STREAM_UNSAFE naming the setting), then listens (127.0.0.1 unless a host is given).
    */
   listen(options: ListenOptions = {}): Promise<{ port: number; host: string }> {
-    if (this.#listening !== undefined) return this.#listening;
-    if (this.#phase !== "idle")
-      return Promise.reject(new OutlastError("OUTLAST_CLOSED", "gateway is closed; create a new one"));
-    this.#phase = "starting";
-    this.#listening = this.#listen(options).catch(async (err: unknown) => {
-      this.#phase = "closed";
-      await this.#link?.close();
-      throw err;
-    });
-    return this.#listening;
-  }
-
-  async #listen(options: ListenOptions): Promise<{ port: number; host: string }> {
-    const f = this.options.forward;
-    const link = await NatsLink.open(
-      {
-        servers: f.servers,
-        connectTimeoutMs: f.connectTimeoutMs,
-        requestTimeoutMs: f.publishTimeoutMs,
-        ...(f.user === undefined ? {} : { user: f.user }),
-        ...(f.pass === undefined ? {} : { pass: f.pass }),
-        ...(f.token === undefined ? {} : { token: f.token }),
-        ...(f.credsFile === undefined ? {} : { credsFile: f.credsFile }),
-        ...(f.tls === undefined ? {} : { tls: f.tls }),
-        ...(f.name === undefined ? {} : { name: f.name }),
-      },
-      f.stream,
-    );
-    this.#link = link;
-    this.#setup = await this.#ensureStream(link);
-    link.onStatus((status, server) => this.#onNatsStatus(status, server));
-    if (this.#phase !== "starting") throw new OutlastError("OUTLAST_CLOSED", "gateway was closed while starting");
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.#net.once("error", onError);
-      // Loopback unless a host is given, like server.listen() and outlast serve.
-      const listenOptions = { port: options.port ?? 0, host: options.host ?? "127.0.0.1" };
-      this.#net.listen(listenOptions, () => {
-        this.#net.off("error", onError);
-        resolve();
-      });
-    });
-    this.#phase = "listening";
-    const address = this.#net.address() as AddressInfo;
-    debug("gateway listening on %s:%d, stream %s", address.address, address.port, f.stream);
-    return { port: address.port, host: address.address };
-  }
-
-  /** The stream lookup, retried while JetStream elects its leaders (a cluster just started). */
-  async #ensureStream(link: NatsLink): Promise<StreamSetup> {
-    const f = this.options.forward;
-    const requirements = {
-      stream: f.stream,
-      subjectPrefix: f.subjectPrefix,
-      replicas: f.replicas,
-      duplicateWindowMs: f.duplicateWindowMs,
-      create: f.createStream,
-    };
-    const deadline = this.options.clock.now() + Math.max(15_000, 4 * f.publishTimeoutMs);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await ensureStream(link.jsm, requirements);
-      } catch (err) {
-        const unavailable = (err as { code?: unknown }).code === "OUTLAST_NATS_UNAVAILABLE";
-        if (!unavailable || this.options.clock.now() >= deadline || this.#phase !== "starting") throw err;
-        await new Promise((resolve) => setTimeout(resolve, backoffCeilingMs(attempt, 100, 1000)));
-      }
-    }
-  }
-
-  #pipeline(clientId: string): ClientPipeline {
-    let p = this.#pipelines.get(clientId);
-    if (p === undefined) {
-      const link = this.#link as NatsLink;
-      const prefix = (this.#setup as StreamSetup).subjectPrefix;
-      p = new ClientPipeline(
-        clientId,
-        clientSubject(prefix, clientId),
-        {
-          link,
-          maxInFlight: this.options.forward.maxInFlightPerClient,
-          natsError: (error, failure, id) => this.#natsError(error, failure, id),
-          acquire: () => {
-            if (this.#inFlight >= this.options.forward.maxInFlight) return false;
-            this.#inFlight++;
-            return true;
-          },
-          release: () => this.#release(),
-          waitForSlot: (pipeline) => this.#waitingForSlot.add(pipeline),
-          retryDelayMs: (attempt) => Math.random() * backoffCeilingMs(attempt, 100, 2000),
-          setTimeout: (fn, ms) => setTimeout(fn, ms),
-        },
-        this.#stats,
-      );
-      this.#pipelines.set(clientId, p);
-    }
-    return p;
-  }
-
-  /** A publish was answered: its slot goes to a client waiting for one (oldest first). */
-  #release(): void {
-    this.#inFlight--;
-    for (const pipeline of this.#waitingForSlot) {
-      if (this.#inFlight >= this.options.forward.maxInFlight) return;
-      this.#waitingForSlot.delete(pipeline);
-      pipeline.pump();
-    }
-  }
-
-  #natsError(error: unknown, failure: NatsFailure, clientId: string | undefined): void {
-    this.#natsErrors++;
-    if (gatewayNatsChannel.hasSubscribers) gatewayNatsChannel.publish({ error, failure, clientId });
-    this.emit("natsError", error, { clientId, failure });
-  }
-
-  #onNatsStatus(status: "disconnect" | "reconnect", server: string): void {
-    debug("gateway NATS %s %s", status, server);
-    for (const p of this.#pipelines.values()) {
-      if (status === "disconnect") p.linkLost();
-      else p.pump();
-    }
-    this.emit("natsStatus", status, server);
-  }
-
-  #accept(socket: Socket): void {
-    socket.on("error", () => {});
-    if (this.#phase !== "listening") {
-      this.#turnAway(socket, "gateway is shutting down; retry later");
-      return;
-    }
-    if (this.#connections.size >= this.options.maxConnections) {
-      this.#turnAway(socket, `gateway has maxConnections ${this.options.maxConnections} connections; retry later`);
-      return;
-    }
-    this.#connections.add(new GatewayConnection(socket, this.#context));
-  }
-
-  #turnAway(socket: Socket, message: string): void {
-    socket.on("data", () => {});
-    socket.end(encodeFrame(makeErrorFrame("OUTLAST_SERVER_BUSY", message, 1000)));
-    const timer = setTimeout(() => socket.destroy(), 2000);
-    timer.unref();
-    socket.on("close", () => clearTimeout(timer));
+    return this.#server.listen(options);
   }
 
   stats(): GatewayStats {
+    const s = this.#server.stats();
+    const w = this.#state.stats;
     return {
-      connections: this.#connections.size,
-      clients: this.#pipelines.size,
-      published: this.#stats.published,
-      acknowledged: this.#stats.acknowledged,
-      recoveries: this.#stats.recoveries,
+      connections: s.connections,
+      clients: s.clients,
+      published: w.published,
+      acknowledged: w.acknowledged,
+      recoveries: w.recoveries,
       natsErrors: this.#natsErrors,
-      natsConnected: this.#link?.connected ?? false,
+      natsConnected: this.#state.natsConnected,
     };
   }
 
-  /** Drains: stops accepting, waits for the PubAcks in flight, sends the last ACKs and GOODBYE, closes NATS. */
+  /**
+   * Drains: stops accepting, lets the publishes in flight get their PubAcks, sends the last
+   * ACKs and GOODBYE, closes NATS. A batch waiting for NATS to come back is given up
+   * (its client is told to retry elsewhere) rather than waited for.
+   */
   close(): Promise<void> {
-    this.#closing ??= this.#close(true);
-    return this.#closing;
+    const stream = this.options.forward.stream;
+    this.#state.giveUp(
+      new OutlastError(
+        "OUTLAST_SERVER_BUSY",
+        `gateway is closing and stream ${stream} is unavailable; retry elsewhere`,
+        {
+          details: { stream },
+        },
+      ),
+    );
+    return this.#server.close();
   }
 
   /** Stops at once. Unacknowledged messages are resent by their clients. */
   destroy(): Promise<void> {
-    for (const conn of this.#connections) conn.destroy();
-    this.#closing ??= this.#close(false);
-    return this.#closing;
-  }
-
-  async #close(graceful: boolean): Promise<void> {
-    const wasListening = this.#phase === "listening";
-    this.#phase = "closing";
-    const netClosed = wasListening
-      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
-      : Promise.resolve();
-    if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
-    for (const conn of this.#connections) {
-      if (graceful) conn.drain(true);
-      else conn.destroy();
-    }
-    await Promise.all([...this.#connections].map((c) => c.closedPromise));
-    await netClosed;
-    await this.#link?.close();
-    this.#phase = "closed";
-  }
-
-  #fatal(err: Error): void {
-    void this.destroy();
-    this.emit("error", err);
+    return this.#server.destroy();
   }
 }
 

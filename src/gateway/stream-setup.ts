@@ -6,7 +6,7 @@
 
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { OutlastError } from "../errors/outlast-error.js";
-import { API, natsFailure } from "./nats-rules.js";
+import { API, natsFailure } from "../jetstream/nats-rules.js";
 import { prefixFromSubjects, subjectMatches } from "./subject.js";
 
 export interface StreamRequirements {

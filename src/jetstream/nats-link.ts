@@ -1,13 +1,14 @@
 /**
- * The gateway's one NATS connection (nats.js v3, loaded here by dynamic import so the
- * rest of outlast never loads it): publishing with the outlast headers, reading a
- * client's mark from the stream leader, and the connection's status.
+ * One NATS connection (nats.js v3, loaded here by dynamic import so the rest of outlast
+ * never loads it), for a gateway or a nats:// client: publishing with the outlast headers,
+ * reading a client's mark from the stream leader, and the connection's status.
  */
 
 import { readFile } from "node:fs/promises";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { OutlastError } from "../errors/outlast-error.js";
+import { registerNatsClassifier } from "./nats-rules.js";
 
 /** How to reach NATS (every field but `servers` optional). */
 export interface NatsConnectOptions {
@@ -81,6 +82,7 @@ export class NatsLink {
 
   /** Connects (throws OUTLAST_NATS_UNAVAILABLE when no server answers). */
   static async open(options: NatsConnectOptions, stream: string): Promise<NatsLink> {
+    registerNatsClassifier();
     const [transport, jetstreamModule] = await Promise.all([
       import("@nats-io/transport-node"),
       import("@nats-io/jetstream"),
@@ -106,7 +108,7 @@ export class NatsLink {
     try {
       nc = await transport.connect({
         servers: [...options.servers],
-        name: options.name ?? "outlast-gateway",
+        name: options.name ?? "outlast",
         timeout: options.connectTimeoutMs,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,

@@ -1,7 +1,7 @@
 /**
  * classify() rules for nats.js errors (@nats-io/nats-core, @nats-io/jetstream), by name
- * and fields, never by instanceof: registered when the gateway is loaded, so every NATS
- * error the gateway sees is judged by the one classifier. Each row says why.
+ * and fields, never by instanceof: registered when a NATS link opens (gateway or nats://
+ * client), so every NATS error is judged by the one classifier. Each row says why.
  *
  * `natsFailure` turns a publish or mark-read error into what the gateway does next.
  */
@@ -113,6 +113,7 @@ export type NatsFailure =
   | { readonly kind: "fatal"; readonly reason: string };
 
 export function natsFailure(err: unknown): NatsFailure {
+  registerNatsClassifier();
   const e = fields(err);
   if (e !== undefined && e.code === API.wrongLastSequence) return { kind: "moved" };
   const c = classify(err);
