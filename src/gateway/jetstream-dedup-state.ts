@@ -27,6 +27,7 @@ import type { NatsFailure } from "../jetstream/nats-rules.js";
 import { natsFailure } from "../jetstream/nats-rules.js";
 import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener } from "../server/dedup-state.js";
 import { NO_DOUBT, NO_PROGRESS } from "../server/dedup-state.js";
+import { MemoryDedupState } from "../server/memory-dedup-state.js";
 import type { IncomingMessage } from "../server/options.js";
 import type { ResolvedForward } from "./options.js";
 import type { StreamSetup } from "./stream-setup.js";
@@ -52,9 +53,8 @@ export class JetStreamDedupState implements DedupState {
   readonly stats: WriterStats = { published: 0, acknowledged: 0, recoveries: 0 };
   #link: NatsLink | undefined;
   #setup: StreamSetup | undefined;
-  #pending = new Map<string, number>();
-  #durable = new Map<string, number>();
-  #onCommit: CommitListener = () => {};
+  /** The records: a handler's success is already in the stream, so they are durable at once, as in memory. */
+  readonly #records = new MemoryDedupState();
   #closed = false;
   #opening = true;
 
@@ -202,28 +202,20 @@ export class JetStreamDedupState implements DedupState {
   }
 
   record(clientId: string, seq: number): void {
-    if (this.#closed) return;
-    if (seq > (this.#pending.get(clientId) ?? 0)) this.#pending.set(clientId, seq);
+    if (!this.#closed) this.#records.record(clientId, seq);
   }
 
   commit(): void {
-    if (this.#pending.size === 0) return;
-    const batch = this.#pending;
-    this.#pending = new Map();
-    for (const [id, seq] of batch) {
-      if (seq > (this.#durable.get(id) ?? 0)) this.#durable.set(id, seq);
-      else batch.delete(id);
-    }
-    if (batch.size > 0) this.#onCommit(batch);
+    this.#records.commit();
   }
 
-  setListeners(onCommit: CommitListener, _onFatal: FatalListener): void {
-    this.#onCommit = onCommit; // no fatal failure: a lost NATS connection is waited out, never fatal
+  setListeners(onCommit: CommitListener, onFatal: FatalListener): void {
+    // No fatal failure of its own: a lost NATS connection is waited out, never fatal.
+    this.#records.setListeners(onCommit, onFatal);
   }
 
   flush(): Promise<void> {
-    this.commit();
-    return Promise.resolve();
+    return this.#records.flush();
   }
 
   /** From now on a write that cannot go on (NATS unavailable) fails with `err` instead of waiting (closing). */
@@ -233,7 +225,7 @@ export class JetStreamDedupState implements DedupState {
 
   async close(graceful: boolean): Promise<void> {
     if (this.#closed) return;
-    if (graceful) this.commit();
+    await this.#records.close(graceful);
     this.#closed = true;
     for (const w of this.#writers.values()) w.close();
     await this.#link?.close();

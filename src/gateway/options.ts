@@ -11,9 +11,11 @@ import { invalidOption } from "../errors/outlast-error.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
 import { MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
 import type { Authenticate } from "../server/options.js";
+import type { NatsCredentials } from "../jetstream/nats-link.js";
 import { MIN_DUPLICATE_WINDOW_MS } from "./stream-setup.js";
 
-export interface ForwardOptions {
+/** Where and how to forward; `user`/`pass`, `token`, `credsFile`, `tls` (PEM files) and `name` as for any NATS link. */
+export interface ForwardOptions extends NatsCredentials {
   /** nats:// or tls:// URLs of the cluster's servers (a comma-separated string or a list). */
   readonly servers: string | readonly string[];
   /** The JetStream stream every message goes to. */
@@ -34,15 +36,6 @@ export interface ForwardOptions {
   readonly maxInFlight?: number;
   /** Dial timeout per NATS server (ms). Default 2000. */
   readonly connectTimeoutMs?: number;
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
-  /** A NATS .creds file. */
-  readonly credsFile?: string;
-  /** TLS to NATS (PEM file paths). */
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
-  /** Connection name the NATS servers show. */
-  readonly name?: string;
 }
 
 export interface GatewayOptions {

@@ -10,10 +10,8 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { OutlastError } from "../errors/outlast-error.js";
 import { registerNatsClassifier } from "./nats-rules.js";
 
-/** How to reach NATS (every field but `servers` optional). */
-export interface NatsConnectOptions {
-  /** nats:// (or tls://) URLs of the cluster's servers; nats.js tries them in random order. */
-  readonly servers: readonly string[];
+/** Who we are to NATS and how the link is secured (all optional); shared by the gateway's and the client's options. */
+export interface NatsCredentials {
   readonly user?: string;
   readonly pass?: string;
   readonly token?: string;
@@ -23,6 +21,12 @@ export interface NatsConnectOptions {
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   /** Connection name shown by the servers (`nats server report connections`). */
   readonly name?: string;
+}
+
+/** How to reach NATS (every field but `servers` and the timeouts optional). */
+export interface NatsConnectOptions extends NatsCredentials {
+  /** nats:// (or tls://) URLs of the cluster's servers; nats.js tries them in random order. */
+  readonly servers: readonly string[];
   /** Dial timeout per server (ms). */
   readonly connectTimeoutMs: number;
   /** JetStream request timeout: a publish without a PubAck by then is in doubt (ms). */
