@@ -97,7 +97,8 @@ export class FrameDecoder {
   readonly #copy: boolean;
   #error: OutlastError<"OUTLAST_PROTOCOL_ERROR"> | undefined;
   /** Header bytes of the partial frame (0..5); 5 while its body is being collected. */
-  readonly #head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  /** Made when a header first straddles two chunks (rare): an idle decoder holds no buffer (a server has thousands). */
+  #head: Buffer | undefined;
   #headLen = 0;
   #type = 0;
   /** Body of the partial frame, grown as bytes arrive (never past #bodyNeed). */
@@ -226,13 +227,14 @@ export class FrameDecoder {
   #feedPartial(buf: Buffer, off: number, out: Frame[]): number {
     const end = buf.length;
     if (this.#headLen < FRAME_HEADER_BYTES) {
+      const head = (this.#head ??= Buffer.alloc(FRAME_HEADER_BYTES));
       while (this.#headLen < FRAME_HEADER_BYTES && off < end) {
-        this.#head[this.#headLen++] = buf[off++]!;
-        if (this.#headLen === 4) this.#checkLength(this.#head.readUInt32BE(0));
+        head[this.#headLen++] = buf[off++]!;
+        if (this.#headLen === 4) this.#checkLength(head.readUInt32BE(0));
       }
       if (this.#headLen < FRAME_HEADER_BYTES) return off;
-      const length = this.#head.readUInt32BE(0);
-      this.#type = this.#head[4]!;
+      const length = head.readUInt32BE(0);
+      this.#type = head[4]!;
       this.#checkHeader(length, this.#type);
       this.#bodyNeed = length - 1;
       this.#bodyLen = 0;

@@ -1,12 +1,12 @@
 /**
  * The handler pipeline over each clientId's state (client-state.ts): duplicate check,
- * serialized handler calls (one at a time per clientId, across connections), the poison
- * policy, recording success in the DedupState, and coalesced acknowledgements
- * (at most one ACK per connection per event-loop turn, once the state reports the
- * successes durable).
+ * serialized handler calls (one at a time per clientId, across connections), recording
+ * success, and when a client is settled (WELCOME and drains wait for it). What a failed
+ * call leads to is handler-failures.ts (the poison policy); the coalesced ACKs are
+ * ack-coalescer.ts.
  *
  * Hot path: a synchronous handler costs one call and one object (the message);
- * no promise, no timer per message. Acks are flushed from one setImmediate.
+ * no promise, no timer per message.
  * The "handler started" marks belong to the state (DedupState.progress): this file
  * only says when a call starts, succeeds, and when none follows at once.
  *
@@ -19,30 +19,22 @@
 
 import { backoffCeilingMs } from "../errors/backoff.js";
 import { isOutlastError } from "../errors/outlast-error.js";
+import { AckCoalescer } from "./ack-coalescer.js";
 import type { ClientConnection, Queued } from "./client-state.js";
 import { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
-import { acknowledgedChannel, handlerErrorChannel } from "./diagnostics.js";
+import { acknowledgedChannel } from "./diagnostics.js";
+import type { FailureHooks } from "./handler-failures.js";
+import { HandlerFailures } from "./handler-failures.js";
 import { UNTIMED, callStarted, callSucceeded } from "./handler-timing.js";
-import type { BatchHandler, DeadLetterHandler, IncomingMessage, MessageHandler } from "./options.js";
+import type { BatchHandler, IncomingMessage, MessageHandler } from "./options.js";
 
-export interface HandlerFailure {
-  readonly clientId: string;
-  /** The (first) seq of the failed call. */
-  readonly seq: number;
-  /** The last seq of the failed call: > seq when a batch of several messages failed. */
-  readonly lastSeq: number;
-  /** Failed calls in a row that started at `seq`. */
-  readonly attempt: number;
-}
+export type { HandlerFailure } from "./handler-failures.js";
 
-export interface RegistryHooks {
+export interface RegistryHooks extends FailureHooks {
   /** Exactly one of onMessage / onMessages. */
   readonly onMessage: MessageHandler | undefined;
   readonly onMessages: BatchHandler | undefined;
-  readonly onDeadLetter: DeadLetterHandler | undefined;
-  readonly maxHandlerAttempts: number;
-  readonly handlerError: (error: unknown, info: HandlerFailure) => void;
 }
 
 export interface RegistryStats {
@@ -58,11 +50,6 @@ const MAX_QUEUED_MESSAGES = 16_384;
 /** retryAfterMs after a handler failure: 100 ms, doubling per attempt of the same message, up to 30 s. */
 const RETRY_BASE_MS = 100;
 const RETRY_CAP_MS = 30_000;
-/**
- * Clients whose ACK one event-loop turn writes at most (each costs a record and a socket write,
- * ~10-40 µs): 20,000 clients bursting at once are acknowledged over ~40 turns, not one long stall.
- */
-const FLUSH_SLICE_CLIENTS = 512;
 
 /** The seq may have been handed to a handler before: by a server that died, or by a call that failed. */
 function isRedelivery(client: ClientState, seq: number): boolean {
@@ -78,19 +65,26 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export class ClientRegistry {
   readonly #clients = new Map<string, ClientState>();
   readonly #state: DedupState;
-  readonly #hooks: RegistryHooks;
   readonly #onMessage: MessageHandler;
   readonly #onMessages: BatchHandler | undefined;
-  readonly #dirty: ClientState[] = [];
-  #flushScheduled = false;
+  readonly #acks: AckCoalescer;
+  readonly #failures: HandlerFailures;
   readonly stats: RegistryStats = { messagesProcessed: 0, duplicatesSkipped: 0, handlerFailures: 0, deadLettered: 0 };
-  readonly #flush = (): void => this.#flushSlice(FLUSH_SLICE_CLIENTS);
 
   constructor(state: DedupState, hooks: RegistryHooks) {
     this.#state = state;
-    this.#hooks = hooks;
     this.#onMessages = hooks.onMessages;
     this.#onMessage = hooks.onMessage ?? (() => {});
+    this.#acks = new AckCoalescer(state);
+    this.#failures = new HandlerFailures(
+      hooks,
+      {
+        succeeded: (client, seq) => this.#succeeded(client, seq),
+        giveBack: (client, conn, attempt, err) => this.#giveBack(client, conn, attempt, err),
+        drain: (client) => this.#drain(client),
+      },
+      this.stats,
+    );
   }
 
   get size(): number {
@@ -190,19 +184,19 @@ export class ClientRegistry {
       fn();
       return;
     }
-    client.settledWaiters.push(fn);
-    if (client.durableSeq < client.handledSeq) this.#markDirty(client);
+    (client.settledWaiters ??= []).push(fn);
+    if (client.durableSeq < client.handledSeq) this.#acks.markDirty(client);
   }
 
   #checkSettled(client: ClientState): void {
-    if (client.settledWaiters.length === 0 || !client.settled) return;
     const waiters = client.settledWaiters;
-    client.settledWaiters = [];
+    if (waiters === undefined || !client.settled) return;
+    client.settledWaiters = undefined;
     for (const w of waiters) w();
   }
 
   #dropQueue(client: ClientState): void {
-    client.queue = [];
+    client.queue = undefined;
     client.queueHead = 0;
     client.queuedBytes = 0;
     if (client.paused) {
@@ -217,11 +211,11 @@ export class ClientRegistry {
     if (seq <= client.handledSeq) {
       conn.duplicates++;
       this.stats.duplicatesSkipped++;
-      this.#markDirty(client);
+      this.#acks.markDirty(client);
       return;
     }
     if (this.#onMessages !== undefined || client.busy || client.queued > 0) {
-      client.queue.push({ seq, data });
+      (client.queue ??= []).push({ seq, data });
       client.queuedBytes += data.length;
       if (!client.paused && (client.queuedBytes > MAX_QUEUED_BYTES || client.queued > MAX_QUEUED_MESSAGES)) {
         client.paused = true;
@@ -245,7 +239,7 @@ export class ClientRegistry {
     try {
       result = this.#onMessage(message);
     } catch (err) {
-      this.#failed(client, conn, message, err);
+      this.#failures.failed(client, conn, message, err);
       return;
     }
     if (isThenable(result)) {
@@ -258,7 +252,7 @@ export class ClientRegistry {
         },
         (err: unknown) => {
           client.busy = false;
-          this.#failed(client, conn, message, err);
+          this.#failures.failed(client, conn, message, err);
           this.#drain(client);
         },
       );
@@ -286,7 +280,7 @@ export class ClientRegistry {
     try {
       result = handler(batch);
     } catch (err) {
-      this.#batchFailed(client, conn, batch, err);
+      this.#failures.batchFailed(client, conn, batch, err);
       return;
     }
     if (isThenable(result)) {
@@ -299,7 +293,7 @@ export class ClientRegistry {
         },
         (err: unknown) => {
           client.busy = false;
-          this.#batchFailed(client, conn, batch, err);
+          this.#failures.batchFailed(client, conn, batch, err);
           this.#drain(client);
         },
       );
@@ -309,11 +303,12 @@ export class ClientRegistry {
   }
 
   #dequeue(client: ClientState): Queued {
-    const next = client.queue[client.queueHead] as Queued;
-    client.queue[client.queueHead++] = undefined as unknown as Queued;
+    const queue = client.queue as Queued[];
+    const next = queue[client.queueHead] as Queued;
+    queue[client.queueHead++] = undefined as unknown as Queued;
     client.queuedBytes -= next.data.length;
     if (client.queued === 0) {
-      client.queue = [];
+      client.queue = undefined;
       client.queueHead = 0;
     }
     return next;
@@ -349,49 +344,9 @@ export class ClientRegistry {
     if (seq > client.handledSeq) client.handledSeq = seq;
     client.progress.finished(seq); // before anything else (the next handler call above all)
     callSucceeded(client.id, seq, count, startedMs);
-    if (client.failedSeq !== 0 && seq >= client.failedSeq) {
-      client.failedAttempts = 0;
-      if (seq >= client.failedToSeq) {
-        client.failedSeq = 0;
-        client.failedToSeq = 0;
-      }
-    }
+    this.#failures.succeeded(client, seq);
     this.stats.messagesProcessed += count;
-    this.#markDirty(client);
-  }
-
-  /** A call with the messages firstSeq..lastSeq failed: count it; returns the attempt number. */
-  #noteFailure(client: ClientState, firstSeq: number, lastSeq: number, err: unknown): number {
-    const attempt = client.failedSeq === firstSeq ? client.failedAttempts + 1 : 1;
-    client.failedSeq = firstSeq;
-    client.failedToSeq = Math.max(client.failedToSeq, lastSeq);
-    client.failedAttempts = attempt;
-    this.stats.handlerFailures++;
-    const info: HandlerFailure = { clientId: client.id, seq: firstSeq, lastSeq, attempt };
-    if (handlerErrorChannel.hasSubscribers) handlerErrorChannel.publish({ error: err, ...info });
-    this.#hooks.handlerError(err, info);
-    return attempt;
-  }
-
-  #batchFailed(client: ClientState, conn: ClientConnection, batch: readonly IncomingMessage[], err: unknown): void {
-    const first = batch[0] as IncomingMessage;
-    if (batch.length === 1) {
-      this.#failed(client, conn, first, err);
-      return;
-    }
-    // Not dead-lettered as a whole: its messages come back one per call, and the one that fails is.
-    const attempt = this.#noteFailure(client, first.seq, (batch[batch.length - 1] as IncomingMessage).seq, err);
-    this.#giveBack(client, conn, attempt, err);
-  }
-
-  #failed(client: ClientState, conn: ClientConnection, message: IncomingMessage, err: unknown): void {
-    const attempt = this.#noteFailure(client, message.seq, message.seq, err);
-    const deadLetter = this.#hooks.onDeadLetter;
-    if (attempt >= this.#hooks.maxHandlerAttempts && deadLetter !== undefined) {
-      this.#deadLetter(client, conn, message, err, deadLetter);
-      return;
-    }
-    this.#giveBack(client, conn, attempt, err);
+    this.#acks.markDirty(client);
   }
 
   /**
@@ -402,89 +357,13 @@ export class ClientRegistry {
   #giveBack(client: ClientState, conn: ClientConnection, attempt: number, err: unknown): void {
     if (client.connection !== conn) return;
     this.#dropQueue(client);
-    this.#flushClient(client);
+    this.#acks.flushClient(client);
     conn.handlerFailed(err, backoffCeilingMs(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS));
-  }
-
-  #deadLetter(
-    client: ClientState,
-    conn: ClientConnection,
-    message: IncomingMessage,
-    err: unknown,
-    deadLetter: DeadLetterHandler,
-  ): void {
-    const done = (): void => {
-      this.stats.deadLettered++;
-      this.#succeeded(client, message.seq);
-    };
-    let result: unknown;
-    try {
-      result = deadLetter(message, err);
-    } catch (dlErr) {
-      this.#giveBack(client, conn, client.failedAttempts, dlErr);
-      return;
-    }
-    if (!isThenable(result)) {
-      done();
-      return;
-    }
-    client.busy = true;
-    result.then(
-      () => {
-        client.busy = false;
-        done();
-        this.#drain(client);
-      },
-      (dlErr: unknown) => {
-        client.busy = false;
-        this.#giveBack(client, conn, client.failedAttempts, dlErr);
-        this.#drain(client);
-      },
-    );
-  }
-
-  #markDirty(client: ClientState): void {
-    if (!client.dirty) {
-      client.dirty = true;
-      this.#dirty.push(client);
-    }
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#flush);
-  }
-
-  #flushClient(client: ClientState): void {
-    if (client.handledSeq > client.recordedSeq) {
-      this.#state.record(client.id, client.handledSeq);
-      client.recordedSeq = client.handledSeq;
-      return; // the ACK (and the duplicates count) goes out once the state reports it durable
-    }
-    client.connection?.flushAck(client.durableSeq);
   }
 
   /** Records every pending success and sends the coalesced ACKs at once (server close). */
   flush(): void {
-    this.#flushSlice(Infinity);
-  }
-
-  /**
-   * Records successes and sends the coalesced ACKs of up to `limit` clients, in the order they
-   * became dirty; the rest wait for the next event-loop turn, so a burst from thousands of
-   * clients never stalls the loop on one pass of socket writes (reads go on in between).
-   */
-  #flushSlice(limit: number): void {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty.length <= limit ? this.#dirty.splice(0) : this.#dirty.splice(0, limit);
-    for (const client of dirty) {
-      client.dirty = false;
-      this.#flushClient(client);
-    }
-    this.#state.commit(); // the commit listener (committed) acknowledges: at once for memory, later for disk
-    if (this.#dirty.length > 0) this.#scheduleFlush();
+    this.#acks.flushAll();
   }
 
   /** The state made these records durable: acknowledge them. */

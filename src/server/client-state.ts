@@ -51,13 +51,15 @@ export class ClientState {
   failedAttempts = 0;
   /** A handler Promise is pending. */
   busy = false;
-  queue: Queued[] = [];
+  /** Messages waiting for the handler (from queueHead on); undefined when none: no array per idle client. */
+  queue: Queued[] | undefined;
   queueHead = 0;
   queuedBytes = 0;
   connection: ClientConnection | undefined;
   dirty = false;
   paused = false;
-  settledWaiters: (() => void)[] = [];
+  /** Waiting for `settled`; undefined when none. */
+  settledWaiters: (() => void)[] | undefined;
 
   constructor(readonly id: string) {
     this.handledSeq = 0;
@@ -86,7 +88,7 @@ export class ClientState {
   }
 
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue === undefined ? 0 : this.queue.length - this.queueHead;
   }
 
   /** Loaded, no handler running, nothing queued, every success durable. */

@@ -29,8 +29,8 @@ export type ConnectionState =
       /** Set once `authenticate` bound a clientId (then waiting for an older connection of it to settle). */
       readonly client: ClientState | undefined;
     }
-  /** WELCOME sent; MESSAGEs are handled. The idle timer is checked lazily (re-armed from the last read). */
-  | { readonly name: "open"; readonly client: ClientState; readonly idleMs: number; readonly idleTimer: Timer }
+  /** WELCOME sent; MESSAGEs are handled. The idle limit is checked by the server's one IdleSweep (idle-sweep.ts). */
+  | { readonly name: "open"; readonly client: ClientState; readonly idleMs: number }
   /** No new MESSAGE is handled; once the client is settled the last ACK and `farewell` go out. */
   | { readonly name: "draining"; readonly client: ClientState; readonly farewell: Farewell }
   /** Ended (FIN sent, lingering for the peer's FIN) or destroyed. */
@@ -61,7 +61,6 @@ export function timerOf(state: ConnectionState): Timer | undefined {
     case "authenticating":
       return state.handshakeTimer;
     case "open":
-      return state.idleTimer;
     case "draining":
       return undefined;
     case "closed":

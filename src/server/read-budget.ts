@@ -11,11 +11,18 @@
 /** Reads handled in one event-loop turn before the rest wait for the next turns. */
 export const READ_BUDGET_MS = 20;
 
+/** Who handles a chunk that was set aside. */
+export interface DeferredReader {
+  readLater(chunk: Buffer): void;
+}
+
 export class ReadBudget {
   readonly #budgetMs: number;
   /** When the first read of this turn was admitted; -1 before any. */
   #turnStartMs = -1;
-  readonly #deferred: (() => void)[] = [];
+  /** Set-aside reads, in arrival order (two arrays: no object or closure per read); those before #deferredHead ran. */
+  readonly #deferred: DeferredReader[] = [];
+  readonly #chunks: Buffer[] = [];
   #deferredHead = 0;
   #scheduled = false;
   readonly #onTurn = (): void => this.#nextTurn();
@@ -24,8 +31,8 @@ export class ReadBudget {
     this.#budgetMs = budgetMs;
   }
 
-  /** True: handle the read now. False: `later` will be called on a later turn (the caller pauses its socket). */
-  admit(later: () => void): boolean {
+  /** True: handle the read now. False: `reader.readLater(chunk)` is called on a later turn (the caller pauses its socket). */
+  admit(reader: DeferredReader, chunk: Buffer): boolean {
     if (this.#deferred.length === this.#deferredHead) {
       const now = performance.now();
       if (this.#turnStartMs < 0) {
@@ -34,7 +41,8 @@ export class ReadBudget {
       }
       if (now - this.#turnStartMs < this.#budgetMs) return true;
     }
-    this.#deferred.push(later);
+    this.#deferred.push(reader);
+    this.#chunks.push(chunk);
     this.#schedule();
     return false;
   }
@@ -52,12 +60,16 @@ export class ReadBudget {
     this.#turnStartMs = -1;
     while (this.#deferredHead < this.#deferred.length) {
       if (performance.now() - start >= this.#budgetMs) break;
-      const later = this.#deferred[this.#deferredHead] as () => void;
-      this.#deferred[this.#deferredHead++] = undefined as unknown as () => void;
-      later();
+      const i = this.#deferredHead++;
+      const reader = this.#deferred[i] as DeferredReader;
+      const chunk = this.#chunks[i] as Buffer;
+      this.#deferred[i] = undefined as unknown as DeferredReader;
+      this.#chunks[i] = undefined as unknown as Buffer;
+      reader.readLater(chunk);
     }
     if (this.#deferredHead === this.#deferred.length) {
       this.#deferred.length = 0;
+      this.#chunks.length = 0;
       this.#deferredHead = 0;
     } else {
       this.#turnStartMs = start; // this turn's budget is spent

@@ -1,15 +1,17 @@
 /**
- * One accepted socket: decoding, the server side of the handshake, the frame
- * rules of each state (src/protocol/frame-rules.ts), handshake and idle timers,
- * and closing with an ERROR or GOODBYE frame. The states, their data and the
- * legal moves are in connection-state.ts; every move goes through #move(), and
+ * One accepted socket's protocol: decoding, the server side of the handshake, the
+ * frame rules of each state (src/protocol/frame-rules.ts), the handshake timer and
+ * idle limit, and closing with an ERROR or GOODBYE frame. The socket mechanics
+ * (listeners, read budget, pausing, writes) are its base class, connection-socket.ts;
+ * the errors it reports are made in connection-errors.ts. The states, their data and
+ * the legal moves are in connection-state.ts; every move goes through #move(), and
  * every way of closing through #close(). Every socket error is handled here:
  * one bad peer never affects another, and never throws out of the server.
  */
 
 import type { Socket } from "node:net";
 import type { Timer } from "../errors/clock.js";
-import { OutlastError, isOutlastError } from "../errors/outlast-error.js";
+import { OutlastError } from "../errors/outlast-error.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 import { FrameDecoder } from "../protocol/frame-decoder.js";
@@ -22,44 +24,35 @@ import type { ConnectionState, ConnectionStateName, Farewell } from "./connectio
 import { clientOf, isLegalMove, timerOf } from "./connection-state.js";
 import { clientErrorChannel, closeChannel, handshakeChannel } from "./diagnostics.js";
 import type { ConnectionInfo, ServerContext } from "./server-context.js";
+import type { IdleChecked } from "./idle-sweep.js";
+import {
+  asProtocolError,
+  clientSentError,
+  handshakeTimeout,
+  idleTimeout,
+  seqNotAbove,
+  slowReader,
+  unexpectedFrame,
+} from "./connection-errors.js";
+import { ConnectionSocket } from "./connection-socket.js";
 import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000;
-/** A peer that does not read what we send (acks, pongs) is cut off past this backlog. */
-const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
 
-export class ServerConnection implements ClientConnection {
+export class ServerConnection extends ConnectionSocket implements ClientConnection, IdleChecked {
   duplicates = 0;
   #state: ConnectionState;
-  readonly #socket: Socket;
   readonly #ctx: ServerContext;
   readonly #decoder: FrameDecoder;
-  #lastReceivedAt: number;
   #lastAckSent = 0;
   #lastReceivedSeq = 0;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  /** The `closed` promise, made only when someone asks (server close/drain): no promise per idle connection. */
-  #closed: Promise<void> | undefined;
-  #resolveClosed: (() => void) | undefined;
-  #socketClosed = false;
-  /** Reading is paused: the registry's backpressure (flow), or a chunk waiting for a later turn (budget). */
-  #flowPaused = false;
-  #budgetPaused = false;
 
   constructor(socket: Socket, ctx: ServerContext) {
-    this.#socket = socket;
+    super(socket, ctx.readBudget);
     this.#ctx = ctx;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
     // HELLO may carry a 64 KiB token: read it with the HELLO limit, then switch to ours.
     this.#decoder = new FrameDecoder({ maxFrameBytes: Math.max(ctx.options.maxFrameBytes, MAX_HELLO_FRAME_BYTES) });
-    this.#lastReceivedAt = ctx.options.clock.now();
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("error", (err) => this.#onSocketError(err));
-    socket.on("close", () => this.#onClose());
     const handshakeTimer = ctx.options.clock.setTimeout(
       () => this.#onHandshakeTimeout(),
       ctx.options.handshakeTimeoutMs,
@@ -67,13 +60,7 @@ export class ServerConnection implements ClientConnection {
     this.#state = { name: "awaiting-hello", handshakeTimer };
   }
 
-  /** Resolves when the socket is closed. */
-  get closed(): Promise<void> {
-    this.#closed ??= this.#socketClosed ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
-    return this.#closed;
-  }
-
-  #isClosed(): boolean {
+  protected isClosed(): boolean {
     return this.#state.name === "closed";
   }
 
@@ -103,26 +90,7 @@ export class ServerConnection implements ClientConnection {
 
   // ---- receiving ----
 
-  #onData(chunk: Buffer): void {
-    this.#lastReceivedAt = this.#ctx.options.clock.now();
-    if (this.#state.name === "closed") return;
-    if (this.#ctx.readBudget.admit(() => this.#deferredRead(chunk))) {
-      this.#read(chunk);
-      return;
-    }
-    // This turn's read budget is spent: handle the chunk on a later turn, nothing more from this socket until then.
-    this.#budgetPaused = true;
-    this.#socket.pause();
-  }
-
-  #deferredRead(chunk: Buffer): void {
-    this.#budgetPaused = false;
-    if (this.#state.name === "closed") return;
-    this.#read(chunk);
-    if (!this.#flowPaused && !this.#isClosed() && !this.#budgetPaused) this.#socket.resume();
-  }
-
-  #read(chunk: Buffer): void {
+  protected read(chunk: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -130,7 +98,7 @@ export class ServerConnection implements ClientConnection {
       this.#protocolError(err);
       return;
     }
-    for (let i = 0; i < frames.length && !this.#isClosed(); i++) this.#onFrame(frames[i] as Frame);
+    for (let i = 0; i < frames.length && !this.isClosed(); i++) this.#onFrame(frames[i] as Frame);
     const client = clientOf(this.#state);
     if (client !== undefined) this.#ctx.registry.endRead(client);
   }
@@ -147,26 +115,10 @@ export class ServerConnection implements ClientConnection {
       case "ignore":
         return;
       case "violation":
-        this.#protocolError(
-          new OutlastError(
-            "OUTLAST_PROTOCOL_ERROR",
-            `unexpected ${frame.type.toUpperCase()} frame in state ${state.name}`,
-            {
-              details: { frame: frame.type, state: state.name },
-            },
-          ),
-        );
+        this.#protocolError(unexpectedFrame(frame.type, state.name));
         return;
       case "close":
-        if (frame.type === "error")
-          this.#clientError(
-            new OutlastError(
-              "OUTLAST_PROTOCOL_ERROR",
-              `client sent ERROR ${frame.code}: ${JSON.stringify(frame.message)}`,
-              { details: { remoteCode: frame.code, remoteMessage: frame.message, retryAfterMs: frame.retryAfterMs } },
-            ),
-            false,
-          );
+        if (frame.type === "error") this.#clientError(clientSentError(frame), false);
         this.#close({ frame: undefined, reason: "peer left" });
         return;
       case "handle":
@@ -192,7 +144,7 @@ export class ServerConnection implements ClientConnection {
         return;
       case "ping":
         this.#ctx.countPing();
-        this.#write(encodeFrame({ type: "pong", nonce: frame.nonce }));
+        this.write(encodeFrame({ type: "pong", nonce: frame.nonce }));
         return;
       case "pong":
         return;
@@ -214,13 +166,7 @@ export class ServerConnection implements ClientConnection {
 
   #onMessage(client: ClientState, seq: number, data: Uint8Array): void {
     if (seq <= this.#lastReceivedSeq) {
-      this.#protocolError(
-        new OutlastError(
-          "OUTLAST_PROTOCOL_ERROR",
-          `MESSAGE seq ${seq} is not above the previous seq ${this.#lastReceivedSeq} on this connection`,
-          { details: { frame: "message" } },
-        ),
-      );
+      this.#protocolError(seqNotAbove(seq, this.#lastReceivedSeq));
       return;
     }
     this.#lastReceivedSeq = seq;
@@ -239,7 +185,7 @@ export class ServerConnection implements ClientConnection {
       this.#reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
       return;
     }
-    authenticateHello(this.#socket, this.#ctx.options.authenticate, hello, {
+    authenticateHello(this.socket, this.#ctx.options.authenticate, hello, {
       authenticating: () => this.#state.name === "authenticating",
       bind: (clientId) => this.#bind(hello, version.version, clientId),
       reject: (err) => this.#reject(err),
@@ -262,12 +208,11 @@ export class ServerConnection implements ClientConnection {
   #welcome(hello: HelloFrame, version: number, client: ClientState): void {
     const state = this.#state;
     if (state.name !== "authenticating") return;
-    const idleTimer = this.#armIdle(state.idleMs);
-    this.#move({ name: "open", client, idleMs: state.idleMs, idleTimer });
+    this.#move({ name: "open", client, idleMs: state.idleMs });
     this.#decoder.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
-    this.#lastReceivedAt = this.#ctx.options.clock.now();
-    this.#write(
+    this.quietFrom(this.#ctx.idleSweep.now());
+    this.write(
       encodeFrame({
         type: "welcome",
         version,
@@ -295,49 +240,24 @@ export class ServerConnection implements ClientConnection {
   #onHandshakeTimeout(): void {
     const name = this.#state.name;
     if (name !== "awaiting-hello" && name !== "authenticating") return;
-    const timeoutMs = this.#ctx.options.handshakeTimeoutMs;
-    this.#reject(
-      new OutlastError("OUTLAST_TIMEOUT", `handshake not completed within handshakeTimeoutMs ${timeoutMs}`, {
-        details: { timeoutMs },
-      }),
-    );
+    this.#reject(handshakeTimeout(this.#ctx.options.handshakeTimeoutMs));
   }
 
-  // ---- idle timeout (checked lazily: no timer reset per read) ----
+  // ---- idle limit (checked by the server's one IdleSweep: no timer per connection) ----
 
-  #armIdle(ms: number): Timer {
-    return this.#ctx.options.clock.setTimeout(() => this.#onIdleTimer(), ms);
-  }
-
-  #onIdleTimer(): void {
+  checkIdle(nowMs: number): void {
     const state = this.#state;
     if (state.name !== "open") return;
-    const silentMs = this.#ctx.options.clock.now() - this.#lastReceivedAt;
-    if (silentMs < state.idleMs) {
-      this.#state = { ...state, idleTimer: this.#armIdle(state.idleMs - silentMs) };
-      return;
-    }
-    this.#reject(
-      new OutlastError(
-        "OUTLAST_HEARTBEAT_TIMEOUT",
-        `nothing received from the client for ${Math.round(silentMs)} ms (idle limit ${state.idleMs} ms)`,
-        { details: { timeoutMs: state.idleMs } },
-      ),
-    );
+    const silentMs = this.silentMs(nowMs);
+    if (silentMs < state.idleMs) return;
+    this.#reject(idleTimeout(silentMs, state.idleMs));
   }
 
   // ---- sending ----
 
-  #write(buf: Buffer): void {
-    if (this.#state.name === "closed" || this.#socket.destroyed || this.#socket.writableEnded) return;
-    this.#socket.write(buf);
-    if (this.#socket.writableLength > MAX_WRITE_BACKLOG_BYTES) {
-      this.#clientError(
-        new OutlastError("OUTLAST_PROTOCOL_ERROR", "client does not read what the server sends; connection dropped"),
-        true,
-      );
-      this.#destroy("slow reader");
-    }
+  protected slowReader(): void {
+    this.#clientError(slowReader(), true);
+    this.#destroy("slow reader");
   }
 
   flushAck(seq: number): void {
@@ -347,7 +267,7 @@ export class ServerConnection implements ClientConnection {
     if (seq > this.#lastAckSent) this.#lastAckSent = seq;
     const duplicates = Math.min(this.duplicates, 0xffff_ffff);
     this.duplicates = 0;
-    this.#write(encodeFrame({ type: "ack", seq: this.#lastAckSent, duplicates }));
+    this.write(encodeFrame({ type: "ack", seq: this.#lastAckSent, duplicates }));
   }
 
   handlerFailed(error: unknown, retryAfterMs: number): void {
@@ -365,16 +285,6 @@ export class ServerConnection implements ClientConnection {
     if (name !== "awaiting-hello" && name !== "authenticating") return;
     this.#clientError(error, true);
     this.#close({ frame: makeErrorFrame(error.code, error.message, retryAfterMs), reason: error.code });
-  }
-
-  pause(): void {
-    this.#flowPaused = true;
-    this.#socket.pause();
-  }
-
-  resume(): void {
-    this.#flowPaused = false;
-    if (this.#state.name !== "closed" && !this.#budgetPaused) this.#socket.resume();
   }
 
   // ---- closing ----
@@ -432,12 +342,7 @@ export class ServerConnection implements ClientConnection {
     if (this.#state.name === "closed") return;
     const lingerTimer = this.#ctx.options.clock.setTimeout(() => this.#destroy(farewell.reason), LINGER_MS);
     this.#enterClosed(farewell.reason, lingerTimer);
-    const socket = this.#socket;
-    if (!socket.destroyed && !socket.writableEnded) {
-      if (farewell.frame !== undefined) socket.write(encodeFrame(farewell.frame));
-      socket.resume(); // keep reading (and discarding) until the peer's FIN
-      socket.end();
-    }
+    this.endSocket(farewell.frame === undefined ? undefined : encodeFrame(farewell.frame));
   }
 
   /** At once: no frame, no drain. */
@@ -447,7 +352,7 @@ export class ServerConnection implements ClientConnection {
 
   #destroy(reason: string): void {
     this.#enterClosed(reason, undefined);
-    this.#socket.destroy();
+    this.destroySocket();
   }
 
   /** The one way into "closed": clears the state's timer, stops serving the client, publishes the close. */
@@ -468,13 +373,7 @@ export class ServerConnection implements ClientConnection {
   }
 
   #protocolError(err: unknown): void {
-    const error = isOutlastError(err)
-      ? err
-      : new OutlastError(
-          "OUTLAST_PROTOCOL_ERROR",
-          `protocol error: ${err instanceof Error ? err.message : String(err)}`,
-          { cause: err },
-        );
+    const error = asProtocolError(err);
     this.#ctx.countProtocolError();
     this.#clientError(error, true);
     this.#close({ frame: makeErrorFrame("OUTLAST_PROTOCOL_ERROR", error.message), reason: "protocol error" });
@@ -485,15 +384,12 @@ export class ServerConnection implements ClientConnection {
     this.#ctx.emitClientError(err, this.info());
   }
 
-  #onSocketError(err: Error): void {
-    // ECONNRESET, EPIPE, TLS alerts...: this connection only. 'close' follows.
+  protected socketError(err: Error): void {
     if (this.#state.name !== "closed") this.#clientError(err, true);
   }
 
-  #onClose(): void {
+  protected socketClosed(): void {
     this.#enterClosed("socket closed", undefined);
     this.#ctx.connectionClosed(this);
-    this.#socketClosed = true;
-    this.#resolveClosed?.();
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { ClientRegistry } from "./client-registry.js";
+import type { IdleSweep } from "./idle-sweep.js";
 import type { ResolvedServerOptions } from "./options.js";
 import type { ReadBudget } from "./read-budget.js";
 import type { ServerConnection } from "./server-connection.js";
@@ -31,6 +32,8 @@ export interface ServerContext {
   readonly registry: ClientRegistry;
   /** How much of one event-loop turn reads may take (shared by every connection). */
   readonly readBudget: ReadBudget;
+  /** The idle limit's one timer (its `now()` is the time connections note). */
+  readonly idleSweep: IdleSweep;
   emitConnection(event: ConnectionEvent): void;
   emitClientError(err: Error, info: ConnectionInfo): void;
   countProtocolError(): void;

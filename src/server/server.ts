@@ -18,11 +18,15 @@ import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
 import { DEFAULT_LISTEN_HOST, resolveServerOptions } from "./options.js";
 import { ServerConnection } from "./server-connection.js";
+import { IdleSweep, idleSweepPeriodMs } from "./idle-sweep.js";
 import { ReadBudget } from "./read-budget.js";
 import { TurnAway } from "./turn-away.js";
 import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
 
 const debug = debuglog("outlast");
+
+/** A socket's error listener until a ServerConnection (or the rejection path) owns it: one function for all. */
+function ignoreError(): void {}
 
 export interface ServerStats {
   /** Open connections (handshaking, open or draining). */
@@ -73,6 +77,7 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Refuses sockets (full / closing) cheaply, and keeps those still open. */
   readonly #turnAway: TurnAway;
   readonly #context: ServerContext;
+  readonly #idleSweep: IdleSweep;
   #phase: Phase = "idle";
   #listening: Promise<{ port: number; host: string }> | undefined;
   #closing: Promise<void> | undefined;
@@ -105,10 +110,16 @@ export class Server extends EventEmitter<ServerEvents> {
       (committed) => this.#registry.committed(committed),
       (err) => this.#fatal(err),
     );
+    this.#idleSweep = new IdleSweep(
+      this.#options.clock,
+      idleSweepPeriodMs(this.#options.idleTimeoutMs),
+      this.#connections,
+    );
     this.#context = {
       options: this.#options,
       registry: this.#registry,
       readBudget: new ReadBudget(),
+      idleSweep: this.#idleSweep,
       emitConnection: (event) => this.emit("connection", event),
       emitClientError: (err, info) => {
         if ((err as { code?: unknown }).code === "OUTLAST_AUTH_REJECTED") this.#authRejected++;
@@ -121,7 +132,7 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.#options.tls === undefined) {
       this.#net = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
     } else {
-      const tlsServer = createTlsServer(this.#options.tls, (socket) => this.#accept(socket));
+      const tlsServer = createTlsServer({ noDelay: true, ...this.#options.tls }, (socket) => this.#accept(socket));
       tlsServer.on("tlsClientError", (err, socket) => {
         // A failed TLS handshake (no/bad client certificate, plaintext on a TLS port): that socket only.
         const info = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
@@ -169,6 +180,7 @@ export class Server extends EventEmitter<ServerEvents> {
       throw err;
     });
     this.#phase = "listening";
+    this.#idleSweep.start();
     const address = this.#net.address() as AddressInfo;
     debug("server listening on %s:%d", address.address, address.port);
     return { port: address.port, host: address.address };
@@ -176,14 +188,15 @@ export class Server extends EventEmitter<ServerEvents> {
 
   #accept(socket: Socket): void {
     this.#accepted++;
-    socket.on("error", () => {}); // until a ServerConnection (or the rejection path) owns it
     if (connectionChannel.hasSubscribers)
       connectionChannel.publish({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
     if (this.#phase !== "listening") {
+      socket.on("error", ignoreError);
       this.#turnAway.refuse(socket, "closing");
       return;
     }
     if (this.#connections.size >= this.#options.maxConnections) {
+      socket.on("error", ignoreError);
       this.#turnAway.refuse(socket, "full");
       // The error object (a stack trace) only when someone looks: refusals must stay cheap.
       if (clientErrorChannel.hasSubscribers || this.listenerCount("clientError") > 0) {
@@ -271,6 +284,7 @@ export class Server extends EventEmitter<ServerEvents> {
   async #close(graceful: boolean): Promise<void> {
     const wasListening = this.#phase === "listening" || this.#net.listening;
     this.#phase = "closing";
+    this.#idleSweep.stop();
     const netClosed = wasListening
       ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
       : Promise.resolve();
