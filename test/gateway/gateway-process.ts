@@ -16,6 +16,8 @@ export class GatewayProcess {
   constructor(
     readonly port: number,
     readonly args: readonly string[],
+    /** OUTLAST_* (or other) variables for the gateway; the test's own OUTLAST_* are never passed on. */
+    readonly extraEnv: Readonly<Record<string, string>> = {},
   ) {}
 
   get running(): boolean {
@@ -26,6 +28,7 @@ export class GatewayProcess {
   async start(): Promise<void> {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OUTLAST_")) env[k] = v;
+    Object.assign(env, this.extraEnv);
     const child = spawn(process.execPath, [bin, "serve", "--listen", `127.0.0.1:${this.port}`, ...this.args], {
       env,
       stdio: ["ignore", "ignore", "pipe"],
