@@ -18,9 +18,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import type { OutboxEntry } from "../../src/outbox/outbox.js";
-import type { CrashMode } from "../storage/crash-fs.js";
-import { CrashFs } from "../storage/crash-fs.js";
-import { rng } from "../helpers/seed.js";
+import type { CrashFs } from "../storage/crash-fs.js";
+import { atEveryCut } from "../storage/crash-fs.js";
 
 const DIR = "/q";
 
@@ -148,81 +147,55 @@ function check(trace: Trace, o: FileOutbox, label: string): void {
 }
 
 test("power loss at every write and sync boundary never loses a stored record or invents one", async () => {
-  let total: number;
   let images = 0;
   let quarantines = 0;
-  for (let crashAt = 0; ; crashAt++) {
-    const fs = new CrashFs(crashAt);
-    const trace: Trace = {
-      attempts: [],
-      reported: new Map(),
-      removed: new Set(),
-      renumberedTo: new Map(),
-      renumbered: false,
-    };
-    try {
-      await workload(fs, trace);
-    } catch (err) {
-      if (!fs.crashed) throw err;
-    }
-    if (!fs.crashed) {
-      total = crashAt;
-      break;
-    }
-    const modes: [CrashMode, number][] = [
-      ["none", 0],
-      ["all", 0],
-      ["random", 1],
-      ["random", 2],
-      ["random", 3],
-      ["random", 4],
-    ];
-    for (const [mode, seed] of modes) {
-      const label = `cut at op ${crashAt}, ${mode}${seed ? ` #${seed}` : ""}`;
-      const img = fs.image(mode, rng(crashAt * 100 + seed));
-      const o = new FileOutbox(DIR, { fs: img });
-      await o.open("someone-else"); // must not throw
-      images++;
-      const q = o.recoveryReport?.quarantined.length ?? 0;
-      quarantines += q;
-      if (mode !== "random") assert.equal(q, 0, `${label}: a clean crash must not look like corruption`);
-      check(trace, o, label);
-      const handedOut = Math.max(0, ...trace.reported.values());
-      assert.ok(o.nextSeq > handedOut, `${label}: nextSeq ${o.nextSeq} <= seq ${handedOut} handed out before`);
-      // The power goes again right after the open, before anything is appended.
-      const crashedAfterOpen = img.image("none");
-      // The reopened outbox keeps working and survives another reopen.
-      const before = o.read(0, Infinity, Infinity).map((r) => r.seq);
-      const seq = await o.append([entry("after", true)]);
-      assert.ok(seq > handedOut, `${label}: seq ${seq} after the reopen <= seq ${handedOut} handed out before`);
-      await o.close();
-      const again = new FileOutbox(DIR, { fs: img });
-      await again.open("x");
-      assert.deepEqual(
-        again.read(0, Infinity, Infinity).map((r) => r.seq),
-        [...before, seq],
-        `${label}: second reopen`,
-      );
+  const newTrace = (): Trace => ({
+    attempts: [],
+    reported: new Map(),
+    removed: new Set(),
+    renumberedTo: new Map(),
+    renumbered: false,
+  });
+  const total = await atEveryCut(newTrace, workload, async (img, trace, label, mode) => {
+    const o = new FileOutbox(DIR, { fs: img });
+    await o.open("someone-else"); // must not throw
+    images++;
+    const q = o.recoveryReport?.quarantined.length ?? 0;
+    quarantines += q;
+    if (mode !== "random") assert.equal(q, 0, `${label}: a clean crash must not look like corruption`);
+    check(trace, o, label);
+    const handedOut = Math.max(0, ...trace.reported.values());
+    assert.ok(o.nextSeq > handedOut, `${label}: nextSeq ${o.nextSeq} <= seq ${handedOut} handed out before`);
+    // The power goes again right after the open, before anything is appended.
+    const crashedAfterOpen = img.image("none");
+    // The reopened outbox keeps working and survives another reopen.
+    const before = o.read(0, Infinity, Infinity).map((r) => r.seq);
+    const seq = await o.append([entry("after", true)]);
+    assert.ok(seq > handedOut, `${label}: seq ${seq} after the reopen <= seq ${handedOut} handed out before`);
+    await o.close();
+    const again = new FileOutbox(DIR, { fs: img });
+    await again.open("x");
+    assert.deepEqual(
+      again.read(0, Infinity, Infinity).map((r) => r.seq),
+      [...before, seq],
+      `${label}: second reopen`,
+    );
+    assert.ok(again.nextSeq > seq, `${label}: second reopen: nextSeq ${again.nextSeq} <= seq ${seq} handed out before`);
+    await again.close();
+    const afterCrash = new FileOutbox(DIR, { fs: crashedAfterOpen });
+    await afterCrash.open("x");
+    const next = await afterCrash.append([entry("after a crash right after the open", true)]);
+    assert.ok(
+      next > handedOut,
+      `${label}: power cut right after the open: seq ${next} <= seq ${handedOut} handed out before`,
+    );
+    if (q > 0)
       assert.ok(
-        again.nextSeq > seq,
-        `${label}: second reopen: nextSeq ${again.nextSeq} <= seq ${seq} handed out before`,
+        next >= o.nextSeq - 1,
+        `${label}: power cut right after the open lost the seq jump (${next} < ${o.nextSeq - 1})`,
       );
-      await again.close();
-      const afterCrash = new FileOutbox(DIR, { fs: crashedAfterOpen });
-      await afterCrash.open("x");
-      const next = await afterCrash.append([entry("after a crash right after the open", true)]);
-      assert.ok(
-        next > handedOut,
-        `${label}: power cut right after the open: seq ${next} <= seq ${handedOut} handed out before`,
-      );
-      if (q > 0)
-        assert.ok(
-          next >= o.nextSeq - 1,
-          `${label}: power cut right after the open lost the seq jump (${next} < ${o.nextSeq - 1})`,
-        );
-      await afterCrash.close();
-    }
-  }
+    await afterCrash.close();
+  });
   assert.ok(total > 100, `the workload should cross many boundaries (saw ${total})`);
   console.log(
     `# power loss: ${total} crash points, ${images} disk images reopened, ${quarantines} corrupt parts quarantined (random images)`,

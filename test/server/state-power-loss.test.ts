@@ -21,9 +21,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FileDedupState } from "../../src/server/file-dedup-state.js";
 import type { ClientProgress } from "../../src/server/dedup-state.js";
-import type { CrashMode } from "../storage/crash-fs.js";
-import { CrashFs } from "../storage/crash-fs.js";
-import { rng } from "../helpers/seed.js";
+import type { CrashFs } from "../storage/crash-fs.js";
+import { atEveryCut } from "../storage/crash-fs.js";
 
 const DIR = "/srv/outlast/state";
 const CLIENTS = ["robot-a", "robot-b", `robot-${"é".repeat(60)}`];
@@ -120,37 +119,12 @@ async function check(img: CrashFs, trace: Trace, label: string): Promise<void> {
 }
 
 test("server state: power loss at every write and sync boundary never runs an acknowledged message again, never loses one", async () => {
-  let total: number;
   let images = 0;
-  for (let crashAt = 0; ; crashAt++) {
-    const fs = new CrashFs(crashAt);
-    const trace: Trace = { handled: new Map(), acked: new Map(), failed: false };
-    try {
-      await workload(fs, trace);
-    } catch (err) {
-      if (!fs.crashed) throw err;
-    }
-    if (!fs.crashed) {
-      total = crashAt;
-      break;
-    }
-    const modes: [CrashMode, number][] = [
-      ["none", 0],
-      ["all", 0],
-      ["random", 1],
-      ["random", 2],
-      ["random", 3],
-      ["random", 4],
-    ];
-    for (const [mode, seed] of modes) {
-      await check(
-        fs.image(mode, rng(crashAt * 100 + seed)),
-        trace,
-        `cut at op ${crashAt}, ${mode}${seed ? ` #${seed}` : ""}`,
-      );
-      images++;
-    }
-  }
+  const newTrace = (): Trace => ({ handled: new Map(), acked: new Map(), failed: false });
+  const total = await atEveryCut(newTrace, workload, async (img, trace, label) => {
+    await check(img, trace, label);
+    images++;
+  });
   assert.ok(total > 100, `the workload should cross many boundaries (saw ${total})`);
   console.log(`# server state power loss: ${total} crash points, ${images} disk images restarted`);
 });

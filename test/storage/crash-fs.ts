@@ -21,6 +21,7 @@
 
 import { dirname } from "node:path";
 import type { InPlaceFile, StorageFile, StorageFs } from "../../src/storage/fs-layer.js";
+import { rng } from "../helpers/seed.js";
 
 type DataOp = { kind: "write"; pos: number; bytes: Buffer } | { kind: "truncate"; length: number };
 type DirOp =
@@ -371,4 +372,41 @@ function tornWrite(
     op.bytes.copy(out, from, from - op.pos, to - op.pos);
   }
   return out;
+}
+
+/** The disk images built from each cut: nothing unsynced survived, all of it, and four random mixes. */
+const CUT_IMAGES: readonly (readonly [CrashMode, number])[] = [
+  ["none", 0],
+  ["all", 0],
+  ["random", 1],
+  ["random", 2],
+  ["random", 3],
+  ["random", 4],
+];
+
+/**
+ * Runs `workload` over a CrashFs whose power goes at operation 0, then 1, 2,
+ * ... until the workload runs through; after each cut, `check` gets every
+ * disk image of it (CUT_IMAGES, random ones seeded by the cut) with the
+ * workload's trace and a label naming the cut. Returns the number of cuts.
+ */
+export async function atEveryCut<T>(
+  newTrace: () => T,
+  workload: (fs: CrashFs, trace: T) => Promise<void>,
+  check: (image: CrashFs, trace: T, label: string, mode: CrashMode) => Promise<void>,
+): Promise<number> {
+  for (let crashAt = 0; ; crashAt++) {
+    const fs = new CrashFs(crashAt);
+    const trace = newTrace();
+    try {
+      await workload(fs, trace);
+    } catch (err) {
+      if (!fs.crashed) throw err;
+    }
+    if (!fs.crashed) return crashAt;
+    for (const [mode, seed] of CUT_IMAGES) {
+      const label = `cut at op ${crashAt}, ${mode}${seed ? ` #${seed}` : ""}`;
+      await check(fs.image(mode, rng(crashAt * 100 + seed)), trace, label, mode);
+    }
+  }
 }
