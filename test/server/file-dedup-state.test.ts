@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
+import { FileOutbox } from "../../src/outbox/file-outbox.js";
 import { FileDedupState } from "../../src/server/file-dedup-state.js";
 import type { FileDedupStateOptions } from "../../src/server/file-dedup-state.js";
 import type { StorageFs } from "../../src/storage/fs-layer.js";
@@ -313,4 +314,20 @@ test("a client outbox passed as the state directory is refused, and left as it w
     return true;
   });
   assert.deepEqual(readFileSync(join(dir, segmentFileName(1))), seg);
+});
+
+test("a server's state directory passed as an outbox is refused, and left as it was", async (t) => {
+  const dir = tempDir(t);
+  const { state } = await opened(t, dir);
+  state.record("robot", 3);
+  await state.flush();
+  await state.close(true);
+  const before = readFileSync(newestSegment(dir));
+  const outbox = new FileOutbox(dir);
+  await assert.rejects(outbox.open("robot"), (err: Error & { code?: string }) => {
+    assert.equal(err.code, "OUTLAST_INVALID_OPTION");
+    assert.match(err.message, /holds a server's state directory, not an outbox/);
+    return true;
+  });
+  assert.deepEqual(readFileSync(newestSegment(dir)), before);
 });

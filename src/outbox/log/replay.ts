@@ -131,6 +131,12 @@ export async function replay(
       } else if (r.type === RecordType.META) {
         clientId ??= Buffer.from(r.payload).toString("utf8");
         nextSeq = Math.max(nextSeq, r.seq);
+      } else if (r.type === RecordType.DONE || r.type === RecordType.STARTED) {
+        throw new OutlastError(
+          "OUTLAST_INVALID_OPTION",
+          `invalid option outbox: directory ${dir} holds a server's state directory, not an outbox; pass another directory`,
+          { details: { option: "outbox", dir } },
+        );
       } else {
         nextSeq = Math.max(nextSeq, r.seq);
       }
