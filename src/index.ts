@@ -4,7 +4,15 @@ export { connect, Client, DEFAULT_CLOSE_TIMEOUT_MS } from "./client/client.js";
 export type { ClientEvents, DeliveredEvent, DroppedEvent, RecoveredEvent, StateChangeEvent } from "./client/client.js";
 export type { SendOptions, SendResult } from "./client/delivery.js";
 export { DEFAULTS } from "./client/options.js";
-export type { BackoffConnectOptions, ConnectOptions, WhenFull } from "./client/options.js";
+export type {
+  BackoffConnectOptions,
+  ConnectOptions,
+  MqttConnectOptions,
+  MqttVersion,
+  WhenFull,
+} from "./client/options.js";
+export { readMqttEnvelope } from "./client/transport/mqtt/envelope.js";
+export type { MqttEnvelope } from "./client/transport/mqtt/envelope.js";
 export type { StateName } from "./client/state-machine.js";
 export type { ClientStats } from "./client/stats.js";
 export type { ServerAddresses } from "./client/url.js";

@@ -15,6 +15,20 @@ import type { Outbox } from "../outbox/outbox.js";
 
 export type WhenFull = "wait" | "reject";
 
+/** MQTT protocol version: "auto" tries MQTT 5 and falls back to 3.1.1 when the broker refuses 5. */
+export type MqttVersion = "auto" | "5" | "3.1.1";
+
+export interface MqttConnectOptions {
+  /** Default "auto": MQTT 5 where the broker speaks it (identity in user properties), else 3.1.1. */
+  readonly version?: MqttVersion;
+  /**
+   * Opt-in: prefix every payload with a JSON line carrying `outlast-client-id` and `outlast-seq`
+   * (docs/brokers.md), so consumers of an MQTT 3.1.1 broker can remove duplicates. Default false:
+   * the payload is the message, unchanged.
+   */
+  readonly envelope?: boolean;
+}
+
 export interface BackoffConnectOptions {
   /** Scale of the first retry delay (ms). Default 50. */
   readonly baseMs?: number;
@@ -29,7 +43,7 @@ export interface ConnectOptions {
   readonly clientId?: string;
   /** Credential sent in HELLO for the server's `authenticate`. */
   readonly token?: string | Uint8Array;
-  /** Passed to node:tls.connect for tls:// URLs (ca, cert, key, servername, ...). Certificates are verified by default. */
+  /** Passed to node:tls.connect for tls:// and mqtts:// URLs (ca, cert, key, servername, ...). Certificates are verified by default. */
   readonly tls?: TlsConnectionOptions;
   /**
    * Where messages wait until acknowledged: an Outbox, or a directory path for the durable
@@ -56,6 +70,14 @@ export interface ConnectOptions {
   readonly whenFull?: WhenFull;
   /** Largest frame we accept, and the cap on a message frame we send. Default 1 MiB. */
   readonly maxFrameBytes?: number;
+  /** mqtt:// and mqtts://: the topic every message is published to (QoS 1). Required there. */
+  readonly topic?: string;
+  /** mqtt:// and mqtts://: the CONNECT username. */
+  readonly username?: string;
+  /** mqtt:// and mqtts://: the CONNECT password. */
+  readonly password?: string | Uint8Array;
+  /** mqtt:// and mqtts:// only. */
+  readonly mqtt?: MqttConnectOptions;
   /** Time source. Default: the system clock. */
   readonly clock?: Clock;
   /** Random source in [0, 1) for backoff jitter. Default Math.random. */
@@ -77,6 +99,11 @@ export interface ResolvedOptions {
   readonly maxQueuedBytes: number;
   readonly whenFull: WhenFull;
   readonly maxFrameBytes: number;
+  /** Broker options, checked here for type, required (or refused) by each transport's checkOptions. */
+  readonly topic: string | undefined;
+  readonly username: string | undefined;
+  readonly password: Uint8Array | undefined;
+  readonly mqtt: { readonly version: MqttVersion; readonly envelope: boolean; readonly given: boolean };
   readonly clock: Clock;
   readonly random: () => number;
 }
@@ -198,6 +225,8 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
   if (whenFull !== "wait" && whenFull !== "reject")
     invalidOption("whenFull", `must be "wait" or "reject", got ${String(whenFull)}`);
 
+  const broker = resolveBrokerOptions(o);
+
   const clock = o.clock ?? systemClock;
   if (
     typeof clock.now !== "function" ||
@@ -224,7 +253,38 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
     maxQueuedBytes,
     whenFull,
     maxFrameBytes,
+    ...broker,
     clock,
     random,
+  };
+}
+
+/** topic, username, password, mqtt: types only (whether they apply is the transport's check). */
+function resolveBrokerOptions(o: ConnectOptions): Pick<ResolvedOptions, "topic" | "username" | "password" | "mqtt"> {
+  if (o.topic !== undefined && (typeof o.topic !== "string" || o.topic === ""))
+    invalidOption(
+      "topic",
+      `must be a non-empty string, got ${typeof o.topic === "string" ? "an empty string" : typeof o.topic}`,
+    );
+  if (o.username !== undefined && typeof o.username !== "string")
+    invalidOption("username", `must be a string, got ${typeof o.username}`);
+  let password: Uint8Array | undefined;
+  if (o.password !== undefined) {
+    if (typeof o.password === "string") password = Buffer.from(o.password, "utf8");
+    else if (o.password instanceof Uint8Array) password = Buffer.from(o.password);
+    else invalidOption("password", `must be a string or Uint8Array, got ${typeof o.password}`);
+  }
+  if (o.mqtt !== undefined && (typeof o.mqtt !== "object" || o.mqtt === null))
+    invalidOption("mqtt", "must be an object");
+  const version = o.mqtt?.version ?? "auto";
+  if (version !== "auto" && version !== "5" && version !== "3.1.1")
+    invalidOption("mqtt.version", `must be "auto", "5" or "3.1.1", got ${JSON.stringify(version)}`);
+  const envelope = o.mqtt?.envelope ?? false;
+  if (typeof envelope !== "boolean") invalidOption("mqtt.envelope", `must be a boolean, got ${typeof envelope}`);
+  return {
+    topic: o.topic,
+    username: o.username,
+    password,
+    mqtt: { version, envelope, given: o.mqtt !== undefined },
   };
 }

@@ -109,6 +109,15 @@ const BY_MESSAGE_PREFIX: readonly MessageRow[] = [
       "http-status",
     ),
   ],
+  // MQTT.js (its reason codes are in mqtt-rules.ts): no PINGRESP within the keepalive, no CONNACK within connectTimeout
+  [
+    "Keepalive timeout",
+    v("MQTT_KEEPALIVE_TIMEOUT", "timeout", true, false, "MQTT.js: no answer within the keepalive", "mqtt"),
+  ],
+  [
+    "connack timeout",
+    v("MQTT_CONNACK_TIMEOUT", "timeout", true, true, "MQTT.js: no CONNACK within connectTimeout", "mqtt"),
+  ],
   // Node http / net without a code (older versions, wrappers that drop the code)
   [
     "socket hang up",

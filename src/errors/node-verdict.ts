@@ -15,6 +15,7 @@ import {
   isAxiosTimeout,
   isGrpcStatusError,
 } from "./library-rules.js";
+import { isMqttReasonError, mqttVerdict } from "./mqtt-rules.js";
 
 export interface NodeVerdict {
   readonly connection: boolean;
@@ -105,6 +106,12 @@ export function nodeVerdict(node: ErrorNode, platform: Platform): NodeVerdict | 
       delivered: innerRule?.connectPhase === true ? "no" : "maybe",
       meaning: g.meaning,
     };
+  }
+
+  if (isMqttReasonError(node)) {
+    const m = mqttVerdict(node.rawCode as number);
+    const { code: mqttCode, kind, connection, detail, meaning } = m;
+    return { connection, kind, code: mqttCode, detail, delivered: m.connectPhase ? "no" : "maybe", meaning };
   }
 
   if (code === undefined || code === "UNKNOWN") {

@@ -40,7 +40,8 @@ export interface OutlastErrorDetails {
   OUTLAST_PROTOCOL_ERROR:
     { readonly frame?: string; readonly state?: string; readonly peer?: "http" | "tls" | "ssh" } | PeerErrorDetails;
   OUTLAST_PROTOCOL_VERSION: { readonly requestedClientId?: string; readonly frame?: string } | PeerErrorDetails;
-  OUTLAST_AUTH_REJECTED: { readonly requestedClientId: string } | PeerErrorDetails;
+  /** `reasonCode`: an MQTT broker's CONNACK or PUBACK reason code. */
+  OUTLAST_AUTH_REJECTED: { readonly requestedClientId: string } | { readonly reasonCode: number } | PeerErrorDetails;
   OUTLAST_HANDLER_FAILED: PeerErrorDetails;
   /** `stream`: a gateway whose stream does not answer (NATS unavailable), or refuses the client; `retryAfterMs`: its hint. */
   OUTLAST_SERVER_BUSY:

@@ -3,7 +3,7 @@
  * transport adds its schemes here and its Transport in registry.ts.
  */
 
-export type TransportName = "outlast";
+export type TransportName = "outlast" | "mqtt";
 
 export interface SchemeInfo {
   readonly transport: TransportName;
@@ -17,9 +17,11 @@ export interface SchemeInfo {
 export const SCHEMES: Readonly<Record<string, SchemeInfo>> = {
   tcp: { transport: "outlast", secure: false, defaultPort: undefined },
   tls: { transport: "outlast", secure: true, defaultPort: undefined },
+  mqtt: { transport: "mqtt", secure: false, defaultPort: 1883 },
+  mqtts: { transport: "mqtt", secure: true, defaultPort: 8883 },
 };
 
-/** "tcp:// or tls://", for messages. */
+/** "tcp://, tls://, mqtt:// or mqtts://", for messages. */
 export function schemeList(): string {
   const names = Object.keys(SCHEMES).map((s) => `${s}://`);
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
