@@ -19,7 +19,7 @@ export interface MqttVerdict {
   readonly code: string;
   readonly kind: Kind;
   readonly connection: boolean;
-  /** Said before a message was accepted (CONNACK): nothing of ours was delivered. */
+  /** A refusal (a CONNACK, or a PUBACK that did not accept the message): that message was not delivered. */
   readonly connectPhase: boolean;
   readonly meaning: string;
   readonly detail: string;
@@ -37,7 +37,7 @@ type Row = readonly [
 
 const C = true; // connection error: reconnect and resend
 const B = false; // not a connection error: a person must act
-const PRE = true; // a CONNACK refusal: before any message
+const PRE = true; // a refusal (CONNACK, or a PUBACK that did not accept the message): delivered "no"
 
 const ROWS: readonly Row[] = [
   // MQTT 3.1.1 CONNACK return codes
@@ -91,7 +91,7 @@ const ROWS: readonly Row[] = [
     "MQTT_NOT_AUTHORIZED",
     "other",
     B,
-    !PRE,
+    PRE,
     "MQTT: not authorized (CONNACK: to connect; PUBACK: to publish on this topic)",
     "auth",
   ],
@@ -110,7 +110,7 @@ const ROWS: readonly Row[] = [
     "MQTT: another connection took this client identifier (two clients with one clientId?)",
     "mqtt-client-id",
   ],
-  [0x90, "MQTT_TOPIC_NAME_INVALID", "other", B, !PRE, "MQTT: the broker refused the topic name", "bug"],
+  [0x90, "MQTT_TOPIC_NAME_INVALID", "other", B, PRE, "MQTT: the broker refused the topic name", "bug"],
   [
     0x93,
     "MQTT_RECEIVE_MAXIMUM_EXCEEDED",
@@ -124,7 +124,7 @@ const ROWS: readonly Row[] = [
   [0x96, "MQTT_MESSAGE_RATE_TOO_HIGH", "refused", C, !PRE, "MQTT: message rate too high", "busy"],
   [0x97, "MQTT_QUOTA_EXCEEDED", "refused", C, !PRE, "MQTT: quota exceeded", "busy"],
   [0x98, "MQTT_ADMINISTRATIVE_ACTION", "reset", C, !PRE, "MQTT: disconnected by an administrator", "mqtt"],
-  [0x99, "MQTT_PAYLOAD_FORMAT_INVALID", "other", B, !PRE, "MQTT: the broker refused the payload format", "bug"],
+  [0x99, "MQTT_PAYLOAD_FORMAT_INVALID", "other", B, PRE, "MQTT: the broker refused the payload format", "bug"],
   [0x9a, "MQTT_RETAIN_NOT_SUPPORTED", "other", B, PRE, "MQTT: retain not supported", "bug"],
   [0x9b, "MQTT_QOS_NOT_SUPPORTED", "other", B, PRE, "MQTT: QoS not supported", "bug"],
   [0x9c, "MQTT_USE_ANOTHER_SERVER", "refused", C, PRE, "MQTT: the broker says use another server", "mqtt"],

@@ -3,7 +3,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ConnectionOptions } from "node:tls";
-import type { ConnectOptions } from "../../index.js";
+import type { ConnectOptions, MqttVersion } from "../../index.js";
 import type { FileOutbox } from "../../outbox/file-outbox.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/frames.js";
 import { MESSAGE_HEADER_BYTES } from "../../protocol/limits.js";
@@ -25,12 +25,15 @@ export const HELP = `Usage: outlast send URL [FILE...] [--framing lines|length-p
                     [--follow] [--drain-timeout DURATION] [--client-id ID]
                     [--token TOKEN | --token-file FILE]
                     [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-servername NAME]
+                    [--topic TOPIC] [--username NAME] [--password PASSWORD]
+                    [--mqtt-version auto|5|3.1.1] [--mqtt-envelope]
                     [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL] [--debug]
 
 Reads messages from stdin (or the FILEs, in order; - is stdin), stores each in
 a durable outbox on disk, and delivers them to the outlast server at URL
-(tcp://HOST:PORT or tls://HOST:PORT), reconnecting and resending through any
-network failure. Several servers, comma-separated (tcp://gw1:7070,tcp://gw2:7070),
+(tcp://HOST:PORT or tls://HOST:PORT), or publishes them to an MQTT broker
+(mqtt://HOST[:PORT] or mqtts://, QoS 1, with --topic), reconnecting and
+resending through any network failure. Several servers, comma-separated (tcp://gw1:7070,tcp://gw2:7070),
 are tried in a shuffled order: when one fails the next takes over. Exits 0 once every message is acknowledged. Progress goes to
 stderr.
 
@@ -59,6 +62,14 @@ stderr.
   --tls-key FILE          ... and its key (PEM)
   --tls-servername NAME   the name the server's certificate must carry (default:
                           the URL's host)
+  --topic TOPIC           mqtt://, mqtts://: the topic to publish to (required)
+  --username NAME         mqtt://, mqtts://: the broker's username ...
+  --password PASSWORD     ... and password (visible in ps: prefer OUTLAST_PASSWORD)
+  --mqtt-version V        auto (default: MQTT 5, 3.1.1 if the broker refuses 5),
+                          5 or 3.1.1
+  --mqtt-envelope         prefix each payload with a JSON line holding its
+                          outlast-client-id and outlast-seq (for 3.1.1 consumers;
+                          docs/brokers.md)
   --metrics HOST:PORT     serve Prometheus metrics of this client at /metrics
                           (queue depth, oldest queued age, in flight, drops,
                           reconnects, ack latency), /healthz and /readyz (link open)
@@ -83,6 +94,7 @@ Examples:
   tail -n0 -F /var/log/app.log | outlast send tls://logs.example.com:7070 --token-file ./token
   outlast send tcp://127.0.0.1:7070 --follow --outbox ./q app.log
   outlast send tcp://127.0.0.1:7070 --framing length-prefixed < frames.bin
+  outlast send mqtt://broker.local --topic robots/7/events events.jsonl
 
 Exit codes: 0 every message read was acknowledged; 1 some are still stored
 (stopped by a signal, or a failure: unreadable input, a message too large, a
@@ -102,6 +114,11 @@ const OPTIONS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "tls-servername": { type: "string" },
+  topic: { type: "string" },
+  username: { type: "string" },
+  password: { type: "string" },
+  "mqtt-version": { type: "string" },
+  "mqtt-envelope": { type: "boolean" },
   metrics: { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
@@ -118,6 +135,8 @@ export interface SendConfig {
   readonly token: string | undefined;
   readonly tokenFile: string | undefined;
   readonly tls: { ca?: string; cert?: string; key?: string; servername?: string } | undefined;
+  /** mqtt:// and mqtts:// only (undefined otherwise). */
+  readonly mqtt: MqttSendConfig | undefined;
   /** What the end-of-run messages need: the URL, the outbox and the connection flags to repeat. */
   readonly flags: SendFlags;
   readonly metrics: HostPort | undefined;
@@ -125,6 +144,17 @@ export interface SendConfig {
   readonly logLevel: LogLevel;
   readonly debug: boolean;
 }
+
+export interface MqttSendConfig {
+  readonly topic: string;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly version: MqttVersion;
+  readonly envelope: boolean;
+}
+
+const MQTT_VERSIONS = ["auto", "5", "3.1.1"] as const;
+const MQTT_FLAGS = ["topic", "username", "password", "mqtt-version", "mqtt-envelope"] as const;
 
 /** The user's state directory: $XDG_STATE_HOME (when absolute) or ~/.local/state. */
 export function stateHome(env: NodeJS.ProcessEnv): string {
@@ -150,13 +180,16 @@ function parseServerUrl(urlText: string): URL {
   } catch {
     url = new URL("invalid://");
   }
+  const mqtt = url.protocol === "mqtt:" || url.protocol === "mqtts:";
   if (
-    (url.protocol !== "tcp:" && url.protocol !== "tls:") ||
+    (url.protocol !== "tcp:" && url.protocol !== "tls:" && !mqtt) ||
     url.hostname === "" ||
-    url.port === "" ||
+    (url.port === "" && !mqtt) ||
     (url.pathname !== "" && url.pathname !== "/")
   )
-    throw new UsageError(`the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)}`);
+    throw new UsageError(
+      `the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)} (an MQTT broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT])`,
+    );
   return url;
 }
 
@@ -166,9 +199,11 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
   const [urlText, ...inputs] = positionals;
   if (urlText === undefined) throw new UsageError("needs the server's URL, e.g. outlast send tcp://127.0.0.1:7070");
   const urls = urlText.split(",").map((u) => parseServerUrl(u.trim()));
-  const secure = urls.some((u) => u.protocol === "tls:");
+  const secure = urls.some((u) => u.protocol === "tls:" || u.protocol === "mqtts:");
   const tlsFlags = (["tls-ca", "tls-cert", "tls-key", "tls-servername"] as const).filter((k) => v[k] !== undefined);
-  if (!secure && tlsFlags[0] !== undefined) throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL`);
+  if (!secure && tlsFlags[0] !== undefined)
+    throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL (or mqtts://)`);
+  const mqtt = readMqttFlags(urls, v, source);
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined))
     throw new UsageError(
       v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`,
@@ -185,11 +220,15 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
   const outbox = resolve(v.outbox ?? defaultOutboxDir(urls, env));
   // The connection flags given on the command line go into the "next outlast send" hint (an OUTLAST_* variable stays set).
   const repeat: string[] = [];
-  for (const name of ["token-file", "tls-ca", "tls-cert", "tls-key", "tls-servername"] as const) {
+  for (const name of ["token-file", "tls-ca", "tls-cert", "tls-key", "tls-servername", "topic", "username"] as const) {
     const value = v[name];
     if (value !== undefined && source(name) === `--${name}`) repeat.push(`--${name}`, value);
   }
   if (v.token !== undefined && source("token") === "--token") repeat.push("--token", "TOKEN");
+  if (v.password !== undefined && source("password") === "--password") repeat.push("--password", "PASSWORD");
+  if (v["mqtt-version"] !== undefined && source("mqtt-version") === "--mqtt-version")
+    repeat.push("--mqtt-version", v["mqtt-version"]);
+  if (v["mqtt-envelope"] && source("mqtt-envelope") === "--mqtt-envelope") repeat.push("--mqtt-envelope");
   return {
     url,
     inputs,
@@ -201,6 +240,7 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
     token: v.token,
     tokenFile: v["token-file"],
     tls: secure ? tls : undefined,
+    mqtt,
     flags: {
       url,
       outbox,
@@ -213,6 +253,37 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
       v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, source("log-format")),
     logLevel: v["log-level"] === undefined ? "info" : parseChoice(v["log-level"], LOG_LEVELS, source("log-level")),
     debug: v.debug,
+  };
+}
+
+/** --topic and friends: required or refused by the URL's scheme. */
+function readMqttFlags(
+  urls: readonly URL[],
+  v: { [K in (typeof MQTT_FLAGS)[number]]: K extends "mqtt-envelope" ? boolean : string | undefined } & {
+    token: string | undefined;
+    "token-file": string | undefined;
+  },
+  source: (name: keyof typeof OPTIONS) => string,
+): MqttSendConfig | undefined {
+  const isMqtt = urls.map((u) => u.protocol === "mqtt:" || u.protocol === "mqtts:");
+  if (isMqtt.some((m) => m !== isMqtt[0])) throw new UsageError("mqtt:// URLs cannot be mixed with tcp:// or tls://");
+  if (isMqtt[0] !== true) {
+    const given = MQTT_FLAGS.find((k) => (k === "mqtt-envelope" ? v[k] : v[k] !== undefined));
+    if (given !== undefined) throw new UsageError(`${source(given)} needs an mqtt:// or mqtts:// URL`);
+    return undefined;
+  }
+  if (v.topic === undefined || v.topic === "")
+    throw new UsageError("mqtt:// needs --topic TOPIC: the topic every message is published to");
+  const tokenFlag = v.token !== undefined ? "token" : v["token-file"] !== undefined ? "token-file" : undefined;
+  if (tokenFlag !== undefined)
+    throw new UsageError(`${source(tokenFlag)} is for outlast servers; an MQTT broker takes --username and --password`);
+  return {
+    topic: v.topic,
+    username: v.username,
+    password: v.password,
+    version:
+      v["mqtt-version"] === undefined ? "auto" : parseChoice(v["mqtt-version"], MQTT_VERSIONS, source("mqtt-version")),
+    envelope: v["mqtt-envelope"],
   };
 }
 
@@ -233,5 +304,13 @@ export async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise
     ...(c.clientId === undefined ? {} : { clientId: c.clientId }),
     ...(token === undefined ? {} : { token }),
     ...(tls === undefined ? {} : { tls }),
+    ...(c.mqtt === undefined
+      ? {}
+      : {
+          topic: c.mqtt.topic,
+          ...(c.mqtt.username === undefined ? {} : { username: c.mqtt.username }),
+          ...(c.mqtt.password === undefined ? {} : { password: c.mqtt.password }),
+          mqtt: { version: c.mqtt.version, envelope: c.mqtt.envelope },
+        }),
   };
 }

@@ -69,6 +69,13 @@ export function describeSendFailure(err: Error, f: SendFlags): SendFailure {
       return plain(new Error(`cannot use the outbox ${f.outbox} (${String(errno)}): ${why}`, { cause: err }));
     return plain(err);
   }
+  if (isOutlastError(err, "OUTLAST_AUTH_REJECTED") && "reasonCode" in err.details)
+    return plain(
+      new Error(
+        `${f.url} rejected our credentials (MQTT reason code ${err.details.reasonCode}): check --username and --password (or OUTLAST_PASSWORD), --tls-cert, and the broker's ACL for this topic`,
+        { cause: err },
+      ),
+    );
   if (isOutlastError(err, "OUTLAST_AUTH_REJECTED"))
     return plain(
       new Error(
