@@ -40,7 +40,7 @@ const debug = debuglog("outlast");
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 
 export interface FileDedupStateOptions {
-  /** Log size that triggers compaction into a checkpoint segment. Default 8 MiB. */
+  /** Bytes appended since the last checkpoint that trigger compaction into a new one (at least the checkpoint's own size). Default 8 MiB. */
   readonly compactAfterBytes?: number;
   /** The file system (tests pass one that simulates power loss). Default: the real one. */
   readonly fs?: StorageFs;
@@ -79,6 +79,8 @@ export class FileDedupState implements DedupState, SlotWriter {
   /** "Started" marks not written yet: they go into the log with the next commit. */
   #pendingStarted = new Map<string, number>();
   #segments: SegmentSet | undefined;
+  /** Size of the active segment right after the last checkpoint. */
+  #checkpointBytes = 0;
   #progress: ProgressFile | undefined;
   readonly #scratch = new ScratchBuffer();
   readonly #loop = new CommitLoop(
@@ -117,6 +119,7 @@ export class FileDedupState implements DedupState, SlotWriter {
       this.#inDoubt = opened.inDoubt;
       this.#progress = opened.progress;
       this.#segments = opened.segments;
+      this.#checkpointBytes = opened.segments.active.size;
     } catch (err) {
       await this.#lock.release();
       throw err instanceof OutlastError ? err : stateIoError(this.#dir, err);
@@ -179,10 +182,15 @@ export class FileDedupState implements DedupState, SlotWriter {
     this.#loop.kick();
   }
 
-  /** One group commit: a checkpoint first when the log has grown past compactAfterBytes. */
+  /**
+   * One group commit: a checkpoint first when the records appended since the last one
+   * passed compactAfterBytes, and the checkpoint's own size (so a state with many
+   * clients does not rewrite all of them every few commits).
+   */
   async #commitStep(): Promise<boolean> {
     const segments = this.#segments as SegmentSet;
-    if (segments.active.size >= this.#compactAfterBytes) await this.#compact(segments);
+    const appended = segments.active.size - this.#checkpointBytes;
+    if (appended >= Math.max(this.#compactAfterBytes, this.#checkpointBytes)) await this.#compact(segments);
     const batch = this.#pending;
     this.#pending = new Map();
     const started = this.#pendingStarted;
@@ -205,6 +213,7 @@ export class FileDedupState implements DedupState, SlotWriter {
   /** Every durable record is in #marks: a checkpoint of it supersedes every older segment. */
   async #compact(segments: SegmentSet): Promise<void> {
     await segments.roll(checkpointBody(this.#marks), true);
+    this.#checkpointBytes = segments.active.size;
     const removed = await segments.deleteAllBeforeActive();
     debug(
       "state %s: compacted %d clients into a checkpoint (%d segments removed)",
