@@ -110,7 +110,7 @@ export interface ResolvedOptions {
 
 export const DEFAULTS = {
   connectTimeoutMs: 5000,
-  heartbeatIntervalMs: 4000,
+  heartbeatIntervalMs: 6000,
   heartbeatTimeoutMs: 10_000,
   backoff: { baseMs: 50, capMs: 800, resetAfterMs: 5000 },
   maxInFlightMessages: 4096,

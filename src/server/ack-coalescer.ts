@@ -2,57 +2,64 @@
  * Coalesced acknowledgements (docs/protocol.md §5): at most one ACK per connection
  * per event-loop turn, for the highest seq the state reports durable. A client whose
  * handler succeeded (or that sent a duplicate) is marked dirty; one setImmediate then
- * records its successes in the DedupState and asks for a commit; the commit listener
- * (ClientRegistry.committed) sends the ACKs, at once for memory, later for disk.
+ * records the successes of every dirty client in the DedupState and asks for a commit.
+ * When the state reports them durable (ClientRegistry.committed: at once for memory,
+ * later for disk) their clients join the ACKs to write.
  *
- * Sliced: one turn flushes at most FLUSH_SLICE_CLIENTS clients, in the order they became
- * dirty, and the rest wait for the next turns, so a burst from thousands of clients never
- * stalls the loop on one pass of socket writes (reads go on in between).
+ * Sliced by time: one turn writes ACKs for at most ACK_SLICE_MS (each write is a
+ * syscall, ~10-40 µs on loopback, where it also runs the peer's receive path), and the
+ * rest wait for the next turns, in order, so a burst from 20,000 clients never stalls the
+ * loop on one pass of socket writes: reads, timers and the other connections go on in
+ * between. Both queues are insertion-ordered Sets: a client is in each at most once,
+ * and nothing is kept on the client for it.
  */
 
 import type { ClientState } from "./client-state.js";
 import type { DedupState } from "./dedup-state.js";
 
-/**
- * Clients whose ACK one event-loop turn writes at most (each costs a record and a socket write,
- * ~10-40 µs): 20,000 clients bursting at once are acknowledged over ~40 turns, not one long stall.
- */
-const FLUSH_SLICE_CLIENTS = 512;
+/** ACK writes per event-loop turn, in wall-clock ms (checked every ACK_CHECK_EVERY writes). */
+const ACK_SLICE_MS = 5;
+const ACK_CHECK_EVERY = 16;
 
 export class AckCoalescer {
   readonly #state: DedupState;
-  /** Dirty clients in order; those before #head were flushed. */
-  #dirty: ClientState[] = [];
-  #head = 0;
+  /** Clients with successes (or duplicates) to record and acknowledge. */
+  readonly #dirty = new Set<ClientState>();
+  /** Clients whose ACK is due (durable, or duplicates only), in order. */
+  readonly #due = new Set<ClientState>();
   #scheduled = false;
-  readonly #onTurn = (): void => this.#flushSlice(FLUSH_SLICE_CLIENTS);
+  readonly #onTurn = (): void => this.#turn(ACK_SLICE_MS);
 
   constructor(state: DedupState) {
     this.#state = state;
   }
 
-  /** The client has something new to acknowledge: flush it on a coming turn. */
+  /** The client has something new to acknowledge: record it and write its ACK on a coming turn. */
   markDirty(client: ClientState): void {
-    if (!client.dirty) {
-      client.dirty = true;
-      this.#dirty.push(client);
-    }
+    this.#dirty.add(client);
     this.#schedule();
   }
 
-  /** Now: records the client's successes (the ACK follows the commit), or sends its ACK if all are recorded. */
+  /** The client's ACK can go out (the state made its successes durable). */
+  ackDue(client: ClientState): void {
+    this.#due.add(client);
+    this.#schedule();
+  }
+
+  /** Now: records the client's successes (the ACK follows the commit), or queues its ACK if all are recorded. */
   flushClient(client: ClientState): void {
+    this.#dirty.delete(client);
     if (client.handledSeq > client.recordedSeq) {
       this.#state.record(client.id, client.handledSeq);
       client.recordedSeq = client.handledSeq;
       return; // the ACK (and the duplicates count) goes out once the state reports it durable
     }
-    client.connection?.flushAck(client.durableSeq);
+    this.ackDue(client);
   }
 
-  /** Records every pending success and sends the coalesced ACKs at once (server close). */
+  /** Records every pending success and writes every due ACK at once (server close). */
   flushAll(): void {
-    this.#flushSlice(Infinity);
+    this.#turn(Infinity);
   }
 
   #schedule(): void {
@@ -61,21 +68,21 @@ export class AckCoalescer {
     setImmediate(this.#onTurn);
   }
 
-  #flushSlice(limit: number): void {
+  #turn(sliceMs: number): void {
+    this.#scheduled = true; // what this turn adds is handled in it, or scheduled once at its end
+    if (this.#dirty.size > 0) {
+      // Recording is cheap (a buffered append): every dirty client at once, then one commit.
+      for (const client of this.#dirty) this.flushClient(client);
+      this.#state.commit(); // the commit listener makes the ACKs due: at once for memory, later for disk
+    }
+    const start = sliceMs === Infinity ? 0 : performance.now();
+    let written = 0;
+    for (const client of this.#due) {
+      this.#due.delete(client);
+      client.connection?.flushAck(client.durableSeq);
+      if (++written % ACK_CHECK_EVERY === 0 && performance.now() - start >= sliceMs) break;
+    }
     this.#scheduled = false;
-    const dirty = this.#dirty;
-    const end = Math.min(dirty.length, this.#head + limit);
-    for (; this.#head < end; this.#head++) {
-      const client = dirty[this.#head] as ClientState;
-      dirty[this.#head] = undefined as unknown as ClientState;
-      client.dirty = false;
-      this.flushClient(client);
-    }
-    if (this.#head >= dirty.length) {
-      this.#dirty = [];
-      this.#head = 0;
-    }
-    this.#state.commit(); // the commit listener acknowledges: at once for memory, later for disk
-    if (this.#head < this.#dirty.length) this.#schedule();
+    if (this.#due.size > 0 || this.#dirty.size > 0) this.#schedule();
   }
 }

@@ -372,7 +372,7 @@ export class ClientRegistry {
       const client = this.#clients.get(id);
       if (client === undefined || seq <= client.durableSeq) continue;
       client.durableSeq = seq;
-      client.connection?.flushAck(seq);
+      this.#acks.ackDue(client);
       this.#checkSettled(client);
     }
     if (acknowledgedChannel.hasSubscribers) acknowledgedChannel.publish({ committed });

@@ -56,7 +56,6 @@ export class ClientState {
   queueHead = 0;
   queuedBytes = 0;
   connection: ClientConnection | undefined;
-  dirty = false;
   paused = false;
   /** Waiting for `settled`; undefined when none. */
   settledWaiters: (() => void)[] | undefined;

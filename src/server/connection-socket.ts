@@ -94,6 +94,7 @@ export abstract class ConnectionSocket implements DeferredReader {
     if (this.isClosed()) return;
     if (this.#readBudget.admit(this, chunk)) {
       this.read(chunk);
+      this.#readBudget.done();
       return;
     }
     // This turn's read budget is spent: the chunk waits for a later turn, nothing more from this socket until then.

@@ -6,7 +6,6 @@
  * anything since the last sweep (a read costs one boolean store, no clock call) and
  * closes itself once it has heard nothing for its idle limit. So a silent connection is
  * closed between idleMs and idleMs + periodMs after its last byte, never earlier.
- * Walking 20,000 connections takes well under a millisecond.
  */
 
 import type { Clock, Timer } from "../errors/clock.js";
@@ -16,9 +15,13 @@ export interface IdleChecked {
   checkIdle(nowMs: number): void;
 }
 
-/** The sweep period for a server's idleTimeoutMs: a quarter of it, at most 1 s. */
+/**
+ * The sweep period for a server's idleTimeoutMs: a quarter of it (7.5 s by default), so a dead
+ * connection is freed within 1.25 x its idle limit. A sweep touches every connection (~0.1-0.8 µs
+ * each: 20,000 connections take a few ms), so it runs no more often than that.
+ */
 export function idleSweepPeriodMs(idleTimeoutMs: number): number {
-  return Math.max(1, Math.min(1000, Math.floor(idleTimeoutMs / 4)));
+  return Math.max(1, Math.floor(idleTimeoutMs / 4));
 }
 
 export class IdleSweep {

@@ -17,7 +17,7 @@ function rejectsOption(fn: () => unknown, option: string): void {
 test("options: defaults are the documented ones", () => {
   const o = resolveOptions(undefined);
   assert.equal(o.connectTimeoutMs, 5000);
-  assert.equal(o.heartbeatIntervalMs, 4000);
+  assert.equal(o.heartbeatIntervalMs, 6000);
   assert.equal(o.heartbeatTimeoutMs, 10_000);
   assert.deepEqual(o.backoff, { baseMs: 50, capMs: 800, resetAfterMs: 5000 });
   assert.equal(o.maxInFlightMessages, 4096);
