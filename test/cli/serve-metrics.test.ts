@@ -72,7 +72,7 @@ test("/metrics counts what the handler wrote, duplicates, connections and protoc
   assert.deepEqual(await serve.waitExit(), { code: 0, signal: null });
 });
 
-test("/readyz is 503 while the state directory is locked by another server, 200 once it is free", async (t) => {
+test("--state-wait: /readyz is 503 while the state directory is locked by another server, 200 once it is free", async (t) => {
   const dir = tempDir(t);
   const state = join(dir, "state");
   const holder = start(t, ["serve", "--listen", "127.0.0.1:0", "--state", state], {
@@ -80,11 +80,13 @@ test("/readyz is 503 while the state directory is locked by another server, 200 
   });
   await holder.stderrLine(/listening on/);
 
-  const waiting = start(t, ["serve", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--state", state], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const waiting = start(
+    t,
+    ["serve", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--state", state, "--state-wait", "10m"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   const url = (await waiting.stderrLine(/metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1] as string;
-  await waiting.stderrLine(/is locked by pid \d+.*waiting for it \(not ready\)/);
+  await waiting.stderrLine(/is locked by pid \d+.*waiting up to 600000 ms for it \(--state-wait; not ready\)/);
   const notReady = await get(`${url}/readyz`);
   assert.equal(notReady.status, 503);
   assert.match(notReady.body, /FAIL state: state directory .* is locked by pid \d+/);
@@ -98,6 +100,27 @@ test("/readyz is 503 while the state directory is locked by another server, 200 
 
   waiting.child.kill("SIGTERM");
   assert.equal((await waiting.waitExit()).code, 0);
+});
+
+test("a locked state directory: exit 1 at once with or without --metrics; after --state-wait, exit 1 naming it", async (t) => {
+  const dir = tempDir(t);
+  const state = join(dir, "state");
+  const holder = start(t, ["serve", "--listen", "127.0.0.1:0", "--state", state], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  await holder.stderrLine(/listening on/);
+  const atOnce = await run(t, ["serve", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--state", state]);
+  assert.equal(atOnce.exit.code, 1, atOnce.stderr);
+  assert.match(atOnce.stderr, /state directory .* is locked by pid \d+; stop that server or pass another --state\n$/);
+  const waited = await run(t, ["serve", "--listen", "127.0.0.1:0", "--state", state, "--state-wait", "1s"]);
+  assert.equal(waited.exit.code, 1, waited.stderr);
+  assert.match(waited.stderr, /waiting up to 1000 ms for it \(--state-wait; not ready\)/);
+  assert.match(waited.stderr, /is locked by pid \d+; .*; waited --state-wait 1000 ms for it\n$/);
+  const usage = await run(t, ["serve", "--state-wait", "5s"]);
+  assert.equal(usage.exit.code, 2);
+  assert.match(usage.stderr, /--state-wait waits for a locked --state: pass --state DIR with it/);
+  holder.child.kill("SIGTERM");
+  assert.equal((await holder.waitExit()).code, 0);
 });
 
 test("--metrics on an address in use fails with one line naming the flag", async (t) => {

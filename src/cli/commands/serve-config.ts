@@ -13,6 +13,11 @@ const DEFAULT_LISTEN = `${DEFAULT_LISTEN_HOST}:7070`;
 const MIN_FRAME_BYTES = 4096;
 const DEFAULT_DRAIN_TIMEOUT = "25s";
 const DEFAULT_DRAIN_WINDOW = "5s";
+/**
+ * Below this an --idle-timeout is a typo ("1ms" for "1m"): a welcomed connection is kept at
+ * least 3 x its client's heartbeat interval anyway (4 s by default), so less buys nothing.
+ */
+const MIN_IDLE_TIMEOUT_MS = 1000;
 
 export const HELP = `Usage: outlast serve [--listen HOST:PORT] [--state DIR] [--output FILE|-] [--format jsonl|raw]
                      [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]]
@@ -48,12 +53,15 @@ client was told is delivered can be lost by this command.
                           "clientId token" (# comments), or a JSON object
                           {"clientId": "token"}
   --max-frame-bytes SIZE  largest frame accepted (default 1MiB; at least 4096)
-  --idle-timeout DURATION close a connection silent this long (default 30s;
-                          at least 3 x the client's heartbeat interval)
+  --state-wait DURATION   when --state is locked by another server (the one being
+                          replaced, still draining), wait up to this long for it
+                          (not ready, tried every second), then exit 1
+                          (default 0: exit 1 at once)
+  --idle-timeout DURATION close a connection silent this long (default 30s, at
+                          least 1s; never less than 3 x the client's heartbeat interval)
   --metrics HOST:PORT     serve Prometheus metrics at /metrics, /healthz (alive),
                           /readyz (listening, state open) and a status page at /
-                          on this address. With --metrics a locked --state is
-                          waited for (not ready) instead of exiting
+                          on this address
   --log-format human|json human (default): one line per event; json: one JSON
                           object per line (level, time, msg, clientId, ...)
   --log-level LEVEL       debug, info (default), warn or error
@@ -94,6 +102,7 @@ once by a second SIGINT.
 const OPTIONS = {
   listen: { type: "string" },
   state: { type: "string" },
+  "state-wait": { type: "string" },
   output: { type: "string" },
   format: { type: "string" },
   "tls-cert": { type: "string" },
@@ -125,6 +134,8 @@ export interface ServeConfig {
   readonly listen: HostPort;
   readonly state: string | undefined;
   readonly stateSource: string;
+  /** --state-wait: how long a locked state directory is waited for (0: not at all). */
+  readonly stateWaitMs: number;
   readonly output: string | undefined;
   readonly format: Format;
   readonly tls: TlsFiles | undefined;
@@ -173,6 +184,15 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
   }
   const state = v.state;
   if (state === "") throw new UsageError(`${source("state")} needs a directory`);
+  const stateWaitMs = v["state-wait"] === undefined ? 0 : parseDurationMs(v["state-wait"], source("state-wait"));
+  if (stateWaitMs > 0 && state === undefined)
+    throw new UsageError(`${source("state-wait")} waits for a locked --state: pass --state DIR with it`);
+  const idleTimeoutMs =
+    v["idle-timeout"] === undefined ? undefined : parseDurationMs(v["idle-timeout"], source("idle-timeout"));
+  if (idleTimeoutMs !== undefined && idleTimeoutMs < MIN_IDLE_TIMEOUT_MS)
+    throw new UsageError(
+      `${source("idle-timeout")} must be at least 1s, not ${v["idle-timeout"]} (a connection is kept at least 3 x its client's heartbeat interval anyway)`,
+    );
   const drainTimeoutMs = parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout"));
   const drainWindowMs =
     v["drain-window"] === undefined
@@ -193,6 +213,7 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     listenSource: source("listen"),
     state,
     stateSource: source("state"),
+    stateWaitMs,
     output: v.output,
     format: v.format === undefined ? "jsonl" : parseChoice(v.format, FORMATS, source("format")),
     tls:
@@ -201,8 +222,7 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
         : { cert, key, ca, requireClientCert: v["require-client-cert"] },
     credentials: v.credentials,
     maxFrameBytes,
-    idleTimeoutMs:
-      v["idle-timeout"] === undefined ? undefined : parseDurationMs(v["idle-timeout"], source("idle-timeout")),
+    idleTimeoutMs,
     metrics: v.metrics === undefined ? undefined : parseHostPort(v.metrics, source("metrics")),
     logFormat:
       v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, source("log-format")),

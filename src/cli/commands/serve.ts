@@ -20,7 +20,7 @@ import { countOf } from "../live/widgets.js";
 import { startFailure } from "./serve-failures.js";
 import { HELP, NAME, readConfig, type Format, type ServeConfig, type TlsFiles } from "./serve-config.js";
 
-/** With --metrics, how often a locked state directory is tried again. */
+/** With --state-wait, how often a locked state directory is tried again. */
 const LOCK_RETRY_MS = 1000;
 
 /** One delivered message as the bytes to write. */
@@ -55,8 +55,17 @@ type Stop =
   | { readonly kind: "output"; readonly error: Error }
   | { readonly kind: "server"; readonly error: Error };
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** Resolves undefined after `ms`, or with what `stopped` resolves to if that comes first (the timer is then cleared). */
+async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+      stopped,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Resolves true when `p` settles within `ms`, false otherwise. */
@@ -187,24 +196,33 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
   };
 
   try {
-    // With --metrics an orchestrator watches /readyz: a locked state directory (the previous
-    // server still running) is waited for, not ready, instead of exiting.
+    // --state-wait: a state directory locked by the server being replaced (still draining) is
+    // waited for, not ready, tried every second; past the wait (or without it) exit 1.
     let bound: { host: string; port: number } | undefined;
     let running: Server | undefined;
+    const waitUntilMs = performance.now() + config.stateWaitMs;
     let waitingForLock = false;
     while (bound === undefined || running === undefined) {
       running = server = makeServer();
       try {
         bound = await running.listen(config.listen);
       } catch (err) {
-        if (config.metrics === undefined || !isOutlastError(err, "OUTLAST_STATE_LOCKED"))
-          throw startFailure(err, config);
+        if (!isOutlastError(err, "OUTLAST_STATE_LOCKED")) throw startFailure(err, config);
+        if (performance.now() >= waitUntilMs) {
+          const failure = startFailure(err, config);
+          throw waitingForLock
+            ? new Error(`${oneLine(failure)}; waited --state-wait ${config.stateWaitMs} ms for it`, { cause: err })
+            : failure;
+        }
         const detail = oneLine(startFailure(err, config));
         readiness.mark("state", false, detail);
         if (!waitingForLock)
-          log.warn(`${detail}; waiting for it (not ready)`, { event: "state.locked", code: err.code });
+          log.warn(`${detail}; waiting up to ${config.stateWaitMs} ms for it (--state-wait; not ready)`, {
+            event: "state.locked",
+            code: err.code,
+          });
         waitingForLock = true;
-        if ((await Promise.race([delay(LOCK_RETRY_MS), stopped])) !== undefined) {
+        if ((await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopped)) !== undefined) {
           log.info("stopped while waiting for the state directory", { event: "serve.stopped" });
           return EXIT_OK;
         }
