@@ -1,9 +1,8 @@
-/** Test helpers for the client: waiting on events with a deadline, a fault-injecting TCP relay, a child-process server. */
+/** Test helpers for the client: waiting on events with a deadline, a child-process server. (Faults on the wire: outlast/proxy's FaultProxy.) */
 
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import type { EventEmitter } from "node:events";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { within } from "../helpers/wait.js";
 
@@ -32,78 +31,6 @@ export function waitFor<T = unknown>(
     };
     emitter.on(event, onEvent);
   });
-}
-
-export type RelayMode = "forward" | "blackhole" | "dropDown";
-
-/**
- * A TCP relay between the client and the server that can misbehave:
- * "blackhole" stops forwarding both ways but keeps every socket open (a half-open link),
- * "dropDown" forwards client->server but drops server->client bytes (lost acks).
- */
-export class Relay {
-  mode: RelayMode = "forward";
-  targetPort: number;
-  readonly #server: net.Server;
-  readonly #pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
-  accepted = 0;
-
-  constructor(targetPort: number) {
-    this.targetPort = targetPort;
-    this.#server = net.createServer((client) => {
-      this.accepted++;
-      const upstream = net.connect({ host: "127.0.0.1", port: this.targetPort });
-      const pair = { client, upstream };
-      this.#pairs.add(pair);
-      client.on("data", (chunk) => {
-        if (this.mode !== "blackhole") upstream.write(chunk);
-      });
-      upstream.on("data", (chunk) => {
-        if (this.mode === "forward") client.write(chunk);
-      });
-      const done = (): void => {
-        this.#pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on("error", done).on("close", done);
-      upstream.on("error", done).on("close", () => {
-        if (this.mode !== "blackhole") done();
-      });
-    });
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    return (this.#server.address() as net.AddressInfo).port;
-  }
-
-  get connections(): number {
-    return this.#pairs.size;
-  }
-
-  /** Sends RST to every client (the server side of the client's socket) and drops the upstream. */
-  resetClients(): void {
-    for (const p of this.#pairs) {
-      p.client.resetAndDestroy();
-      p.upstream.destroy();
-    }
-    this.#pairs.clear();
-  }
-
-  /** Closes every pair (FIN both ways). */
-  cutAll(): void {
-    for (const p of this.#pairs) {
-      p.client.destroy();
-      p.upstream.destroy();
-    }
-    this.#pairs.clear();
-  }
-
-  async close(): Promise<void> {
-    this.cutAll();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
 }
 
 /** A server in a child process (so it can be SIGKILLed). Reports every handler call. */
