@@ -20,25 +20,31 @@ test("latency delays every chunk by at least latencyMs each way", async (t) => {
 });
 
 test("latency on one direction only delays that direction", async (t) => {
+  // A ManualClock: "no delay" is bytes that arrive while the clock stands still, not a wall-clock bound.
+  const clock = new ManualClock();
   const up = await startUpstream(t, "sink");
-  const { port } = await startProxy(t, {
+  const { proxy, port } = await startProxy(t, {
     upstream: { host: "127.0.0.1", port: up.port },
+    clock,
     faults: [{ kind: "latency", latencyMs: 300, direction: "downstream" }],
   });
   const client = await connectClient(t, port);
   const server = await up.accepted();
   const atServer = new Recorder(server);
   const atClient = new Recorder(client);
-  let started = performance.now();
   client.write("up");
   await atServer.bytesAtLeast(2);
-  const upMs = performance.now() - started;
-  assert.ok(upMs < 250, `upstream took ${upMs.toFixed(1)} ms; it has no latency`);
-  started = performance.now();
+  assert.equal(clock.now(), 0, "upstream bytes passed with the clock standing still");
+  const applied = new Promise<void>((resolve) => proxy.once("faultApplied", () => resolve()));
   server.write("down");
+  await within(applied, 5000, "the latency fault to take the downstream chunk");
+  // A round trip upstream (no latency) while the downstream chunk waits for the clock.
+  client.write("sync");
+  await atServer.bytesAtLeast(6);
+  assert.equal(atClient.bytes, 0, "downstream delivered before latencyMs passed");
+  clock.advance(300);
   await atClient.bytesAtLeast(4);
-  const downMs = performance.now() - started;
-  assert.ok(downMs >= 300, `downstream took ${downMs.toFixed(1)} ms, expected >= 300`);
+  assert.equal(atClient.text(), "down");
 });
 
 test("jitter varies the delay but never reorders bytes", async (t) => {

@@ -6,6 +6,7 @@ import type { TestContext } from "node:test";
 import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../src/server/index.js";
 import { RawClient, isAck, openClient } from "../helpers/raw-client.js";
+import type { Frame } from "../../src/protocol/frames.js";
 
 async function start(
   t: TestContext,
@@ -292,7 +293,15 @@ test("close() drains: the in-flight handler finishes, its ACK and GOODBYE are se
   while (!started) await new Promise((r) => setImmediate(r));
   let closed = false;
   const closing = server.close().then(() => (closed = true));
-  await new Promise((r) => setTimeout(r, 20));
+  // The draining connection still answers a PING: had close() not waited for the handler, its
+  // GOODBYE (and the end of the connection) would have come before this PONG.
+  client.send({ type: "ping", nonce: 7 });
+  await client.waitFor((f): f is Frame => f.type === "pong");
+  assert.equal(
+    client.received.some((f) => f.type === "goodbye"),
+    false,
+    "no GOODBYE while the handler runs",
+  );
   assert.equal(closed, false, "close() waits for the in-flight handler");
   gate.resolve();
   await closing;
