@@ -41,6 +41,9 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   assert.equal(sent.exit.code, 0, sent.stderr);
   const m = await scrape(url);
   assert.equal(m.get('outlast_messages_total{result="handled"}'), 3);
+  // The gateway runs its messages through the server's registry: the same histograms as a plain serve.
+  assert.equal(m.get("outlast_handler_seconds_count"), 3, "one observation per message stored");
+  assert.equal(m.get("outlast_ack_latency_seconds_count"), 3, "every stored message was acknowledged");
   assert.equal(m.get("outlast_gateway_nats_connected"), 1);
   const status = JSON.parse((await get(`${url}/status.json`)).body) as {
     totals: { handled: number };
@@ -75,6 +78,14 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
     for (const key of ["level", "time", "msg"]) assert.ok(key in entry, `${key} in ${line}`);
   }
   const events = lines.map((l) => (JSON.parse(l) as { event?: string }).event);
-  for (const event of ["gateway.stream", "serve.listening", "nats.disconnected", "serve.draining", "serve.stopped"])
+  for (const event of [
+    "gateway.stream",
+    "serve.listening",
+    "connection.authenticated",
+    "connection.closed",
+    "nats.disconnected",
+    "serve.draining",
+    "serve.stopped",
+  ])
     assert.ok(events.includes(event), `a ${event} line in:\n${serve.stderr}`);
 });
