@@ -27,6 +27,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connectAsync } from "mqtt";
+import type { MqttClient } from "mqtt";
 import type { FaultHandle } from "../../../src/proxy/index.js";
 import { createProxy } from "../../../src/proxy/index.js";
 import { Mosquitto, mosquittoSkipReason } from "../../helpers/mosquitto.js";
@@ -81,30 +82,38 @@ test(
     const received: { clientId: string; seq: number; payload: string }[] = [];
     let endSeen: () => void = () => undefined;
     const ended = new Promise<void>((resolve) => (endSeen = resolve));
-    const sub = await connectAsync(broker.url, {
-      protocolVersion: 5,
-      clientId: "soak-subscriber",
-      clean: false,
-      properties: { sessionExpiryInterval: 0xffffffff },
-      reconnectPeriod: 50,
-    });
-    sub.on("error", () => undefined); // refused while the broker restarts: it reconnects
-    sub.on("message", (_topic, payload, packet) => {
-      const props = packet.properties?.userProperties ?? {};
-      const text = payload.toString();
-      if (text === "END") endSeen();
-      else
-        received.push({
-          clientId: String(props["outlast-client-id"]),
-          seq: Number(props["outlast-seq"]),
-          payload: text,
-        });
-    });
-    await sub.subscribeAsync(TOPIC, { qos: 1 });
+    const subscribe = async (): Promise<MqttClient> => {
+      const client = await connectAsync(broker.url, {
+        protocolVersion: 5,
+        clientId: "soak-subscriber",
+        clean: false,
+        properties: { sessionExpiryInterval: 0xffffffff },
+        reconnectPeriod: 50,
+      });
+      client.on("error", () => undefined); // refused while the broker restarts: it reconnects
+      client.on("message", (_topic, payload, packet) => {
+        const props = packet.properties?.userProperties ?? {};
+        const text = payload.toString();
+        if (text === "END") endSeen();
+        else
+          received.push({
+            clientId: String(props["outlast-client-id"]),
+            seq: Number(props["outlast-seq"]),
+            payload: text,
+          });
+      });
+      await client.subscribeAsync(TOPIC, { qos: 1 });
+      return client;
+    };
+    let sub = await subscribe();
 
     const seen: Seen = { maxTried: 0, stored: new Map(), ackedInEpoch: new Map(), errors: [], clientId: undefined };
     const clientKillAt = thresholds(CLIENT_KILLS, MESSAGES, random);
     const brokerKillAt = thresholds(BROKER_KILLS, MESSAGES, random);
+    // Before each broker kill the subscriber goes away for a while, so the broker holds messages in its
+    // session when it dies (a subscriber that keeps up leaves nothing for a kill to lose).
+    const offlineAt = brokerKillAt.map((k) => k - Math.floor(MESSAGES / (BROKER_KILLS + 1) / 4));
+    let subAway: Promise<void> = Promise.resolve();
     let epoch = 0;
     let acked = 0;
     let brokerBusy: Promise<void> = Promise.resolve();
@@ -147,6 +156,8 @@ test(
         await broker.kill();
         await broker.restart();
         epoch++;
+        await subAway;
+        sub = await subscribe(); // its persistent session: what the broker kept is delivered now
       });
     };
 
@@ -185,6 +196,11 @@ test(
           } else if (kind === "acked") {
             seen.ackedInEpoch.set(Number(a), epoch);
             acked++;
+            if (offlineAt[0] !== undefined && acked >= offlineAt[0]) {
+              offlineAt.shift();
+              const away = sub;
+              subAway = away.endAsync(); // a clean DISCONNECT: the session stays on the broker
+            }
             if (brokerKillAt[0] !== undefined && acked >= brokerKillAt[0]) {
               brokerKillAt.shift();
               killBroker();
