@@ -26,7 +26,8 @@ export const LAYERS = {
   // The durable log, lock and file-system layer the outbox and the server's state are built on.
   storage: { imports: ["errors"], packages: false, sockets: false },
   outbox: { imports: ["storage", "errors"], packages: false, sockets: false },
-  client: { imports: ["protocol", "outbox", "errors"], packages: false, sockets: true },
+  // The client loads src/jetstream (and through it nats.js) with import() only, when a nats:// link opens.
+  client: { imports: ["protocol", "outbox", "jetstream", "errors"], packages: false, sockets: true },
   server: { imports: ["protocol", "outbox", "storage", "errors"], packages: false, sockets: true },
   proxy: { imports: ["errors"], packages: false, sockets: true },
   // The exactly-once JetStream writer (one client's messages into its own subject, beyond the

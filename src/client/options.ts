@@ -12,6 +12,8 @@ import { MAX_TOKEN_BYTES, MAX_U32, MIN_MAX_FRAME_BYTES } from "../protocol/limit
 import { FileOutbox } from "../outbox/file-outbox.js";
 import { MemoryOutbox } from "../outbox/memory-outbox.js";
 import type { Outbox } from "../outbox/outbox.js";
+import type { NatsConnectOptions, ResolvedNatsOptions } from "./transport/nats/nats-options.js";
+import { resolveNatsOptions } from "./transport/nats/nats-options.js";
 
 export type WhenFull = "wait" | "reject";
 
@@ -78,6 +80,12 @@ export interface ConnectOptions {
   readonly password?: string | Uint8Array;
   /** mqtt:// and mqtts:// only. */
   readonly mqtt?: MqttConnectOptions;
+  /** nats://: the subject every message is published on (JetStream, acknowledged by PubAck). Required there. */
+  readonly subject?: string;
+  /** nats://: the JetStream stream that holds `subject` (checked at connect, never created). Required there. */
+  readonly stream?: string;
+  /** nats:// only: credentials and the writer's limits. */
+  readonly nats?: NatsConnectOptions;
   /** Time source. Default: the system clock. */
   readonly clock?: Clock;
   /** Random source in [0, 1) for backoff jitter. Default Math.random. */
@@ -104,6 +112,10 @@ export interface ResolvedOptions {
   readonly username: string | undefined;
   readonly password: Uint8Array | undefined;
   readonly mqtt: { readonly version: MqttVersion; readonly envelope: boolean; readonly given: boolean };
+  /** nats:// options, checked here for type, required (or refused) by the nats transport's checkOptions. */
+  readonly subject: string | undefined;
+  readonly stream: string | undefined;
+  readonly nats: ResolvedNatsOptions & { readonly given: boolean };
   readonly clock: Clock;
   readonly random: () => number;
 }
@@ -254,6 +266,7 @@ export function resolveOptions(options: ConnectOptions | undefined): ResolvedOpt
     whenFull,
     maxFrameBytes,
     ...broker,
+    ...resolveNatsOptions(o),
     clock,
     random,
   };

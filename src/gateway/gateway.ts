@@ -18,7 +18,7 @@ import { createServer } from "../server/server.js";
 import { JetStreamDedupState } from "./jetstream-dedup-state.js";
 import type { GatewayOptions, ResolvedGatewayOptions } from "./options.js";
 import { resolveGatewayOptions } from "./options.js";
-import type { StreamSetup } from "./stream-setup.js";
+import type { StreamSetup } from "../jetstream/stream-setup.js";
 
 export interface GatewayStats {
   readonly connections: number;

@@ -30,9 +30,9 @@ import { NO_DOUBT, NO_PROGRESS } from "../server/dedup-state.js";
 import { MemoryDedupState } from "../server/memory-dedup-state.js";
 import type { IncomingMessage } from "../server/options.js";
 import type { ResolvedForward } from "./options.js";
-import type { StreamSetup } from "./stream-setup.js";
-import { ensureStream } from "./stream-setup.js";
-import { clientSubject } from "./subject.js";
+import type { StreamSetup } from "../jetstream/stream-setup.js";
+import { ensureStream } from "../jetstream/stream-setup.js";
+import { clientSubject } from "../jetstream/subject.js";
 
 /** Retry hints for a client turned away: the stream does not answer / refuses (a person must act). */
 const UNAVAILABLE_RETRY_MS = 1000;

@@ -12,7 +12,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frames.js";
 import { MIN_MAX_FRAME_BYTES } from "../protocol/limits.js";
 import type { Authenticate } from "../server/options.js";
 import type { NatsCredentials } from "../jetstream/nats-link.js";
-import { MIN_DUPLICATE_WINDOW_MS } from "./stream-setup.js";
+import { MIN_DUPLICATE_WINDOW_MS } from "../jetstream/stream-setup.js";
 
 /** Where and how to forward; `user`/`pass`, `token`, `credsFile`, `tls` (PEM files) and `name` as for any NATS link. */
 export interface ForwardOptions extends NatsCredentials {

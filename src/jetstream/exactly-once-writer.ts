@@ -6,10 +6,13 @@
  * - `readMark()`: the client's mark (the Outlast-Seq of the last message on its subject),
  *   read through the stream leader once nothing of this writer is in flight.
  * - `write(messages)`: each message above what was taken is published in order, up to
- *   `maxInFlight` at a time, with Nats-Msg-Id = clientId:seq; the one sent when nothing is
+ *   `maxInFlight` at a time, with Nats-Msg-Id = clientId:seq. The one sent when nothing is
  *   in flight also carries Nats-Expected-Last-Subject-Sequence = the stream sequence of the
- *   last stored one. It resolves once every message of the call is in the stream (PubAck,
- *   or found under the mark). Calls may overlap: they share one pipeline, in seq order.
+ *   last stored one, and is sent ALONE: the rest follow (pipelined) only once it is stored,
+ *   which proves this writer's view of the subject is current. So a burst from a stale view
+ *   (another gateway wrote meanwhile, longer ago than the duplicate window) is caught by its
+ *   first message and never stored twice. It resolves once every message of the call is in
+ *   the stream (PubAck, or found under the mark). Calls may overlap: they share one pipeline.
  * - A failed publish (timeout, election, wrong last sequence, lost connection): nothing
  *   more is sent; once every answer is in, the mark is re-read (retried with backoff while
  *   NATS is unavailable), what it covers counts as stored, the rest is sent again with the
@@ -87,6 +90,8 @@ interface Entry {
   readonly data: Uint8Array;
   state: number;
   streamSeq: number;
+  /** Sent with the expected last subject sequence: nothing else is sent until it is answered. */
+  probe: boolean;
 }
 
 interface Waiter {
@@ -119,6 +124,8 @@ export class ExactlyOnceWriter {
   #pendingHead = 0;
   #waiters: Waiter[] = [];
   #settledWaiters: (() => void)[] = [];
+  /** A publish chained to the last stored one is in flight: the rest wait for its answer. */
+  #probing = false;
   /** A refusal met in flight: every waiting call rejects with it once every answer is in. */
   #refusal: Error | undefined;
   /** Once set, a transient failure rejects the waiting calls with it instead of retrying (closing). */
@@ -174,7 +181,7 @@ export class ExactlyOnceWriter {
       if (m.seq > last) last = m.seq;
       if (m.seq <= this.#takenSeq) continue; // stored, or queued by an earlier call
       this.#takenSeq = m.seq;
-      this.#pending.push({ seq: m.seq, data: m.data, state: SENT, streamSeq: 0 });
+      this.#pending.push({ seq: m.seq, data: m.data, state: SENT, streamSeq: 0, probe: false });
     }
     if (last <= this.#storedSeq) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ seq: last, resolve, reject }));
@@ -187,7 +194,7 @@ export class ExactlyOnceWriter {
   pump(): void {
     if (this.#mode !== "ready" || !this.#hooks.link.connected) return;
     const max = this.#hooks.maxInFlight;
-    while (this.#pendingCount > 0 && this.#inflight.length < max) {
+    while (this.#pendingCount > 0 && this.#inflight.length < max && !this.#probing) {
       if (!this.#hooks.slots.acquire()) {
         this.#hooks.slots.wait(this);
         break;
@@ -204,6 +211,8 @@ export class ExactlyOnceWriter {
 
   #send(e: Entry, expect: number | undefined): void {
     e.state = SENT;
+    e.probe = expect !== undefined;
+    if (e.probe) this.#probing = true;
     this.#inflight.push(e);
     this.#sending++;
     this.#stats.published++;
@@ -219,10 +228,12 @@ export class ExactlyOnceWriter {
         (ack) => {
           e.state = STORED;
           e.streamSeq = ack.streamSeq;
+          if (e.probe) this.#probing = false;
           this.#answered();
         },
         (err: unknown) => {
           e.state = FAILED;
+          if (e.probe) this.#probing = false;
           const failure = natsFailure(err);
           this.#hooks.natsError(err, failure, this.clientId);
           if (failure.kind === "fatal" && this.#refusal === undefined) {

@@ -17,8 +17,18 @@ export interface NatsCredentials {
   readonly token?: string;
   /** A NATS .creds file (JWT + NKey seed). */
   readonly credsFile?: string;
-  /** TLS to NATS: PEM files. `caFile` alone verifies the servers; add cert and key for mutual TLS. */
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /**
+   * TLS to NATS: PEM files (`caFile` alone verifies the servers; add cert and key for mutual
+   * TLS), or their contents (`ca`, `cert`, `key`: what a node:tls option holds).
+   */
+  readonly tls?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly ca?: string;
+    readonly cert?: string;
+    readonly key?: string;
+  };
   /** Connection name shown by the servers (`nats server report connections`). */
   readonly name?: string;
 }
@@ -31,6 +41,11 @@ export interface NatsConnectOptions extends NatsCredentials {
   readonly connectTimeoutMs: number;
   /** JetStream request timeout: a publish without a PubAck by then is in doubt (ms). */
   readonly requestTimeoutMs: number;
+  /**
+   * Let nats.js reconnect after a lost connection (a gateway: default). False for a link that
+   * ends with its connection (the nats:// client: its own backoff opens the next one).
+   */
+  readonly reconnect?: boolean;
 }
 
 /** The last message of a client's subject: its Outlast-Seq and its stream sequence. */
@@ -107,6 +122,9 @@ export class NatsLink {
             ...(options.tls.caFile === undefined ? {} : { caFile: options.tls.caFile }),
             ...(options.tls.certFile === undefined ? {} : { certFile: options.tls.certFile }),
             ...(options.tls.keyFile === undefined ? {} : { keyFile: options.tls.keyFile }),
+            ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
+            ...(options.tls.cert === undefined ? {} : { cert: options.tls.cert }),
+            ...(options.tls.key === undefined ? {} : { key: options.tls.key }),
           };
     let nc: NatsConnection;
     try {
@@ -114,7 +132,8 @@ export class NatsLink {
         servers: [...options.servers],
         name: options.name ?? "outlast",
         timeout: options.connectTimeoutMs,
-        maxReconnectAttempts: -1,
+        maxReconnectAttempts: options.reconnect === false ? 0 : -1,
+        reconnect: options.reconnect !== false,
         reconnectTimeWait: 250,
         pingInterval: 5000,
         ...(options.user === undefined ? {} : { user: options.user }),

@@ -6,7 +6,7 @@
 
 import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
 import { OutlastError } from "../errors/outlast-error.js";
-import { API, natsFailure } from "../jetstream/nats-rules.js";
+import { API, natsFailure } from "./nats-rules.js";
 import { prefixFromSubjects, subjectMatches } from "./subject.js";
 
 export interface StreamRequirements {
@@ -19,9 +19,12 @@ export interface StreamRequirements {
   readonly duplicateWindowMs: number;
   /** Create the stream when it is missing. */
   readonly create: boolean;
+  /** One literal subject that must be covered (a nats:// client's own subject) instead of a prefix for many clients. */
+  readonly subject?: string;
 }
 
 export interface StreamSetup {
+  /** Client subjects are `<subjectPrefix>.<token>` (with `subject` required: that subject). */
   readonly subjectPrefix: string;
   readonly created: boolean;
   readonly replicas: number;
@@ -46,7 +49,12 @@ export function streamProblems(config: StreamConfig, req: StreamRequirements): O
   const s = config.name;
   const problems: OutlastError[] = [];
   const subjects = config.subjects ?? [];
-  if (req.subjectPrefix === undefined) {
+  if (req.subject !== undefined) {
+    if (!subjects.some((f) => subjectMatches(f, req.subject as string)))
+      problems.push(
+        unsafe(s, "subjects", subjects, `no subject of the stream covers ${JSON.stringify(req.subject)}: add it`),
+      );
+  } else if (req.subjectPrefix === undefined) {
     if (prefixFromSubjects(subjects, s) === undefined)
       problems.push(
         unsafe(
@@ -181,7 +189,8 @@ export async function ensureStream(jsm: JetStreamManager, req: StreamRequirement
   const problems = streamProblems(config, req);
   if (problems.length > 0) throw problems[0] as OutlastError;
   return {
-    subjectPrefix: req.subjectPrefix ?? (prefixFromSubjects(config.subjects ?? [], config.name) as string),
+    subjectPrefix:
+      req.subject ?? req.subjectPrefix ?? (prefixFromSubjects(config.subjects ?? [], config.name) as string),
     created,
     replicas: config.num_replicas,
     duplicateWindowMs: config.duplicate_window / NS_PER_MS,
