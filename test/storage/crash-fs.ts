@@ -294,8 +294,8 @@ export class CrashFs implements StorageFs {
    * unsynced write lost, kept, torn at sectors, or zeroed; each unsynced
    * directory change kept or not).
    */
-  image(mode: CrashMode, random: () => number = Math.random): CrashFs {
-    const out = new CrashFs(Infinity, `${this.boot}+`);
+  image(mode: CrashMode, random: () => number = Math.random, boot = `${this.boot}+`): CrashFs {
+    const out = new CrashFs(Infinity, boot);
     const dirs = new Set(this.#durableDirs);
     let names = this.#durableNames;
     for (const op of this.#pendingDir) {
@@ -333,6 +333,18 @@ export class CrashFs implements StorageFs {
       out.#names.set(path, img);
     }
     out.#durableNames = new Map(out.#names);
+    return out;
+  }
+
+  /**
+   * What the disk holds after the process was killed (the machine kept
+   * running): everything it wrote, synced or not, is in the page cache, also
+   * the operation in progress. Same boot; the process that reopens it has the
+   * dead one's pid (4242) but started later, as a reused pid does.
+   */
+  afterProcessKill(): CrashFs {
+    const out = this.image("all", Math.random, this.boot);
+    out.processes.set(4242, `${CRASH_FS_START_TIME}1`);
     return out;
   }
 
@@ -388,12 +400,13 @@ const CUT_IMAGES: readonly (readonly [CrashMode, number])[] = [
  * Runs `workload` over a CrashFs whose power goes at operation 0, then 1, 2,
  * ... until the workload runs through; after each cut, `check` gets every
  * disk image of it (CUT_IMAGES, random ones seeded by the cut) with the
- * workload's trace and a label naming the cut. Returns the number of cuts.
+ * workload's trace, a label naming the cut, and the cut file system itself
+ * (for other images of it). Returns the number of cuts.
  */
 export async function atEveryCut<T>(
   newTrace: () => T,
   workload: (fs: CrashFs, trace: T) => Promise<void>,
-  check: (image: CrashFs, trace: T, label: string, mode: CrashMode) => Promise<void>,
+  check: (image: CrashFs, trace: T, label: string, mode: CrashMode, cut: CrashFs) => Promise<void>,
 ): Promise<number> {
   for (let crashAt = 0; ; crashAt++) {
     const fs = new CrashFs(crashAt);
@@ -406,7 +419,7 @@ export async function atEveryCut<T>(
     if (!fs.crashed) return crashAt;
     for (const [mode, seed] of CUT_IMAGES) {
       const label = `cut at op ${crashAt}, ${mode}${seed ? ` #${seed}` : ""}`;
-      await check(fs.image(mode, rng(crashAt * 100 + seed)), trace, label, mode);
+      await check(fs.image(mode, rng(crashAt * 100 + seed)), trace, label, mode, fs);
     }
   }
 }
