@@ -36,6 +36,8 @@ import { checkpointBody, encodeMarks } from "./state-records.js";
 
 const debug = debuglog("outlast");
 
+/** A commit this small is written synchronously (then fdatasync'd asynchronously), as a pwrite into the page cache costs less than a thread-pool round trip. */
+const SMALL_WRITE_BYTES = 64 * 1024;
 /** Compact when the active segment grows past this. */
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 
@@ -196,7 +198,8 @@ export class FileDedupState implements DedupState, SlotWriter {
     const started = this.#pendingStarted;
     this.#pendingStarted = new Map();
     const startedMs = performance.now();
-    await segments.append(encodeMarks(this.#scratch, batch, started));
+    const records = encodeMarks(this.#scratch, batch, started);
+    await segments.append(records, records.length <= SMALL_WRITE_BYTES);
     for (const [id, seq] of batch) {
       let m = this.#marks.get(id);
       if (m === undefined) this.#marks.set(id, (m = { lastSeq: 0, startedSeq: 0 }));

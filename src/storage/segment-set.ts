@@ -95,11 +95,11 @@ export class SegmentSet {
   }
 
   /** Appends to the active segment and fdatasyncs (see SegmentWriter.append). */
-  async append(data: Uint8Array): Promise<void> {
+  async append(data: Uint8Array, now = false): Promise<void> {
     const w = this.active;
     const before = w.size;
     try {
-      await w.append(data);
+      await w.append(data, now);
     } finally {
       const entry = this.#entries.at(-1) as SegmentEntry;
       entry.bytes = w.size;

@@ -191,6 +191,10 @@ function failingSyncFs(): { fs: StorageFs; state: { failing: boolean; writes: Bu
       if (state.failing) state.writes.push(Buffer.from(d));
       return f.write(d, pos);
     },
+    writeNow: (d, pos) => {
+      if (state.failing) state.writes.push(Buffer.from(d));
+      f.writeNow(d, pos);
+    },
     truncate: (n) => f.truncate(n),
     close: () => f.close(),
     datasync: async () => {

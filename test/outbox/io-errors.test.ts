@@ -98,6 +98,7 @@ class FailingSyncFs implements StorageFs {
   #wrap(f: StorageFile): StorageFile {
     return {
       write: (d, pos) => f.write(d, pos),
+      writeNow: (d, pos) => f.writeNow(d, pos),
       truncate: (n) => f.truncate(n),
       close: () => f.close(),
       datasync: () => {

@@ -263,6 +263,13 @@ export class CrashFs implements StorageFs {
           return Promise.reject(asError(err));
         }
       },
+      writeNow: (data, position) => {
+        const op: DataOp = { kind: "write", pos: position, bytes: Buffer.from(data) };
+        if (this.ops === this.crashAt && !this.crashed) inode.unsynced.push(op); // in progress at the cut
+        this.#step();
+        inode.data = applyOp(inode.data, op);
+        inode.unsynced.push(op);
+      },
       truncate: (length) => {
         try {
           this.#step();

@@ -36,6 +36,10 @@ function install(journalPath: string, bootId: string | undefined): void {
       log({ op: "write", id, pos, data: Buffer.from(data).toString("base64") });
       return file.write(data, pos);
     },
+    writeNow: (data, pos) => {
+      log({ op: "write", id, pos, data: Buffer.from(data).toString("base64") });
+      file.writeNow(data, pos);
+    },
     datasync: async () => {
       await file.datasync();
       log({ op: "datasync", id });
