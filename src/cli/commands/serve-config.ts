@@ -15,7 +15,7 @@ const DEFAULT_DRAIN_TIMEOUT = "25s";
 const DEFAULT_DRAIN_WINDOW = "5s";
 /**
  * Below this an --idle-timeout is a typo ("1ms" for "1m"): a welcomed connection is kept at
- * least 3 x its client's heartbeat interval anyway (4 s by default), so less buys nothing.
+ * least 3 x its client's heartbeat interval anyway (6 s by default), so less buys nothing.
  */
 const MIN_IDLE_TIMEOUT_MS = 1000;
 
