@@ -34,6 +34,32 @@ export interface GatewayDemoReport {
   readonly seconds: number;
 }
 
+/** What the live view shows while the demo runs (gateway-demo-view.ts). */
+export interface GatewayDemoSnapshot {
+  readonly elapsedMs: number;
+  readonly phase: "starting" | "sending" | "delivering" | "reading back";
+  readonly total: number;
+  readonly sent: number;
+  readonly acknowledged: number;
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly link: string;
+  /** The gateway the robot is connected to (tcp://...), if any. */
+  readonly server: string | undefined;
+  readonly gateways: readonly { readonly port: number; readonly up: boolean }[];
+  readonly nodes: readonly { readonly name: string; readonly up: boolean }[];
+  /** The robot's lost links by cause. */
+  readonly reconnects: Readonly<Record<string, number>>;
+  /** The last thing that happened (a kill, a restart). */
+  readonly lastEvent: string | undefined;
+}
+
+/** The demo's hooks: each event line as it happens, and once the robot exists, how to read its state. */
+export interface GatewayDemoWatch {
+  event(line: string): void;
+  snapshot(read: () => GatewayDemoSnapshot): void;
+}
+
 const STREAM = "DEMO";
 const CLIENT_ID = "demo-robot";
 
@@ -71,6 +97,11 @@ class GatewayChild {
     });
   }
 
+  get up(): boolean {
+    const child = this.#child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
   async kill(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
@@ -81,16 +112,14 @@ class GatewayChild {
   }
 }
 
-export async function runGatewayDemo(
-  config: GatewayDemoConfig,
-  progress: (line: string) => void,
-): Promise<GatewayDemoReport> {
+export async function runGatewayDemo(config: GatewayDemoConfig, watch: GatewayDemoWatch): Promise<GatewayDemoReport> {
   const started = Date.now();
   const events: string[] = [];
+  let phase: GatewayDemoSnapshot["phase"] = "starting";
   const event = (text: string): void => {
     const line = `${((Date.now() - started) / 1000).toFixed(1)} s: ${text}`;
     events.push(line);
-    progress(line);
+    watch.event(line);
   };
   const { jetstream, jetstreamManager } = await import("@nats-io/jetstream");
   const { connect: natsConnect } = await import("@nats-io/transport-node");
@@ -103,16 +132,31 @@ export async function runGatewayDemo(
     { clientId: CLIENT_ID, outbox: join(config.dir, "outbox") },
   );
   client.on("error", () => undefined);
+  let acknowledged = 0;
+  const sends: Promise<unknown>[] = [];
+  watch.snapshot(() => {
+    const s = client.stats();
+    return {
+      elapsedMs: Date.now() - started,
+      phase,
+      total: config.messages,
+      sent: sends.length,
+      acknowledged,
+      queued: s.queuedMessages,
+      inFlight: s.inFlightMessages,
+      link: client.state,
+      server: client.state === "open" ? client.serverUrl : undefined,
+      gateways: gateways.map((g) => ({ port: g.port, up: g.up })),
+      nodes: cluster.nodes.map((n) => ({ name: n.name, up: n.process !== undefined })),
+      reconnects: s.reconnects,
+      lastEvent: events.at(-1),
+    };
+  });
   try {
     for (const g of gateways) await g.start();
     event(`2 gateways listening (ports ${gateways.map((g) => g.port).join(", ")}), stream ${STREAM} R3`);
-    let acknowledged = 0;
+    phase = "sending";
     const payload = (n: number): string => `message ${n} `.padEnd(config.messageBytes, ".");
-    const sends: Promise<unknown>[] = [];
-    const ticker = setInterval(
-      () => progress(`sent ${sends.length} of ${config.messages}, acknowledged ${acknowledged}`),
-      1000,
-    );
     const leaderOf = async (): Promise<string> => {
       const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 5000 });
       for (let attempt = 0; ; attempt++) {
@@ -125,32 +169,30 @@ export async function runGatewayDemo(
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     };
-    try {
-      const gap = config.sendMs / config.messages;
-      let victimLeader: ReturnType<NatsCluster["node"]> | undefined;
-      for (let n = 1; n <= config.messages; n++) {
-        sends.push(client.send(payload(n)).then(() => acknowledged++));
-        const fraction = n / config.messages;
-        if (n === Math.ceil(config.messages * 0.25)) {
-          await gateways[0]?.kill();
-          event(`SIGKILL gateway on port ${gateways[0]?.port ?? 0}`);
-        } else if (n === Math.ceil(config.messages * 0.45)) {
-          await gateways[0]?.start();
-          event(`gateway on port ${gateways[0]?.port ?? 0} started again`);
-        } else if (n === Math.ceil(config.messages * 0.55)) {
-          victimLeader = cluster.node(await leaderOf());
-          await cluster.kill(victimLeader);
-          event(`SIGKILL stream leader ${victimLeader.name}`);
-        } else if (n === Math.ceil(config.messages * 0.8) && victimLeader !== undefined) {
-          await cluster.startNode(victimLeader);
-          event(`${victimLeader.name} started again`);
-        }
-        if (fraction < 1) await new Promise((resolve) => setTimeout(resolve, gap));
+    const gap = config.sendMs / config.messages;
+    let victimLeader: ReturnType<NatsCluster["node"]> | undefined;
+    for (let n = 1; n <= config.messages; n++) {
+      sends.push(client.send(payload(n)).then(() => acknowledged++));
+      const fraction = n / config.messages;
+      if (n === Math.ceil(config.messages * 0.25)) {
+        await gateways[0]?.kill();
+        event(`SIGKILL gateway on port ${gateways[0]?.port ?? 0}`);
+      } else if (n === Math.ceil(config.messages * 0.45)) {
+        await gateways[0]?.start();
+        event(`gateway on port ${gateways[0]?.port ?? 0} started again`);
+      } else if (n === Math.ceil(config.messages * 0.55)) {
+        victimLeader = cluster.node(await leaderOf());
+        await cluster.kill(victimLeader);
+        event(`SIGKILL stream leader ${victimLeader.name}`);
+      } else if (n === Math.ceil(config.messages * 0.8) && victimLeader !== undefined) {
+        await cluster.startNode(victimLeader);
+        event(`${victimLeader.name} started again`);
       }
-      await client.flush({ timeoutMs: config.drainTimeoutMs });
-    } finally {
-      clearInterval(ticker);
+      if (fraction < 1) await new Promise((resolve) => setTimeout(resolve, gap));
     }
+    phase = "delivering";
+    await client.flush({ timeoutMs: config.drainTimeoutMs });
+    phase = "reading back";
     event(`all ${acknowledged} messages acknowledged; reading stream ${STREAM} back`);
     // Read the whole stream back and check it.
     // Just after a node kill the JetStream API (stream info, consumer creation: the meta leader)
