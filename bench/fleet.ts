@@ -1,148 +1,212 @@
 /**
- * A fleet against one outlast server (issue #11): N real clients (default options:
- * heartbeat 4 s) spread over child processes (<= 4,000 each: the per-process open-file
- * limit), against createServer (no-op handler, memory state) in its own process.
- * Measured on the server process:
- * - memory per idle connected client: (RSS and heap after a full GC with N clients
- *   idle) - (the same before any client), / N;
- * - idle CPU: server CPU time over an idle window of `--idle-s` seconds, as % of one
- *   core per 1,000 clients;
- * - burst: every client sends one message at once; the event loop's longest stall
- *   (monitorEventLoopDelay) until all are acknowledged;
- * - restart: SIGKILL, restart on the same port; time until every client is open again
- *   and has a first acknowledgement of a new message, the longest stall meanwhile, and
- *   client error events (should be 0).
+ * A fleet against one server (issue #11): N real clients with default options, spread over
+ * child processes of <= 4,000 each, against outlast (`createServer`, no-op handler, memory
+ * state) and, in the same run, Mosquitto with MQTT.js clients. Each server runs in its own
+ * process; measured on it:
+ * - memory per idle connected client: (RSS, and V8 heap after a full GC, with N clients idle)
+ *   minus (the same before any client), / N;
+ * - idle CPU over `--idle-s` seconds, as % of one core per 1,000 clients, and the pings the
+ *   clients' heartbeats cost (outlast: PINGs answered; MQTT.js pings every 60 s by default);
+ * - burst: every client sends one message at once: time until all are acknowledged, server CPU
+ *   per message, the event loop's longest stall (monitorEventLoopDelay; outlast only);
+ * - restart: SIGKILL, a new server on the same port: time from its start until every client is
+ *   open again and has an acknowledgement of a new message, the longest stall meanwhile, and
+ *   client `error` events (a lost server is a connection fault, not an error: should be 0);
+ * - turning clients away (outlast): a server with maxConnections M holding M idle clients meets
+ *   as many more; server CPU per refusal, against the CPU of a connected idle client (a refused
+ *   client comes back after the server's jittered hint, 60 s on average by default).
  *
- * Run (built): node dist/bench/fleet.js --clients 1000,5000 [--idle-s 20] [--write]
+ * Run (built): node dist/bench/fleet.js --clients 5000,18000 [--idle-s 20] [--contenders outlast,mosquitto]
+ *   [--reject 4000] [--write]
+ * This machine caps one process at 20,000 open files (hard limit), so a server here holds at
+ * most ~19,000 clients; docs/benchmarks.md says which sizes ran.
  */
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { once } from "node:events";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import type { Contender, RunningServer, ServerSample } from "./fleet/contenders.js";
+import { freePort, mosquitto, next, outlast } from "./fleet/contenders.js";
 import { writeBenchmarkSection } from "./report.js";
 
 const { values } = parseArgs({
   options: {
-    clients: { type: "string", default: "1000,5000" },
+    clients: { type: "string", default: "5000,18000" },
     "idle-s": { type: "string", default: "20" },
+    contenders: { type: "string", default: "outlast,mosquitto" },
+    reject: { type: "string", default: "4000" },
     write: { type: "boolean", default: false },
   },
 });
 const PER_PROCESS = 4000;
-const dir = import.meta.dirname;
+const SETTLE_MS = 5000;
+const idleMs = Number(values["idle-s"]) * 1000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const load = (): string => loadavg()[0]?.toFixed(2) ?? "?";
+const log = (line: string): void => console.error(`[fleet ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-interface Sample {
-  rssBytes: number;
-  heapBytes: number;
-  cpu: { user: number; system: number };
-  stats: { connections: number; pings: number };
-  atMs: number;
+class Fleet {
+  readonly children: ChildProcess[];
+  constructor(contender: Contender, port: number, total: number, prefix: string) {
+    const procs = Math.ceil(total / PER_PROCESS);
+    const per = Math.ceil(total / procs);
+    this.children = Array.from({ length: procs }, (_, i) =>
+      fork(contender.clientsScript, [contender.url(port), `${prefix}${i}`, String(per)]),
+    );
+  }
+  get size(): number {
+    return this.children.length;
+  }
+  all<T>(pick: (m: unknown) => T | undefined, send?: string): Promise<T[]> {
+    return Promise.all(
+      this.children.map((c) => {
+        const reply = next(c, pick);
+        if (send !== undefined) c.send(send);
+        return reply;
+      }),
+    );
+  }
+  open(): Promise<number[]> {
+    return this.all((m) => (m as { open?: number }).open);
+  }
+  burst(): Promise<number[]> {
+    return this.all((m) => (m as { burst?: number }).burst, "burst");
+  }
+  async errors(): Promise<number> {
+    const stats = await this.all((m) => (m as { errors?: number }).errors, "stats");
+    return stats.reduce((a, b) => a + b, 0);
+  }
+  async close(): Promise<void> {
+    const exits = this.children.map((c) => once(c, "exit"));
+    for (const c of this.children) c.send("close");
+    await Promise.all(exits);
+  }
 }
 
-function next<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, timeoutMs = 300_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("fleet bench: timed out")), timeoutMs);
-    const on = (msg: unknown): void => {
-      const v = pick(msg);
-      if (v === undefined) return;
-      clearTimeout(timer);
-      child.off("message", on);
-      resolve(v);
-    };
-    child.on("message", on);
-  });
-}
+const perClientKiB = (a: number | undefined, b: number | undefined, n: number): string =>
+  a === undefined || b === undefined ? "n/a" : ((b - a) / n / 1024).toFixed(2);
 
-async function startServer(port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(join(dir, "fleet", "server.js"), [String(port)], { execArgv: ["--expose-gc"] });
-  return { child, port: await next(child, (m) => (m as { port?: number }).port) };
-}
+async function run(contender: Contender, total: number): Promise<Record<string, string>> {
+  const loadAtStart = load();
+  const port = await freePort();
+  let server: RunningServer = await contender.start(port);
+  const base = await server.sample();
+  const fleet = new Fleet(contender, port, total, "f");
+  const n = Math.ceil(total / fleet.size) * fleet.size;
+  log(`${contender.name} ${n}: connecting (${fleet.size} client processes)`);
+  await fleet.open();
+  await sleep(SETTLE_MS);
+  const idleStart = await server.sample();
+  log(`${contender.name} ${n}: open; idle ${idleMs} ms`);
+  await sleep(idleMs);
+  const idleEnd = await server.sample();
+  const idleSpanMs = idleEnd.atMs - idleStart.atMs;
+  const idlePct = ((idleEnd.cpuMs - idleStart.cpuMs) / idleSpanMs) * 100 * (1000 / n);
+  const pings =
+    idleEnd.pings === undefined || idleStart.pings === undefined
+      ? "60 s keepalive"
+      : (((idleEnd.pings - idleStart.pings) / (idleSpanMs / 1000)) * (1000 / n)).toFixed(0);
 
-async function ask<T>(child: ChildProcess, msg: string, pick: (m: unknown) => T | undefined): Promise<T> {
-  const reply = next(child, pick);
-  child.send(msg);
-  return reply;
-}
-const sample = (c: ChildProcess): Promise<Sample> => ask(c, "sample", (m) => (m as { sample?: Sample }).sample);
-
-async function run(total: number): Promise<Record<string, string>> {
-  let server = await startServer(0);
-  const base = await sample(server.child);
-  const procs = Math.ceil(total / PER_PROCESS);
-  const per = Math.ceil(total / procs);
-  const children = Array.from({ length: procs }, (_, i) =>
-    fork(join(dir, "fleet", "clients.js"), [`tcp://127.0.0.1:${server.port}`, `f${i}`, String(per)]),
-  );
-  const all = <T>(pick: (m: unknown) => T | undefined): Promise<T[]> => Promise.all(children.map((c) => next(c, pick)));
-  await all((m) => (m as { open?: number }).open);
-  const n = procs * per;
-  // Let the connection wave settle (first pings, GC), then the idle window.
-  await new Promise((r) => setTimeout(r, 5000));
-  const idleStart = await sample(server.child);
-  await new Promise((r) => setTimeout(r, Number(values["idle-s"]) * 1000));
-  const idleEnd = await sample(server.child);
-  const cpuMs = (idleEnd.cpu.user + idleEnd.cpu.system - idleStart.cpu.user - idleStart.cpu.system) / 1000;
-  const idlePct = (cpuMs / (idleEnd.atMs - idleStart.atMs)) * 100 * (1000 / n);
-
-  server.child.send("stall:start");
+  log(`${contender.name} ${n}: burst`);
+  server.stallStart();
+  const burstCpu = (await server.sample()).cpuMs;
   const burstStart = performance.now();
-  await Promise.all(
-    children.map((c) => {
-      const p = next(c, (m) => (m as { burst?: number }).burst);
-      c.send("burst");
-      return p;
-    }),
-  );
+  await fleet.burst();
   const burstMs = performance.now() - burstStart;
-  const burstStall = await ask(server.child, "stall:stop", (m) => (m as { stallMs?: number }).stallMs);
+  const burstUs = (((await server.sample()).cpuMs - burstCpu) * 1000) / n;
+  const burstStall = await server.stallStop();
 
-  server.child.kill("SIGKILL");
-  await new Promise((r) => server.child.once("exit", r));
-  const reopened = all((m) => (m as { open?: number }).open);
-  server = await startServer(server.port);
+  log(`${contender.name} ${n}: SIGKILL + restart`);
+  await server.kill();
+  const reopened = fleet.open();
+  server = await contender.start(port);
   const restartAt = performance.now();
-  server.child.send("stall:start");
+  server.stallStart();
   await reopened;
-  await Promise.all(
-    children.map((c) => {
-      const p = next(c, (m) => (m as { burst?: number }).burst);
-      c.send("burst");
-      return p;
-    }),
-  );
+  await fleet.burst();
   const restartMs = performance.now() - restartAt;
-  const restartStall = await ask(server.child, "stall:stop", (m) => (m as { stallMs?: number }).stallMs);
-  const errors = (
-    await Promise.all(children.map((c) => ask(c, "stats", (m) => (m as { errors?: number }).errors)))
-  ).reduce((a, b) => a + b, 0);
-  for (const c of children) c.send("close");
-  await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));
-  server.child.kill("SIGKILL");
+  const restartStall = await server.stallStop();
+  const errors = await fleet.errors();
+  await fleet.close();
+  await server.kill();
+  const stall = (ms: number | undefined): string => (ms === undefined ? "n/a" : `${Math.round(ms)} ms`);
   const row = {
+    server: contender.name,
     clients: n.toLocaleString("en-US"),
-    rss: ((idleStart.rssBytes - base.rssBytes) / n / 1024).toFixed(2),
-    heap: ((idleStart.heapBytes - base.heapBytes) / n / 1024).toFixed(2),
+    processes: String(fleet.size),
+    load: loadAtStart,
+    rss: perClientKiB(base.rssBytes, idleStart.rssBytes, n),
+    heap: perClientKiB(base.heapBytes, idleStart.heapBytes, n),
     idle: idlePct.toFixed(2),
-    pings: (
-      ((idleEnd.stats.pings - idleStart.stats.pings) / ((idleEnd.atMs - idleStart.atMs) / 1000)) *
-      (1000 / n)
-    ).toFixed(0),
-    burst: `${Math.round(burstMs)} ms, stall ${Math.round(burstStall)} ms`,
-    restart: `${(restartMs / 1000).toFixed(1)} s, stall ${Math.round(restartStall)} ms, ${errors} error events`,
+    pings,
+    burst: `${Math.round(burstMs)} ms, ${burstUs.toFixed(1)} µs/msg, stall ${stall(burstStall)}`,
+    restart: `${(restartMs / 1000).toFixed(1)} s, stall ${stall(restartStall)}, ${errors} error events`,
   };
-  console.error(JSON.stringify(row));
+  log(JSON.stringify(row));
   return row;
 }
 
-const rows: Record<string, string>[] = [];
-for (const n of (values.clients ?? "").split(",").map(Number)) rows.push(await run(n));
-const table = `Real clients (\`connect()\`, default options: heartbeat 4 s, dead at 10 s) in child processes of <= ${PER_PROCESS}, against
-\`createServer\` (no-op handler, memory state) in its own process, all on this machine (the clients' CPU competes with the
-server's). Command: \`node dist/bench/fleet.js --clients ${values.clients} --idle-s ${values["idle-s"]}\`. One run per size.
+/** Turning clients away: M connected to a server with maxConnections M, then M more. */
+async function rejection(m: number): Promise<string> {
+  const loadAtStart = load();
+  const port = await freePort();
+  const server = await outlast.start(port, m);
+  const held = new Fleet(outlast, port, m, "held");
+  await held.open();
+  await sleep(SETTLE_MS);
+  const a = await server.sample();
+  await sleep(idleMs);
+  const b = await server.sample();
+  const idleRate = (b.cpuMs - a.cpuMs) / (b.atMs - a.atMs); // ms of CPU per ms
+  const refused = new Fleet(outlast, port, m, "extra");
+  const excess = Math.ceil(m / refused.size) * refused.size;
+  let c: ServerSample = b;
+  while ((c.busyRejected ?? 0) < excess) {
+    await sleep(250);
+    c = await server.sample();
+  }
+  await sleep(2500); // the refused sockets' linger ends
+  const d = await server.sample();
+  const refusals = d.busyRejected ?? 0;
+  const perRefusalUs = ((d.cpuMs - b.cpuMs - idleRate * (d.atMs - b.atMs)) * 1000) / refusals;
+  const connectedUsPerS = (idleRate * 1e6) / m;
+  const refusedUsPerS = perRefusalUs / 60; // one refusal per ~60 s (busyRetryAfterMs, jittered 0.5-1.5 x)
+  await held.close();
+  await refused.close();
+  await server.kill();
+  const line =
+    `Turning clients away (load average ${loadAtStart} at start): a server with \`maxConnections\` ${m.toLocaleString("en-US")} ` +
+    `holding as many idle clients met ${refusals.toLocaleString("en-US")} more: **${perRefusalUs.toFixed(0)} µs** of server CPU per refusal ` +
+    `(the connected clients' idle CPU over the same time taken out). A refused client is told to come back in 30-90 s ` +
+    `(\`busyRetryAfterMs\` 60 s, jittered 0.5-1.5x), so it costs ~${refusedUsPerS.toFixed(2)} µs of CPU per second, against ` +
+    `${connectedUsPerS.toFixed(2)} µs/s for a connected idle client here: **${((refusedUsPerS / connectedUsPerS) * 100).toFixed(0)}%** (goal <= 10%).`;
+  log(line);
+  return line;
+}
 
-| clients | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | pings/s per 1,000 | burst (1 msg each, all acked) | server SIGKILL + restart: all open + first ack |
-|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r["clients"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["restart"]} |`).join("\n")}
+const contenders = (values.contenders ?? "").split(",").map((name) => {
+  if (name === "outlast") return outlast;
+  if (name === "mosquitto") return mosquitto;
+  throw new Error(`--contenders: unknown ${JSON.stringify(name)} (outlast, mosquitto)`);
+});
+const sizes = (values.clients ?? "").split(",").map(Number);
+const rows: Record<string, string>[] = [];
+for (const size of sizes) for (const contender of contenders) rows.push(await run(contender, size));
+const rejectM = Number(values.reject);
+const rejectLine = rejectM > 0 ? await rejection(rejectM) : "";
+
+const table = `Real clients with default options (outlast: \`connect()\`, heartbeat ~6 s, dead at 10 s; MQTT.js: keepalive 60 s,
+reconnect every 1 s), created 200 per 50 ms in child processes of <= ${PER_PROCESS.toLocaleString("en-US")}, against one server
+process on loopback: ${contenders.map((c) => c.version).join("; ")}. The clients run on the same 2 cores, so their CPU
+competes with the server's. One process may hold at most 20,000 open files on this machine (a hard limit), so no size here
+reaches 20,000 clients. Command: \`node dist/bench/fleet.js --clients ${values.clients} --idle-s ${values["idle-s"]} --contenders ${values.contenders} --reject ${values.reject}\`. One run per row.
+
+| server | clients | client processes | load avg (1 min) at start | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | pings/s per 1,000 | burst (1 msg each): all acked, server CPU, longest stall | SIGKILL + restart: all open + first ack, longest stall, client error events |
+|---|---|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["processes"]} | ${r["load"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["restart"]} |`).join("\n")}
+
+${rejectLine}
 `;
 console.log(table);
 if (values.write) writeBenchmarkSection("fleet", table);

@@ -1,18 +1,26 @@
 /**
- * One process of bench/fleet.ts's clients: `count` real clients with default options.
- * IPC: { open } once all are open (again after every reconnect wave); "burst" -> each
- * sends one message, { burst } once all are acknowledged; "stats" -> { errors, open }.
+ * One process of bench/fleet.ts's outlast clients: `count` real clients with default
+ * options, created in steps of RAMP_STEP every RAMP_MS (a first deployment is not one
+ * instant; the restart phase is the storm). IPC (same for mqtt-clients.ts):
+ * - { open } once all are open, and again after every reconnect wave;
+ * - "burst" -> each sends one message, { burst } once all are acknowledged;
+ * - "stats" -> { errors, open } (errors: `error` events, which a connection fault never is);
+ * - "close" -> destroys every client and exits.
  * argv: url prefix count
  */
 import { connect } from "../../src/index.js";
 import type { Client } from "../../src/index.js";
+
+const RAMP_STEP = 200;
+const RAMP_MS = 50;
 
 const [url, prefix, countArg] = process.argv.slice(2);
 const count = Number(countArg);
 const clients: Client[] = [];
 let open = 0;
 let errors = 0;
-for (let i = 0; i < count; i++) {
+
+function add(i: number): void {
   const client = connect(url as string, { clientId: `${prefix}-${i}` });
   client.on("error", () => errors++);
   client.on("stateChange", ({ from, to }) => {
@@ -21,6 +29,12 @@ for (let i = 0; i < count; i++) {
   });
   clients.push(client);
 }
+
+for (let i = 0; i < count; i += RAMP_STEP) {
+  for (let k = i; k < Math.min(count, i + RAMP_STEP); k++) add(k);
+  await new Promise((r) => setTimeout(r, RAMP_MS));
+}
+
 process.on("message", (msg: string) => {
   if (msg === "stats") process.send?.({ errors, open });
   if (msg === "burst")

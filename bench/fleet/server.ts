@@ -1,14 +1,16 @@
 /**
- * The server of bench/fleet.ts: createServer with a no-op synchronous handler and
- * memory state on a given port. IPC: sends { port } once listening; answers
- * "sample" with memory (after a full GC), CPU time and stats, "stall:start" /
- * "stall:stop" with the event loop's longest delay in between (monitorEventLoopDelay).
- * Run with --expose-gc. argv: port
+ * The outlast server of bench/fleet.ts: createServer with a no-op synchronous handler
+ * and memory state on a given port (default maxConnections: the fd limit minus 5%).
+ * IPC: sends { port } once listening; answers "sample" with memory (after a full GC),
+ * CPU time and stats, "stall:start" / "stall:stop" with the event loop's longest delay
+ * in between (monitorEventLoopDelay, 10 ms resolution). Run with --expose-gc.
+ * argv: port [maxConnections]
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createServer } from "../../src/server/index.js";
 
-const server = createServer({ onMessage: () => {} });
+const maxConnections = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
+const server = createServer({ onMessage: () => {}, ...(maxConnections === undefined ? {} : { maxConnections }) });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
 process.send?.({ port });
 let histogram = monitorEventLoopDelay({ resolution: 10 });
@@ -16,11 +18,12 @@ process.on("message", (msg) => {
   if (msg === "sample") {
     (globalThis as { gc?: () => void }).gc?.();
     const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
     process.send?.({
       sample: {
         rssBytes: mem.rss,
         heapBytes: mem.heapUsed,
-        cpu: process.cpuUsage(),
+        cpuMs: (cpu.user + cpu.system) / 1000,
         stats: server.stats(),
         atMs: performance.now(),
       },

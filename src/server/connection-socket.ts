@@ -19,23 +19,25 @@ const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
 /** The socket's own connection, so the listeners can be shared. */
 const OWNER = Symbol("outlast.connection");
 type OwnedSocket = Socket & { [OWNER]: ConnectionSocket };
+/** Something arrived since the last idle sweep. */
+const HEARD = 1;
+/** The socket emitted 'close'. */
+const SOCKET_CLOSED = 2;
+/** Reading is paused by the registry's backpressure / while a chunk waits for a later turn (read budget). */
+const FLOW_PAUSED = 4;
+const BUDGET_PAUSED = 8;
 
 export abstract class ConnectionSocket implements DeferredReader {
   protected readonly socket: Socket;
-  readonly #readBudget: ReadBudget;
-  /** Something arrived since the last idle sweep; since when (sweep time) nothing has. */
-  #heard = false;
+  /** HEARD | SOCKET_CLOSED | FLOW_PAUSED | BUDGET_PAUSED: one small integer, not four fields per connection. */
+  #flags = 0;
+  /** Since when (sweep time) nothing has arrived, unless HEARD. */
   #quietSinceMs = 0;
   /** The `closed` promise, made only when someone asks (server close/drain). */
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
-  #socketClosed = false;
-  /** Reading is paused: the registry's backpressure (flow), or a chunk waiting for a later turn (budget). */
-  #flowPaused = false;
-  #budgetPaused = false;
 
-  constructor(socket: Socket, readBudget: ReadBudget) {
+  constructor(socket: Socket) {
     this.socket = socket;
-    this.#readBudget = readBudget;
     void socket.remoteAddress; // read once, so Node keeps the peer's address for events after the socket is gone
     (socket as OwnedSocket)[OWNER] = this;
     socket.on("data", ConnectionSocket.#onSocketData);
@@ -43,6 +45,8 @@ export abstract class ConnectionSocket implements DeferredReader {
     socket.on("close", ConnectionSocket.#onSocketClose);
   }
 
+  /** The server's read budget (shared by every connection). */
+  protected abstract readBudget(): ReadBudget;
   /** Handles a chunk the read budget admitted (now or on a later turn). */
   protected abstract read(chunk: Buffer): void;
   /** The connection has ended (FIN sent or destroyed): nothing more is written or read. */
@@ -64,7 +68,7 @@ export abstract class ConnectionSocket implements DeferredReader {
   static #onSocketClose(this: Socket): void {
     const conn = (this as OwnedSocket)[OWNER];
     conn.socketClosed();
-    conn.#socketClosed = true;
+    conn.#flags |= SOCKET_CLOSED;
     conn.#closed?.resolve();
   }
 
@@ -78,7 +82,7 @@ export abstract class ConnectionSocket implements DeferredReader {
 
   /** Resolves when the socket is closed. */
   get closed(): Promise<void> {
-    if (this.#socketClosed) return Promise.resolve();
+    if ((this.#flags & SOCKET_CLOSED) !== 0) return Promise.resolve();
     if (this.#closed === undefined) {
       let resolve = (): void => {};
       const promise = new Promise<void>((r) => (resolve = r));
@@ -90,48 +94,49 @@ export abstract class ConnectionSocket implements DeferredReader {
   // ---- reading ----
 
   #onData(chunk: Buffer): void {
-    this.#heard = true;
+    this.#flags |= HEARD;
     if (this.isClosed()) return;
-    if (this.#readBudget.admit(this, chunk)) {
+    const budget = this.readBudget();
+    if (budget.admit(this, chunk)) {
       this.read(chunk);
-      this.#readBudget.done();
+      budget.done();
       return;
     }
     // This turn's read budget is spent: the chunk waits for a later turn, nothing more from this socket until then.
-    this.#budgetPaused = true;
+    this.#flags |= BUDGET_PAUSED;
     this.socket.pause();
   }
 
   /** A chunk the read budget set aside comes back on a later turn. */
   readLater(chunk: Buffer): void {
-    this.#budgetPaused = false;
+    this.#flags &= ~BUDGET_PAUSED;
     if (this.isClosed()) return;
     this.read(chunk);
-    if (!this.#flowPaused && !this.isClosed() && !this.#budgetPaused) this.socket.resume();
+    if ((this.#flags & (FLOW_PAUSED | BUDGET_PAUSED)) === 0 && !this.isClosed()) this.socket.resume();
   }
 
   /** Backpressure: the registry has too much queued for this client. */
   pause(): void {
-    this.#flowPaused = true;
+    this.#flags |= FLOW_PAUSED;
     this.socket.pause();
   }
 
   resume(): void {
-    this.#flowPaused = false;
-    if (!this.isClosed() && !this.#budgetPaused) this.socket.resume();
+    this.#flags &= ~FLOW_PAUSED;
+    if (!this.isClosed() && (this.#flags & BUDGET_PAUSED) === 0) this.socket.resume();
   }
 
   // ---- silence (the idle sweep asks) ----
 
   /** Starts counting silence from `nowMs` (sweep time). */
   protected quietFrom(nowMs: number): void {
-    this.#heard = false;
+    this.#flags &= ~HEARD;
     this.#quietSinceMs = nowMs;
   }
 
   /** How long (at least) nothing has arrived, as of this sweep at `nowMs`: 0 when something arrived since the last one. */
   protected silentMs(nowMs: number): number {
-    if (this.#heard) {
+    if ((this.#flags & HEARD) !== 0) {
       this.quietFrom(nowMs);
       return 0;
     }

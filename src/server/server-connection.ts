@@ -35,6 +35,7 @@ import {
   unexpectedFrame,
 } from "./connection-errors.js";
 import { ConnectionSocket } from "./connection-socket.js";
+import type { ReadBudget } from "./read-budget.js";
 import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
@@ -44,12 +45,13 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   duplicates = 0;
   #state: ConnectionState;
   readonly #ctx: ServerContext;
-  readonly #decoder: FrameDecoder;
+  /** Only while a frame is partly received (or before WELCOME): an idle connection holds no decoder. */
+  #decoder: FrameDecoder | undefined;
   #lastAckSent = 0;
   #lastReceivedSeq = 0;
 
   constructor(socket: Socket, ctx: ServerContext) {
-    super(socket, ctx.readBudget);
+    super(socket);
     this.#ctx = ctx;
     // HELLO may carry a 64 KiB token: read it with the HELLO limit, then switch to ours.
     this.#decoder = new FrameDecoder({ maxFrameBytes: Math.max(ctx.options.maxFrameBytes, MAX_HELLO_FRAME_BYTES) });
@@ -58,6 +60,10 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
       ctx.options.handshakeTimeoutMs,
     );
     this.#state = { name: "awaiting-hello", handshakeTimer };
+  }
+
+  protected readBudget(): ReadBudget {
+    return this.#ctx.readBudget;
   }
 
   protected isClosed(): boolean {
@@ -93,7 +99,11 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   protected read(chunk: Buffer): void {
     let frames: Frame[];
     try {
-      frames = this.#decoder.push(chunk);
+      // After WELCOME a decoder lives only while a frame straddles reads (a new one is ~100 bytes).
+      const decoder = (this.#decoder ??= new FrameDecoder({ maxFrameBytes: this.#ctx.options.maxFrameBytes }));
+      frames = decoder.push(chunk);
+      if (decoder.bufferedBytes === 0 && this.#state.name !== "awaiting-hello" && this.#state.name !== "authenticating")
+        this.#decoder = undefined;
     } catch (err) {
       this.#protocolError(err);
       return;
@@ -209,7 +219,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     const state = this.#state;
     if (state.name !== "authenticating") return;
     this.#move({ name: "open", client, idleMs: state.idleMs });
-    this.#decoder.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
+    this.#decoder?.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
     this.quietFrom(this.#ctx.idleSweep.now());
     this.write(

@@ -27,6 +27,13 @@ const CLOSING_RETRY_MS = 1000;
 
 export type TurnAwayReason = "full" | "closing";
 
+/** Where a refused socket is kept until it closes; one shared 'close' listener, no closure per socket. */
+const OWNER = Symbol("outlast.turnAway");
+type RefusedSocket = Socket & { [OWNER]: Map<Socket, number> };
+function forget(this: Socket): void {
+  (this as RefusedSocket)[OWNER].delete(this);
+}
+
 export class TurnAway {
   readonly #clock: Clock;
   readonly #random: () => number;
@@ -56,7 +63,8 @@ export class TurnAway {
     this.counts[reason]++;
     const frames = this.#frames[reason];
     this.#lingering.set(socket, this.#clock.now() + LINGER_MS);
-    socket.once("close", () => this.#lingering.delete(socket));
+    (socket as RefusedSocket)[OWNER] = this.#lingering;
+    socket.once("close", forget);
     socket.resume(); // read and discard (the HELLO) until the peer's FIN
     socket.end(frames[Math.floor(this.#random() * frames.length)] as Buffer);
     this.#sweep ??= this.#clock.setTimeout(() => this.#onSweep(), LINGER_MS);

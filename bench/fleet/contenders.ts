@@ -1,0 +1,173 @@
+/**
+ * The servers bench/fleet.ts compares, each in its own process on a fixed loopback port so a
+ * restart lands where the clients reconnect: outlast (bench/fleet/server.ts, Node) and
+ * Mosquitto (with MQTT.js clients). Both are sampled the same way from outside where they
+ * can be: CPU and RSS of the server process; outlast adds V8's heap after a full GC, its
+ * ping count and the event loop's longest stall (Mosquitto has no event loop to watch).
+ */
+import { fork, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MOSQUITTO } from "../delivery/mqtt.js";
+import { outlastVersion, packageVersion } from "../report.js";
+
+export interface ServerSample {
+  rssBytes: number;
+  /** V8 heapUsed after a full GC (outlast only). */
+  heapBytes: number | undefined;
+  cpuMs: number;
+  /** PINGs answered since start (outlast only). */
+  pings: number | undefined;
+  busyRejected: number | undefined;
+  atMs: number;
+}
+
+export interface RunningServer {
+  readonly pid: number;
+  sample(): Promise<ServerSample>;
+  /** Starts / stops watching the event loop's longest stall (undefined: not measurable). */
+  stallStart(): void;
+  stallStop(): Promise<number | undefined>;
+  kill(): Promise<void>;
+}
+
+export interface Contender {
+  readonly name: string;
+  readonly version: string;
+  /** The client process script (built), and the URL clients use for `port`. */
+  readonly clientsScript: string;
+  url(port: number): string;
+  start(port: number, maxConnections?: number): Promise<RunningServer>;
+}
+
+const dir = import.meta.dirname;
+
+export function next<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, timeoutMs = 300_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("fleet bench: timed out")), timeoutMs);
+    const on = (msg: unknown): void => {
+      const v = pick(msg);
+      if (v === undefined) return;
+      clearTimeout(timer);
+      child.off("message", on);
+      resolve(v);
+    };
+    child.on("message", on);
+  });
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function exitOf(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill(signal);
+  await exited;
+}
+
+export const outlast: Contender = {
+  name: "outlast",
+  version: `outlast ${outlastVersion()} (createServer, no-op handler, memory state)`,
+  clientsScript: join(dir, "clients.js"),
+  url: (port) => `tcp://127.0.0.1:${port}`,
+  async start(port, maxConnections) {
+    const args = [String(port), ...(maxConnections === undefined ? [] : [String(maxConnections)])];
+    const child = fork(join(dir, "server.js"), args, { execArgv: ["--expose-gc"] });
+    await next(child, (m) => (m as { port?: number }).port);
+    const ask = <T>(msg: string, pick: (m: unknown) => T | undefined): Promise<T> => {
+      const reply = next(child, pick);
+      child.send(msg);
+      return reply;
+    };
+    return {
+      pid: child.pid as number,
+      async sample() {
+        const s = await ask("sample", (m) => (m as { sample?: Record<string, unknown> }).sample);
+        const stats = s["stats"] as { pings: number; busyRejected: number };
+        return {
+          rssBytes: s["rssBytes"] as number,
+          heapBytes: s["heapBytes"] as number,
+          cpuMs: s["cpuMs"] as number,
+          pings: stats.pings,
+          busyRejected: stats.busyRejected,
+          atMs: s["atMs"] as number,
+        };
+      },
+      stallStart: () => child.send("stall:start"),
+      stallStop: () => ask("stall:stop", (m) => (m as { stallMs?: number }).stallMs),
+      kill: () => exitOf(child, "SIGKILL"),
+    };
+  },
+};
+
+/** CPU time of a single-threaded process's main thread, in ms (/proc/PID/schedstat: ns on the CPU). */
+function procCpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+}
+
+function procRssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+function mosquittoVersion(): string {
+  const out = spawnSync(MOSQUITTO, ["-h"], { encoding: "utf8" });
+  const version = /mosquitto version (\S+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? "?";
+  return `mosquitto ${version}, mqtt (MQTT.js) ${packageVersion("mqtt")}`;
+}
+
+export const mosquitto: Contender = {
+  name: "Mosquitto + MQTT.js",
+  version: mosquittoVersion(),
+  clientsScript: join(dir, "mqtt-clients.js"),
+  url: (port) => `mqtt://127.0.0.1:${port}`,
+  async start(port) {
+    const confDir = mkdtempSync(join(tmpdir(), "outlast-fleet-mosquitto-"));
+    const conf = join(confDir, "mosquitto.conf");
+    writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ""].join("\n"));
+    const child = spawn(MOSQUITTO, ["-c", conf], { stdio: "ignore" });
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect({ port, host: "127.0.0.1" }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on("error", () => resolve(false));
+      });
+      if (up) break;
+      if (i > 500 || child.exitCode !== null) throw new Error("fleet bench: mosquitto did not start");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const pid = child.pid as number;
+    return {
+      pid,
+      sample: () =>
+        Promise.resolve({
+          rssBytes: procRssBytes(pid),
+          heapBytes: undefined,
+          cpuMs: procCpuMs(pid),
+          pings: undefined,
+          busyRejected: undefined,
+          atMs: performance.now(),
+        }),
+      stallStart: () => {},
+      stallStop: () => Promise.resolve(undefined),
+      async kill() {
+        await exitOf(child, "SIGKILL");
+        rmSync(confDir, { recursive: true, force: true });
+      },
+    };
+  },
+};
