@@ -6,6 +6,12 @@
  *
  * Each wait before a ping is drawn from [0.9, 1.1] x intervalMs, so thousands of
  * clients that connected together (a server restart) do not ping in lockstep.
+ *
+ * The verdict "dead" is given only after the bytes that already arrived were
+ * read: after a long event-loop block (a busy burst, a GC pause, a starved CPU)
+ * Node runs due timers before it reads the sockets, so a PONG sitting in the
+ * kernel's buffer would otherwise be missed and a live link torn down. The
+ * check is repeated once reads had their turn (`afterPendingReads`).
  * The design (who pings, why a busy link needs none) is in docs/protocol.md §5.
  */
 
@@ -22,7 +28,17 @@ export interface HeartbeatOptions {
   readonly onTimeout: (err: OutlastError) => void;
   /** Random source in [0, 1) for the ping jitter (tests pass a fixed one). Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Runs `then` once the I/O that is already waiting has been read. Default
+   * setImmediate (Node's check phase follows its poll phase). Unit tests driving
+   * a ManualClock pass `(then) => then()`.
+   */
+  readonly afterPendingReads?: (then: () => void) => void;
 }
+
+const afterPoll = (then: () => void): void => {
+  setImmediate(then);
+};
 
 /** A ping waits intervalMs x [1 - JITTER, 1 + JITTER). */
 const JITTER = 0.1;
@@ -82,14 +98,7 @@ export class Heartbeat {
     const now = clock.now();
     const silentMs = now - this.#lastHeardMs;
     if (silentMs >= timeoutMs) {
-      this.#stopped = true;
-      this.#o.onTimeout(
-        new OutlastError(
-          "OUTLAST_HEARTBEAT_TIMEOUT",
-          `no byte from the server for ${Math.round(silentMs)} ms (heartbeatTimeoutMs ${timeoutMs}); the link is dead, reconnecting`,
-          { details: { heartbeatTimeoutMs: timeoutMs, silentMs: Math.round(silentMs) } },
-        ),
-      );
+      (this.#o.afterPendingReads ?? afterPoll)(() => this.#verdict());
       return;
     }
     if (silentMs >= intervalMs && now - this.#lastPingMs >= intervalMs) {
@@ -102,5 +111,24 @@ export class Heartbeat {
     const deadline = this.#lastHeardMs + timeoutMs;
     const nextPing = silentMs >= intervalMs ? this.#lastPingMs + nextAfterMs : this.#lastHeardMs + nextAfterMs;
     this.#arm(Math.min(deadline, nextPing) - now);
+  }
+
+  /** The deadline passed and pending reads had their turn: dead if still nothing was heard. */
+  #verdict(): void {
+    if (this.#stopped) return;
+    const { clock, timeoutMs } = this.#o;
+    const silentMs = clock.now() - this.#lastHeardMs;
+    if (silentMs < timeoutMs) {
+      this.#tick();
+      return;
+    }
+    this.#stopped = true;
+    this.#o.onTimeout(
+      new OutlastError(
+        "OUTLAST_HEARTBEAT_TIMEOUT",
+        `no byte from the server for ${Math.round(silentMs)} ms (heartbeatTimeoutMs ${timeoutMs}); the link is dead, reconnecting`,
+        { details: { heartbeatTimeoutMs: timeoutMs, silentMs: Math.round(silentMs) } },
+      ),
+    );
   }
 }

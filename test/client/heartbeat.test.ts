@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { Heartbeat } from "../../src/client/heartbeat.js";
-import { ManualClock } from "../../src/errors/clock.js";
+import { ManualClock, systemClock } from "../../src/errors/clock.js";
 import type { OutlastError } from "../../src/errors/outlast-error.js";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 
@@ -16,6 +18,7 @@ function setup(intervalMs = 2000, timeoutMs = 6000, random = () => 0.5) {
     ping: (nonce) => pings.push(nonce),
     onTimeout: (err) => timeouts.push(err),
     random,
+    afterPendingReads: (then) => then(),
   });
   return { clock, pings, timeouts, hb };
 }
@@ -91,4 +94,47 @@ test("heartbeat: each wait before a ping is jittered within 10% of intervalMs, s
   assert.deepEqual(pings, [1, 2], "second ping 1100 ms later (random 0.999)");
   clock.advance(950);
   assert.deepEqual(pings, [1, 2, 3], "third 950 ms later (random 0.25)");
+});
+
+test("heartbeat: a byte that arrived while the event loop was blocked past the deadline keeps the link alive", async (t) => {
+  // Node runs due timers before it reads sockets: the verdict must wait for the reads.
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => server.close());
+  const accepted = once(server, "connection") as Promise<[Socket]>;
+  const { port } = server.address() as { port: number };
+  const client = connect(port, "127.0.0.1");
+  await once(client, "connect");
+  const [peer] = await accepted;
+  t.after(() => {
+    client.destroy();
+    peer.destroy();
+  });
+
+  const run = async (afterPendingReads?: (then: () => void) => void): Promise<number> => {
+    const timeouts: OutlastError[] = [];
+    const hb = new Heartbeat({
+      clock: systemClock,
+      intervalMs: 50,
+      timeoutMs: 100,
+      ping: () => {},
+      onTimeout: (err) => timeouts.push(err),
+      ...(afterPendingReads === undefined ? {} : { afterPendingReads }),
+    });
+    const arrived = once(client, "data");
+    client.once("data", () => hb.heard());
+    peer.write("x");
+    // The block itself is the scenario (a busy burst, a GC pause): the byte lands during it.
+    const until = performance.now() + 150;
+    while (performance.now() < until);
+    await arrived;
+    // The deferred verdict was queued (check phase) before this one.
+    await new Promise((resolve) => setImmediate(resolve));
+    hb.stop();
+    return timeouts.length;
+  };
+
+  assert.equal(await run(), 0, "the byte read after the block counts: no timeout");
+  assert.equal(await run((then) => then()), 1, "judged before the reads (the old behaviour), the live link is dead");
 });
