@@ -135,6 +135,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    * (its client is told to retry elsewhere) rather than waited for.
    */
   close(): Promise<void> {
+    this.#giveUp();
+    return this.#server.close();
+  }
+
+  /**
+   * Lame-duck drain, as `server.drain({ windowMs })`: stops accepting, sends each client its
+   * last ACK and GOODBYE at a random moment within `windowMs`, then closes as close() does.
+   */
+  drain({ windowMs = 0 }: { windowMs?: number } = {}): Promise<void> {
+    this.#giveUp();
+    return this.#server.drain({ windowMs });
+  }
+
+  #giveUp(): void {
     const stream = this.options.forward.stream;
     this.#state.giveUp(
       new OutlastError(
@@ -145,7 +159,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         },
       ),
     );
-    return this.#server.close();
   }
 
   /** Stops at once. Unacknowledged messages are resent by their clients. */

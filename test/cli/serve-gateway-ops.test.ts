@@ -31,6 +31,10 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
       "127.0.0.1:0",
       "--log-format",
       "json",
+      "--drain-window",
+      "1s",
+      "--drain-timeout",
+      "20s",
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -71,13 +75,17 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   assert.match(notReady.body, /FAIL stream: the NATS connection is down/);
   assert.equal((await get(`${url}/healthz`)).status, 200);
   serve.child.kill("SIGTERM");
-  await serve.waitExit();
+  assert.deepEqual(await serve.waitExit(), { code: 0, signal: null }, serve.stderr);
   const lines = serve.stderr.split("\n").filter((l) => l !== "");
   for (const line of lines) {
     const entry = JSON.parse(line) as Record<string, unknown>;
     for (const key of ["level", "time", "msg"]) assert.ok(key in entry, `${key} in ${line}`);
   }
   const events = lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+  const draining = lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l["event"] === "serve.draining");
+  assert.equal(draining?.["windowMs"], 1000, "gateway mode drains over --drain-window like a plain serve");
   for (const event of [
     "gateway.stream",
     "serve.listening",

@@ -12,6 +12,7 @@ import { formatHostPort, oneLine, type HostPort } from "../config.js";
 import { watchGateway } from "../observe/gateway-ops.js";
 import type { Log } from "../observe/log.js";
 import type { ServeOps } from "../observe/serve-ops.js";
+import { settlesWithin } from "../settles-within.js";
 import { onStopSignals } from "../stop-signals.js";
 import type { ForwardFlags } from "./serve-forward-flags.js";
 
@@ -26,6 +27,9 @@ export interface GatewayRun {
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly debug: boolean;
+  /** --drain-window and --drain-timeout, as for a plain serve. */
+  readonly drainWindowMs: number;
+  readonly drainTimeoutMs: number;
   /** A failure as a log line (the human format adds the stack with --debug). */
   readonly logFailure: (err: unknown) => void;
 }
@@ -172,12 +176,18 @@ export async function runGateway(run: GatewayRun, log: Log, ops: ServeOps): Prom
       code = EXIT_FAILURE;
     } else {
       const connections = gateway.stats().connections;
-      log.info(`${stop.signal ?? "stop"}: draining connections`, {
-        event: "serve.draining",
-        signal: stop.signal,
-        connections,
-      });
-      await gateway.close();
+      log.info(
+        `${stop.signal ?? "stop"}: draining connections: ${connections} clients sent elsewhere over ${run.drainWindowMs} ms, at most ${run.drainTimeoutMs} ms`,
+        { event: "serve.draining", signal: stop.signal, connections, windowMs: run.drainWindowMs },
+      );
+      if (!(await settlesWithin(gateway.drain({ windowMs: run.drainWindowMs }), run.drainTimeoutMs))) {
+        log.error(
+          `the drain did not finish within --drain-timeout ${run.drainTimeoutMs} ms; stopping at once (unacknowledged messages will be resent by their clients)`,
+          { event: "serve.drainTimeout", connections: gateway.stats().connections },
+        );
+        await gateway.destroy();
+        code = EXIT_FAILURE;
+      }
     }
     const st = gateway.stats();
     log.info(`stopped; ${st.acknowledged} messages stored in ${run.forward.stream}`, {

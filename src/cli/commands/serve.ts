@@ -15,6 +15,7 @@ import { createLog, type Log } from "../observe/log.js";
 import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput, type OutputSink } from "../output.js";
 import { readNamed } from "../read-named.js";
+import { settlesWithin } from "../settles-within.js";
 import { onStopSignals } from "../stop-signals.js";
 import { countOf } from "../live/widgets.js";
 import { startFailure } from "./serve-failures.js";
@@ -68,17 +69,6 @@ async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | unde
   }
 }
 
-/** Resolves true when `p` settles within `ms`, false otherwise. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A failure as one log line (with --debug, the stack and causes follow in the human format). */
 function logFailure(log: Log, config: ServeConfig, err: unknown): void {
   const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
@@ -121,6 +111,8 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
           maxFrameBytes: config.maxFrameBytes,
           idleTimeoutMs: config.idleTimeoutMs,
           debug: config.debug,
+          drainWindowMs: config.drainWindowMs,
+          drainTimeoutMs: config.drainTimeoutMs,
           logFailure: (err) => logFailure(log, config, err),
         },
         log,
@@ -252,7 +244,7 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
           `${stop.signal}: draining connections: ${connections} clients sent elsewhere over ${config.drainWindowMs} ms, at most ${config.drainTimeoutMs} ms${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}`,
           { event: "serve.draining", signal: stop.signal, connections, windowMs: config.drainWindowMs },
         );
-        if (!(await within(running.drain({ windowMs: config.drainWindowMs }), config.drainTimeoutMs))) {
+        if (!(await settlesWithin(running.drain({ windowMs: config.drainWindowMs }), config.drainTimeoutMs))) {
           log.error(
             `the drain did not finish within --drain-timeout ${config.drainTimeoutMs} ms; stopping at once (unacknowledged messages will be resent by their clients)`,
             { event: "serve.drainTimeout", connections: running.stats().connections },
