@@ -1,5 +1,7 @@
 /** `outlast send`'s flags, help and configuration (flags > OUTLAST_* variables). */
 
+import type { NatsSendConfig } from "./send-nats-flags.js";
+import { NATS_SEND_HELP, NATS_SEND_OPTIONS, readNatsFlags } from "./send-nats-flags.js";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ConnectionOptions } from "node:tls";
@@ -26,13 +28,14 @@ export const HELP = `Usage: outlast send URL [FILE...] [--framing lines|length-p
                     [--token TOKEN | --token-file FILE]
                     [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-servername NAME]
                     [--topic TOPIC] [--username NAME] [--password PASSWORD]
-                    [--mqtt-version auto|5|3.1.1] [--mqtt-envelope]
+                    [--mqtt-version auto|5|3.1.1] [--mqtt-envelope] [--subject S --stream NAME]
                     [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL] [--debug]
 
 Reads messages from stdin (or the FILEs, in order; - is stdin), stores each in
 a durable outbox on disk, and delivers them to the outlast server at URL
 (tcp://HOST:PORT or tls://HOST:PORT), or publishes them to an MQTT broker
-(mqtt://HOST[:PORT] or mqtts://, QoS 1, with --topic), reconnecting and
+(mqtt://HOST[:PORT] or mqtts://, QoS 1, with --topic), or into a NATS JetStream
+stream exactly once (nats://HOST[:PORT] with --subject and --stream), reconnecting and
 resending through any network failure. Several servers, comma-separated (tcp://gw1:7070,tcp://gw2:7070),
 are tried in a shuffled order: when one fails the next takes over. Exits 0 once every message is acknowledged. Progress goes to
 stderr.
@@ -65,7 +68,7 @@ stderr.
   --topic TOPIC           mqtt://, mqtts://: the topic to publish to (required)
   --username NAME         mqtt://, mqtts://: the broker's username ...
   --password PASSWORD     ... and password (visible in ps: prefer OUTLAST_PASSWORD)
-  --mqtt-version V        auto (default: MQTT 5, 3.1.1 if the broker refuses 5),
+${NATS_SEND_HELP}  --mqtt-version V        auto (default: MQTT 5, 3.1.1 if the broker refuses 5),
                           5 or 3.1.1
   --mqtt-envelope         prefix each payload with a JSON line holding its
                           outlast-client-id and outlast-seq (for 3.1.1 consumers;
@@ -119,6 +122,7 @@ const OPTIONS = {
   password: { type: "string" },
   "mqtt-version": { type: "string" },
   "mqtt-envelope": { type: "boolean" },
+  ...NATS_SEND_OPTIONS,
   metrics: { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
@@ -137,6 +141,8 @@ export interface SendConfig {
   readonly tls: { ca?: string; cert?: string; key?: string; servername?: string } | undefined;
   /** mqtt:// and mqtts:// only (undefined otherwise). */
   readonly mqtt: MqttSendConfig | undefined;
+  /** nats:// only (undefined otherwise). */
+  readonly nats: NatsSendConfig | undefined;
   /** What the end-of-run messages need: the URL, the outbox and the connection flags to repeat. */
   readonly flags: SendFlags;
   readonly metrics: HostPort | undefined;
@@ -180,7 +186,7 @@ function parseServerUrl(urlText: string): URL {
   } catch {
     url = new URL("invalid://");
   }
-  const mqtt = url.protocol === "mqtt:" || url.protocol === "mqtts:";
+  const mqtt = url.protocol === "mqtt:" || url.protocol === "mqtts:" || url.protocol === "nats:";
   if (
     (url.protocol !== "tcp:" && url.protocol !== "tls:" && !mqtt) ||
     url.hostname === "" ||
@@ -188,7 +194,7 @@ function parseServerUrl(urlText: string): URL {
     (url.pathname !== "" && url.pathname !== "/")
   )
     throw new UsageError(
-      `the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)} (an MQTT broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT])`,
+      `the URL must be tcp://HOST:PORT or tls://HOST:PORT, not ${JSON.stringify(urlText)} (an MQTT broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; NATS JetStream: nats://HOST[:PORT])`,
     );
   return url;
 }
@@ -203,7 +209,12 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
   const tlsFlags = (["tls-ca", "tls-cert", "tls-key", "tls-servername"] as const).filter((k) => v[k] !== undefined);
   if (!secure && tlsFlags[0] !== undefined)
     throw new UsageError(`${source(tlsFlags[0])} needs a tls:// URL (or mqtts://)`);
-  const mqtt = readMqttFlags(urls, v, source);
+  const nats = readNatsFlags(urls, v, source);
+  const mqtt = readMqttFlags(
+    urls.filter((u) => u.protocol !== "nats:"),
+    nats === undefined ? v : { ...v, username: undefined, password: undefined },
+    source,
+  );
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined))
     throw new UsageError(
       v["tls-cert"] === undefined ? `${source("tls-key")} needs --tls-cert` : `${source("tls-cert")} needs --tls-key`,
@@ -220,7 +231,17 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
   const outbox = resolve(v.outbox ?? defaultOutboxDir(urls, env));
   // The connection flags given on the command line go into the "next outlast send" hint (an OUTLAST_* variable stays set).
   const repeat: string[] = [];
-  for (const name of ["token-file", "tls-ca", "tls-cert", "tls-key", "tls-servername", "topic", "username"] as const) {
+  for (const name of [
+    "token-file",
+    "tls-ca",
+    "tls-cert",
+    "tls-key",
+    "tls-servername",
+    "topic",
+    "username",
+    "subject",
+    "stream",
+  ] as const) {
     const value = v[name];
     if (value !== undefined && source(name) === `--${name}`) repeat.push(`--${name}`, value);
   }
@@ -241,6 +262,7 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Sen
     tokenFile: v["token-file"],
     tls: secure ? tls : undefined,
     mqtt,
+    nats,
     flags: {
       url,
       outbox,
@@ -311,6 +333,15 @@ export async function connectOptions(c: SendConfig, outbox: FileOutbox): Promise
           ...(c.mqtt.username === undefined ? {} : { username: c.mqtt.username }),
           ...(c.mqtt.password === undefined ? {} : { password: c.mqtt.password }),
           mqtt: { version: c.mqtt.version, envelope: c.mqtt.envelope },
+        }),
+    ...(c.nats === undefined
+      ? {}
+      : {
+          subject: c.nats.subject,
+          stream: c.nats.stream,
+          ...(c.nats.username === undefined || c.nats.password === undefined
+            ? {}
+            : { nats: { user: c.nats.username, pass: c.nats.password } }),
         }),
   };
 }
