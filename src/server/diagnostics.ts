@@ -25,6 +25,11 @@ export const acknowledgedChannel = channel("outlast:server:acknowledged");
 /** The state directory made a batch durable: `{ dir, records, durationMs }` (one per group commit). */
 export const stateCommitChannel = channel("outlast:server:stateCommit");
 /**
+ * The state directory's open moved a corrupt part to quarantine/ (its DONE records are lost: resends
+ * of those seqs run the handler again): `{ dir, part }` (part: file, segment, offset, bytes, reason).
+ */
+export const stateQuarantineChannel = channel("outlast:server:stateQuarantine");
+/**
  * A handler call began: `{ clientId, firstSeq, lastSeq, messages }` (one per call: per message
  * with onMessage, per batch with onMessages). Published only when subscribed.
  */

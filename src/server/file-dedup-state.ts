@@ -26,7 +26,7 @@ import type { SegmentSet } from "../storage/segment-set.js";
 import { SegmentWriteError } from "../storage/segment-writer.js";
 import type { ClientProgress, ClientSeqs, CommitListener, DedupState, FatalListener, InDoubt } from "./dedup-state.js";
 import { NO_DOUBT } from "./dedup-state.js";
-import { stateCommitChannel } from "./diagnostics.js";
+import { stateCommitChannel, stateQuarantineChannel } from "./diagnostics.js";
 import type { ProgressFile } from "./progress-file.js";
 import { SlotProgress } from "./slot-progress.js";
 import type { SlotWriter } from "./slot-progress.js";
@@ -121,6 +121,7 @@ export class FileDedupState implements DedupState, SlotWriter {
       this.#inDoubt = opened.inDoubt;
       this.#progress = opened.progress;
       this.#segments = opened.segments;
+      for (const part of opened.quarantined) stateQuarantineChannel.publish({ dir: this.#dir, part });
       this.#checkpointBytes = opened.segments.active.size;
     } catch (err) {
       await this.#lock.release();

@@ -73,6 +73,7 @@ export async function openState(fs: StorageFs, dir: string): Promise<OpenedState
   );
   const v1 = visitor.checkpoints === 0 ? await readV1State(fs, dir) : undefined;
   const progress = await ProgressFile.open(fs, join(dir, PROGRESS_FILE));
+  let segments: SegmentSet | undefined;
   try {
     let slots: ReadonlyMap<string, { doneSeq: number; startedSeq: number }> = progress.found;
     let sameBoot = progress.sameBoot;
@@ -92,7 +93,7 @@ export async function openState(fs: StorageFs, dir: string): Promise<OpenedState
     );
     for (const q of quarantined) debug("state %s: quarantined %s (%s)", dir, q.file, q.reason);
     const kept = walked.kept.map((k) => ({ number: k.number, bytes: k.bytes }));
-    const segments = new SegmentSet(fs, dir, kept, numbers.at(-1) ?? 0, () => 1);
+    segments = new SegmentSet(fs, dir, kept, numbers.at(-1) ?? 0, () => 1);
     await segments.roll(checkpointBody(marks), true).catch((err: unknown) => {
       throw err instanceof SegmentWriteError ? err.cause : err;
     });
@@ -106,6 +107,7 @@ export async function openState(fs: StorageFs, dir: string): Promise<OpenedState
     return { marks, inDoubt, progress, segments, quarantined, migrated: v1 !== undefined };
   } catch (err) {
     progress.close();
+    await segments?.close().catch(() => undefined); // the open failed: its error is the one to report
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import {
   appendFileSync,
   cpSync,
@@ -139,9 +140,15 @@ test("a record with a bad CRC is moved to quarantine/; the records before it cou
   const bytes = readFileSync(path);
   bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // the last record's clientId
   writeFileSync(path, bytes);
+  const published: unknown[] = [];
+  const onQuarantine = (m: unknown): void => void published.push(m);
+  subscribe("outlast:server:stateQuarantine", onQuarantine);
+  t.after(() => unsubscribe("outlast:server:stateQuarantine", onQuarantine));
   const { state: again } = await opened(t, dir);
   assert.equal(again.load("a").lastSeq, 1);
   assert.equal(readdirSync(join(dir, "quarantine")).length, 1);
+  assert.equal(published.length, 1, "one outlast:server:stateQuarantine message");
+  assert.match(JSON.stringify(published[0]), /record CRC mismatch/);
 });
 
 test("compaction writes a checkpoint segment, removes the older ones, and keeps every value", async (t) => {
