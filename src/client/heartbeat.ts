@@ -127,7 +127,7 @@ export class Heartbeat {
       new OutlastError(
         "OUTLAST_HEARTBEAT_TIMEOUT",
         `no byte from the server for ${Math.round(silentMs)} ms (heartbeatTimeoutMs ${timeoutMs}); the link is dead, reconnecting`,
-        { details: { heartbeatTimeoutMs: timeoutMs, silentMs: Math.round(silentMs) } },
+        { details: { timeoutMs, silentMs: Math.round(silentMs) } },
       ),
     );
   }

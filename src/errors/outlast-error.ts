@@ -48,11 +48,8 @@ export interface OutlastErrorDetails {
     | { readonly maxConnections: number }
     | { readonly stream: string; readonly retryAfterMs?: number }
     | PeerErrorDetails;
-  /** The client's heartbeat names `heartbeatTimeoutMs` and `silentMs`; the server's idle limit, `timeoutMs`. */
-  OUTLAST_HEARTBEAT_TIMEOUT:
-    | { readonly heartbeatTimeoutMs: number; readonly silentMs: number }
-    | { readonly timeoutMs: number }
-    | PeerErrorDetails;
+  /** One shape on both sides: the limit passed (client: heartbeatTimeoutMs; server: its idle limit) and the silence. */
+  OUTLAST_HEARTBEAT_TIMEOUT: { readonly timeoutMs: number; readonly silentMs: number } | PeerErrorDetails;
   OUTLAST_CONNECT_TIMEOUT: { readonly connectTimeoutMs: number; readonly phase: string };
   /** `unanswered`: a plain link closed before a byte answered HELLO (what a TLS server does). */
   OUTLAST_CONNECTION_CLOSED: { readonly link: string; readonly unanswered?: boolean };

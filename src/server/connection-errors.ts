@@ -42,7 +42,7 @@ export function idleTimeout(silentMs: number, idleMs: number): OutlastError<"OUT
   return new OutlastError(
     "OUTLAST_HEARTBEAT_TIMEOUT",
     `nothing received from the client for at least ${silentMs} ms (idle limit ${idleMs} ms)`,
-    { details: { timeoutMs: idleMs } },
+    { details: { timeoutMs: idleMs, silentMs } },
   );
 }
 

@@ -37,7 +37,7 @@ test("heartbeat: pings after intervalMs of silence, then every intervalMs, dead 
   assert.equal(timeouts.length, 1);
   const err = timeouts[0];
   assert.ok(isOutlastError(err, "OUTLAST_HEARTBEAT_TIMEOUT"));
-  assert.deepEqual(err.details, { heartbeatTimeoutMs: 6000, silentMs: 6000 });
+  assert.deepEqual(err.details, { timeoutMs: 6000, silentMs: 6000 });
   assert.equal(err.cause, undefined);
   assert.equal(clock.pending, 0, "no timer left after the timeout");
   clock.advance(60_000);

@@ -129,7 +129,12 @@ test("slowloris: a handshake dribbled byte by byte is cut off at handshakeTimeou
 
 test("a connection that sends nothing after the handshake is closed after max(idleTimeoutMs, 3 x heartbeat)", async (t) => {
   const clock = new ManualClock();
-  const { port } = await start(t, { clock, idleTimeoutMs: 1000 });
+  const { server, port } = await start(t, { clock, idleTimeoutMs: 1000 });
+  const details: unknown[] = [];
+  server.on("clientError", (err) => {
+    if ((err as { code?: string }).code === "OUTLAST_HEARTBEAT_TIMEOUT")
+      details.push((err as { details?: unknown }).details);
+  });
   const { client } = await openClient(port, "idle", { heartbeatIntervalMs: 200 }); // 3 x 200 < 1000: idleTimeoutMs rules
   t.after(() => client.destroy());
   const { client: chatty } = await openClient(port, "chatty", { heartbeatIntervalMs: 2000 });
@@ -143,6 +148,11 @@ test("a connection that sends nothing after the handshake is closed after max(id
   const err = await client.waitError();
   assert.equal(err.code, "OUTLAST_HEARTBEAT_TIMEOUT");
   await client.waitClosed();
+  // The client's heartbeat timeout has the same details: the limit passed and the silence.
+  const [first] = details as { timeoutMs: number; silentMs: number }[];
+  assert.equal(first?.timeoutMs, 1000);
+  assert.ok((first?.silentMs ?? 0) >= 1000, `silentMs ${first?.silentMs}`);
+  assert.deepEqual(Object.keys(first ?? {}).sort(), ["silentMs", "timeoutMs"]);
   // heartbeatIntervalMs 2000 -> 6000 ms idle limit for "chatty": still open at t=2000.
   assert.equal(chatty.isClosed, false);
   clock.advance(4100);

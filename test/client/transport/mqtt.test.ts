@@ -184,7 +184,7 @@ test("mqtt: a half-open link to the broker is found by the default heartbeat (10
     );
     assert.ok(isOutlastError(lost.error, "OUTLAST_HEARTBEAT_TIMEOUT"), String(lost.error));
     assert.deepEqual(
-      "heartbeatTimeoutMs" in lost.error.details ? lost.error.details.heartbeatTimeoutMs : undefined,
+      "timeoutMs" in lost.error.details ? lost.error.details.timeoutMs : undefined,
       10_000,
       "found by outlast's receive-silence bound",
     );
