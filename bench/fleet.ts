@@ -36,6 +36,8 @@ const { values } = parseArgs({
     "idle-s": { type: "string", default: "20" },
     contenders: { type: "string", default: "outlast,mosquitto" },
     reject: { type: "string", default: "4000" },
+    "memory-only": { type: "boolean", default: false },
+    "node-flags": { type: "string", default: "" },
     write: { type: "boolean", default: false },
   },
 });
@@ -84,13 +86,47 @@ class Fleet {
   }
 }
 
+interface GoalInputs {
+  n: number;
+  rss: number;
+  heap: number;
+  idle: number;
+  burstStall: number;
+  restartS: number;
+  restartStall: number;
+  errors: number;
+}
+const goalInputs = new Map<string, GoalInputs>();
+let rejectionRatio: number | undefined;
+
+/** Issue #11's goals, judged on the largest outlast row (and the turning-away run). */
+function goals(): string {
+  const rows = [...goalInputs.entries()].filter(([k]) => k.startsWith("outlast ")).map(([, v]) => v);
+  const big = rows.sort((a, b) => b.n - a.n)[0];
+  if (big === undefined) return "";
+  const verdict = (ok: boolean): string => (ok ? "**met**" : "**not met**");
+  const at = `at ${big.n.toLocaleString("en-US")} clients`;
+  const lines = [
+    `- <= 4 KiB RSS per idle client at 15,000+: ${big.rss.toFixed(2)} KiB ${at}, ${verdict(big.n >= 15_000 && big.rss <= 4)}`,
+    `- <= 1.5 KiB heap per idle client at 15,000+: ${big.heap.toFixed(2)} KiB ${at}, ${verdict(big.n >= 15_000 && big.heap <= 1.5)}`,
+    `- <= 0.5% of a core per 1,000 idle clients (defaults: dead link noticed within 10 s): ${big.idle.toFixed(2)}% ${at}, ${verdict(big.idle <= 0.5)}`,
+    `- no stall over 100 ms while every client bursts: ${Math.round(big.burstStall)} ms ${at} (the goal says 20,000; this machine holds ~19,000), ${verdict(big.burstStall <= 100)}`,
+    `- restart at 15,000+: all back with a first ACK within 20 s, no client error event, no stall over 100 ms: ${big.restartS.toFixed(1)} s, ${big.errors} error events, stall ${Math.round(big.restartStall)} ms ${at}, ${verdict(big.n >= 15_000 && big.restartS <= 20 && big.errors === 0 && big.restartStall <= 100)}`,
+  ];
+  if (rejectionRatio !== undefined)
+    lines.push(
+      `- turning a client away costs <= 10% of a connected client's CPU: ${(rejectionRatio * 100).toFixed(0)}%, ${verdict(rejectionRatio <= 0.1)}`,
+    );
+  return `Goals (issue 11), judged on the largest outlast row:\n\n${lines.join("\n")}\n`;
+}
+
 const perClientKiB = (a: number | undefined, b: number | undefined, n: number): string =>
   a === undefined || b === undefined ? "n/a" : ((b - a) / n / 1024).toFixed(2);
 
 async function run(contender: Contender, total: number): Promise<Record<string, string>> {
   const loadAtStart = load();
   const port = await freePort();
-  let server: RunningServer = await contender.start(port);
+  let server: RunningServer = await contender.start(port, undefined, nodeFlags);
   const base = await server.sample();
   const fleet = new Fleet(contender, port, total, "f");
   const n = Math.ceil(total / fleet.size) * fleet.size;
@@ -98,6 +134,16 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
   await fleet.open();
   await sleep(SETTLE_MS);
   const idleStart = await server.sample();
+  if (values["memory-only"]) {
+    await fleet.close();
+    await server.kill();
+    return {
+      server: contender.name,
+      clients: n.toLocaleString("en-US"),
+      rss: perClientKiB(base.rssBytes, idleStart.rssBytes, n),
+      heap: perClientKiB(base.heapBytes, idleStart.heapBytes, n),
+    };
+  }
   log(`${contender.name} ${n}: open; idle ${idleMs} ms`);
   await sleep(idleMs);
   const idleEnd = await server.sample();
@@ -120,7 +166,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
   log(`${contender.name} ${n}: SIGKILL + restart`);
   await server.kill();
   const reopened = fleet.open();
-  server = await contender.start(port);
+  server = await contender.start(port, undefined, nodeFlags);
   const restartAt = performance.now();
   server.stallStart();
   await reopened;
@@ -131,6 +177,16 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
   await fleet.close();
   await server.kill();
   const stall = (ms: number | undefined): string => (ms === undefined ? "n/a" : `${Math.round(ms)} ms`);
+  goalInputs.set(`${contender.name} ${n}`, {
+    n,
+    rss: Number(perClientKiB(base.rssBytes, idleStart.rssBytes, n)),
+    heap: Number(perClientKiB(base.heapBytes, idleStart.heapBytes, n)),
+    idle: idlePct,
+    burstStall: burstStall ?? NaN,
+    restartS: restartMs / 1000,
+    restartStall: restartStall ?? NaN,
+    errors,
+  });
   const row = {
     server: contender.name,
     clients: n.toLocaleString("en-US"),
@@ -172,6 +228,7 @@ async function rejection(m: number): Promise<string> {
   const perRefusalUs = ((d.cpuMs - b.cpuMs - idleRate * (d.atMs - b.atMs)) * 1000) / refusals;
   const connectedUsPerS = (idleRate * 1e6) / m;
   const refusedUsPerS = perRefusalUs / 60; // one refusal per ~60 s (busyRetryAfterMs, jittered 0.5-1.5 x)
+  rejectionRatio = refusedUsPerS / connectedUsPerS;
   await held.close();
   await refused.close();
   await server.kill();
@@ -191,8 +248,23 @@ const contenders = (values.contenders ?? "").split(",").map((name) => {
   throw new Error(`--contenders: unknown ${JSON.stringify(name)} (outlast, mosquitto)`);
 });
 const sizes = (values.clients ?? "").split(",").map(Number);
+const nodeFlags = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
 const rows: Record<string, string>[] = [];
 for (const size of sizes) for (const contender of contenders) rows.push(await run(contender, size));
+if (values["memory-only"]) {
+  const flags = nodeFlags.length === 0 ? "Node's defaults" : `\`node ${nodeFlags.join(" ")}\``;
+  const memory = `Memory only, outlast's server run with ${flags}: N real clients (default options) connect (200 per 50 ms per
+client process, <= ${PER_PROCESS.toLocaleString("en-US")} per process), ${SETTLE_MS / 1000} s to settle, then (RSS, and V8 heap after a full GC) minus the same
+before any client, / N. Command: \`node dist/bench/fleet.js --memory-only --contenders ${values.contenders} --clients ${values.clients}${nodeFlags.length > 0 ? ` --node-flags="${nodeFlags.join(" ")}"` : ""}\`. Memory does not depend on the machine's load.
+
+| server | clients | RSS / idle client (KiB) | heap / idle client (KiB) |
+|---|---|---|---|
+${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["rss"]} | ${r["heap"]} |`).join("\n")}
+`;
+  console.log(memory);
+  if (values.write) writeBenchmarkSection(nodeFlags.length === 0 ? "fleet-memory" : "fleet-memory-tuned", memory);
+  process.exit(0);
+}
 const rejectM = Number(values.reject);
 const rejectLine = rejectM > 0 ? await rejection(rejectM) : "";
 
@@ -207,6 +279,7 @@ reaches 20,000 clients. Command: \`node dist/bench/fleet.js --clients ${values.c
 ${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["processes"]} | ${r["load"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["restart"]} |`).join("\n")}
 
 ${rejectLine}
-`;
+
+${goals()}`;
 console.log(table);
 if (values.write) writeBenchmarkSection("fleet", table);

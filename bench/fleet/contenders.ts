@@ -42,7 +42,8 @@ export interface Contender {
   /** The client process script (built), and the URL clients use for `port`. */
   readonly clientsScript: string;
   url(port: number): string;
-  start(port: number, maxConnections?: number): Promise<RunningServer>;
+  /** `nodeFlags`: extra flags for a Node server process (outlast only). */
+  start(port: number, maxConnections?: number, nodeFlags?: readonly string[]): Promise<RunningServer>;
 }
 
 const dir = import.meta.dirname;
@@ -82,9 +83,9 @@ export const outlast: Contender = {
   version: `outlast ${outlastVersion()} (createServer, no-op handler, memory state)`,
   clientsScript: join(dir, "clients.js"),
   url: (port) => `tcp://127.0.0.1:${port}`,
-  async start(port, maxConnections) {
+  async start(port, maxConnections, nodeFlags = []) {
     const args = [String(port), ...(maxConnections === undefined ? [] : [String(maxConnections)])];
-    const child = fork(join(dir, "server.js"), args, { execArgv: ["--expose-gc"] });
+    const child = fork(join(dir, "server.js"), args, { execArgv: ["--expose-gc", ...nodeFlags] });
     await next(child, (m) => (m as { port?: number }).port);
     const ask = <T>(msg: string, pick: (m: unknown) => T | undefined): Promise<T> => {
       const reply = next(child, pick);

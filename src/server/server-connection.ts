@@ -40,6 +40,7 @@ import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000;
+const STALE_MESSAGE = "a newer connection of this clientId is open; this one was superseded";
 
 export class ServerConnection extends ConnectionSocket implements ClientConnection, IdleChecked {
   duplicates = 0;
@@ -50,9 +51,13 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   #lastAckSent = 0;
   #lastReceivedSeq = 0;
 
-  constructor(socket: Socket, ctx: ServerContext) {
+  /** Accept order on this server: a HELLO read late never displaces a connection accepted after it. */
+  readonly #acceptSeq: number;
+
+  constructor(socket: Socket, ctx: ServerContext, acceptSeq: number) {
     super(socket);
     this.#ctx = ctx;
+    this.#acceptSeq = acceptSeq;
     // HELLO may carry a 64 KiB token: read it with the HELLO limit, then switch to ours.
     this.#decoder = new FrameDecoder({ maxFrameBytes: Math.max(ctx.options.maxFrameBytes, MAX_HELLO_FRAME_BYTES) });
     const handshakeTimer = ctx.options.clock.setTimeout(
@@ -206,6 +211,13 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     const state = this.#state;
     if (state.name !== "authenticating") return;
     const client = this.#ctx.registry.get(clientId);
+    const current = client.connection;
+    if (current instanceof ServerConnection && current.#acceptSeq > this.#acceptSeq) {
+      // A HELLO read late (the server was busy) on a connection older than the client's live one: the
+      // client gave up on it and reconnected. Displacing the live link would only start another round.
+      this.#close({ frame: makeErrorFrame("OUTLAST_SERVER_BUSY", STALE_MESSAGE, 1000), reason: "stale handshake" });
+      return;
+    }
     this.#state = { ...state, client };
     this.#ctx.registry.attach(
       client,

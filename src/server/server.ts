@@ -211,7 +211,7 @@ export class Server extends EventEmitter<ServerEvents> {
       }
       return;
     }
-    this.#connections.add(new ServerConnection(socket, this.#context));
+    this.#connections.add(new ServerConnection(socket, this.#context, this.#accepted));
   }
 
   /** Counters since start. */

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { createServer } from "../../src/server/index.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../src/server/index.js";
-import { RawClient, isAck, openClient } from "../helpers/raw-client.js";
+import { RawClient, helloFrame, isAck, openClient } from "../helpers/raw-client.js";
 import type { Frame } from "../../src/protocol/frames.js";
 
 async function start(
@@ -224,6 +224,26 @@ test("a second connection with the same clientId closes the old one after its in
   fresh.sendMessages(2, 2);
   await fresh.waitAck(3);
   assert.deepEqual(order, [1, 2, 3]);
+});
+
+test("a HELLO read late on a connection older than the client's live one does not displace it (reconnect storms)", async (t) => {
+  const seen: number[] = [];
+  const { server, port } = await start(t, { onMessage: (m) => void seen.push(m.seq) });
+  // The client gave up on `stale` (its HELLO not answered in time) and reconnected on `live`.
+  const stale = await RawClient.connect({ port });
+  t.after(() => stale.destroy());
+  while (server.stats().connectionsAccepted < 1) await new Promise((r) => setImmediate(r));
+  const live = await openClient(port, "storm");
+  t.after(() => live.client.destroy());
+  stale.send(helloFrame({ clientId: "storm" })); // read by the server only now
+  const err = await stale.waitError();
+  assert.equal(err.code, "OUTLAST_SERVER_BUSY");
+  assert.match(err.message, /newer connection/);
+  await stale.waitClosed();
+  live.client.sendMessages(1, 1);
+  await live.client.waitAck(1);
+  assert.equal(live.client.isClosed, false, "the live connection was not superseded");
+  assert.deepEqual(seen, [1]);
 });
 
 test("authenticate binds the connection: a client cannot act as another", async (t) => {
