@@ -69,6 +69,7 @@ test("serve --forward: usage errors name the flag", async (t) => {
     [["serve", "--stream", "S"], /--stream needs --forward/],
     [["serve", "--forward", "nats://127.0.0.1:4222"], /--forward needs --stream NAME/],
     [["serve", "--forward", "http://x:1", "--stream", "S"], /--forward: "http:\/\/x:1" is not a NATS URL/],
+    [["serve", "--forward", "nats://::::", "--stream", "S"], /--forward: "nats:\/\/::::" is not a NATS URL/],
     [["serve", "--forward", "nats://127.0.0.1:4222", "--stream", "a.b"], /--stream "a\.b": a stream name has no/],
     [
       ["serve", "--forward", "nats://127.0.0.1:4222", "--stream", "S", "--state", "d"],

@@ -61,6 +61,15 @@ export interface ForwardFlags {
 
 type Values = { readonly [K in keyof typeof FORWARD_OPTIONS]: string | undefined };
 
+/** What the gateway's NATS client will parse (nats://:::: passes the pattern but not this). */
+function parsesAsUrl(url: string): boolean {
+  try {
+    return new URL(url).hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 /** The gateway flags, or undefined without --forward. Throws UsageError naming the flag. */
 export function readForwardFlags(
   v: Values,
@@ -74,7 +83,7 @@ export function readForwardFlags(
   }
   if (v.forward.trim() === "") throw new UsageError(`${source("forward")} needs nats:// URLs`);
   for (const url of v.forward.split(",").map((s) => s.trim())) {
-    if (url === "" || !/^(nats|tls):\/\/[^/\s]+$/.test(url))
+    if (url === "" || !/^(nats|tls):\/\/[^/\s]+$/.test(url) || !parsesAsUrl(url))
       throw new UsageError(
         `${source("forward")}: ${JSON.stringify(url)} is not a NATS URL like nats://127.0.0.1:4222 (comma-separated)`,
       );
