@@ -67,6 +67,8 @@ export class Delivery {
   #highestSentEver = 0;
   /** Records stored when the outbox opened have seq <= this: an earlier process may have sent them. */
   #recoveredUpTo = 0;
+  /** The outbox's nextSeq when it opened (see renumber.ts). */
+  #nextSeqAtOpen = 1;
   #ackedSeq = 0;
 
   constructor(options: ResolvedOptions, stats: StatsCounters, hooks: DeliveryHooks) {
@@ -114,6 +116,7 @@ export class Delivery {
   ready(): void {
     this.#ready = true;
     if (this.#outbox.oldest !== undefined) this.#recoveredUpTo = this.#outbox.nextSeq - 1;
+    this.#nextSeqAtOpen = this.#outbox.nextSeq;
     this.#scheduleAppend();
     this.#flush.check(); // a flush() made before the outbox opened also covers what it recovered from disk
   }
@@ -224,8 +227,11 @@ export class Delivery {
    * duplicates skipped), the rest is resent in order after `lastSeq`.
    */
   async welcome(lastSeq: number): Promise<void> {
-    const { durable, nextSeq } = this.#outbox;
-    const after = renumberAfter(lastSeq, { durable, nextSeq, highestSentEver: this.#highestSentEver });
+    const after = renumberAfter(lastSeq, {
+      durable: this.#outbox.durable,
+      nextSeqAtOpen: this.#nextSeqAtOpen,
+      highestSentEver: this.#highestSentEver,
+    });
     if (after !== undefined) await this.#renumber(after, lastSeq + 1);
     const skipped = this.#ackRecords(lastSeq);
     this.#stats.duplicatesSkipped += skipped;

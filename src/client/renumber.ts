@@ -11,8 +11,8 @@
 export interface SeqHistory {
   /** A durable outbox: its records may have been sent by an earlier process. */
   readonly durable: boolean;
-  /** The outbox's next seq: every seq we ever used is below it. */
-  readonly nextSeq: number;
+  /** The outbox's next seq when it opened: an earlier process may have sent any seq below it. */
+  readonly nextSeqAtOpen: number;
   /** Highest seq this process wrote on any connection (0 when none). */
   readonly highestSentEver: number;
 }
@@ -24,11 +24,15 @@ export interface SeqHistory {
  *   A lastSeq above the highest seq we sent is someone else's: renumber every
  *   record we never sent (those after `highestSentEver`).
  * - Durable outbox: an earlier process may have sent any record below
- *   `nextSeq`, so only a lastSeq at or above `nextSeq` (a number we never
- *   used) proves another outbox: renumber every record.
+ *   `nextSeqAtOpen`, and this one up to `highestSentEver`, so only a lastSeq
+ *   above both (a number no process ever sent from this outbox) proves
+ *   another outbox: renumber every record. (Records stored since the open,
+ *   never sent, do not count: a new outbox that stored more than the server's
+ *   lastSeq before its first WELCOME must renumber too, or the records up to
+ *   lastSeq are skipped as duplicates: a silent loss.)
  */
 export function renumberAfter(lastSeq: number, history: SeqHistory): number | undefined {
-  if (history.durable) return lastSeq >= history.nextSeq ? 0 : undefined;
+  if (history.durable) return lastSeq >= history.nextSeqAtOpen && lastSeq > history.highestSentEver ? 0 : undefined;
   return lastSeq > history.highestSentEver ? history.highestSentEver : undefined;
 }
 

@@ -5,21 +5,28 @@ import { renumberAfter, renumberMap } from "../../src/client/renumber.js";
 import { SendsBySeq } from "../../src/client/sends-by-seq.js";
 
 test("renumberAfter: memory outbox: a lastSeq above anything we sent moves every record we never sent", () => {
-  const memory = { durable: false, nextSeq: 11, highestSentEver: 6 };
+  const memory = { durable: false, nextSeqAtOpen: 1, highestSentEver: 6 };
   assert.equal(renumberAfter(0, memory), undefined, "a server that knows less: resend, nothing moves");
   assert.equal(renumberAfter(6, memory), undefined, "the server has all we sent");
   assert.equal(renumberAfter(7, memory), 6, "seq 7 was never sent by us: 7..10 move after the server's 7");
   assert.equal(renumberAfter(100, memory), 6);
-  assert.equal(renumberAfter(3, { durable: false, nextSeq: 5, highestSentEver: 0 }), 0, "nothing sent: all move");
+  assert.equal(renumberAfter(3, { durable: false, nextSeqAtOpen: 1, highestSentEver: 0 }), 0, "nothing sent: all move");
 });
 
-test("renumberAfter: durable outbox: only a lastSeq at or above nextSeq (a number we never used) moves every record", () => {
-  // An earlier process may have sent anything below nextSeq: a lastSeq there is ours.
-  const durable = { durable: true, nextSeq: 11, highestSentEver: 0 };
+test("renumberAfter: durable outbox: only a lastSeq above every seq any process sent from it moves every record", () => {
+  // An earlier process may have sent anything below nextSeqAtOpen: a lastSeq there is ours.
+  const durable = { durable: true, nextSeqAtOpen: 11, highestSentEver: 0 };
   assert.equal(renumberAfter(0, durable), undefined);
   assert.equal(renumberAfter(10, durable), undefined);
   assert.equal(renumberAfter(11, durable), 0);
   assert.equal(renumberAfter(500, durable), 0);
+  // This process sent up to 40: a lastSeq up to there is ours.
+  const sending = { durable: true, nextSeqAtOpen: 11, highestSentEver: 40 };
+  assert.equal(renumberAfter(40, sending), undefined);
+  assert.equal(renumberAfter(41, sending), 0);
+  // A new outbox that stored 3,100 records before its first WELCOME, from a server at 3,024 for the
+  // clientId: none was ever sent, so 1..3024 are not the server's duplicates (they were a silent loss).
+  assert.equal(renumberAfter(3024, { durable: true, nextSeqAtOpen: 1, highestSentEver: 0 }), 0);
 });
 
 test("renumberMap: the live records take consecutive numbers, in order", () => {
