@@ -16,6 +16,7 @@ import {
   isGrpcStatusError,
 } from "./library-rules.js";
 import { isMqttReasonError, mqttVerdict } from "./mqtt-rules.js";
+import { natsVerdict } from "./nats-rules.js";
 
 export interface NodeVerdict {
   readonly connection: boolean;
@@ -76,6 +77,9 @@ function canonicalCode(node: ErrorNode, platform: Platform): string | undefined 
 }
 
 export function nodeVerdict(node: ErrorNode, platform: Platform): NodeVerdict | undefined {
+  // nats.js names its errors (a JetStream API error's numeric `code` is no errno).
+  const nats = natsVerdict(node);
+  if (nats !== undefined) return nats;
   const code = canonicalCode(node, platform);
 
   if (code !== undefined) {

@@ -11,7 +11,6 @@ import { EventEmitter } from "node:events";
 import { OutlastError } from "../errors/outlast-error.js";
 import { gatewayNatsChannel } from "../jetstream/diagnostics.js";
 import type { NatsFailure } from "../jetstream/nats-rules.js";
-import { registerNatsClassifier } from "../jetstream/nats-rules.js";
 import type { ListenOptions } from "../server/options.js";
 import type { Server } from "../server/server.js";
 import { createServer } from "../server/server.js";
@@ -63,7 +62,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   constructor(options: GatewayOptions) {
     super();
     this.options = resolveGatewayOptions(options);
-    registerNatsClassifier();
     const o = this.options;
     this.#state = new JetStreamDedupState(o.forward, {
       clock: o.clock,

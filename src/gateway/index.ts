@@ -6,5 +6,4 @@ export { GATEWAY_DEFAULTS, parseNatsServers } from "./options.js";
 export type { ForwardOptions, GatewayOptions } from "./options.js";
 export { HEADER_CLIENT_ID, HEADER_SEQ } from "../jetstream/nats-link.js";
 export type { NatsFailure } from "../jetstream/nats-rules.js";
-export { natsVerdict } from "../jetstream/nats-rules.js";
 export { clientSubject, subjectToken } from "../jetstream/subject.js";

@@ -159,6 +159,7 @@ export class JetStreamDedupState implements DedupState {
           natsError: (error, failure, id) => this.#hooks.natsError(error, failure, id),
           retryDelayMs: (attempt) => Math.random() * backoffCeilingMs(attempt, 100, 2000),
           setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+          now: () => clock.now(),
         },
         this.stats,
       );

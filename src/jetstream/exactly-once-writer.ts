@@ -8,8 +8,9 @@
  * - `write(messages)`: each message above what was taken is published in order, up to
  *   `maxInFlight` at a time, with Nats-Msg-Id = clientId:seq. The one sent when nothing is
  *   in flight also carries Nats-Expected-Last-Subject-Sequence = the stream sequence of the
- *   last stored one, and is sent ALONE: the rest follow (pipelined) only once it is stored,
- *   which proves this writer's view of the subject is current. So a burst from a stale view
+ *   last stored one; when the view was last confirmed longer ago than PROBE_AFTER_MS it is
+ *   sent ALONE: the rest follow (pipelined) only once it is stored, which proves this
+ *   writer's view of the subject is current. So a burst from a stale view
  *   (another gateway wrote meanwhile, longer ago than the duplicate window) is caught by its
  *   first message and never stored twice. It resolves once every message of the call is in
  *   the stream (PubAck, or found under the mark). Calls may overlap: they share one pipeline.
@@ -70,7 +71,17 @@ export interface WriterHooks {
   /** Delay before the next mark read after a failed one. */
   retryDelayMs(attempt: number): number;
   setTimeout(fn: () => void, ms: number): unknown;
+  /** Monotonic ms (the injected clock). */
+  now(): number;
 }
+
+/**
+ * A run of publishes starts with one sent alone when the writer's view of the subject was
+ * last confirmed (a PubAck, a mark read) longer ago than this. Well below the least
+ * duplicate window a stream may have (1 s, stream-setup.ts): a message another writer stored
+ * after our last confirmation is then still inside the window when our pipelined copy lands.
+ */
+export const PROBE_AFTER_MS = 250;
 
 export interface WriterStats {
   /** Publishes sent (resends after a recovery included). */
@@ -126,6 +137,8 @@ export class ExactlyOnceWriter {
   #settledWaiters: (() => void)[] = [];
   /** A publish chained to the last stored one is in flight: the rest wait for its answer. */
   #probing = false;
+  /** When the view of the subject was last confirmed by the stream (a PubAck, a mark read). */
+  #confirmedAt = -Infinity;
   /** A refusal met in flight: every waiting call rejects with it once every answer is in. */
   #refusal: Error | undefined;
   /** Once set, a transient failure rejects the waiting calls with it instead of retrying (closing). */
@@ -201,7 +214,8 @@ export class ExactlyOnceWriter {
       }
       const e = this.#pending[this.#pendingHead] as Entry;
       this.#pending[this.#pendingHead++] = undefined as unknown as Entry;
-      this.#send(e, this.#inflight.length === 0 ? this.#lastStreamSeq : undefined);
+      const expect = this.#inflight.length === 0 ? this.#lastStreamSeq : undefined;
+      this.#send(e, expect, expect !== undefined && this.#hooks.now() - this.#confirmedAt > PROBE_AFTER_MS);
     }
     if (this.#pendingCount === 0) {
       this.#pending = [];
@@ -209,10 +223,10 @@ export class ExactlyOnceWriter {
     }
   }
 
-  #send(e: Entry, expect: number | undefined): void {
+  #send(e: Entry, expect: number | undefined, probe: boolean): void {
     e.state = SENT;
-    e.probe = expect !== undefined;
-    if (e.probe) this.#probing = true;
+    e.probe = probe;
+    if (probe) this.#probing = true;
     this.#inflight.push(e);
     this.#sending++;
     this.#stats.published++;
@@ -228,6 +242,7 @@ export class ExactlyOnceWriter {
         (ack) => {
           e.state = STORED;
           e.streamSeq = ack.streamSeq;
+          this.#confirmedAt = this.#hooks.now();
           if (e.probe) this.#probing = false;
           this.#answered();
         },
@@ -350,6 +365,7 @@ export class ExactlyOnceWriter {
   }
 
   #adoptMark(mark: Mark): void {
+    this.#confirmedAt = this.#hooks.now();
     if (mark.seq > this.#storedSeq) {
       this.#stats.acknowledged += this.#inflight.filter((e) => e.seq <= mark.seq).length;
       this.#storedSeq = mark.seq;

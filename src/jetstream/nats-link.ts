@@ -8,7 +8,6 @@ import { readFile } from "node:fs/promises";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { OutlastError } from "../errors/outlast-error.js";
-import { registerNatsClassifier } from "./nats-rules.js";
 
 /** Who we are to NATS and how the link is secured (all optional); shared by the gateway's and the client's options. */
 export interface NatsCredentials {
@@ -101,7 +100,6 @@ export class NatsLink {
 
   /** Connects (throws OUTLAST_NATS_UNAVAILABLE when no server answers). */
   static async open(options: NatsConnectOptions, stream: string): Promise<NatsLink> {
-    registerNatsClassifier();
     const [transport, jetstreamModule] = await Promise.all([
       import("@nats-io/transport-node"),
       import("@nats-io/jetstream"),

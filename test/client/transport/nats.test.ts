@@ -129,6 +129,7 @@ test(
           natsError: () => {},
           retryDelayMs: () => 100,
           setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
+          now: () => systemClock.now(),
         },
         { published: 0, acknowledged: 0, recoveries: 0 },
       );

@@ -149,6 +149,7 @@ export class NatsClientLink implements Link {
           natsError: (error, failure) => debug("nats:// %s: %s (%s)", this.#clientId, String(error), failure.kind),
           retryDelayMs: (attempt) => o.random() * Math.min(2000, 100 * 2 ** attempt),
           setTimeout: (fn, ms) => o.clock.setTimeout(fn, ms),
+          now: () => o.clock.now(),
         },
         { published: 0, acknowledged: 0, recoveries: 0 },
       );

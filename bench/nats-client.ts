@@ -1,0 +1,193 @@
+/**
+ * The nats:// client transport beside nats.js publishing straight to JetStream, in one
+ * run against one local 3-node cluster (R3 file streams, nats-server from PATH):
+ * - acknowledged msg/s at 256 B: nats.js (async publish, 256 in flight, Nats-Msg-Id, the
+ *   outlast headers) vs outlast nats:// with the memory outbox and with the durable outbox;
+ * - backlog: 10,000 messages queued while NATS is down (the whole cluster SIGKILLed), then
+ *   the cluster comes back: time from every node accepting clients to the last
+ *   acknowledgement. nats.js: publishes issued during the outage wait in its reconnect
+ *   buffer (a 120 s request timeout so none gives up); outlast: sends into a durable outbox.
+ * Throughput cases run 3 times on a fresh stream (medians); the backlog once per side.
+ *
+ * Run: npm run bench:nats-client (BENCH_NATS_MESSAGES sizes the throughput cases; default 20000).
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { jetstream } from "@nats-io/jetstream";
+import { connect as natsConnect, headers } from "@nats-io/transport-node";
+import { connect } from "../src/client/client.js";
+import { NatsCluster } from "../test/helpers/nats-cluster.js";
+import { addStream, deleteStream } from "../test/helpers/nats-stream.js";
+import { packageVersion, writeBenchmarkSection } from "./report.js";
+
+const MESSAGES = Number(process.env["BENCH_NATS_MESSAGES"] ?? 20_000);
+const BACKLOG = 10_000;
+const RUNS = 3;
+const PAYLOAD = Buffer.alloc(256, 120);
+
+async function freshStream(cluster: NatsCluster, name: string): Promise<void> {
+  await deleteStream(cluster.urls, name);
+  await addStream(cluster.urls, { name, subjects: [`${name}.>`], num_replicas: 3, storage: "file" });
+}
+
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)] ?? 0;
+}
+
+/** nats.js straight to JetStream: `count` publishes, 256 in flight; resolves with msg/s. */
+async function natsDirect(cluster: NatsCluster, stream: string, count: number, timeoutMs = 5000): Promise<number> {
+  const nc = await natsConnect({ servers: cluster.urls.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  try {
+    const js = jetstream(nc, { timeout: timeoutMs });
+    let next = 0;
+    const start = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < count) {
+        const n = ++next;
+        const h = headers();
+        h.set("Outlast-Client-Id", "direct");
+        h.set("Outlast-Seq", String(n));
+        await js.publish(`${stream}.direct`, PAYLOAD, { msgID: `direct:${n}`, headers: h });
+      }
+    };
+    await Promise.all(Array.from({ length: 256 }, worker));
+    return (count / (performance.now() - start)) * 1000;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** outlast nats:// (memory outbox, or durable in a temp directory): `count` sends at once; msg/s. */
+async function outlast(cluster: NatsCluster, stream: string, durable: boolean, tag: string): Promise<number> {
+  const dir = durable ? mkdtempSync(join(tmpdir(), "outlast-bench-nats-")) : undefined;
+  const client = connect(cluster.urls, {
+    clientId: tag,
+    subject: `${stream}.${tag}`,
+    stream,
+    ...(dir === undefined ? {} : { outbox: dir }),
+  });
+  try {
+    await client.send("warm-up");
+    const start = performance.now();
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < MESSAGES; i++) sends.push(client.send(PAYLOAD));
+    await Promise.all(sends);
+    return (MESSAGES / (performance.now() - start)) * 1000;
+  } finally {
+    await client.destroy();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function restartAll(cluster: NatsCluster): Promise<void> {
+  await Promise.all(cluster.nodes.map((n) => cluster.startNode(n)));
+}
+
+/** nats.js: 10,000 publishes issued while the cluster is down; ms from its restart to the last PubAck. */
+async function natsBacklog(cluster: NatsCluster, stream: string): Promise<number> {
+  const nc = await natsConnect({ servers: cluster.urls.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  try {
+    const js = jetstream(nc, { timeout: 120_000 });
+    await Promise.all(cluster.nodes.map((n) => cluster.kill(n)));
+    const acks: Promise<unknown>[] = [];
+    for (let n = 1; n <= BACKLOG; n++) {
+      const h = headers();
+      h.set("Outlast-Client-Id", "nats-backlog");
+      h.set("Outlast-Seq", String(n));
+      acks.push(js.publish(`${stream}.nats-backlog`, PAYLOAD, { msgID: `nats-backlog:${n}`, headers: h }));
+    }
+    await restartAll(cluster);
+    const start = performance.now();
+    const results = await Promise.allSettled(acks);
+    const ms = performance.now() - start;
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (failed > 0) process.stderr.write(`nats.js backlog: ${failed} of ${BACKLOG} publishes failed\n`);
+    return failed > 0 ? Number.NaN : ms;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** outlast nats:// with a durable outbox: 10,000 sends while the cluster is down; ms from its restart to the last ack. */
+async function outlastBacklog(cluster: NatsCluster, stream: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "outlast-bench-nats-"));
+  await Promise.all(cluster.nodes.map((n) => cluster.kill(n)));
+  const client = connect(cluster.urls, {
+    clientId: "outlast-backlog",
+    subject: `${stream}.outlast-backlog`,
+    stream,
+    outbox: dir,
+    backoff: { baseMs: 20, capMs: 200 },
+  });
+  client.on("error", () => undefined);
+  try {
+    const stored: Promise<unknown>[] = [];
+    for (let i = 0; i < BACKLOG; i++) stored.push(client.send(PAYLOAD, { wait: "stored" }));
+    await Promise.all(stored);
+    const drained = client.flush({ timeoutMs: 300_000 });
+    await restartAll(cluster);
+    const start = performance.now();
+    await drained;
+    return performance.now() - start;
+  } finally {
+    await client.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const cluster = await NatsCluster.start();
+  try {
+    await freshStream(cluster, "WARM");
+    const direct: number[] = [];
+    const memory: number[] = [];
+    const durable: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      await freshStream(cluster, "NBENCH");
+      direct.push(await natsDirect(cluster, "NBENCH", MESSAGES));
+      memory.push(await outlast(cluster, "NBENCH", false, `memory${run}`));
+      durable.push(await outlast(cluster, "NBENCH", true, `durable${run}`));
+      process.stderr.write(`run ${run + 1}/${RUNS}: ${direct.at(-1)} / ${memory.at(-1)} / ${durable.at(-1)} msg/s\n`);
+    }
+    await freshStream(cluster, "NBACKLOG");
+    const natsMs = await natsBacklog(cluster, "NBACKLOG");
+    process.stderr.write(`nats.js backlog drained in ${natsMs} ms\n`);
+    await freshStream(cluster, "OBACKLOG");
+    const outlastMs = await outlastBacklog(cluster, "OBACKLOG");
+    process.stderr.write(`outlast backlog drained in ${outlastMs} ms\n`);
+    const d = median(direct);
+    const m = median(memory);
+    const f = median(durable);
+    const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+    const pct = (n: number): string => `${((n / d) * 100).toFixed(0)}%`;
+    const speedup = natsMs / outlastMs;
+    const markdown = `Run: \`npm run bench:nats-client\` (source: \`bench/nats-client.ts\`). nats-server 2.9.10, 3 nodes on loopback (one machine), R3 file streams; @nats-io/jetstream ${packageVersion("@nats-io/jetstream")}, @nats-io/transport-node ${packageVersion("@nats-io/transport-node")}. ${MESSAGES.toLocaleString("en-US")} messages of 256 bytes per throughput case, every message sent at once, median of ${RUNS} runs; every case in the same run against the same cluster.
+
+| path | acknowledged msg/s | of nats.js |
+| --- | ---: | ---: |
+| nats.js straight to JetStream (async publish, 256 in flight, Nats-Msg-Id, the outlast headers) | ${fmt(d)} | 100% |
+| outlast nats://, memory outbox (exactly once: msg id + expected last subject sequence) | ${fmt(m)} | ${pct(m)} |
+| outlast nats://, durable outbox (FileOutbox) | ${fmt(f)} | ${pct(f)} |
+
+Goals (issue 14): memory outbox >= 90% of nats.js: ${m / d >= 0.9 ? "met" : "**not met**"}; durable outbox >= 70%: ${f / d >= 0.7 ? "met" : "**not met**"}.
+
+Backlog: ${BACKLOG.toLocaleString("en-US")} messages queued while the whole cluster is down (SIGKILLed), then every node restarted; time from all nodes accepting clients to the last acknowledgement (one run each). nats.js: its publishes wait in the reconnect buffer (request timeout 120 s, so none gives up; with the default 5 s they fail and the application must resend them itself); outlast: the messages wait in the durable outbox (they survive a restart of the robot too).
+
+| path | drained in |
+| --- | ---: |
+| nats.js (reconnect buffer, in memory) | ${Number.isNaN(natsMs) ? "failed" : `${(natsMs / 1000).toFixed(2)} s`} |
+| outlast nats:// (durable outbox) | ${(outlastMs / 1000).toFixed(2)} s |
+
+Goal (issue 14): drained >= 10x faster than the library alone: ${Number.isNaN(speedup) ? "not measured" : `${speedup.toFixed(1)}x, ${speedup >= 10 ? "met" : "**not met**"}`}.`;
+    const file = writeBenchmarkSection("nats-client", markdown);
+    process.stdout.write(`${markdown}\n\nwritten to ${file}\n`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+await main();
