@@ -76,6 +76,13 @@ export function describeSendFailure(err: Error, f: SendFlags): SendFailure {
         { cause: err },
       ),
     );
+  if (isOutlastError(err, "OUTLAST_AUTH_REJECTED") && /^nats:\/\//i.test(f.url))
+    return plain(
+      new Error(
+        `${f.url} rejected our credentials (${oneLine(err)}): check --username and --password (or OUTLAST_PASSWORD), and the NATS user's permissions for the subject and the stream's API`,
+        { cause: err },
+      ),
+    );
   if (isOutlastError(err, "OUTLAST_AUTH_REJECTED"))
     return plain(
       new Error(

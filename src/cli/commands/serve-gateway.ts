@@ -4,6 +4,7 @@
  */
 
 import type { TlsOptions } from "node:tls";
+import { classify } from "../../errors/classify.js";
 import { createGateway } from "../../gateway/index.js";
 import type { Gateway, GatewayOptions } from "../../gateway/index.js";
 import type { Authenticate } from "../../server/options.js";
@@ -61,6 +62,11 @@ function gatewayOptions(run: GatewayRun): GatewayOptions {
 function startFailure(err: unknown, run: GatewayRun): Error {
   const code = (err as { code?: unknown } | null)?.code;
   const f = run.forward;
+  if (code === "OUTLAST_NATS_UNAVAILABLE" && classify((err as Error).cause ?? err).code === "NATS_AUTHORIZATION")
+    return new Error(
+      `${oneLine(err)}; NATS refused our credentials: check --nats-user and --nats-pass, --nats-token or --nats-creds`,
+      { cause: err },
+    );
   if (code === "OUTLAST_NATS_UNAVAILABLE")
     return new Error(`${oneLine(err)}; start NATS or fix ${f.source("forward")}`, { cause: err });
   if (code === "OUTLAST_STREAM_UNSAFE")
