@@ -94,6 +94,13 @@ export interface ServerOptions {
    * refusal, so an oversized fleet does not retry every second. Default 60000.
    */
   readonly busyRetryAfterMs?: number;
+  /**
+   * Connections accepted but not yet past their handshake beyond which new ones are turned away
+   * with OUTLAST_SERVER_BUSY and a retryAfterMs spread over 2.5-7.5 s: in a reconnect storm a
+   * server that has fallen behind paces its fleet instead of reading HELLOs their clients have
+   * already given up on. Default 1000.
+   */
+  readonly maxPendingHandshakes?: number;
   /** Give up on a message after this many failed handler calls (needs `onDeadLetter`). Default Infinity (retry forever). */
   readonly maxHandlerAttempts?: number;
   /** Receives a message that failed `maxHandlerAttempts` times; required when maxHandlerAttempts is finite. */
@@ -114,6 +121,7 @@ export interface ResolvedServerOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly busyRetryAfterMs: number;
+  readonly maxPendingHandshakes: number;
   readonly maxHandlerAttempts: number;
   readonly onDeadLetter: DeadLetterHandler | undefined;
   readonly clock: Clock;
@@ -126,6 +134,7 @@ export const SERVER_DEFAULTS = {
   /** The process's soft file-descriptor limit minus a reserve (5%, at least 64); 10,000 when it cannot be read. */
   maxConnections: defaultMaxConnections(),
   busyRetryAfterMs: 60_000,
+  maxPendingHandshakes: 1000,
   maxHandlerAttempts: Infinity,
 } as const;
 
@@ -220,6 +229,11 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       SERVER_DEFAULTS.busyRetryAfterMs,
       1,
       2 ** 31 - 1,
+    ),
+    maxPendingHandshakes: positiveInteger(
+      "maxPendingHandshakes",
+      options.maxPendingHandshakes,
+      SERVER_DEFAULTS.maxPendingHandshakes,
     ),
     maxHandlerAttempts,
     onDeadLetter,

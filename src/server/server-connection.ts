@@ -40,6 +40,7 @@ import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000;
+const isHandshaking = (name: ConnectionStateName): boolean => name === "awaiting-hello" || name === "authenticating";
 const STALE_MESSAGE = "a newer connection of this clientId is open; this one was superseded";
 
 export class ServerConnection extends ConnectionSocket implements ClientConnection, IdleChecked {
@@ -97,6 +98,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     const timer = timerOf(from);
     if (timer !== undefined && timer !== timerOf(next)) this.#ctx.options.clock.clearTimeout(timer);
     this.#state = next;
+    if (isHandshaking(from.name) && !isHandshaking(next.name)) this.#ctx.handshakeEnded();
   }
 
   // ---- receiving ----

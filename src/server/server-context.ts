@@ -39,5 +39,7 @@ export interface ServerContext {
   countProtocolError(): void;
   /** A PING was answered (heartbeat load). */
   countPing(): void;
+  /** A connection left its handshake (welcomed or closed before). */
+  handshakeEnded(): void;
   connectionClosed(conn: ServerConnection): void;
 }

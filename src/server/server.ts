@@ -47,6 +47,8 @@ export interface ServerStats {
   readonly authRejected: number;
   /** Connections turned away with OUTLAST_SERVER_BUSY (maxConnections). */
   readonly busyRejected: number;
+  /** Connections turned away with OUTLAST_SERVER_BUSY while maxPendingHandshakes handshakes were under way (a storm). */
+  readonly handshakesBusyRejected: number;
   /** Connections the kernel refused at the file-descriptor limit (EMFILE/ENFILE on accept): closed without a frame. */
   readonly fdRefused: number;
   /** PINGs answered (the clients' heartbeats: ~1 per heartbeatIntervalMs per idle client, none on a busy link). */
@@ -86,6 +88,8 @@ export class Server extends EventEmitter<ServerEvents> {
   #authRejected = 0;
   #fdRefused = 0;
   #pings = 0;
+  /** Connections accepted and not yet past their handshake. */
+  #handshaking = 0;
   #accepted = 0;
 
   constructor(options: ServerOptions) {
@@ -127,6 +131,7 @@ export class Server extends EventEmitter<ServerEvents> {
       },
       countProtocolError: () => this.#protocolErrors++,
       countPing: () => this.#pings++,
+      handshakeEnded: () => this.#handshaking--,
       connectionClosed: (conn) => this.#connections.delete(conn),
     };
     if (this.#options.tls === undefined) {
@@ -211,6 +216,13 @@ export class Server extends EventEmitter<ServerEvents> {
       }
       return;
     }
+    if (this.#handshaking >= this.#options.maxPendingHandshakes) {
+      // A reconnect storm the server is behind on: pace it (a 2.5-7.5 s hint) rather than queue HELLOs that go stale.
+      socket.on("error", ignoreError);
+      this.#turnAway.refuse(socket, "handshakes");
+      return;
+    }
+    this.#handshaking++;
     this.#connections.add(new ServerConnection(socket, this.#context, this.#accepted));
   }
 
@@ -227,6 +239,7 @@ export class Server extends EventEmitter<ServerEvents> {
       protocolErrors: this.#protocolErrors,
       authRejected: this.#authRejected,
       busyRejected: this.#turnAway.counts.full,
+      handshakesBusyRejected: this.#turnAway.counts.handshakes,
       fdRefused: this.#fdRefused,
       pings: this.#pings,
       connectionsAccepted: this.#accepted,

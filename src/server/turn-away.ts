@@ -24,8 +24,10 @@ const LINGER_MS = 2000;
 const VARIANTS = 16;
 /** While shutting down: come back soon (the server, or its replacement, will be there). */
 const CLOSING_RETRY_MS = 1000;
+/** Too many handshakes at once (a reconnect storm the server is behind on): come back in 2.5-7.5 s. */
+const HANDSHAKES_RETRY_MS = 5000;
 
-export type TurnAwayReason = "full" | "closing";
+export type TurnAwayReason = "full" | "closing" | "handshakes";
 
 /** Where a refused socket is kept until it closes; one shared 'close' listener, no closure per socket. */
 const OWNER = Symbol("outlast.turnAway");
@@ -42,7 +44,7 @@ export class TurnAway {
   readonly #lingering = new Map<Socket, number>();
   #sweep: Timer | undefined;
   /** Sockets refused since start, per reason. */
-  readonly counts: Record<TurnAwayReason, number> = { full: 0, closing: 0 };
+  readonly counts: Record<TurnAwayReason, number> = { full: 0, closing: 0, handshakes: 0 };
 
   constructor(clock: Clock, fullMessage: string, busyRetryAfterMs: number, random: () => number = Math.random) {
     this.#clock = clock;
@@ -50,6 +52,7 @@ export class TurnAway {
     this.#frames = {
       full: encodeVariants(fullMessage, busyRetryAfterMs),
       closing: encodeVariants("server is shutting down; retry later", CLOSING_RETRY_MS),
+      handshakes: encodeVariants("server is busy with other handshakes; retry later", HANDSHAKES_RETRY_MS),
     };
   }
 

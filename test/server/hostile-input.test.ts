@@ -180,6 +180,26 @@ test("maxConnections: extra connections get ERROR OUTLAST_SERVER_BUSY and are cl
   assert.equal(fourth.welcome.clientId, "four");
 });
 
+test("maxPendingHandshakes: past it new connections get OUTLAST_SERVER_BUSY with a 2.5-7.5 s hint (reconnect storms)", async (t) => {
+  const { server, port } = await start(t, { maxPendingHandshakes: 2 });
+  const silent = await Promise.all([RawClient.connect({ port }), RawClient.connect({ port })]);
+  for (const c of silent) t.after(() => c.destroy());
+  while (server.stats().connectionsAccepted < 2) await new Promise((r) => setImmediate(r));
+  const third = await RawClient.connect({ port });
+  t.after(() => third.destroy());
+  const err = await third.waitError();
+  assert.equal(err.code, "OUTLAST_SERVER_BUSY");
+  assert.ok(err.retryAfterMs >= 2500 && err.retryAfterMs <= 7500, `retryAfterMs ${err.retryAfterMs}`);
+  assert.equal(server.stats().handshakesBusyRejected, 1);
+  assert.equal(server.stats().busyRejected, 0, "not counted as a full server");
+  // One handshake done: room for a new one.
+  const welcome = await silent[0].hello({ clientId: "first" });
+  assert.equal(welcome.clientId, "first");
+  const fourth = await openClient(port, "fourth");
+  t.after(() => fourth.client.destroy());
+  assert.equal(fourth.welcome.clientId, "fourth");
+});
+
 test("a connection reset mid-stream affects nobody else and does not throw", async (t) => {
   const { port, errors } = await start(t);
   const ok = await bystander(t, port);
