@@ -34,6 +34,7 @@ const PUBLISH_OVERHEAD_BYTES = 13;
 /** After DISCONNECT, the broker has this long to close before we destroy the socket. */
 const LINGER_MS = 1000;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
+const noop = (): void => undefined;
 
 export type MqttPhase = "load" | "tcp" | "tls" | "mqtt";
 
@@ -104,24 +105,23 @@ export class MqttLink implements Link {
   writeRecords(records: readonly OutboxRecord[], maybeSentUpToSeq: number): boolean {
     const client = this.#client;
     if (client === undefined || !this.isOpen) return false;
-    const { topic, mqtt } = this.#o;
+    const topic = this.#o.topic as string;
+    const envelope = this.#o.mqtt.envelope;
     const v5 = this.#version === 5;
+    const clientId = this.#clientId;
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as OutboxRecord;
       const seq = r.seq;
-      const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length);
-      const payload = mqtt.envelope ? Buffer.concat([envelopeHeader(this.#clientId, seq), data]) : data;
+      const data = Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length);
+      const payload = envelope ? Buffer.concat([envelopeHeader(clientId, seq), data]) : data;
+      const dup = seq <= maybeSentUpToSeq;
       this.#acks.written(seq);
       client.publish(
-        topic as string,
+        topic,
         payload,
-        {
-          qos: 1,
-          dup: seq <= maybeSentUpToSeq,
-          ...(v5
-            ? { properties: { userProperties: { "outlast-client-id": this.#clientId, "outlast-seq": String(seq) } } }
-            : {}),
-        },
+        v5
+          ? { qos: 1, dup, properties: { userProperties: { "outlast-client-id": clientId, "outlast-seq": String(seq) } } }
+          : { qos: 1, dup },
         (err) => this.#onPuback(seq, err),
       );
     }
@@ -190,6 +190,7 @@ export class MqttLink implements Link {
       keepalive: Math.max(1, Math.ceil(o.heartbeatTimeoutMs / 1000)),
       resubscribe: false,
       queueQoSZero: false,
+      log: noop, // MQTT.js's debug() calls cost ~3% of a busy publisher even when disabled
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: Buffer.from(o.password) }),
     };

@@ -1,0 +1,296 @@
+/**
+ * outlast's mqtt:// transport beside bare MQTT.js, against Mosquitto on loopback
+ * (started here on a free port, persistence off), in one run:
+ *
+ * 1. Throughput: acknowledged msg/s for N messages of 256 B, all sent at once,
+ *    until the last PUBACK: outlast with the memory outbox, outlast with the
+ *    durable outbox (fdatasync per batch), and bare MQTT.js QoS 1 (its default
+ *    in-memory store), both MQTT 5. Twice: against Mosquitto's defaults (Receive
+ *    Maximum 20, which outlast obeys and MQTT.js ignores) and with
+ *    `max_inflight_messages 0` (no limit).
+ * 2. Backlog: 10,000 messages queued while the broker is down, then the broker
+ *    starts: time from "broker listening" until every message is acknowledged,
+ *    outlast (memory outbox) vs MQTT.js (its offline queue), each with its
+ *    default reconnect delay, and the part of it after the CONNACK.
+ *
+ * Rounds alternate the contenders; medians and ranges are reported.
+ *
+ * Usage: node dist/bench/mqtt-transport.js [--messages N] [--backlog N] [--rounds N] [--write]
+ *   --write  replace the mqtt-transport section of docs/benchmarks.md
+ */
+
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connect as mqttConnect, connectAsync as mqttConnectAsync } from "mqtt";
+import { connect } from "../src/index.js";
+import { MOSQUITTO } from "./delivery/mqtt.js";
+import { outlastVersion, packageVersion, writeBenchmarkSection } from "./report.js";
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: "string", default: "20000" },
+    backlog: { type: "string", default: "10000" },
+    rounds: { type: "string", default: "5" },
+    write: { type: "boolean", default: false },
+  },
+});
+const MESSAGES = Number(args.messages);
+const BACKLOG = Number(args.backlog);
+const ROUNDS = Number(args.rounds);
+const PAYLOAD = Buffer.alloc(256, 0x61);
+const TOPIC = "bench/mqtt-transport";
+
+// ---- the broker ----
+
+async function freePort(): Promise<number> {
+  const s = net.createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+class Broker {
+  readonly port: number;
+  readonly #conf: string;
+  #proc: ChildProcess | undefined;
+
+  private constructor(port: number, conf: string) {
+    this.port = port;
+    this.#conf = conf;
+  }
+
+  static async create(dir: string, extra: readonly string[]): Promise<Broker> {
+    const port = await freePort();
+    const conf = join(dir, `mosquitto-${port}.conf`);
+    const lines = [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest stderr"];
+    lines.push("log_type information", ...extra);
+    if (process.getuid?.() === 0) lines.push("user root");
+    await writeFile(conf, lines.join("\n") + "\n");
+    return new Broker(port, conf);
+  }
+
+  /** Resolves once Mosquitto says it is running (listening). */
+  async start(): Promise<void> {
+    const proc = spawn(MOSQUITTO, ["-c", this.#conf], { stdio: ["ignore", "ignore", "pipe"] });
+    this.#proc = proc;
+    let err = "";
+    await new Promise<void>((resolve, reject) => {
+      proc.stderr?.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (err.includes(" running")) resolve();
+      });
+      proc.once("exit", (code) => reject(new Error(`mosquitto exited with ${String(code)}: ${err}`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const gone = once(proc, "exit");
+    proc.kill("SIGTERM");
+    await gone;
+  }
+}
+
+async function mosquittoVersion(): Promise<string> {
+  const p = spawn(MOSQUITTO, ["-h"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await once(p, "close");
+  return /mosquitto version (\S+)/.exec(out)?.[1] ?? "?";
+}
+
+// ---- throughput ----
+
+type Contender = "outlast-memory" | "outlast-durable" | "mqtt.js" | "mqtt.js+identity";
+const CONTENDERS: readonly Contender[] = ["mqtt.js", "mqtt.js+identity", "outlast-memory", "outlast-durable"];
+
+async function throughputOnce(which: Contender, port: number, dir: string): Promise<number> {
+  const url = `mqtt://127.0.0.1:${port}`;
+  if (which === "mqtt.js" || which === "mqtt.js+identity") {
+    const client = await mqttConnectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
+    // "+identity": the same two user properties outlast puts on every message (what a consumer needs to dedup).
+    const id = "0b5f5b0e-6a38-4c0c-9a59-2f7f0f5f1f0e";
+    const options = (i: number) =>
+      which === "mqtt.js"
+        ? ({ qos: 1 } as const)
+        : ({
+            qos: 1,
+            properties: { userProperties: { "outlast-client-id": id, "outlast-seq": String(i + 1) } },
+          } as const);
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      let left = MESSAGES;
+      for (let i = 0; i < MESSAGES; i++)
+        client.publish(TOPIC, PAYLOAD, options(i), (err) => {
+          if (err) reject(err);
+          else if (--left === 0) resolve();
+        });
+    });
+    const ms = performance.now() - t0;
+    await client.endAsync();
+    return (MESSAGES / ms) * 1000;
+  }
+  const outbox = which === "outlast-durable" ? await mkdtemp(join(dir, "outbox-")) : undefined;
+  const client = connect(url, { topic: TOPIC, ...(outbox === undefined ? {} : { outbox }) });
+  await client.send(PAYLOAD); // connected, outbox open
+  const t0 = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < MESSAGES; i++) sends.push(client.send(PAYLOAD));
+  await Promise.all(sends);
+  const ms = performance.now() - t0;
+  await client.close();
+  if (outbox !== undefined) await rm(outbox, { recursive: true, force: true });
+  return (MESSAGES / ms) * 1000;
+}
+
+// ---- backlog ----
+
+interface BacklogResult {
+  /** From "broker running" to the last PUBACK. */
+  readonly totalMs: number;
+  /** From the CONNACK to the last PUBACK. */
+  readonly afterConnackMs: number;
+}
+
+async function backlogOnce(which: "outlast" | "mqtt.js", broker: Broker): Promise<BacklogResult> {
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  let connackAt = 0;
+  let allAcked: Promise<void>;
+  let stop: () => Promise<void>;
+  if (which === "mqtt.js") {
+    const client = mqttConnect(url, { protocolVersion: 5 }); // defaults: reconnectPeriod 1000
+    client.on("error", () => undefined);
+    // 'connect' fires after MQTT.js replayed its queue: the CONNACK itself is a received packet.
+    client.on("packetreceive", (packet) => {
+      if (packet.cmd === "connack") connackAt = performance.now();
+    });
+    allAcked = new Promise<void>((resolve, reject) => {
+      let left = BACKLOG;
+      for (let i = 0; i < BACKLOG; i++)
+        client.publish(TOPIC, PAYLOAD, { qos: 1 }, (err) => {
+          if (err) reject(err);
+          else if (--left === 0) resolve();
+        });
+    });
+    stop = () => client.endAsync();
+  } else {
+    const client = connect(url, { topic: TOPIC }); // defaults: backoff 50..800 ms
+    client.on("stateChange", (e) => {
+      if (e.to === "open") connackAt = performance.now();
+    });
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < BACKLOG; i++) sends.push(client.send(PAYLOAD));
+    allAcked = Promise.all(sends).then(() => undefined);
+    stop = () => client.close();
+  }
+  // Let it fail to connect a few times (the broker is down), then start the broker.
+  await new Promise((r) => setTimeout(r, 1500));
+  await broker.start();
+  const t0 = performance.now();
+  await allAcked;
+  const t1 = performance.now();
+  await stop();
+  await broker.stop();
+  return { totalMs: t1 - t0, afterConnackMs: t1 - connackAt };
+}
+
+// ---- report ----
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const range = (xs: readonly number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "outlast-bench-mqtt-"));
+  const lines: string[] = [];
+  const log = (s: string): void => {
+    process.stderr.write(s + "\n");
+  };
+  try {
+    const version = await mosquittoVersion();
+    lines.push(
+      `Against Mosquitto ${version} on loopback (persistence off), MQTT 5 for both, mqtt (MQTT.js) ${packageVersion("mqtt")}, outlast ${outlastVersion()}. ` +
+        `${fmt(MESSAGES)} messages of 256 B sent at once, acknowledged = PUBACK received (outlast: every send() resolved); "mqtt.js+identity" is bare MQTT.js with the two user properties outlast adds to every message; ${ROUNDS} rounds, contenders alternating; median (range). ` +
+        `The machine was shared with other engineers' builds and tests while this ran: absolute numbers are low and noisy, the ratios measured side by side are what to read.`,
+      "",
+      "Command: `node dist/bench/mqtt-transport.js --write` (after `npm run build`).",
+      "",
+    );
+    for (const [label, extra] of [
+      ["Mosquitto defaults (max_inflight_messages 20: Receive Maximum 20)", []],
+      ["max_inflight_messages 0 (no Receive Maximum)", ["max_inflight_messages 0"]],
+    ] as const) {
+      const broker = await Broker.create(dir, extra);
+      await broker.start();
+      const rates = new Map<Contender, number[]>(CONTENDERS.map((c) => [c, []]));
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const c of r % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse()) {
+          const rate = await throughputOnce(c, broker.port, dir);
+          rates.get(c)?.push(rate);
+          log(`${label}: round ${r + 1} ${c}: ${fmt(rate)} msg/s`);
+        }
+      }
+      await broker.stop();
+      const base = median(rates.get("mqtt.js") ?? []);
+      lines.push(`### Throughput, ${label}`, "", "| contender | acknowledged msg/s | vs MQTT.js |", "|---|---|---|");
+      for (const c of CONTENDERS) {
+        const xs = rates.get(c) ?? [];
+        lines.push(`| ${c} | ${fmt(median(xs))} (${range(xs)}) | ${(median(xs) / base).toFixed(2)}x |`);
+      }
+      lines.push("");
+    }
+
+    for (const [label, extra] of [
+      ["Mosquitto defaults: Receive Maximum 20", []],
+      ["max_inflight_messages 0", ["max_inflight_messages 0"]],
+    ] as const) {
+      const broker = await Broker.create(dir, extra);
+      const backlog = { outlast: [] as BacklogResult[], "mqtt.js": [] as BacklogResult[] };
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const c of r % 2 === 0 ? (["mqtt.js", "outlast"] as const) : (["outlast", "mqtt.js"] as const)) {
+          const res = await backlogOnce(c, broker);
+          backlog[c].push(res);
+          log(
+            `backlog (${label}) round ${r + 1} ${c}: ${fmt(res.totalMs)} ms (${fmt(res.afterConnackMs)} after CONNACK)`,
+          );
+        }
+      }
+      const tot = (c: "outlast" | "mqtt.js"): number[] => backlog[c].map((b) => b.totalMs);
+      const after = (c: "outlast" | "mqtt.js"): number[] => backlog[c].map((b) => b.afterConnackMs);
+      lines.push(
+        `### Backlog: ${fmt(BACKLOG)} messages queued while the broker is down (${label})`,
+        "",
+        "Time from the broker saying it is running until the last PUBACK, each client with its default reconnect delay (outlast: full-jitter backoff, 50 ms base, 800 ms cap; MQTT.js: `reconnectPeriod` 1000 ms), and the part after the CONNACK (the replay itself).",
+        "",
+        "| client | until all acknowledged (ms) | after the CONNACK (ms) |",
+        "|---|---|---|",
+        `| outlast (memory outbox) | ${fmt(median(tot("outlast")))} (${range(tot("outlast"))}) | ${fmt(median(after("outlast")))} (${range(after("outlast"))}) |`,
+        `| MQTT.js (offline queue) | ${fmt(median(tot("mqtt.js")))} (${range(tot("mqtt.js"))}) | ${fmt(median(after("mqtt.js")))} (${range(after("mqtt.js"))}) |`,
+        "",
+        `outlast: ${(median(tot("mqtt.js")) / median(tot("outlast"))).toFixed(1)}x MQTT.js's speed until all acknowledged, ${(median(after("mqtt.js")) / median(after("outlast"))).toFixed(1)}x after the CONNACK.`,
+        "",
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const md = lines.join("\n");
+  process.stdout.write(md + "\n");
+  if (args.write) log(`wrote ${writeBenchmarkSection("mqtt-transport", md)}`);
+}
+
+await main();
