@@ -120,7 +120,11 @@ export class MqttLink implements Link {
         topic,
         payload,
         v5
-          ? { qos: 1, dup, properties: { userProperties: { "outlast-client-id": clientId, "outlast-seq": String(seq) } } }
+          ? {
+              qos: 1,
+              dup,
+              properties: { userProperties: { "outlast-client-id": clientId, "outlast-seq": String(seq) } },
+            }
           : { qos: 1, dup },
         (err) => this.#onPuback(seq, err),
       );
