@@ -320,7 +320,7 @@ export class Delivery {
     const maxRecordBytes = conn.maxRecordBytes;
     const maxInFlight = conn.maxInFlightMessages;
     for (;;) {
-      const free = Math.min(w.freeMessages, maxInFlight - w.count);
+      const free = Math.min(w.freeMessages, maxInFlight - w.count, conn.maxBatchMessages ?? Infinity);
       if (free <= 0) return;
       const records = this.#outbox.read(this.#sentSeq, free, w.maxBytes - w.bytes);
       const first = records[0];
@@ -350,6 +350,7 @@ export class Delivery {
       this.#sentSeq = (records[records.length - 1] as OutboxRecord).seq;
       this.#stats.sent += batch.length;
       if (batch.length > 0 && !conn.writeRecords(batch, maybeSentUpTo)) return;
+      if (conn.writableNeedDrain) return;
     }
   }
 

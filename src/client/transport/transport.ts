@@ -57,6 +57,13 @@ export interface Link {
    */
   readonly maxInFlightMessages: number;
   /**
+   * Optional: most records per writeRecords() call. The client writes batches until the link's
+   * buffer is full (writableNeedDrain), then waits for onDrain, so little waits in user space.
+   * Undefined: one call takes everything the window allows (the outlast protocol copies small
+   * records into one buffer, so one large write is cheapest there).
+   */
+  readonly maxBatchMessages?: number;
+  /**
    * Writes `records` (in seq order, after those already written on this link). Records
    * with seq <= `maybeSentUpToSeq` may have been written before, on an earlier link or
    * by an earlier process (MQTT sets DUP on them). Returns false when the caller should

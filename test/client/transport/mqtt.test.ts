@@ -5,6 +5,9 @@
  * link, mqtts:// with a client certificate.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { classify, connect, isOutlastError } from "../../../src/index.js";
 import type { Client, StateChangeEvent } from "../../../src/index.js";
@@ -218,6 +221,58 @@ test(
     } finally {
       await client.close();
       await secure.stop();
+    }
+  },
+);
+
+test(
+  "mqtt auto: a broker that speaks only 3.1.1 refuses the MQTT 5 CONNECT; the same link goes on in 3.1.1",
+  { skip },
+  async () => {
+    // A gate in front of Mosquitto that answers an MQTT 5 CONNECT as a 3.1.1 broker must
+    // (CONNACK return code 1, unacceptable protocol level, then close) and passes 3.1.1 through.
+    const levels: number[] = [];
+    const gate = net.createServer((client) => {
+      client.on("error", () => client.destroy());
+      client.once("data", (first: Buffer) => {
+        const level = first[8] ?? 0; // fixed header (2), protocol name length (2) + "MQTT" (4), then the level
+        levels.push(level);
+        if (level === 5) {
+          client.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+          return;
+        }
+        const upstream = net.connect({ host: "127.0.0.1", port: broker.port });
+        upstream.on("error", () => client.destroy());
+        client.on("close", () => upstream.destroy());
+        upstream.on("close", () => client.destroy());
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+      });
+    });
+    gate.listen(0, "127.0.0.1");
+    await once(gate, "listening");
+    const topic = "t/fallback";
+    const sub = await Subscriber.start(broker.url, topic, { envelope: true });
+    const client = connect(`mqtt://127.0.0.1:${(gate.address() as AddressInfo).port}`, {
+      topic,
+      mqtt: { envelope: true },
+    });
+    const states: string[] = [];
+    client.on("stateChange", (e) => states.push(e.to));
+    try {
+      await sendAll(client, 10);
+      await within(sub.receivedAtLeast(10), 10_000, "subscriber");
+      assert.deepEqual(levels, [5, 4], "MQTT 5 first, then 3.1.1");
+      assert.deepEqual(states, ["open"], "the fallback happened inside one connection attempt");
+      assert.deepEqual(
+        sub.messages.map((m) => [m.clientId, m.seq]),
+        Array.from({ length: 10 }, (_, i) => [client.clientId, i + 1]),
+        "identity through the envelope",
+      );
+    } finally {
+      await client.close();
+      await sub.close();
+      gate.close();
     }
   },
 );

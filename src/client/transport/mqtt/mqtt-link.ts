@@ -35,6 +35,8 @@ const PUBLISH_OVERHEAD_BYTES = 13;
 const LINGER_MS = 1000;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
 const noop = (): void => undefined;
+/** PUBLISHes per write batch: ~20 KiB of 256 B messages, about a socket's high-water mark. */
+const BATCH_MESSAGES = 64;
 
 export type MqttPhase = "load" | "tcp" | "tls" | "mqtt";
 
@@ -65,6 +67,8 @@ export class MqttLink implements Link {
   /** Set for the v5 attempt a broker refused: the link retries once with 3.1.1 instead of closing. */
   #retryWith311 = false;
   maxInFlightMessages = MAX_PACKET_IDS;
+  /** MQTT.js writes several small buffers per PUBLISH: batches stop at the socket's high-water mark (see pump). */
+  readonly maxBatchMessages = BATCH_MESSAGES;
   maxRecordBytes = 0;
 
   constructor(endpoint: Endpoint, clientId: string, o: ResolvedOptions, events: LinkEvents, versions: VersionMemory) {
@@ -194,6 +198,7 @@ export class MqttLink implements Link {
       keepalive: Math.max(1, Math.ceil(o.heartbeatTimeoutMs / 1000)),
       resubscribe: false,
       queueQoSZero: false,
+      reschedulePings: false, // our heartbeat finds dead links; no timer reset per PUBLISH
       log: noop, // MQTT.js's debug() calls cost ~3% of a busy publisher even when disabled
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: Buffer.from(o.password) }),
@@ -244,7 +249,9 @@ export class MqttLink implements Link {
       // MQTT.js fails every publish still waiting when the link ends ("Connection closed"):
       // the link's end is what counts. A refused PUBACK (MQTT 5 reason code) ends the link;
       // the record stays in the outbox and is sent again on the next link.
-      if (!this.#closing) this.destroy(mqttReasonError(err) ?? err);
+      if (this.#closing) return;
+      const reason = mqttReasonError(err);
+      this.destroy(reason === undefined ? err : (authRejected(reason, this.#endpoint.href) ?? reason));
       return;
     }
     const upTo = this.#acks.ack(seq);
