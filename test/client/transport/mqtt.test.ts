@@ -6,6 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
@@ -273,6 +276,35 @@ test(
       await client.close();
       await sub.close();
       gate.close();
+    }
+  },
+);
+
+test(
+  "mqtt 5: a PUBACK that refuses the topic (ACL) is OUTLAST_AUTH_REJECTED; the message stays stored",
+  { skip },
+  async (t) => {
+    const aclDir = await mkdtemp(join(tmpdir(), "outlast-mqtt-acl-"));
+    t.after(() => rm(aclDir, { recursive: true, force: true }));
+    const acl = join(aclDir, "acl");
+    await writeFile(acl, "user robot\ntopic write allowed/#\n");
+    const guarded = await Mosquitto.start({ users: { robot: "right" }, extra: [`acl_file ${acl}`] });
+    const client = connect(guarded.url, {
+      topic: "denied/x",
+      username: "robot",
+      password: "right",
+      backoff: { baseMs: 1, capMs: 200 },
+    });
+    try {
+      const send = client.send("refused");
+      send.catch(() => undefined); // rejected by destroy() at the end
+      const err = await within(new Promise<Error>((resolve) => client.once("error", resolve)), 10_000, "refusal");
+      assert.ok(isOutlastError(err, "OUTLAST_AUTH_REJECTED"), String(err));
+      assert.deepEqual(err.details, { reasonCode: 0x87 });
+      assert.equal(client.stats().queuedMessages, 1, "kept for after the ACL is fixed");
+    } finally {
+      await client.destroy();
+      await guarded.stop();
     }
   },
 );

@@ -246,12 +246,15 @@ export class MqttLink implements Link {
   #onPuback(seq: number, err: Error | undefined | null): void {
     if (this.#closed) return;
     if (err) {
-      // MQTT.js fails every publish still waiting when the link ends ("Connection closed"):
-      // the link's end is what counts. A refused PUBACK (MQTT 5 reason code) ends the link;
+      // MQTT.js fails every publish still waiting when the link ends ("Connection closed", from
+      // inside its cleanup): the link's end is what counts, and calling back into MQTT.js from
+      // there breaks its loop. A refused PUBACK (MQTT 5 reason code) ends the link, a turn later;
       // the record stays in the outbox and is sent again on the next link.
-      if (this.#closing) return;
       const reason = mqttReasonError(err);
-      this.destroy(reason === undefined ? err : (authRejected(reason, this.#endpoint.href) ?? reason));
+      if (reason === undefined || this.#closing) return;
+      const why = authRejected(reason, this.#endpoint.href) ?? reason;
+      this.#error ??= why;
+      setImmediate(() => this.destroy(why));
       return;
     }
     const upTo = this.#acks.ack(seq);
