@@ -46,8 +46,10 @@ interface Tracked {
  *   wrote but had not acknowledged yet is written again by B (two servers, two
  *   state directories: at-least-once, by design);
  * - the 5 s connect deadline (TCP + HELLO/WELCOME): the client gives up on a
- *   handshake B had not read yet; when B reads that stale HELLO later, it takes it
- *   for the newer connection of the clientId and sends the live one GOODBYE.
+ *   handshake B had not read yet and opens another; B read the stale HELLO later
+ *   and took it for the newer connection, sending the live one GOODBYE (the
+ *   server no longer does, since 1b39950; an abandoned handshake still costs a
+ *   reconnect).
  * So both deadlines here are the test's own wait.
  */
 const DEADLINE_MS = 120_000;
