@@ -143,6 +143,8 @@ export function goalsMarkdown(r: BenchResults): string {
   const ps = summaryOf(plain, find(r, "serial"));
   const p50Ratio = s === undefined || ps === undefined ? undefined : s.p50Micros / ps.p50Micros;
   const p99Ratio = s === undefined || ps === undefined ? undefined : s.p99Micros / ps.p99Micros;
+  const pt256 = summaryOf(plain, find(r, "throughput", 256));
+  const t256Ratio = t256 === undefined || pt256 === undefined ? undefined : t256.msgsPerSec / pt256.msgsPerSec;
   const lines = [
     `- >= ${int.format(GOALS.minMsgsPerSec)} acknowledged msg/s with the memory outbox (256 B): ` +
       `${t256 === undefined ? "—" : `${n0(t256.msgsPerSec)}/s`}, ${verdict(t256 === undefined ? undefined : t256.msgsPerSec >= GOALS.minMsgsPerSec)}` +
@@ -151,8 +153,10 @@ export function goalsMarkdown(r: BenchResults): string {
         : ` (4 KiB: ${n0(t4k.msgsPerSec)}/s, ${t4k.msgsPerSec >= GOALS.minMsgsPerSec ? "also above" : "below"} the goal)`),
     `- serial p50 within ${GOALS.maxP50Ratio}x of plain TCP: ${n1(s?.p50Micros)} µs vs ${n1(ps?.p50Micros)} µs = ${n2(p50Ratio)}x, ` +
       `${verdict(p50Ratio === undefined ? undefined : p50Ratio <= GOALS.maxP50Ratio)}`,
-    `- serial p99 within ${GOALS.maxP99Ratio}x of plain TCP: ${n1(s?.p99Micros)} µs vs ${n1(ps?.p99Micros)} µs = ${n2(p99Ratio)}x, ` +
+    `- serial p99 within ${GOALS.maxP99Ratio}x of plain TCP (issues 3 and 11): ${n1(s?.p99Micros)} µs vs ${n1(ps?.p99Micros)} µs = ${n2(p99Ratio)}x, ` +
       `${verdict(p99Ratio === undefined ? undefined : p99Ratio <= GOALS.maxP99Ratio)}`,
+    `- acknowledged 256 B throughput >= 30% of plain TCP's (issue 11): ${n0(t256?.msgsPerSec)}/s vs ${n0(pt256?.msgsPerSec)}/s = ` +
+      `${t256Ratio === undefined ? "—" : `${Math.round(t256Ratio * 100)}%`}, ${verdict(t256Ratio === undefined ? undefined : t256Ratio >= 0.3)}`,
   ];
   return lines.join("\n");
 }
@@ -180,7 +184,7 @@ export function resultsMarkdown(r: BenchResults): string {
     "",
     costMarkdown(r),
     "",
-    "### Goals for outlast (issue 3)",
+    "### Goals for outlast (issues 3 and 11)",
     "",
     goalsMarkdown(r),
   ].join("\n");
