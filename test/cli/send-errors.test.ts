@@ -174,6 +174,22 @@ test("an untrusted certificate names --tls-ca, and the recovery hint carries the
   await tlsServe.until("the message", () => (jsonLines(tlsServe.stdout).length >= 1 ? true : undefined));
 });
 
+test("an invalid --topic, --subject or --stream value is a usage error naming the flag", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["mqtt://127.0.0.1:1", "--topic", "a/+/b"], /^outlast send: "a\/\+\/b" is not a --topic name to publish to/m],
+    [
+      ["nats://127.0.0.1:1", "--subject", "a.*", "--stream", "S"],
+      /^outlast send: "a\.\*" is not a literal NATS --subject/m,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const c = await run(t, ["send", ...args, "--outbox", tempDir(t)], "x\n");
+    assert.equal(c.exit.code, 2, c.stderr);
+    assert.match(c.stderr, re);
+    assert.doesNotMatch(c.stderr, /invalid option/);
+  }
+});
+
 test("recognizeForeignPeer: HTTP, a TLS alert or handshake, an SSH banner; an outlast frame is not foreign", () => {
   assert.deepEqual(recognizeForeignPeer(Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n")), {
     kind: "http",

@@ -61,7 +61,16 @@ async function runSend(c: SendConfig, io: CommandIo, stderr: LiveOut): Promise<n
     client = connect(c.url, options);
   } catch (err) {
     if (isOutlastError(err, "OUTLAST_INVALID_OPTION"))
-      throw invalidOptionUsage(err, { clientId: "--client-id", token: "--token", tls: "--tls-ca" });
+      throw invalidOptionUsage(err, {
+        clientId: "--client-id",
+        token: "--token",
+        tls: "--tls-ca",
+        topic: "--topic",
+        subject: "--subject",
+        stream: "--stream",
+        username: "--username",
+        password: "--password",
+      });
     throw err;
   }
   let metrics: HttpEndpoint | undefined;
