@@ -1,21 +1,13 @@
 // connect(url, { outbox: "./dir" }): the durable outbox behind the client.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { connect, isOutlastError } from "../../src/index.js";
 import { createServer } from "../../src/server/index.js";
+import { freePort } from "../helpers/nats-cluster.js";
 import { waitFor, within } from "./helpers.js";
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), "outlast-durable-"));

@@ -8,9 +8,11 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./free-port.js";
+
+export { freePort };
 
 export interface NatsNode {
   readonly name: string;
@@ -32,19 +34,6 @@ export function natsSkipReason(): string | undefined {
   return natsServerPath() === undefined
     ? "nats-server is not installed (Debian package nats-server; .ci/run installs it)"
     : undefined;
-}
-
-/** A port that was free a moment ago (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ClusterOptions {
