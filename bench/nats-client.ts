@@ -5,8 +5,9 @@
  *   outlast headers) vs outlast nats:// with the memory outbox and with the durable outbox;
  * - backlog: 10,000 messages queued while NATS is down (the whole cluster SIGKILLed), then
  *   the cluster comes back: time from every node accepting clients to the last
- *   acknowledgement. nats.js: publishes issued during the outage wait in its reconnect
- *   buffer (a 120 s request timeout so none gives up); outlast: sends into a durable outbox.
+ *   acknowledgement. nats.js fails a publish it cannot send, so the application holds the
+ *   messages and 256 workers resend each failed publish after 100 ms; outlast: sends into a
+ *   durable outbox.
  * Throughput cases run 3 times on a fresh stream (medians); the backlog once per side.
  *
  * Run: npm run bench:nats-client (BENCH_NATS_MESSAGES sizes the throughput cases; default 20000).
@@ -87,26 +88,39 @@ async function restartAll(cluster: NatsCluster): Promise<void> {
   await Promise.all(cluster.nodes.map((n) => cluster.startNode(n)));
 }
 
-/** nats.js: 10,000 publishes issued while the cluster is down; ms from its restart to the last PubAck. */
+/**
+ * nats.js: 10,000 messages held by the application while the cluster is down, published by
+ * 256 workers that resend a failed publish (same msg id) after 100 ms, as an application
+ * using nats.js alone must (nats.js fails a request it cannot send); ms from the cluster's
+ * restart to the last PubAck.
+ */
 async function natsBacklog(cluster: NatsCluster, stream: string): Promise<number> {
   const nc = await natsConnect({ servers: cluster.urls.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   try {
-    const js = jetstream(nc, { timeout: 120_000 });
+    const js = jetstream(nc, { timeout: 5000 });
     await Promise.all(cluster.nodes.map((n) => cluster.kill(n)));
-    const acks: Promise<unknown>[] = [];
-    for (let n = 1; n <= BACKLOG; n++) {
-      const h = headers();
-      h.set("Outlast-Client-Id", "nats-backlog");
-      h.set("Outlast-Seq", String(n));
-      acks.push(js.publish(`${stream}.nats-backlog`, PAYLOAD, { msgID: `nats-backlog:${n}`, headers: h }));
-    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < BACKLOG) {
+        const n = ++next;
+        const h = headers();
+        h.set("Outlast-Client-Id", "nats-backlog");
+        h.set("Outlast-Seq", String(n));
+        for (;;) {
+          try {
+            await js.publish(`${stream}.nats-backlog`, PAYLOAD, { msgID: `nats-backlog:${n}`, headers: h });
+            break;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+      }
+    };
+    const done = Promise.all(Array.from({ length: 256 }, worker));
     await restartAll(cluster);
     const start = performance.now();
-    const results = await Promise.allSettled(acks);
-    const ms = performance.now() - start;
-    const failed = results.filter((r) => r.status === "rejected").length;
-    if (failed > 0) process.stderr.write(`nats.js backlog: ${failed} of ${BACKLOG} publishes failed\n`);
-    return failed > 0 ? Number.NaN : ms;
+    await done;
+    return performance.now() - start;
   } finally {
     await nc.close();
   }
@@ -175,14 +189,16 @@ async function main(): Promise<void> {
 
 Goals (issue 14): memory outbox >= 90% of nats.js: ${m / d >= 0.9 ? "met" : "**not met**"}; durable outbox >= 70%: ${f / d >= 0.7 ? "met" : "**not met**"}.
 
-Backlog: ${BACKLOG.toLocaleString("en-US")} messages queued while the whole cluster is down (SIGKILLed), then every node restarted; time from all nodes accepting clients to the last acknowledgement (one run each). nats.js: its publishes wait in the reconnect buffer (request timeout 120 s, so none gives up; with the default 5 s they fail and the application must resend them itself); outlast: the messages wait in the durable outbox (they survive a restart of the robot too).
+Backlog: ${BACKLOG.toLocaleString("en-US")} messages queued while the whole cluster is down (SIGKILLed), then every node restarted; time from all nodes accepting clients to the last acknowledgement (one run each). nats.js: nats.js fails a publish it cannot send, so the application holds the messages in memory and 256 workers resend each failed publish (same msg id) after 100 ms; outlast: the messages wait in the durable outbox (they survive a restart of the robot too).
 
 | path | drained in |
 | --- | ---: |
-| nats.js (reconnect buffer, in memory) | ${Number.isNaN(natsMs) ? "failed" : `${(natsMs / 1000).toFixed(2)} s`} |
+| nats.js + the application's resend loop (in memory) | ${(natsMs / 1000).toFixed(2)} s |
 | outlast nats:// (durable outbox) | ${(outlastMs / 1000).toFixed(2)} s |
 
-Goal (issue 14): drained >= 10x faster than the library alone: ${Number.isNaN(speedup) ? "not measured" : `${speedup.toFixed(1)}x, ${speedup >= 10 ? "met" : "**not met**"}`}.`;
+Goal (issue 14): drained >= 10x faster than the library alone: ${Number.isNaN(speedup) ? "not measured" : `${speedup.toFixed(1)}x, ${speedup >= 10 ? "met" : "**not met**"}`}.
+
+Reading the backlog row: after a whole-cluster restart JetStream answers no publish until its stream leaders are elected (5-10 s here, see docs/scale-out.md), and both sides wait for that; the drain itself is the small rest. So a 10x lead is not there to win against an application that resends with 256 publishes in flight; what outlast adds is that the backlog is durable (a robot restart loses none) and stored exactly once (the nats.js loop resends by msg id only, which a retry past the duplicate window would store twice).`;
     const file = writeBenchmarkSection("nats-client", markdown);
     process.stdout.write(`${markdown}\n\nwritten to ${file}\n`);
   } finally {
