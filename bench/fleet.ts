@@ -37,6 +37,7 @@ const { values } = parseArgs({
     contenders: { type: "string", default: "outlast,mosquitto" },
     reject: { type: "string", default: "4000" },
     "memory-only": { type: "boolean", default: false },
+    runs: { type: "string", default: "1" },
     "node-flags": { type: "string", default: "" },
     write: { type: "boolean", default: false },
   },
@@ -263,12 +264,30 @@ const contenders = (values.contenders ?? "").split(",").map((name) => {
 const sizes = (values.clients ?? "").split(",").map(Number);
 const nodeFlags = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
 const rows: Record<string, string>[] = [];
-for (const size of sizes) for (const contender of contenders) rows.push(await run(contender, size));
+const memoryRuns = values["memory-only"] ? Math.max(1, Number(values.runs)) : 1;
+for (const size of sizes)
+  for (const contender of contenders) {
+    const runs: Record<string, string>[] = [];
+    for (let i = 0; i < memoryRuns; i++) runs.push(await run(contender, size));
+    rows.push(memoryRuns === 1 ? (runs[0] as Record<string, string>) : spread(runs));
+  }
+
+/** Median (min-max) of the memory columns over runs. */
+function spread(runs: Record<string, string>[]): Record<string, string> {
+  const col = (key: string): string => {
+    const xs = runs.map((r) => Number(r[key])).filter((x) => Number.isFinite(x));
+    if (xs.length === 0) return "n/a";
+    xs.sort((a, b) => a - b);
+    const median = xs[Math.floor(xs.length / 2)] as number;
+    return `${median.toFixed(2)} (${(xs[0] as number).toFixed(2)}-${(xs[xs.length - 1] as number).toFixed(2)})`;
+  };
+  return { ...(runs[0] as Record<string, string>), rss: col("rss"), heap: col("heap") };
+}
 if (values["memory-only"]) {
   const flags = nodeFlags.length === 0 ? "Node's defaults" : `\`node ${nodeFlags.join(" ")}\``;
   const memory = `Memory only, outlast's server run with ${flags}: N real clients (default options) connect (200 per 50 ms per
 client process, <= ${PER_PROCESS.toLocaleString("en-US")} per process), ${SETTLE_MS / 1000} s to settle, then (RSS, and V8 heap after a full GC) minus the same
-before any client, / N. Command: \`node dist/bench/fleet.js --memory-only --contenders ${values.contenders} --clients ${values.clients}${nodeFlags.length > 0 ? ` --node-flags="${nodeFlags.join(" ")}"` : ""}\`. Memory does not depend on the machine's load.
+before any client, / N; ${memoryRuns > 1 ? `median (min-max) of ${memoryRuns} runs, each a new server` : "one run"}. Command: \`node dist/bench/fleet.js --memory-only --runs ${memoryRuns} --contenders ${values.contenders} --clients ${values.clients}${nodeFlags.length > 0 ? ` --node-flags="${nodeFlags.join(" ")}"` : ""}\`. Memory does not depend on the machine's load.
 
 | server | clients | RSS / idle client (KiB) | heap / idle client (KiB) |
 |---|---|---|---|
