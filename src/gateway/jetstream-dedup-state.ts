@@ -118,6 +118,7 @@ export class JetStreamDedupState implements DedupState {
       stream: f.stream,
       subjectPrefix: f.subjectPrefix,
       replicas: f.replicas,
+      minReplicas: f.minReplicas,
       duplicateWindowMs: f.duplicateWindowMs,
       create: f.createStream,
     };

@@ -24,7 +24,10 @@ export interface ForwardOptions extends NatsCredentials {
   readonly subjectPrefix?: string;
   /** Create the stream when missing. Default true. */
   readonly createStream?: boolean;
-  /** Replicas of a created stream, and the least an existing one may have. Default 3. */
+  /**
+   * Replicas of a created stream (default 3). When given, also the least an existing stream
+   * may have; when not, an existing stream is used with the replicas it has.
+   */
   readonly replicas?: number;
   /** Duplicate window of a created stream (ms). Default 120000. */
   readonly duplicateWindowMs?: number;
@@ -56,6 +59,8 @@ export interface ResolvedForward {
   readonly subjectPrefix: string | undefined;
   readonly createStream: boolean;
   readonly replicas: number;
+  /** `replicas` when the caller gave it (then an existing stream must have as many), else 1. */
+  readonly minReplicas: number;
   readonly duplicateWindowMs: number;
   readonly publishTimeoutMs: number;
   readonly maxInFlightPerClient: number;
@@ -162,6 +167,8 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
       subjectPrefix,
       createStream: f.createStream ?? true,
       replicas: integer("forward.replicas", f.replicas, GATEWAY_DEFAULTS.replicas, 1, 5),
+      minReplicas:
+        f.replicas === undefined ? 1 : integer("forward.replicas", f.replicas, GATEWAY_DEFAULTS.replicas, 1, 5),
       duplicateWindowMs: integer(
         "forward.duplicateWindowMs",
         f.duplicateWindowMs,

@@ -13,8 +13,13 @@ export interface StreamRequirements {
   readonly stream: string;
   /** Client subjects are `<prefix>.<token>`; default: from the stream's subjects (a new stream: the stream name). */
   readonly subjectPrefix: string | undefined;
-  /** Replicas for a new stream, and the least an existing one may have. */
+  /** Replicas for a new stream. */
   readonly replicas: number;
+  /**
+   * The least replicas an existing stream may have; default 1: a stream someone created is
+   * used with the replicas they chose (the gateway's start line says how many).
+   */
+  readonly minReplicas?: number;
   /** Duplicate window of a new stream (ms). */
   readonly duplicateWindowMs: number;
   /** Create the stream when it is missing. */
@@ -112,9 +117,10 @@ export function streamProblems(config: StreamConfig, req: StreamRequirements): O
         ),
       );
   }
-  if (config.num_replicas < req.replicas)
+  const minReplicas = req.minReplicas ?? 1;
+  if (config.num_replicas < minReplicas)
     problems.push(
-      unsafe(s, "num_replicas", config.num_replicas, `fewer than the ${req.replicas} replicas asked for (--replicas)`),
+      unsafe(s, "num_replicas", config.num_replicas, `fewer than the ${minReplicas} replicas asked for (--replicas)`),
     );
   const windowMs = config.duplicate_window / NS_PER_MS;
   if (windowMs < MIN_DUPLICATE_WINDOW_MS)

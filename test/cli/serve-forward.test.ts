@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { connect } from "../../src/client/client.js";
 import { NatsCluster, freePort, natsSkipReason } from "../helpers/nats-cluster.js";
-import { checkStream, readStream } from "../helpers/nats-stream.js";
+import { addStream, checkStream, readStream } from "../helpers/nats-stream.js";
 import { run, start } from "./cli-process.js";
 
 const skip = natsSkipReason();
@@ -105,3 +105,28 @@ test("serve --forward with no NATS listening: a clear error naming the URLs and 
     new RegExp(`cannot connect to NATS at nats://127\\.0\\.0\\.1:${port}.*start NATS or fix --forward`),
   );
 });
+
+test(
+  "serve --forward on a stream someone created with 1 replica: runs, and warns unless --replicas 1 says it is intended",
+  { skip },
+  async (t) => {
+    await addStream(cluster.urls, { name: "R1CLI", subjects: ["R1CLI.>"] });
+    const gw = start(t, ["serve", "--listen", "127.0.0.1:0", "--forward", cluster.urls, "--stream", "R1CLI"]);
+    await gw.stderrLine(/listening on tcp:\/\//, 30_000);
+    assert.match(gw.stderr, /forwarding to stream R1CLI \(existing, R1/);
+    assert.match(gw.stderr, /stream R1CLI has 1 replica: .*pass --replicas 1 to say this is intended/);
+    const quiet = start(t, [
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--forward",
+      cluster.urls,
+      "--stream",
+      "R1CLI",
+      "--replicas",
+      "1",
+    ]);
+    await quiet.stderrLine(/listening on tcp:\/\//, 30_000);
+    assert.doesNotMatch(quiet.stderr, /has 1 replica/);
+  },
+);

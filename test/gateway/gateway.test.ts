@@ -62,7 +62,6 @@ test("an existing stream with an unsafe setting is refused, naming the setting",
   const cases: [string, Record<string, unknown>, string][] = [
     ["UNSAFE_AGE", { max_age: 3600 * 1e9 }, "max_age"],
     ["UNSAFE_WQ", { retention: "workqueue" }, "retention"],
-    ["UNSAFE_R1", { num_replicas: 1 }, "num_replicas"],
     ["UNSAFE_MSGS", { max_msgs: 1000 }, "max_msgs"],
     ["UNSAFE_DUP", { duplicate_window: 100 * 1e6 }, "duplicate_window"],
   ];
@@ -76,6 +75,12 @@ test("an existing stream with an unsafe setting is refused, naming the setting",
       return true;
     });
   }
+  // Fewer replicas than a gateway was told to require.
+  await addStream(shared.cluster.urls, { name: "UNSAFE_R1", subjects: ["UNSAFE_R1.>"], num_replicas: 1 });
+  await assert.rejects(
+    createGateway({ forward: { servers: shared.cluster.urls, stream: "UNSAFE_R1", replicas: 3 } }).listen({ port: 0 }),
+    (err: unknown) => isOutlastError(err, "OUTLAST_STREAM_UNSAFE") && err.details["setting"] === "num_replicas",
+  );
   // A literal subject leaves no room for one subject per client.
   await addStream(shared.cluster.urls, { name: "UNSAFE_SUBJ", subjects: ["telemetry"], num_replicas: 3 });
   await assert.rejects(
@@ -116,3 +121,23 @@ test("NATS unreachable at start is a clear error naming the URLs", { skip }, asy
     return true;
   });
 });
+
+test(
+  "a stream someone created with one replica (nats.js's default) is used as it is when replicas is not given",
+  { skip },
+  async (t) => {
+    await addStream(shared.cluster.urls, { name: "MADE_R1", subjects: ["MADE_R1.>"] });
+    const gateway = createGateway({ forward: { servers: shared.cluster.urls, stream: "MADE_R1" } });
+    const { port } = await gateway.listen({ host: "127.0.0.1", port: 0 });
+    t.after(() => gateway.close());
+    assert.deepEqual([gateway.stream?.created, gateway.stream?.replicas], [false, 1]);
+    const client = connect(`tcp://127.0.0.1:${port}`, { clientId: "r1" });
+    t.after(() => client.destroy());
+    await client.send("one", { wait: "acknowledged" });
+    const records = await readStream(shared.cluster.urls, "MADE_R1");
+    assert.deepEqual(
+      records.map((r) => [r.clientId, r.seq]),
+      [["r1", 1]],
+    );
+  },
+);

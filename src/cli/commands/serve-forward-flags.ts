@@ -33,8 +33,10 @@ export const FORWARD_HELP = `Gateway mode (stateless; several can serve one stre
                           when a setting could lose a client's last message)
   --subject-prefix P      client subjects are P.<client> (default: from the
                           stream's P.> subject)
-  --replicas N            replicas of a created stream, and the least an existing
-                          one may have (default 3)
+  --replicas N            replicas of a created stream (default 3); when given,
+                          also the least an existing one may have (when not,
+                          an existing stream is used as it is, with a warning
+                          below 3)
   --duplicate-window DURATION  of a created stream (default 2m; at least 1s)
   --publish-timeout DURATION   a publish without a PubAck by then is retried
                           after re-reading the stream (default 2s)

@@ -168,6 +168,11 @@ export async function runGateway(run: GatewayRun, log: Log, ops: ServeOps): Prom
         servers: run.forward.servers,
       },
     );
+    if (s !== undefined && !s.created && s.replicas < 3 && run.forward.replicas === undefined)
+      log.warn(
+        `stream ${run.forward.stream} has ${s.replicas} replica${s.replicas === 1 ? "" : "s"}: losing a NATS node (its disk) can lose messages already acknowledged to clients; recreate it with 3 replicas, or pass --replicas ${s.replicas} to say this is intended`,
+        { event: "gateway.streamReplicas", stream: run.forward.stream, replicas: s.replicas },
+      );
     const address = `${run.tls === undefined ? "tcp" : "tls"}://${formatHostPort(bound.host, bound.port)}`;
     log.info(`listening on ${address}`, { event: "serve.listening", address });
     readiness.mark("listening", true, address);
