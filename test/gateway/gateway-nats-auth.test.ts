@@ -9,11 +9,9 @@
  *   client), nothing is stored or acknowledged, the retry hint grows, and other clients go on.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { classify } from "../../src/errors/classify.js";
@@ -22,7 +20,7 @@ import { opensslAvailable, testCerts } from "../helpers/certs.js";
 import { freePort, natsSkipReason } from "../helpers/nats-cluster.js";
 import { NatsServer } from "../helpers/nats-server.js";
 import { openClient } from "../helpers/raw-client.js";
-import { GatewayProcess } from "./gateway-process.js";
+import { GatewayProcess, serveUntilExit } from "./gateway-process.js";
 
 const skip = natsSkipReason() ?? (opensslAvailable() ? undefined : "openssl is not installed (certificates)");
 if (skip !== undefined) process.stdout.write(`# skipping gateway NATS auth tests: ${skip}\n`);
@@ -116,35 +114,24 @@ test(
 );
 
 test("a wrong NATS password is a clear start failure naming NATS's answer", { skip }, () => {
-  const bin = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OUTLAST_")) env[k] = v;
-  const r = spawnSync(
-    process.execPath,
-    [
-      bin,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--forward",
-      url(),
-      "--stream",
-      "AUTH",
-      "--replicas",
-      "1",
-      "--nats-user",
-      "gw",
-      "--nats-pass",
-      "wrong",
-      "--nats-tls-ca",
-      files.ca,
-      "--nats-tls-cert",
-      files.cert,
-      "--nats-tls-key",
-      files.key,
-    ],
-    { env, encoding: "utf8", timeout: 60_000 },
-  );
+  const r = serveUntilExit([
+    "--forward",
+    url(),
+    "--stream",
+    "AUTH",
+    "--replicas",
+    "1",
+    "--nats-user",
+    "gw",
+    "--nats-pass",
+    "wrong",
+    "--nats-tls-ca",
+    files.ca,
+    "--nats-tls-cert",
+    files.cert,
+    "--nats-tls-key",
+    files.key,
+  ]);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+: .*Authorization Violation/i);
 });

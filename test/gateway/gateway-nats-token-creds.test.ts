@@ -9,11 +9,9 @@
  * of a user the server does not trust are clear start failures (exit 1), not a hang.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   createAccount,
   createOperator,
@@ -29,7 +27,7 @@ import type { ConnectionOptions } from "@nats-io/transport-node";
 import { freePort, natsSkipReason } from "../helpers/nats-cluster.js";
 import { NatsServer } from "../helpers/nats-server.js";
 import { openClient } from "../helpers/raw-client.js";
-import { GatewayProcess } from "./gateway-process.js";
+import { GatewayProcess, serveUntilExit } from "./gateway-process.js";
 
 const skip = natsSkipReason();
 if (skip !== undefined) process.stdout.write(`# skipping gateway NATS token/creds tests: ${skip}\n`);
@@ -121,29 +119,17 @@ async function seqsOf(server: NatsServer, auth: Partial<ConnectionOptions>, stre
   }
 }
 
-/** `outlast serve --forward` that must fail to start: its exit and stderr. */
+/** `outlast serve --forward` to `server` that must fail to start: its exit and stderr. */
 function failedStart(server: NatsServer, args: string[]): { status: number | null; stderr: string } {
-  const bin = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OUTLAST_")) env[k] = v;
-  const r = spawnSync(
-    process.execPath,
-    [
-      bin,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--forward",
-      `nats://127.0.0.1:${server.port}`,
-      "--stream",
-      "DENIED",
-      "--replicas",
-      "1",
-      ...args,
-    ],
-    { env, encoding: "utf8", timeout: 60_000 },
-  );
-  return { status: r.status, stderr: r.stderr };
+  return serveUntilExit([
+    "--forward",
+    `nats://127.0.0.1:${server.port}`,
+    "--stream",
+    "DENIED",
+    "--replicas",
+    "1",
+    ...args,
+  ]);
 }
 
 test(

@@ -4,10 +4,27 @@
  */
 
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+/** The environment without the test's own OUTLAST_* variables. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OUTLAST_")) env[k] = v;
+  return env;
+}
+
+/** `outlast serve --listen 127.0.0.1:0 ...args` run to its end (a start that must fail): its exit status and stderr. */
+export function serveUntilExit(args: readonly string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, "serve", "--listen", "127.0.0.1:0", ...args], {
+    env: cleanEnv(),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: r.status, stderr: r.stderr };
+}
 
 export class GatewayProcess {
   #child: ChildProcess | undefined;
@@ -26,9 +43,7 @@ export class GatewayProcess {
 
   /** Starts it and resolves once it listens (rejects with its stderr when it exits first). */
   async start(): Promise<void> {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OUTLAST_")) env[k] = v;
-    Object.assign(env, this.extraEnv);
+    const env = { ...cleanEnv(), ...this.extraEnv };
     const child = spawn(process.execPath, [bin, "serve", "--listen", `127.0.0.1:${this.port}`, ...this.args], {
       env,
       stdio: ["ignore", "ignore", "pipe"],
