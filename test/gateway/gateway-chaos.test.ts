@@ -5,7 +5,7 @@
  * Then the whole stream is read back: per client every seq exactly once, in order.
  *
  * OUTLAST_GATEWAY_CHAOS_SEED replays a run; OUTLAST_GATEWAY_CHAOS_MESSAGES sizes it
- * (CI: 20,000; `bench/gateway-chaos` documents the 100,000 run).
+ * (default 100,000, as issue 10 asks: ~16 s on a quiet 2-core machine).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -20,7 +20,7 @@ import { GatewayProcess } from "./gateway-process.js";
 
 const skip = natsSkipReason();
 const seed = Number(process.env["OUTLAST_GATEWAY_CHAOS_SEED"] ?? Math.floor(Math.random() * 1_000_000));
-const total = Number(process.env["OUTLAST_GATEWAY_CHAOS_MESSAGES"] ?? 20_000);
+const total = Number(process.env["OUTLAST_GATEWAY_CHAOS_MESSAGES"] ?? 100_000);
 const CLIENTS = 8;
 const GATEWAYS = 3;
 
