@@ -10,20 +10,8 @@
  *   ack <upToSeq>         before acknowledging (those records may vanish)
  */
 
-import { writeSync } from "node:fs";
+import { sayBlocking as say } from "../helpers/say-blocking.js";
 import { FileOutbox } from "../../src/outbox/file-outbox.js";
-
-function say(line: string): void {
-  const b = Buffer.from(`${line}\n`);
-  let done = 0;
-  while (done < b.length) {
-    try {
-      done += writeSync(1, b, done);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err; // pipe full: the parent is reading, retry
-    }
-  }
-}
 
 const [dir, run] = process.argv.slice(2) as [string, string];
 const o = new FileOutbox(dir, { segmentBytes: 64 * 1024 });
