@@ -97,26 +97,17 @@ export function streamProblems(config: StreamConfig, req: StreamRequirements): O
         "old messages are deleted, and with them the mark of a client offline that long: set 0 (keep forever)",
       ),
     );
-  if (config.discard !== "new") {
-    if (config.max_msgs > 0)
-      problems.push(
-        unsafe(
-          s,
-          "max_msgs",
-          config.max_msgs,
-          `with discard "old" the oldest messages (some client's mark) are deleted; set -1 or discard "new"`,
-        ),
-      );
-    if (config.max_bytes > 0)
-      problems.push(
-        unsafe(
-          s,
-          "max_bytes",
-          config.max_bytes,
-          `with discard "old" the oldest messages (some client's mark) are deleted; set -1 or discard "new"`,
-        ),
-      );
-  }
+  if (config.discard !== "new")
+    for (const limit of ["max_msgs", "max_bytes"] as const)
+      if (config[limit] > 0)
+        problems.push(
+          unsafe(
+            s,
+            limit,
+            config[limit],
+            `with discard "old" the oldest messages (some client's mark) are deleted; set -1 or discard "new"`,
+          ),
+        );
   const minReplicas = req.minReplicas ?? 1;
   if (config.num_replicas < minReplicas)
     problems.push(

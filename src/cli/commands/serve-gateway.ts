@@ -13,7 +13,7 @@ import { formatHostPort, oneLine, type HostPort } from "../config.js";
 import { watchGateway } from "../observe/gateway-ops.js";
 import type { Log } from "../observe/log.js";
 import type { ServeOps } from "../observe/serve-ops.js";
-import { settlesWithin } from "../settles-within.js";
+import { drainWithin } from "../drain-within.js";
 import { onStopSignals } from "../stop-signals.js";
 import type { ForwardFlags } from "./serve-forward-flags.js";
 
@@ -186,19 +186,13 @@ export async function runGateway(run: GatewayRun, log: Log, ops: ServeOps): Prom
       await gateway.destroy();
       code = EXIT_FAILURE;
     } else {
-      const connections = gateway.stats().connections;
-      log.info(
-        `${stop.signal ?? "stop"}: draining connections: ${connections} clients sent elsewhere over ${run.drainWindowMs} ms, at most ${run.drainTimeoutMs} ms`,
-        { event: "serve.draining", signal: stop.signal, connections, windowMs: run.drainWindowMs },
-      );
-      if (!(await settlesWithin(gateway.drain({ windowMs: run.drainWindowMs }), run.drainTimeoutMs))) {
-        log.error(
-          `the drain did not finish within --drain-timeout ${run.drainTimeoutMs} ms; stopping at once (unacknowledged messages will be resent by their clients)`,
-          { event: "serve.drainTimeout", connections: gateway.stats().connections },
-        );
-        await gateway.destroy();
-        code = EXIT_FAILURE;
-      }
+      const drained = await drainWithin(gateway, log, {
+        cause: stop.signal ?? "stop",
+        signal: stop.signal,
+        windowMs: run.drainWindowMs,
+        timeoutMs: run.drainTimeoutMs,
+      });
+      if (!drained) code = EXIT_FAILURE;
     }
     const st = gateway.stats();
     log.info(`stopped; ${st.acknowledged} messages stored in ${run.forward.stream}`, {

@@ -15,7 +15,7 @@ import { createLog, type Log } from "../observe/log.js";
 import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput, type OutputSink } from "../output.js";
 import { readNamed } from "../read-named.js";
-import { settlesWithin } from "../settles-within.js";
+import { drainWithin } from "../drain-within.js";
 import { onStopSignals } from "../stop-signals.js";
 import { countOf } from "../live/widgets.js";
 import { startFailure } from "./serve-failures.js";
@@ -239,19 +239,14 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
     switch (stop.kind) {
       case "signal": {
         ops.observer.draining = true;
-        const connections = running.stats().connections;
-        log.info(
-          `${stop.signal}: draining connections: ${connections} clients sent elsewhere over ${config.drainWindowMs} ms, at most ${config.drainTimeoutMs} ms${stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : ""}`,
-          { event: "serve.draining", signal: stop.signal, connections, windowMs: config.drainWindowMs },
-        );
-        if (!(await settlesWithin(running.drain({ windowMs: config.drainWindowMs }), config.drainTimeoutMs))) {
-          log.error(
-            `the drain did not finish within --drain-timeout ${config.drainTimeoutMs} ms; stopping at once (unacknowledged messages will be resent by their clients)`,
-            { event: "serve.drainTimeout", connections: running.stats().connections },
-          );
-          await running.destroy();
-          code = EXIT_FAILURE;
-        }
+        const drained = await drainWithin(running, log, {
+          cause: stop.signal,
+          signal: stop.signal,
+          windowMs: config.drainWindowMs,
+          timeoutMs: config.drainTimeoutMs,
+          hint: stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : "",
+        });
+        if (!drained) code = EXIT_FAILURE;
         break;
       }
       case "output": {
