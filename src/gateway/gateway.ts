@@ -32,6 +32,14 @@ export interface GatewayStats {
   readonly natsErrors: number;
   /** True while the NATS connection is up. */
   readonly natsConnected: boolean;
+  /** Sockets accepted since start (the gateway's own server: the same count as a plain server's). */
+  readonly connectionsAccepted: number;
+  /** Connections closed for a protocol violation. */
+  readonly protocolErrors: number;
+  /** Connections rejected by `authenticate`. */
+  readonly authRejected: number;
+  /** Connections turned away with OUTLAST_SERVER_BUSY at maxConnections. */
+  readonly busyRejected: number;
 }
 
 export interface NatsErrorInfo {
@@ -124,6 +132,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       recoveries: w.recoveries,
       natsErrors: this.#natsErrors,
       natsConnected: this.#state.natsConnected,
+      connectionsAccepted: s.connectionsAccepted,
+      protocolErrors: s.protocolErrors,
+      authRejected: s.authRejected,
+      busyRejected: s.busyRejected,
     };
   }
 

@@ -49,6 +49,10 @@ test("serve --forward --metrics: /readyz is ready with the stream reachable, 503
   assert.equal(m.get("outlast_handler_seconds_count"), 3, "one observation per message stored");
   assert.equal(m.get("outlast_ack_latency_seconds_count"), 3, "every stored message was acknowledged");
   assert.equal(m.get("outlast_gateway_nats_connected"), 1);
+  assert.ok(
+    (m.get("outlast_connections_accepted_total") ?? 0) >= 1,
+    "the gateway's accepted sockets are counted as a plain serve's",
+  );
   const status = JSON.parse((await get(`${url}/status.json`)).body) as {
     totals: { handled: number };
     readiness: { name: string; ok: boolean }[];

@@ -24,10 +24,10 @@ export function gatewayObservedStats(s: GatewayStats): ObservedStats {
     deadLettered: 0,
     duplicatesSkipped: 0,
     handlerFailures: 0,
-    authRejected: 0,
-    protocolErrors: 0,
-    busyRejected: 0,
-    connectionsAccepted: 0,
+    authRejected: s.authRejected,
+    protocolErrors: s.protocolErrors,
+    busyRejected: s.busyRejected,
+    connectionsAccepted: s.connectionsAccepted,
   };
 }
 
