@@ -5,8 +5,8 @@
  * process; measured on it:
  * - memory per idle connected client: (RSS, and V8 heap after a full GC, with N clients idle)
  *   minus (the same before any client), / N;
- * - idle CPU over `--idle-s` seconds, as % of one core per 1,000 clients, and the pings the
- *   clients' heartbeats cost (outlast: PINGs answered; MQTT.js pings every 60 s by default);
+ * - idle CPU over `--idle-s` seconds, as % of one core per 1,000 clients, and the heartbeat
+ *   frames it costs (outlast: PINGs answered + beats sent; MQTT.js pings every 60 s by default);
  * - burst: every client sends one message at once: time until all are acknowledged, server CPU
  *   per message, the event loop's longest stall (monitorEventLoopDelay; outlast only);
  * - restart: SIGKILL, a new server on the same port: time from its start until every client is
@@ -300,13 +300,13 @@ ${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["rss"]} | ${r["heap"
 const rejectM = Number(values.reject);
 const rejectLine = rejectM > 0 ? await rejection(rejectM) : "";
 
-const table = `Real clients with default options (outlast: \`connect()\`, heartbeat ~6 s, dead at 10 s; MQTT.js: keepalive 60 s,
+const table = `Real clients with default options (outlast: \`connect()\`, protocol v2: the server beats after 6-7 s of silence, dead at 10 s; MQTT.js: keepalive 60 s,
 reconnect every 1 s), created 200 per 50 ms in child processes of <= ${PER_PROCESS.toLocaleString("en-US")}, against one server
 process on loopback: ${contenders.map((c) => c.version).join("; ")}. The clients run on the same 2 cores, so their CPU
 competes with the server's. One process may hold at most 20,000 open files on this machine (a hard limit), so no size here
 reaches 20,000 clients. Command: \`node dist/bench/fleet.js --clients ${values.clients} --idle-s ${values["idle-s"]} --contenders ${values.contenders} --reject ${values.reject}\`. One run per row.
 
-| server | clients | client processes | load avg (1 min) at start | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | pings/s per 1,000 | burst (1 msg each): all acked, server CPU, longest stall | SIGKILL + restart: all open + first ack, longest stall, client error events |
+| server | clients | client processes | load avg (1 min) at start | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | heartbeat frames/s per 1,000 (pings answered + beats sent) | burst (1 msg each): all acked, server CPU, longest stall | SIGKILL + restart: all open + first ack, longest stall, client error events |
 |---|---|---|---|---|---|---|---|---|---|
 ${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["processes"]} | ${r["load"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["restart"]} |`).join("\n")}
 

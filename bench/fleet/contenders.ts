@@ -96,12 +96,13 @@ export const outlast: Contender = {
       pid: child.pid as number,
       async sample() {
         const s = await ask("sample", (m) => (m as { sample?: Record<string, unknown> }).sample);
-        const stats = s["stats"] as { pings: number; busyRejected: number };
+        const stats = s["stats"] as { pings: number; beats?: number; busyRejected: number };
         return {
           rssBytes: s["rssBytes"] as number,
           heapBytes: s["heapBytes"] as number,
           cpuMs: s["cpuMs"] as number,
-          pings: stats.pings,
+          // Heartbeat frames the server handled: PINGs answered (v1 clients) + beats sent (v2).
+          pings: stats.pings + (stats.beats ?? 0),
           busyRejected: stats.busyRejected,
           atMs: s["atMs"] as number,
         };

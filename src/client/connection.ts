@@ -59,6 +59,11 @@ export class Connection implements Link {
   readonly #secure: boolean;
   /** The server's maxFrameBytes (after WELCOME). */
   peerMaxFrameBytes = 0;
+  /** After WELCOME: the server beats (v2, WELCOME.beatMs <= heartbeatIntervalMs): this client pings only while owed an answer. */
+  serverBeats = false;
+  /** Highest seq written, and acknowledged, on this link: more written than acknowledged = an answer is owed. */
+  #sentSeq = 0;
+  #ackedSeq = 0;
   /** The client's send window rules alone: the server reads what it can and TCP pushes back. */
   readonly maxInFlightMessages = Infinity;
 
@@ -71,7 +76,7 @@ export class Connection implements Link {
     this.#hello = {
       type: "hello",
       minVersion: SUPPORTED_VERSIONS[0] ?? PROTOCOL_VERSION,
-      maxVersion: PROTOCOL_VERSION,
+      maxVersion: SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1] ?? PROTOCOL_VERSION,
       clientId,
       token: options.token,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -136,6 +141,10 @@ export class Connection implements Link {
     // acknowledged is resent on the next link.
     if (socket.writableEnded || socket.destroyed) return false;
     const n = records.length;
+    if (n > 0) {
+      this.#sentSeq = Math.max(this.#sentSeq, (records[n - 1] as OutboxRecord).seq);
+      this.#heartbeat?.owe();
+    }
     let total = 0;
     for (let i = 0; i < n; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;
     if (total <= SMALL_WRITE_BYTES) return socket.write(copyFrames(records, 0, n, total));
@@ -253,12 +262,16 @@ export class Connection implements Link {
         this.#onWelcome(frame);
         return;
       case "ack":
+        if (frame.seq > this.#ackedSeq) this.#ackedSeq = frame.seq;
+        this.#heartbeat?.answered(this.#ackedSeq < this.#sentSeq);
         this.#events.onAck(frame.seq, frame.duplicates);
         return;
       case "ping":
         this.#socket.write(encodeFrame({ type: "pong", nonce: frame.nonce }));
         return;
       case "pong":
+        // Nonce 0 is a server's beat (or an answer to nothing we sent): liveness only, not an answer.
+        if (frame.nonce !== 0) this.#heartbeat?.answered(this.#ackedSeq < this.#sentSeq);
         return;
       case "error":
         this.#error ??= errorFromFrame(frame, "server");
@@ -292,10 +305,15 @@ export class Connection implements Link {
     this.#connectTimer = undefined;
     this.#link = "open";
     this.peerMaxFrameBytes = welcome.maxFrameBytes;
+    this.#sentSeq = this.#ackedSeq = welcome.lastSeq;
+    // A v2 server that keeps at least our pace beats on its own (docs/protocol.md §5): we ping only while owed an answer.
+    const beatMs = welcome.beatMs ?? 0;
+    this.serverBeats = beatMs > 0 && beatMs <= this.#o.heartbeatIntervalMs;
     this.#heartbeat = new Heartbeat({
       clock: this.#o.clock,
       intervalMs: this.#o.heartbeatIntervalMs,
       timeoutMs: this.#o.heartbeatTimeoutMs,
+      serverBeats: this.serverBeats,
       ping: (nonce) => {
         if (!this.#closed) this.#socket.write(encodeFrame({ type: "ping", nonce }));
       },

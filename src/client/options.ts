@@ -55,9 +55,9 @@ export interface ConnectOptions {
   readonly outbox?: Outbox | string;
   /** TCP connect + TLS handshake + HELLO/WELCOME must finish within this (ms). Default 5000. */
   readonly connectTimeoutMs?: number;
-  /** Ping after this long without hearing from the server (ms). Default 2000. */
+  /** Ping after this long without hearing from the server (ms), unless the server beats (protocol v2); sent in HELLO as the pace the server beats at. Default 6000. */
   readonly heartbeatIntervalMs?: number;
-  /** The link is dead after this long without a byte from the server (ms). Default 6000. */
+  /** The link is dead after this long without a byte from the server (ms). Default 10000 (3 x heartbeatIntervalMs when only that is set). */
   readonly heartbeatTimeoutMs?: number;
   readonly backoff?: BackoffConnectOptions;
   /** Messages sent and not yet acknowledged. Default 4096. */

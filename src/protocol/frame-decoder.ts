@@ -19,7 +19,7 @@
 
 import { isUtf8 } from "node:buffer";
 import { OutlastError, isOutlastError } from "../errors/outlast-error.js";
-import type { Frame, HelloFrame } from "./frames.js";
+import type { Frame, HelloFrame, WelcomeFrame } from "./frames.js";
 import { FRAME_HEADER_BYTES, FrameType } from "./frames.js";
 import { checkWelcome, isMagic, validateHello } from "./handshake.js";
 import {
@@ -33,6 +33,7 @@ import {
   MAX_U32,
   MESSAGE_OVERHEAD_BYTES,
   WELCOME_FIXED_BYTES,
+  WELCOME_V2_BYTES,
 } from "./limits.js";
 
 export interface FrameDecoderOptions {
@@ -64,7 +65,7 @@ const MIN_LENGTH = [
 const MAX_LENGTH = [
   0,
   MAX_HELLO_FRAME_BYTES,
-  1 + WELCOME_FIXED_BYTES + MAX_CLIENT_ID_BYTES,
+  1 + WELCOME_FIXED_BYTES + MAX_CLIENT_ID_BYTES + WELCOME_V2_BYTES,
   MAX_U32,
   13,
   9,
@@ -324,17 +325,23 @@ function decodeHello(buf: Buffer, start: number, end: number): HelloFrame {
 }
 
 function decodeWelcome(buf: Buffer, start: number, end: number): Frame {
+  const version = buf.readUInt16BE(start);
   const idLen = buf.readUInt16BE(start + 14);
-  if (start + WELCOME_FIXED_BYTES + idLen !== end) {
-    malformed("WELCOME", `body is ${end - start} bytes but its fields make ${WELCOME_FIXED_BYTES + idLen}`);
+  // Version 2 and later add beatMs and idleMs after clientId (docs/protocol.md, WELCOME).
+  const fields = WELCOME_FIXED_BYTES + idLen + (version >= 2 ? WELCOME_V2_BYTES : 0);
+  if (start + fields !== end) {
+    malformed("WELCOME", `body is ${end - start} bytes but its fields make ${fields} (version ${version})`);
   }
-  const welcome = {
+  const idEnd = start + WELCOME_FIXED_BYTES + idLen;
+  const base = {
     type: "welcome",
-    version: buf.readUInt16BE(start),
+    version,
     lastSeq: readU64(buf, start + 2, "WELCOME", "lastSeq"),
     maxFrameBytes: buf.readUInt32BE(start + 10),
-    clientId: readUtf8(buf, start + WELCOME_FIXED_BYTES, end, "WELCOME", "clientId"),
+    clientId: readUtf8(buf, start + WELCOME_FIXED_BYTES, idEnd, "WELCOME", "clientId"),
   } as const;
+  const welcome: WelcomeFrame =
+    version >= 2 ? { ...base, beatMs: buf.readUInt32BE(idEnd), idleMs: buf.readUInt32BE(idEnd + 4) } : base;
   const problem = checkWelcome({ minVersion: 1, maxVersion: 0xffff }, welcome);
   if (problem !== undefined) fail(`malformed ${problem.message}`, "WELCOME");
   return welcome;

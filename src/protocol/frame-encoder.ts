@@ -22,6 +22,7 @@ import {
   MESSAGE_HEADER_BYTES,
   MESSAGE_OVERHEAD_BYTES,
   WELCOME_FIXED_BYTES,
+  WELCOME_V2_BYTES,
 } from "./limits.js";
 
 const TWO_32 = 0x1_0000_0000;
@@ -109,12 +110,18 @@ export function encodeFrame(frame: Frame): Buffer {
       const problem = checkWelcome({ minVersion: 1, maxVersion: 0xffff }, frame);
       if (problem !== undefined) fail("WELCOME", problem.message);
       const idBytes = Buffer.byteLength(frame.clientId, "utf8");
-      const buf = frameBuffer(FrameType.Welcome, WELCOME_FIXED_BYTES + idBytes);
+      const v2 = frame.version >= 2;
+      const buf = frameBuffer(FrameType.Welcome, WELCOME_FIXED_BYTES + idBytes + (v2 ? WELCOME_V2_BYTES : 0));
       buf.writeUInt16BE(frame.version, 5);
       writeU64(buf, 7, frame.lastSeq);
       buf.writeUInt32BE(frame.maxFrameBytes, 15);
       buf.writeUInt16BE(idBytes, 19);
       buf.write(frame.clientId, 21, "utf8");
+      if (v2) {
+        // checkWelcome made sure both are there for version >= 2.
+        buf.writeUInt32BE(frame.beatMs ?? 0, 21 + idBytes);
+        buf.writeUInt32BE(frame.idleMs ?? 0, 25 + idBytes);
+      }
       return buf;
     }
     case "message": {

@@ -1,12 +1,14 @@
 /**
- * The frames of outlast protocol version 1 (docs/protocol.md is the spec).
+ * The frames of outlast protocol versions 1 and 2 (docs/protocol.md is the spec). They
+ * differ only in WELCOME: a v2 WELCOME also carries the server's beat interval and idle limit.
  *
  * On the wire every frame is: u32 BE `length` (of everything after it), u8 `type`, body.
  * Integers are big-endian; u64 values are carried as JS numbers and must be
  * <= Number.MAX_SAFE_INTEGER (a larger one is a protocol error). Strings are UTF-8.
  */
 
-export const PROTOCOL_VERSION = 1;
+/** The highest protocol version this build speaks (it speaks 1 too: SUPPORTED_VERSIONS). */
+export const PROTOCOL_VERSION = 2;
 /** First four bytes of a HELLO body: lets a server reject a non-outlast peer (an HTTP client, a port scanner) at once. */
 export const MAGIC = "OUTL";
 /** Default largest frame (length field value) either side accepts: 1 MiB. */
@@ -51,6 +53,13 @@ export interface WelcomeFrame {
   readonly lastSeq: number;
   /** Largest frame the server accepts. */
   readonly maxFrameBytes: number;
+  /**
+   * Version >= 2 only (absent in v1): the server sends a frame (a beat) whenever it has written nothing on
+   * this link for beatMs (noticed within beatMs / 6, at most 1 s, later); 0 = no beats (the client pings as in v1).
+   */
+  readonly beatMs?: number;
+  /** Version >= 2 only: the server closes the link after this long without a byte from the client. */
+  readonly idleMs?: number;
 }
 
 /** client -> server. `seq` is per clientId, strictly increasing (gaps allowed: dropped best-effort messages). */
@@ -67,7 +76,10 @@ export interface AckFrame {
   readonly duplicates: number;
 }
 
-/** Either direction; the receiver answers PING with a PONG carrying the same nonce. */
+/**
+ * Either direction; the receiver answers PING with a PONG carrying the same nonce. A PONG that answers
+ * nothing (a v2 server's beat) is ignored, and counts as liveness like any byte.
+ */
 export interface PingFrame {
   readonly type: "ping";
   readonly nonce: number;

@@ -18,7 +18,7 @@ export type VersionChoice =
   | { readonly ok: false; readonly code: "OUTLAST_PROTOCOL_VERSION"; readonly message: string };
 
 /** Versions this build speaks, highest last. */
-export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, PROTOCOL_VERSION];
 
 const MAGIC_0 = MAGIC.charCodeAt(0);
 const MAGIC_1 = MAGIC.charCodeAt(1);
@@ -124,5 +124,13 @@ export function checkWelcome(
   if (!isUint(welcome.lastSeq, MAX_U64)) return bad(`lastSeq ${welcome.lastSeq} is not an integer in [0, 2^53-1]`);
   const frameProblem = maxFrameBytesProblem(welcome.maxFrameBytes);
   if (frameProblem !== undefined) return bad(frameProblem);
+  if (welcome.version >= 2) {
+    if (welcome.beatMs === undefined || !isUint(welcome.beatMs, MAX_U32))
+      return bad(`beatMs ${welcome.beatMs} is not an integer in [0, ${MAX_U32}] (version ${welcome.version})`);
+    if (welcome.idleMs === undefined || !isUint(welcome.idleMs, MAX_U32))
+      return bad(`idleMs ${welcome.idleMs} is not an integer in [0, ${MAX_U32}] (version ${welcome.version})`);
+  } else if (welcome.beatMs !== undefined || welcome.idleMs !== undefined) {
+    return bad("beatMs and idleMs are not part of a version 1 WELCOME");
+  }
   return undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * Wire limits of protocol v1 (docs/protocol.md, "Limits"). The encoder refuses
+ * Wire limits of protocol v1 and v2 (docs/protocol.md, "Limits"). The encoder refuses
  * to write a frame outside them; the decoder rejects one with OUTLAST_PROTOCOL_ERROR.
  */
 
@@ -32,6 +32,8 @@ export const HELLO_FIXED_BYTES = 22;
 export const MAX_HELLO_FRAME_BYTES = 1 + HELLO_FIXED_BYTES + MAX_CLIENT_ID_BYTES + MAX_TOKEN_BYTES;
 /** WELCOME body without clientId: version 2, lastSeq 8, maxFrame 4, idLen 2. */
 export const WELCOME_FIXED_BYTES = 16;
+/** What a version >= 2 WELCOME adds after clientId: beatMs 4, idleMs 4. */
+export const WELCOME_V2_BYTES = 8;
 /** ERROR body without the strings: retryAfterMs 4, codeLen 1, messageLen 2. */
 export const ERROR_FIXED_BYTES = 7;
 

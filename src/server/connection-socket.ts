@@ -2,8 +2,8 @@
  * The socket side of one server connection, the base of ServerConnection: the socket's
  * listeners (the same three functions for every socket: no closure per connection),
  * the shared read budget and the two reasons reading pauses (backpressure from the
- * registry; a chunk set aside for a later turn), whether anything arrived since the
- * last idle sweep, writes with a backlog limit, ending with a last frame, and the
+ * registry; a chunk set aside for a later turn), whether anything arrived or was
+ * written since the last idle sweep, writes with a backlog limit, ending with a last frame, and the
  * `closed` promise. What the bytes mean is ServerConnection's business.
  *
  * Memory matters here: a server holds tens of thousands of these, mostly idle. So
@@ -26,13 +26,17 @@ const SOCKET_CLOSED = 2;
 /** Reading is paused by the registry's backpressure / while a chunk waits for a later turn (read budget). */
 const FLOW_PAUSED = 4;
 const BUDGET_PAUSED = 8;
+/** Something was written since the last idle sweep. */
+const WROTE = 16;
 
 export abstract class ConnectionSocket implements DeferredReader {
   protected readonly socket: Socket;
-  /** HEARD | SOCKET_CLOSED | FLOW_PAUSED | BUDGET_PAUSED: one small integer, not four fields per connection. */
+  /** HEARD | SOCKET_CLOSED | FLOW_PAUSED | BUDGET_PAUSED | WROTE: one small integer, not five fields per connection. */
   #flags = 0;
   /** Since when (sweep time) nothing has arrived, unless HEARD. */
   #quietSinceMs = 0;
+  /** Since when (sweep time) nothing was written, unless WROTE. */
+  #writeQuietSinceMs = 0;
   /** The `closed` promise, made only when someone asks (server close/drain). */
   #closed: { promise: Promise<void>; resolve: () => void } | undefined;
 
@@ -126,12 +130,13 @@ export abstract class ConnectionSocket implements DeferredReader {
     if (!this.isClosed() && (this.#flags & BUDGET_PAUSED) === 0) this.socket.resume();
   }
 
-  // ---- silence (the idle sweep asks) ----
+  // ---- silence, both ways (the idle sweep asks) ----
 
-  /** Starts counting silence from `nowMs` (sweep time). */
+  /** Starts counting silence (both ways) from `nowMs` (sweep time). */
   protected quietFrom(nowMs: number): void {
-    this.#flags &= ~HEARD;
+    this.#flags &= ~(HEARD | WROTE);
     this.#quietSinceMs = nowMs;
+    this.#writeQuietSinceMs = nowMs;
   }
 
   /** How long (at least) nothing has arrived, as of this sweep at `nowMs`: 0 when something arrived since the last one. */
@@ -143,11 +148,22 @@ export abstract class ConnectionSocket implements DeferredReader {
     return nowMs - this.#quietSinceMs;
   }
 
+  /** How long (at least) nothing was written, as of this sweep at `nowMs`: 0 when something was since the last one. */
+  protected writeSilentMs(nowMs: number): number {
+    if ((this.#flags & WROTE) !== 0) {
+      this.#flags &= ~WROTE;
+      this.#writeQuietSinceMs = nowMs;
+      return 0;
+    }
+    return nowMs - this.#writeQuietSinceMs;
+  }
+
   // ---- writing and ending ----
 
   protected write(buf: Buffer): void {
     const socket = this.socket;
     if (this.isClosed() || socket.destroyed || socket.writableEnded) return;
+    this.#flags |= WROTE;
     socket.write(buf);
     if (socket.writableLength > MAX_WRITE_BACKLOG_BYTES) this.slowReader();
   }

@@ -26,11 +26,16 @@ export type ConnectionState =
       readonly name: "authenticating";
       readonly handshakeTimer: Timer;
       readonly idleMs: number;
+      /** The beat interval this link will keep once open (0: none; see "open"). */
+      readonly beatMs: number;
       /** Set once `authenticate` bound a clientId (then waiting for an older connection of it to settle). */
       readonly client: ClientState | undefined;
     }
-  /** WELCOME sent; MESSAGEs are handled. The idle limit is checked by the server's one IdleSweep (idle-sweep.ts). */
-  | { readonly name: "open"; readonly client: ClientState; readonly idleMs: number }
+  /**
+   * WELCOME sent; MESSAGEs are handled. The idle limit and the beats (v2: a frame whenever nothing was written
+   * for beatMs; 0 = no beats) are the server's one IdleSweep's business (idle-sweep.ts).
+   */
+  | { readonly name: "open"; readonly client: ClientState; readonly idleMs: number; readonly beatMs: number }
   /** No new MESSAGE is handled; once the client is settled the last ACK and `farewell` go out. */
   | { readonly name: "draining"; readonly client: ClientState; readonly farewell: Farewell }
   /** Ended (FIN sent, lingering for the peer's FIN) or destroyed. */

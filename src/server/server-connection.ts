@@ -24,7 +24,7 @@ import type { ConnectionState, ConnectionStateName, Farewell } from "./connectio
 import { clientOf, isLegalMove, timerOf } from "./connection-state.js";
 import { clientErrorChannel, closeChannel, handshakeChannel } from "./diagnostics.js";
 import type { ConnectionInfo, ServerContext } from "./server-context.js";
-import type { IdleChecked } from "./idle-sweep.js";
+import type { Swept } from "./idle-sweep.js";
 import {
   asProtocolError,
   clientSentError,
@@ -42,8 +42,16 @@ import { authenticateHello } from "./server-handshake.js";
 const LINGER_MS = 2000;
 const isHandshaking = (name: ConnectionStateName): boolean => name === "awaiting-hello" || name === "authenticating";
 const STALE_MESSAGE = "a newer connection of this clientId is open; this one was superseded";
+/**
+ * The server beats on a v2 link only for a client interval of at least this: a client that wants to hear
+ * something more often pings for itself (as in v1), and the one sweep never has to run more than 6 times a second.
+ */
+export const MIN_BEAT_MS = 1000;
+/** The beats (docs/protocol.md §5), encoded once for every connection: a one-way PONG, and a PING that asks for an answer. */
+const BEAT = encodeFrame({ type: "pong", nonce: 0 });
+const ASK = encodeFrame({ type: "ping", nonce: 0 });
 
-export class ServerConnection extends ConnectionSocket implements ClientConnection, IdleChecked {
+export class ServerConnection extends ConnectionSocket implements ClientConnection, Swept {
   duplicates = 0;
   #state: ConnectionState;
   readonly #ctx: ServerContext;
@@ -196,8 +204,10 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     const state = this.#state;
     if (state.name !== "awaiting-hello") return;
     const idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
-    this.#move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, client: undefined });
     const version = chooseVersion(hello);
+    const beatMs =
+      version.ok && version.version >= 2 && hello.heartbeatIntervalMs >= MIN_BEAT_MS ? hello.heartbeatIntervalMs : 0;
+    this.#move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, beatMs, client: undefined });
     if (!version.ok) {
       this.#reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
       return;
@@ -232,19 +242,20 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   #welcome(hello: HelloFrame, version: number, client: ClientState): void {
     const state = this.#state;
     if (state.name !== "authenticating") return;
-    this.#move({ name: "open", client, idleMs: state.idleMs });
+    const { idleMs, beatMs } = state;
+    this.#move({ name: "open", client, idleMs, beatMs });
     this.#decoder?.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
     this.quietFrom(this.#ctx.idleSweep.now());
-    this.write(
-      encodeFrame({
-        type: "welcome",
-        version,
-        clientId: client.id,
-        lastSeq: client.durableSeq,
-        maxFrameBytes: this.#ctx.options.maxFrameBytes,
-      }),
-    );
+    if (beatMs > 0) this.#ctx.idleSweep.beatEvery(beatMs);
+    const welcome = {
+      type: "welcome",
+      version,
+      clientId: client.id,
+      lastSeq: client.durableSeq,
+      maxFrameBytes: this.#ctx.options.maxFrameBytes,
+    } as const;
+    this.write(encodeFrame(version >= 2 ? { ...welcome, beatMs, idleMs } : welcome));
     const info = {
       clientId: client.id,
       requestedClientId: hello.clientId,
@@ -267,14 +278,24 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     this.#reject(handshakeTimeout(this.#ctx.options.handshakeTimeoutMs));
   }
 
-  // ---- idle limit (checked by the server's one IdleSweep: no timer per connection) ----
+  // ---- idle limit and beats (the server's one IdleSweep: no timer per connection) ----
 
-  checkIdle(nowMs: number): void {
+  sweep(nowMs: number): number {
     const state = this.#state;
-    if (state.name !== "open") return;
+    if (state.name !== "open") return 0;
     const silentMs = this.silentMs(nowMs);
-    if (silentMs < state.idleMs) return;
-    this.#reject(idleTimeout(silentMs, state.idleMs));
+    if (silentMs >= state.idleMs) {
+      this.#reject(idleTimeout(silentMs, state.idleMs));
+      return 0;
+    }
+    const beatMs = state.beatMs;
+    if (beatMs > 0 && this.writeSilentMs(nowMs) >= beatMs) {
+      // Nothing written for beatMs: a beat. Once half the idle limit passed without a byte from the
+      // client, the beat is a PING (the client answers), so a live idle client is heard well within it.
+      this.write(silentMs * 2 >= state.idleMs ? ASK : BEAT);
+      this.#ctx.countBeat();
+    }
+    return beatMs;
   }
 
   // ---- sending ----

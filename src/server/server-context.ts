@@ -32,13 +32,15 @@ export interface ServerContext {
   readonly registry: ClientRegistry;
   /** How much of one event-loop turn reads may take (shared by every connection). */
   readonly readBudget: ReadBudget;
-  /** The idle limit's one timer (its `now()` is the time connections note). */
+  /** The idle limit's and the beats' one timer (its `now()` is the time connections note). */
   readonly idleSweep: IdleSweep;
   emitConnection(event: ConnectionEvent): void;
   emitClientError(err: Error, info: ConnectionInfo): void;
   countProtocolError(): void;
   /** A PING was answered (heartbeat load). */
   countPing(): void;
+  /** A beat (an unsolicited PONG, or a PING asking for an answer) was sent on a v2 link. */
+  countBeat(): void;
   /** A connection left its handshake (welcomed or closed before). */
   handshakeEnded(): void;
   connectionClosed(conn: ServerConnection): void;

@@ -51,8 +51,10 @@ export interface ServerStats {
   readonly handshakesBusyRejected: number;
   /** Connections the kernel refused at the file-descriptor limit (EMFILE/ENFILE on accept): closed without a frame. */
   readonly fdRefused: number;
-  /** PINGs answered (the clients' heartbeats: ~1 per heartbeatIntervalMs per idle client, none on a busy link). */
+  /** PINGs answered (v1 clients' heartbeats: ~1 per heartbeatIntervalMs per idle client, none on a busy link). */
   readonly pings: number;
+  /** Beats sent on v2 links (one-way PONGs and PINGs that ask for an answer: ~1 per 7 s per idle client, none on a busy link). */
+  readonly beats: number;
   /** Sockets accepted since start. */
   readonly connectionsAccepted: number;
 }
@@ -88,6 +90,7 @@ export class Server extends EventEmitter<ServerEvents> {
   #authRejected = 0;
   #fdRefused = 0;
   #pings = 0;
+  #beats = 0;
   /** Connections accepted and not yet past their handshake. */
   #handshaking = 0;
   #accepted = 0;
@@ -131,6 +134,7 @@ export class Server extends EventEmitter<ServerEvents> {
       },
       countProtocolError: () => this.#protocolErrors++,
       countPing: () => this.#pings++,
+      countBeat: () => this.#beats++,
       handshakeEnded: () => this.#handshaking--,
       connectionClosed: (conn) => this.#connections.delete(conn),
     };
@@ -242,6 +246,7 @@ export class Server extends EventEmitter<ServerEvents> {
       handshakesBusyRejected: this.#turnAway.counts.handshakes,
       fdRefused: this.#fdRefused,
       pings: this.#pings,
+      beats: this.#beats,
       connectionsAccepted: this.#accepted,
     };
   }

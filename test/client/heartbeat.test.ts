@@ -7,7 +7,7 @@ import { ManualClock, systemClock } from "../../src/errors/clock.js";
 import type { OutlastError } from "../../src/errors/outlast-error.js";
 import { isOutlastError } from "../../src/errors/outlast-error.js";
 
-function setup(intervalMs = 2000, timeoutMs = 6000, random = () => 0.5) {
+function setup(intervalMs = 2000, timeoutMs = 6000, random = () => 0.5, serverBeats = false) {
   const clock = new ManualClock(1000);
   const pings: number[] = [];
   const timeouts: OutlastError[] = [];
@@ -18,6 +18,7 @@ function setup(intervalMs = 2000, timeoutMs = 6000, random = () => 0.5) {
     ping: (nonce) => pings.push(nonce),
     onTimeout: (err) => timeouts.push(err),
     random,
+    serverBeats,
     afterPendingReads: (then) => then(),
   });
   return { clock, pings, timeouts, hb };
@@ -60,6 +61,63 @@ test("heartbeat: anything heard postpones both the ping and the deadline", () =>
   assert.equal(timeouts.length, 0);
   clock.advance(1);
   assert.equal(timeouts.length, 1, "dead exactly timeoutMs after the last byte");
+});
+
+test("heartbeat, server beats: no ping on silence; receive silence of timeoutMs is still dead", () => {
+  const { clock, pings, timeouts, hb } = setup(2000, 6000, () => 0.5, true);
+  for (let i = 0; i < 10; i++) {
+    clock.advance(1900); // a beat every 1.9 s
+    hb.heard();
+  }
+  assert.deepEqual(pings, [], "the server's beats need no ping");
+  assert.ok(clock.pending <= 1, "one timer");
+  clock.advance(5999);
+  assert.equal(timeouts.length, 0);
+  clock.advance(1);
+  assert.equal(timeouts.length, 1);
+  assert.match(timeouts[0]?.message ?? "", /no byte from the server for 6000 ms/);
+  assert.deepEqual(pings, []);
+});
+
+test("heartbeat, server beats: while owed an answer it pings after intervalMs, and is dead after timeoutMs without one", () => {
+  const { clock, pings, timeouts, hb } = setup(2000, 6000, () => 0.5, true);
+  clock.advance(500);
+  hb.owe(); // a MESSAGE went out at 500
+  clock.advance(1000);
+  hb.answered(false); // its ACK: nothing owed any more
+  clock.advance(1000);
+  hb.heard(); // beats keep coming
+  hb.owe(); // another MESSAGE at 2500; its ACK never comes (the link is dead toward the server)
+  clock.advance(1999);
+  hb.heard();
+  assert.deepEqual(pings, []);
+  clock.advance(1);
+  assert.deepEqual(pings, [1], "ping at intervalMs without an answer");
+  clock.advance(2000);
+  hb.heard();
+  assert.deepEqual(pings, [1, 2]);
+  clock.advance(1999);
+  hb.heard(); // beats still arrive: the link is alive toward the client only
+  assert.equal(timeouts.length, 0);
+  clock.advance(1);
+  assert.equal(timeouts.length, 1, "dead timeoutMs after the answer became owed, beats notwithstanding");
+  const err = timeouts[0];
+  assert.ok(isOutlastError(err, "OUTLAST_HEARTBEAT_TIMEOUT"));
+  assert.match(err.message, /no answer from the server for 6000 ms .* dead toward the server/);
+  assert.deepEqual(err.details, { timeoutMs: 6000, silentMs: 6000 });
+});
+
+test("heartbeat, server beats: a PONG to our ping (a slow handler, a live server) postpones the verdict", () => {
+  const { clock, pings, timeouts, hb } = setup(2000, 6000, () => 0.5, true);
+  hb.owe();
+  for (let round = 1; round <= 5; round++) {
+    clock.advance(2000);
+    assert.equal(pings.length, round, `ping ${round}`);
+    clock.advance(100);
+    hb.heard();
+    hb.answered(true); // the PONG; the ACK is still owed
+  }
+  assert.equal(timeouts.length, 0, "10.5 s without an ACK, but every ping answered");
 });
 
 test("heartbeat: stop() clears its timer; nothing fires afterwards", () => {

@@ -11,7 +11,6 @@ import { connect as tlsConnect } from "node:tls";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import type { AckFrame, ErrorFrame, Frame, HelloFrame, WelcomeFrame } from "../../src/protocol/frames.js";
-import { PROTOCOL_VERSION } from "../../src/protocol/frames.js";
 
 export interface RawClientOptions {
   readonly port: number;
@@ -194,12 +193,13 @@ export class RawClient {
   }
 }
 
+/** A HELLO; versions default to [1, 1] (a v1 client: no beats from the server), heartbeatIntervalMs to 2000. */
 export function helloFrame(options: HelloOptions): HelloFrame {
   const token = options.token ?? new Uint8Array(0);
   return {
     type: "hello",
-    minVersion: options.minVersion ?? PROTOCOL_VERSION,
-    maxVersion: options.maxVersion ?? PROTOCOL_VERSION,
+    minVersion: options.minVersion ?? 1,
+    maxVersion: options.maxVersion ?? 1,
     clientId: options.clientId,
     token: typeof token === "string" ? Buffer.from(token) : token,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2000,

@@ -44,6 +44,21 @@ test("exact wire bytes of fixed frames match docs/protocol.md", () => {
     [...encodeFrame({ type: "welcome", version: 1, clientId: "c", lastSeq: 3, maxFrameBytes: 4096 })],
     [0, 0, 0, 18, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0x10, 0, 0, 1, 0x63],
   );
+  // Version 2: the same fields, then beatMs u32 and idleMs u32.
+  assert.deepStrictEqual(
+    [
+      ...encodeFrame({
+        type: "welcome",
+        version: 2,
+        clientId: "c",
+        lastSeq: 3,
+        maxFrameBytes: 4096,
+        beatMs: 6000,
+        idleMs: 30_000,
+      }),
+    ],
+    [0, 0, 0, 26, 0x02, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0x10, 0, 0, 1, 0x63, 0, 0, 0x17, 0x70, 0, 0, 0x75, 0x30],
+  );
   const hello = encodeFrame({
     type: "hello",
     minVersion: 1,

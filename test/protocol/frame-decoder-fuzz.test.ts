@@ -34,10 +34,20 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     })),
   fc.record({
     type: fc.constant("welcome" as const),
-    version: fc.integer({ min: 1, max: 0xffff }),
+    version: fc.constant(1),
     clientId,
     lastSeq: u64,
     maxFrameBytes: fc.integer({ min: 4096, max: MAX_U32 }),
+  }),
+  // Version 2 and later: beatMs and idleMs follow clientId.
+  fc.record({
+    type: fc.constant("welcome" as const),
+    version: fc.integer({ min: 2, max: 0xffff }),
+    clientId,
+    lastSeq: u64,
+    maxFrameBytes: fc.integer({ min: 4096, max: MAX_U32 }),
+    beatMs: u32,
+    idleMs: u32,
   }),
   fc.record({ type: fc.constant("message" as const), seq, data: fc.uint8Array({ maxLength: 300 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: u64, duplicates: u32 }),

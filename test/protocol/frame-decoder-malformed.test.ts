@@ -63,7 +63,7 @@ test("truncated bodies are rejected", () => {
   rejects(rawFrame(0x01, helloBody({ token: Buffer.alloc(3) }).subarray(0, -1)), /malformed HELLO frame: body is/);
   rejects(
     rawFrame(0x02, [0, 1, ...u64(0, 0), 0, 0, 0x10, 0, 0, 5, 0x61, 0x62]),
-    /malformed WELCOME frame: body is 18 bytes but its fields make 21/,
+    /malformed WELCOME frame: body is 18 bytes but its fields make 21 \(version 1\)/,
   );
   rejects(rawFrame(0x07, [0, 0, 0, 0, 9, 0x41, 0x42, 0, 0]), /malformed ERROR frame: code length 9/);
 });
@@ -97,6 +97,15 @@ test("trailing bytes in variable-size frames are rejected", () => {
     /malformed HELLO frame: body is 25 bytes but its fields make 24/,
   );
   rejects(rawFrame(0x02, [0, 1, ...u64(0, 0), 0, 0, 0x10, 0, 0, 1, 0x61, 0x62]), /malformed WELCOME frame/);
+  // A version 1 WELCOME carrying v2's beatMs and idleMs has 8 bytes too many; a version 2 one without them, 8 too few.
+  rejects(
+    rawFrame(0x02, [0, 1, ...u64(0, 0), 0, 0, 0x10, 0, 0, 1, 0x61, 0, 0, 0x17, 0x70, 0, 0, 0x75, 0x30]),
+    /malformed WELCOME frame: body is 25 bytes but its fields make 17 \(version 1\)/,
+  );
+  rejects(
+    rawFrame(0x02, [0, 2, ...u64(0, 0), 0, 0, 0x10, 0, 0, 1, 0x61]),
+    /malformed WELCOME frame: body is 17 bytes but its fields make 25 \(version 2\)/,
+  );
   rejects(
     rawFrame(0x07, [0, 0, 0, 0, 1, 0x41, 0, 1, 0x61, 0x62]),
     /malformed ERROR frame: message length 1 does not match/,

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkWelcome, chooseVersion, clientIdProblem, isMagic, validateHello } from "../../src/protocol/handshake.js";
+import {
+  SUPPORTED_VERSIONS,
+  checkWelcome,
+  chooseVersion,
+  clientIdProblem,
+  isMagic,
+  validateHello,
+} from "../../src/protocol/handshake.js";
 import type { HelloFrame } from "../../src/protocol/frames.js";
 
 const hello: HelloFrame = {
@@ -65,6 +72,26 @@ test("checkWelcome rejects a version the client did not offer", () => {
   assert.equal(checkWelcome(hello, { ...welcome, version: 2 })?.code, "OUTLAST_PROTOCOL_VERSION");
   assert.equal(checkWelcome(hello, { ...welcome, maxFrameBytes: 10 })?.code, "OUTLAST_PROTOCOL_ERROR");
   assert.equal(checkWelcome(hello, { ...welcome, lastSeq: -1 })?.code, "OUTLAST_PROTOCOL_ERROR");
+});
+
+test("checkWelcome: version 2 carries beatMs and idleMs, version 1 does not", () => {
+  const both = { minVersion: 1, maxVersion: 2 };
+  const v2 = { type: "welcome", version: 2, clientId: "c1", lastSeq: 0, maxFrameBytes: 4096 } as const;
+  assert.equal(checkWelcome(both, { ...v2, beatMs: 6000, idleMs: 30_000 }), undefined);
+  assert.equal(checkWelcome(both, { ...v2, beatMs: 0, idleMs: 0 }), undefined);
+  assert.match(checkWelcome(both, { ...v2, idleMs: 30_000 })?.message ?? "", /WELCOME: beatMs undefined/);
+  assert.match(checkWelcome(both, { ...v2, beatMs: 6000 })?.message ?? "", /WELCOME: idleMs undefined/);
+  assert.match(checkWelcome(both, { ...v2, beatMs: -1, idleMs: 1 })?.message ?? "", /beatMs -1/);
+  assert.match(
+    checkWelcome(both, { ...v2, version: 1, beatMs: 6000, idleMs: 30_000 })?.message ?? "",
+    /not part of a version 1 WELCOME/,
+  );
+});
+
+test("SUPPORTED_VERSIONS: this build speaks versions 1 and 2", () => {
+  assert.deepEqual(SUPPORTED_VERSIONS, [1, 2]);
+  assert.deepEqual(chooseVersion({ minVersion: 1, maxVersion: 1 }), { ok: true, version: 1 });
+  assert.deepEqual(chooseVersion({ minVersion: 1, maxVersion: 9 }), { ok: true, version: 2 });
 });
 
 test("isMagic checks the four bytes at an offset", () => {

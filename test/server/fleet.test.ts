@@ -51,8 +51,12 @@ function startServer(
   return next(child, (m) => (m as { port?: number }).port, "server port").then((p) => ({ child, port: p }));
 }
 
-async function serverStats(child: ChildProcess): Promise<{ connections: number; pings: number }> {
-  const reply = next(child, (m) => (m as { stats?: { connections: number; pings: number } }).stats, "server stats");
+async function serverStats(child: ChildProcess): Promise<{ connections: number; pings: number; beats: number }> {
+  const reply = next(
+    child,
+    (m) => (m as { stats?: { connections: number; pings: number; beats: number } }).stats,
+    "server stats",
+  );
   child.send("stats");
   return reply;
 }
@@ -93,11 +97,12 @@ test(`fleet: ${TOTAL} clients connect, idle without a drop, burst, survive a ser
     await new Promise((resolve) => setImmediate(resolve));
   }
 
-  // Idle: until the server has answered 3 heartbeats per client (~3 s at 1 s intervals).
-  const pingsBefore = (await serverStats(first.child)).pings;
+  // Idle: until the server has sent 3 heartbeats per client (protocol v2 beats, ~3.5 s at 1 s intervals).
+  const heartbeats = (s: { pings: number; beats: number }): number => s.pings + s.beats;
+  const pingsBefore = heartbeats(await serverStats(first.child));
   for (;;) {
     const s = await serverStats(first.child);
-    if (s.pings - pingsBefore >= 3 * PER_PROCESS * PROCESSES) break;
+    if (heartbeats(s) - pingsBefore >= 3 * PER_PROCESS * PROCESSES) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
   for (const s of await stats())

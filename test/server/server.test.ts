@@ -285,7 +285,7 @@ test("a protocol version the server does not speak gets OUTLAST_PROTOCOL_VERSION
   const { port } = await start(t, { onMessage: () => {} });
   const client = await RawClient.connect({ port });
   t.after(() => client.destroy());
-  await assert.rejects(client.hello({ clientId: "future", minVersion: 2, maxVersion: 3 }), /OUTLAST_PROTOCOL_VERSION/);
+  await assert.rejects(client.hello({ clientId: "future", minVersion: 3, maxVersion: 4 }), /OUTLAST_PROTOCOL_VERSION/);
   await client.waitClosed();
 });
 
