@@ -13,24 +13,25 @@
  *    outlast (memory outbox) vs MQTT.js (its offline queue), each with its
  *    default reconnect delay, and the part of it after the CONNACK.
  *
+ * 3. The ceiling of the backlog case (bench/mqtt-ceiling.ts): a raw socket
+ *    writing pre-encoded PUBLISHes, within the Receive Maximum and without a
+ *    window, against the same broker already running: no client can be faster.
+ *
  * Rounds alternate the contenders; medians and ranges are reported.
  *
  * Usage: node dist/bench/mqtt-transport.js [--messages N] [--backlog N] [--rounds N] [--write]
  *   --write  replace the mqtt-transport section of docs/benchmarks.md
  */
 
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
-import type { AddressInfo } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect as mqttConnect, connectAsync as mqttConnectAsync } from "mqtt";
 import { connect } from "../src/index.js";
-import { MOSQUITTO } from "./delivery/mqtt.js";
+import { Broker, mosquittoVersion } from "./mqtt-broker.js";
+import type { CeilingResult } from "./mqtt-ceiling.js";
+import { blast } from "./mqtt-ceiling.js";
 import { outlastVersion, packageVersion, writeBenchmarkSection } from "./report.js";
 
 const { values: args } = parseArgs({
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     messages: { type: "string", default: "20000" },
     backlog: { type: "string", default: "10000" },
     rounds: { type: "string", default: "5" },
+    only: { type: "string" }, // "throughput" or "backlog" (trying things out; --write wants both)
     write: { type: "boolean", default: false },
   },
 });
@@ -46,67 +48,6 @@ const BACKLOG = Number(args.backlog);
 const ROUNDS = Number(args.rounds);
 const PAYLOAD = Buffer.alloc(256, 0x61);
 const TOPIC = "bench/mqtt-transport";
-
-// ---- the broker ----
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-class Broker {
-  readonly port: number;
-  readonly #conf: string;
-  #proc: ChildProcess | undefined;
-
-  private constructor(port: number, conf: string) {
-    this.port = port;
-    this.#conf = conf;
-  }
-
-  static async create(dir: string, extra: readonly string[]): Promise<Broker> {
-    const port = await freePort();
-    const conf = join(dir, `mosquitto-${port}.conf`);
-    const lines = [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest stderr"];
-    lines.push("log_type information", ...extra);
-    if (process.getuid?.() === 0) lines.push("user root");
-    await writeFile(conf, lines.join("\n") + "\n");
-    return new Broker(port, conf);
-  }
-
-  /** Resolves once Mosquitto says it is running (listening). */
-  async start(): Promise<void> {
-    const proc = spawn(MOSQUITTO, ["-c", this.#conf], { stdio: ["ignore", "ignore", "pipe"] });
-    this.#proc = proc;
-    let err = "";
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr?.on("data", (d: Buffer) => {
-        err += d.toString();
-        if (err.includes(" running")) resolve();
-      });
-      proc.once("exit", (code) => reject(new Error(`mosquitto exited with ${String(code)}: ${err}`)));
-    });
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.#proc;
-    if (proc === undefined || proc.exitCode !== null) return;
-    const gone = once(proc, "exit");
-    proc.kill("SIGTERM");
-    await gone;
-  }
-}
-
-async function mosquittoVersion(): Promise<string> {
-  const p = spawn(MOSQUITTO, ["-h"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  await once(p, "close");
-  return /mosquitto version (\S+)/.exec(out)?.[1] ?? "?";
-}
 
 // ---- throughput ----
 
@@ -239,7 +180,7 @@ async function main(): Promise<void> {
     for (const [label, extra] of [
       ["Mosquitto defaults (max_inflight_messages 20: Receive Maximum 20)", []],
       ["max_inflight_messages 0 (no Receive Maximum)", ["max_inflight_messages 0"]],
-    ] as const) {
+    ].filter(() => args.only !== "backlog") as [string, string[]][]) {
       const broker = await Broker.create(dir, extra);
       await broker.start();
       const rates = new Map<Contender, number[]>(CONTENDERS.map((c) => [c, []]));
@@ -263,9 +204,10 @@ async function main(): Promise<void> {
     for (const [label, extra] of [
       ["Mosquitto defaults: Receive Maximum 20", []],
       ["max_inflight_messages 0", ["max_inflight_messages 0"]],
-    ] as const) {
+    ].filter(() => args.only !== "throughput") as [string, string[]][]) {
       const broker = await Broker.create(dir, extra);
       const backlog = { outlast: [] as BacklogResult[], "mqtt.js": [] as BacklogResult[] };
+      const ceiling = { window: [] as CeilingResult[], none: [] as CeilingResult[] };
       for (let r = 0; r < ROUNDS; r++) {
         for (const c of r % 2 === 0 ? (["mqtt.js", "outlast"] as const) : (["outlast", "mqtt.js"] as const)) {
           const res = await backlogOnce(c, broker);
@@ -274,9 +216,20 @@ async function main(): Promise<void> {
             `backlog (${label}) round ${r + 1} ${c}: ${fmt(res.totalMs)} ms (${fmt(res.afterConnackMs)} after CONNACK)`,
           );
         }
+        await broker.start();
+        for (const keep of r % 2 === 0 ? [true, false] : [false, true]) {
+          const res = await blast(broker.port, BACKLOG, keep);
+          (keep ? ceiling.window : ceiling.none).push(res);
+          log(
+            `ceiling (${label}) round ${r + 1} window ${keep ? String(res.window) : "none"}: ${fmt(res.totalMs)} ms (${fmt(res.afterConnackMs)} after CONNACK)`,
+          );
+        }
+        await broker.stop();
       }
       const tot = (c: "outlast" | "mqtt.js"): number[] => backlog[c].map((b) => b.totalMs);
       const after = (c: "outlast" | "mqtt.js"): number[] => backlog[c].map((b) => b.afterConnackMs);
+      const ctot = (w: "window" | "none"): number[] => ceiling[w].map((b) => b.totalMs);
+      const cafter = (w: "window" | "none"): number[] => ceiling[w].map((b) => b.afterConnackMs);
       lines.push(
         `### Backlog: ${fmt(BACKLOG)} messages queued while the broker is down (${label})`,
         "",
@@ -286,8 +239,16 @@ async function main(): Promise<void> {
         "|---|---|---|",
         `| outlast (memory outbox) | ${fmt(median(tot("outlast")))} (${range(tot("outlast"))}) | ${fmt(median(after("outlast")))} (${range(after("outlast"))}) |`,
         `| MQTT.js (offline queue) | ${fmt(median(tot("mqtt.js")))} (${range(tot("mqtt.js"))}) | ${fmt(median(after("mqtt.js")))} (${range(after("mqtt.js"))}) |`,
+        `| ceiling: raw socket, pre-encoded, within the Receive Maximum (${String(ceiling.window[0]?.window ?? "?")}) | ${fmt(median(ctot("window")))} (${range(ctot("window"))}) from the TCP connect | ${fmt(median(cafter("window")))} (${range(cafter("window"))}) |`,
+        `| ceiling: raw socket, pre-encoded, no window (all at once) | ${fmt(median(ctot("none")))} (${range(ctot("none"))}) from the TCP connect | ${fmt(median(cafter("none")))} (${range(cafter("none"))}) |`,
         "",
-        `outlast: ${(median(tot("mqtt.js")) / median(tot("outlast"))).toFixed(1)}x MQTT.js's speed until all acknowledged, ${(median(after("mqtt.js")) / median(after("outlast"))).toFixed(1)}x after the CONNACK.`,
+        `outlast: ${(median(tot("mqtt.js")) / median(tot("outlast"))).toFixed(1)}x MQTT.js's speed until all acknowledged, ${(median(after("mqtt.js")) / median(after("outlast"))).toFixed(1)}x after the CONNACK. ` +
+          `10x would mean all acknowledged within ${fmt(median(tot("mqtt.js")) / 10)} ms of the broker starting; the ceiling needs ${fmt(median(cafter("window")))} ms after its CONNACK within the window ` +
+          `(${fmt(median(cafter("none")))} ms without one), before any reconnect delay: ` +
+          (median(cafter("window")) >= median(tot("mqtt.js")) / 10
+            ? "out of reach on this broker for any client that keeps the Receive Maximum."
+            : `within reach only for a client that reconnects within ${fmt(median(tot("mqtt.js")) / 10 - median(cafter("window")))} ms of the broker starting and replays at the ceiling.`) +
+          ` outlast's replay after the CONNACK is ${(median(after("outlast")) / median(cafter("window"))).toFixed(1)}x the ceiling's time.`,
         "",
       );
     }

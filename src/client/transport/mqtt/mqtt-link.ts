@@ -25,6 +25,8 @@ import type { Link, LinkEvents } from "../transport.js";
 import { envelopeHeader } from "./envelope.js";
 import { authRejected, isVersionRefusal, mqttReasonError } from "./mqtt-errors.js";
 import { loadMqtt } from "./load-mqtt.js";
+import { NoStore } from "./no-store.js";
+import { WriteCoalescer } from "./write-coalescer.js";
 
 /** MQTT's largest packet (268,435,455 bytes), and the packet ids in flight at most (1..65535). */
 const MAX_PACKET_BYTES = 268_435_455;
@@ -53,6 +55,8 @@ export class MqttLink implements Link {
   #version: 4 | 5;
   #phase: MqttPhase = "load";
   #socket: net.Socket | undefined;
+  /** What MQTT.js writes to: the socket, each corked batch of PUBLISHes as one write. */
+  #stream: WriteCoalescer | undefined;
   #client: MqttClient | undefined;
   #connectTimer: Timer | undefined;
   #lingerTimer: Timer | undefined;
@@ -98,7 +102,7 @@ export class MqttLink implements Link {
   }
 
   get writableNeedDrain(): boolean {
-    return this.#socket?.writableNeedDrain ?? false;
+    return (this.#socket?.writableNeedDrain ?? false) || (this.#stream?.writableNeedDrain ?? false);
   }
 
   /** The protocol version of this link (4 = 3.1.1), for tests and messages. */
@@ -200,10 +204,14 @@ export class MqttLink implements Link {
       queueQoSZero: false,
       reschedulePings: false, // our heartbeat finds dead links; no timer reset per PUBLISH
       log: noop, // MQTT.js's debug() calls cost ~3% of a busy publisher even when disabled
+      outgoingStore: new NoStore(), // the records are in the outbox; this MqttClient never reconnects
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: Buffer.from(o.password) }),
     };
-    const client = new MqttClientClass(() => socket, options);
+    const stream = new WriteCoalescer(socket);
+    this.#stream = stream;
+    stream.on("drain", () => this.#events.onDrain());
+    const client = new MqttClientClass(() => stream, options);
     this.#client = client;
     client.on("connect", (connack) => this.#onConnack(connack));
     client.on("error", (err) => this.#onClientError(err));
@@ -307,6 +315,7 @@ export class MqttLink implements Link {
       this.#endClient();
       this.#client = undefined;
       this.#socket = undefined;
+      this.#stream = undefined;
       void loadMqtt().then((mqtt) => this.#start(mqtt.MqttClient));
       return;
     }
