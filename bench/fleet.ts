@@ -261,7 +261,10 @@ const contenders = (values.contenders ?? "").split(",").map((name) => {
   if (name === "mosquitto") return mosquitto;
   throw new Error(`--contenders: unknown ${JSON.stringify(name)} (outlast, mosquitto)`);
 });
-const sizes = (values.clients ?? "").split(",").map(Number);
+const sizes = (values.clients ?? "")
+  .split(",")
+  .filter((c) => c !== "")
+  .map(Number); // "": only --reject
 const nodeFlags = (values["node-flags"] ?? "").split(" ").filter((f) => f !== "");
 const rows: Record<string, string>[] = [];
 const memoryRuns = values["memory-only"] ? Math.max(1, Number(values.runs)) : 1;

@@ -47,6 +47,8 @@ export abstract class ConnectionSocket implements DeferredReader {
     socket.on("data", ConnectionSocket.#onSocketData);
     socket.on("error", ConnectionSocket.#onSocketError);
     socket.on("close", ConnectionSocket.#onSocketClose);
+    socket.setNoDelay(true);
+    socket.resume(); // the server accepts paused (a refused socket is never read)
   }
 
   /** The server's read budget (shared by every connection). */

@@ -33,3 +33,15 @@ export function defaultMaxConnections(limit = openFilesLimit()): number {
   if (limit === undefined) return FALLBACK_MAX_CONNECTIONS;
   return Math.max(1, limit - fdReserve(limit));
 }
+
+/**
+ * The hard limit on open sockets (Node's `server.maxConnections`): past it a connection is
+ * closed at once, without a Socket object or a frame, and counted (`fdRefused`), so a storm of
+ * refusals (each refused socket holds a descriptor while it lingers) never reaches EMFILE.
+ * Half the reserve above the default maxConnections, or `maxConnections` if that is higher;
+ * undefined when the limit is unknown.
+ */
+export function hardConnectionLimit(maxConnections: number, limit = openFilesLimit()): number | undefined {
+  if (limit === undefined) return undefined;
+  return Math.max(maxConnections, limit - Math.ceil(fdReserve(limit) / 2));
+}

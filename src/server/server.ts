@@ -13,6 +13,7 @@ import type { HandlerFailure } from "./client-registry.js";
 import { ClientRegistry } from "./client-registry.js";
 import type { DedupState } from "./dedup-state.js";
 import { clientErrorChannel, connectionChannel } from "./diagnostics.js";
+import { hardConnectionLimit } from "./fd-limit.js";
 import { FileDedupState } from "./file-dedup-state.js";
 import { MemoryDedupState } from "./memory-dedup-state.js";
 import type { ListenOptions, ResolvedServerOptions, ServerOptions } from "./options.js";
@@ -49,7 +50,10 @@ export interface ServerStats {
   readonly busyRejected: number;
   /** Connections turned away with OUTLAST_SERVER_BUSY while maxPendingHandshakes handshakes were under way (a storm). */
   readonly handshakesBusyRejected: number;
-  /** Connections the kernel refused at the file-descriptor limit (EMFILE/ENFILE on accept): closed without a frame. */
+  /**
+   * Connections closed without a frame at the file-descriptor limit: past the hard limit (the fd limit
+   * minus half the reserve, fd-limit.ts), or refused by the kernel (EMFILE/ENFILE on accept).
+   */
   readonly fdRefused: number;
   /** PINGs answered (v1 clients' heartbeats: ~1 per heartbeatIntervalMs per idle client, none on a busy link). */
   readonly pings: number;
@@ -139,7 +143,8 @@ export class Server extends EventEmitter<ServerEvents> {
       connectionClosed: (conn) => this.#connections.delete(conn),
     };
     if (this.#options.tls === undefined) {
-      this.#net = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
+      // Paused: a refused socket is never read (turn-away.ts); a connection starts reading in ConnectionSocket.
+      this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
     } else {
       const tlsServer = createTlsServer({ noDelay: true, ...this.#options.tls }, (socket) => this.#accept(socket));
       tlsServer.on("tlsClientError", (err, socket) => {
@@ -150,6 +155,10 @@ export class Server extends EventEmitter<ServerEvents> {
       });
       this.#net = tlsServer;
     }
+    // Past the hard limit Node closes the connection before making a Socket of it ('drop'): counted.
+    const hard = hardConnectionLimit(this.#options.maxConnections);
+    if (hard !== undefined) this.#net.maxConnections = hard;
+    this.#net.on("drop", () => this.#fdRefused++);
     this.#net.on("error", (err) => {
       // Out of file descriptors: libuv closed the connection it could not accept (no frame is
       // possible). Count it; the server keeps serving. maxConnections normally refuses first.

@@ -2,12 +2,13 @@
  * Turning connections away cheaply: the server is full (maxConnections, which by
  * default follows the process's file-descriptor limit) or shutting down. A refused
  * socket gets ERROR OUTLAST_SERVER_BUSY with a jittered retryAfterMs and a FIN, and
- * is destroyed if the peer has not closed it within LINGER_MS.
+ * is destroyed LINGER_MS later (the peer has closed by then).
  *
  * Cost matters: a fleet bigger than the server retries all the time, and every
  * refusal is an accept, a socket object, a write and a close. So the frames are
- * encoded once (a few jittered variants), the refused socket gets no listeners
- * beyond 'close', the linger is one sweep timer for all of them (not a timer per
+ * encoded once (a few jittered variants), nothing is read from a refused socket
+ * (no read start, no HELLO, no 'end' handling: the server accepts paused), it gets
+ * no listener of ours, the linger is one sweep timer for all of them (not a timer per
  * socket), and the hint sends a full server's excess clients away for long
  * (busyRetryAfterMs, default 60 s, jittered 0.5-1.5x) so they do not come back
  * every second. While shutting down the hint is short (a restart is coming).
@@ -18,7 +19,7 @@ import type { Clock, Timer } from "../errors/clock.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 
-/** After our ERROR and FIN, wait this long for the peer's FIN before destroying the socket. */
+/** After our ERROR and FIN, the refused socket is destroyed this much later (its peer has read the ERROR and closed). */
 const LINGER_MS = 2000;
 /** Pre-encoded ERROR frames per reason: retryAfterMs spread evenly over [0.5, 1.5] x the base. */
 const VARIANTS = 16;
@@ -29,20 +30,20 @@ const HANDSHAKES_RETRY_MS = 5000;
 
 export type TurnAwayReason = "full" | "closing" | "handshakes";
 
-/** Where a refused socket is kept until it closes; one shared 'close' listener, no closure per socket. */
-const OWNER = Symbol("outlast.turnAway");
-type RefusedSocket = Socket & { [OWNER]: Map<Socket, number> };
-function forget(this: Socket): void {
-  (this as RefusedSocket)[OWNER].delete(this);
-}
-
 export class TurnAway {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #frames: Record<TurnAwayReason, Buffer[]>;
-  /** Refused sockets still open, with the clock time at which they are destroyed. */
-  readonly #lingering = new Map<Socket, number>();
+  /**
+   * Refused sockets not yet destroyed, in refusal order, with the clock time at which each is
+   * (deadlines grow with the index, so the sweep only looks at the head). Two arrays: no object,
+   * listener or closure per refused socket. Those before #head were destroyed.
+   */
+  readonly #sockets: (Socket | undefined)[] = [];
+  readonly #deadlines: number[] = [];
+  #head = 0;
   #sweep: Timer | undefined;
+  readonly #onSweep = (): void => this.#sweepNow();
   /** Sockets refused since start, per reason. */
   readonly counts: Record<TurnAwayReason, number> = { full: 0, closing: 0, handshakes: 0 };
 
@@ -56,42 +57,55 @@ export class TurnAway {
     };
   }
 
-  /** Open refused sockets. */
+  /** Refused sockets not yet destroyed (each holds a file descriptor until its linger ends). */
   get lingering(): number {
-    return this.#lingering.size;
+    return this.#sockets.length - this.#head;
   }
 
-  /** Refuses `socket`: ERROR OUTLAST_SERVER_BUSY (jittered retryAfterMs), FIN, destroyed after LINGER_MS at the latest. */
+  /**
+   * Refuses `socket`: ERROR OUTLAST_SERVER_BUSY (jittered retryAfterMs) and FIN; destroyed after
+   * LINGER_MS. Nothing is read from it (the server accepts with pauseOnConnect): its HELLO is never
+   * decoded and its FIN never handled, which is what a refusal costs least with; the peer closes
+   * on our ERROR, and the linger frees the descriptor.
+   */
   refuse(socket: Socket, reason: TurnAwayReason): void {
     this.counts[reason]++;
     const frames = this.#frames[reason];
-    this.#lingering.set(socket, this.#clock.now() + LINGER_MS);
-    (socket as RefusedSocket)[OWNER] = this.#lingering;
-    socket.once("close", forget);
-    socket.resume(); // read and discard (the HELLO) until the peer's FIN
     socket.end(frames[Math.floor(this.#random() * frames.length)] as Buffer);
-    this.#sweep ??= this.#clock.setTimeout(() => this.#onSweep(), LINGER_MS);
+    this.#sockets.push(socket);
+    this.#deadlines.push(this.#clock.now() + LINGER_MS);
+    this.#sweep ??= this.#clock.setTimeout(this.#onSweep, LINGER_MS);
   }
 
   /** Destroys every refused socket at once (server close/destroy). */
   destroyAll(): void {
-    for (const socket of this.#lingering.keys()) socket.destroy();
-    this.#lingering.clear();
+    for (let i = this.#head; i < this.#sockets.length; i++) this.#sockets[i]?.destroy();
+    this.#sockets.length = 0;
+    this.#deadlines.length = 0;
+    this.#head = 0;
     if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep);
     this.#sweep = undefined;
   }
 
-  #onSweep(): void {
+  #sweepNow(): void {
     this.#sweep = undefined;
     const now = this.#clock.now();
-    let nextMs = Infinity;
-    for (const [socket, deadlineMs] of this.#lingering) {
-      if (deadlineMs <= now) {
-        this.#lingering.delete(socket);
-        socket.destroy();
-      } else if (deadlineMs < nextMs) nextMs = deadlineMs;
+    while (this.#head < this.#sockets.length && (this.#deadlines[this.#head] as number) <= now) {
+      this.#sockets[this.#head]?.destroy();
+      this.#sockets[this.#head++] = undefined;
     }
-    if (nextMs !== Infinity) this.#sweep = this.#clock.setTimeout(() => this.#onSweep(), nextMs - now);
+    if (this.#head === this.#sockets.length) {
+      this.#sockets.length = 0;
+      this.#deadlines.length = 0;
+      this.#head = 0;
+      return;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#sockets.length) {
+      this.#sockets.splice(0, this.#head);
+      this.#deadlines.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#sweep = this.#clock.setTimeout(this.#onSweep, (this.#deadlines[this.#head] as number) - now);
   }
 }
 

@@ -9,9 +9,10 @@ import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { ManualClock } from "../../src/errors/clock.js";
-import { defaultMaxConnections, fdReserve } from "../../src/server/fd-limit.js";
+import { defaultMaxConnections, fdReserve, hardConnectionLimit } from "../../src/server/fd-limit.js";
 import { createServer } from "../../src/server/index.js";
 import { RawClient, openClient } from "../helpers/raw-client.js";
 
@@ -87,4 +88,39 @@ test("a server short of file descriptors (ulimit -n 200) refuses the excess with
     codes.push((await c.waitError()).code);
   }
   assert.deepEqual(new Set(codes), new Set(["OUTLAST_SERVER_BUSY"]), "every refusal carries the code");
+});
+
+test("past the hard limit (the fd limit minus half the reserve) a connection is closed without a Socket and counted in fdRefused", async (t) => {
+  const fixture = join(import.meta.dirname, "fixtures", "fd-limited-server.js");
+  const child = spawn("sh", ["-c", `ulimit -n 200 && exec "${process.execPath}" "${fixture}"`], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, OUTLAST_FIXTURE_FROZEN_CLOCK: "1" }, // refused sockets linger until the end
+  });
+  t.after(() => child.kill("SIGKILL"));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const [, portText, maxText] = /port (\d+) maxConnections (\d+)/.exec(String(first.value)) ?? [];
+  const port = Number(portText);
+  const maxConnections = Number(maxText);
+  const hard = hardConnectionLimit(maxConnections, 200) as number;
+  assert.equal(hard, 200 - 32, "half the reserve (64) above maxConnections");
+  const clients: RawClient[] = [];
+  t.after(() => clients.forEach((c) => c.destroy()));
+  for (let i = 0; i < maxConnections; i++) clients.push((await openClient(port, `c${i}`)).client);
+  let busy = 0;
+  for (;;) {
+    const c = await RawClient.connect({ port });
+    clients.push(c);
+    await c.waitClosed();
+    const frame = c.received[0];
+    if (frame === undefined) break; // closed without a frame: the hard limit
+    assert.equal(frame.type === "error" ? frame.code : frame.type, "OUTLAST_SERVER_BUSY");
+    busy++;
+    assert.ok(busy <= hard - maxConnections, `${busy} refusals with a frame, past the hard limit`);
+  }
+  assert.equal(busy, hard - maxConnections, "every refusal under the hard limit carries the code");
+  child.stdin.write("stats\n");
+  const stats = JSON.parse(String((await lines.next()).value).replace(/^stats /, "")) as Record<string, number>;
+  assert.equal(stats["fdRefused"], 1);
+  assert.equal(stats["busyRejected"], busy);
 });
