@@ -244,7 +244,10 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     if (state.name !== "authenticating") return;
     const { idleMs, beatMs } = state;
     this.#move({ name: "open", client, idleMs, beatMs });
-    this.#decoder?.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
+    // An idle connection holds no decoder: drop the HELLO's now, unless a frame is partly read (read() drops
+    // it otherwise only on the next read, which on a v2 link comes ~20 s later: ~100 bytes per client meanwhile).
+    if (this.#decoder?.bufferedBytes === 0) this.#decoder = undefined;
+    else this.#decoder?.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
     this.quietFrom(this.#ctx.idleSweep.now());
     if (beatMs > 0) this.#ctx.idleSweep.beatEvery(beatMs);
