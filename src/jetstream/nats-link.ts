@@ -40,6 +40,8 @@ export interface NatsConnectOptions extends NatsCredentials {
   readonly connectTimeoutMs: number;
   /** JetStream request timeout: a publish without a PubAck by then is in doubt (ms). */
   readonly requestTimeoutMs: number;
+  /** Timeout of JetStream API requests (stream lookups, mark reads); default requestTimeoutMs. */
+  readonly apiTimeoutMs?: number;
   /**
    * Let nats.js reconnect after a lost connection (a gateway: default). False for a link that
    * ends with its connection (the nats:// client: its own backoff opens the next one).
@@ -152,7 +154,10 @@ export class NatsLink {
       );
     }
     const js = jetstreamModule.jetstream(nc, { timeout: options.requestTimeoutMs });
-    const jsm = await jetstreamModule.jetstreamManager(nc, { timeout: options.requestTimeoutMs, checkAPI: false });
+    const jsm = await jetstreamModule.jetstreamManager(nc, {
+      timeout: options.apiTimeoutMs ?? options.requestTimeoutMs,
+      checkAPI: false,
+    });
     return new NatsLink(nc, js, jsm, stream, transport.headers);
   }
 

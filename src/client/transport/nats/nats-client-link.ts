@@ -23,6 +23,18 @@ const debug = debuglog("outlast");
 /** Room kept for the headers (msg id, Outlast-Client-Id, Outlast-Seq, expected sequence) below NATS's max_payload. */
 const HEADER_ROOM_BYTES = 1024;
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/**
+ * Records per writer.write() call: each call's PubAcks become one cumulative ack, so the
+ * client's window slides every ACK_CHUNK records instead of once per window (4096), and the
+ * writer's pipeline never runs dry between windows.
+ */
+const ACK_CHUNK = 64;
+/**
+ * Stream lookups and mark reads: answered in milliseconds by a cluster with a leader, never
+ * during a leader election (they time out). Shorter than a publish's timeout so that a link
+ * opened during an election tries again soon after it ends, not up to 2 s later.
+ */
+const API_TIMEOUT_MS = 1000;
 
 export class NatsClientLink implements Link {
   readonly #endpoint: Endpoint;
@@ -99,6 +111,7 @@ export class NatsClientLink implements Link {
           ],
           connectTimeoutMs: o.connectTimeoutMs,
           requestTimeoutMs: n.publishTimeoutMs,
+          apiTimeoutMs: Math.min(n.publishTimeoutMs, API_TIMEOUT_MS),
           reconnect: false,
           name: `outlast ${this.#clientId}`,
           ...(n.user === undefined ? {} : { user: n.user }),
@@ -183,17 +196,21 @@ export class NatsClientLink implements Link {
 
   writeRecords(records: readonly OutboxRecord[], _maybeSentUpToSeq: number): boolean {
     const writer = this.#writer;
-    const last = records[records.length - 1];
-    if (writer === undefined || last === undefined || this.#closed) return true;
+    if (writer === undefined || this.#closed) return true;
     // Every record carries its msg id (clientId:seq) anyway: a resend needs no flag.
-    writer.write(records).then(
-      () => {
-        if (this.#closed) return;
-        this.#heartbeat?.heard();
-        this.#events.onAck(last.seq, 0);
-      },
-      (err: unknown) => this.#end(this.#judged(err)),
-    );
+    // The writer resolves calls in seq order, so the acks below arrive in order.
+    for (let i = 0; i < records.length; i += ACK_CHUNK) {
+      const chunk = records.length <= ACK_CHUNK ? records : records.slice(i, i + ACK_CHUNK);
+      const last = chunk[chunk.length - 1] as OutboxRecord;
+      writer.write(chunk).then(
+        () => {
+          if (this.#closed) return;
+          this.#heartbeat?.heard();
+          this.#events.onAck(last.seq, 0);
+        },
+        (err: unknown) => this.#end(this.#judged(err)),
+      );
+    }
     return true;
   }
 
