@@ -7,7 +7,8 @@
  *   minus (the same before any client), / N;
  * - idle CPU over `--idle-s` seconds, as % of one core per 1,000 clients, and the heartbeat
  *   frames it costs (outlast: PINGs answered + beats sent; MQTT.js pings every 60 s by default);
- * - burst: every client sends one message at once: time until all are acknowledged, server CPU
+ * - burst: every client sends one message at once (then `--burst-k` pipelined messages each, 10 by
+ *   default: a busy fleet's acknowledgements coalesce): time until all are acknowledged, server CPU
  *   per message, the event loop's longest stall (monitorEventLoopDelay; outlast only);
  * - restart: SIGKILL, a new server on the same port: time from its start until every client is
  *   open again and has an acknowledgement of a new message, the longest stall meanwhile, and
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     "memory-only": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     "node-flags": { type: "string", default: "" },
+    "burst-k": { type: "string", default: "10" },
     write: { type: "boolean", default: false },
   },
 });
@@ -75,8 +77,8 @@ class Fleet {
   open(timeoutMs?: number): Promise<number[]> {
     return Promise.all(this.children.map((c) => next(c, (m) => (m as { open?: number }).open, timeoutMs)));
   }
-  burst(): Promise<number[]> {
-    return this.all((m) => (m as { burst?: number }).burst, "burst");
+  burst(k = 1): Promise<number[]> {
+    return this.all((m) => (m as { burst?: number }).burst, k === 1 ? "burst" : `burst:${k}`);
   }
   async errors(): Promise<number> {
     const stats = await this.all((m) => (m as { errors?: number }).errors, "stats");
@@ -117,7 +119,7 @@ function goals(): string {
     `- <= 4 KiB RSS per idle client at 15,000+: ${big.rss.toFixed(2)} KiB ${at}, ${verdict(big.n >= 15_000 && big.rss <= 4)}`,
     `- <= 1.5 KiB heap per idle client at 15,000+: ${big.heap.toFixed(2)} KiB ${at}, ${verdict(big.n >= 15_000 && big.heap <= 1.5)}`,
     `- <= 0.5% of a core per 1,000 idle clients (defaults: dead link noticed within 10 s): ${big.idle.toFixed(2)}% ${at}, ${verdict(big.idle <= 0.5)}`,
-    `- no stall over 100 ms while every client bursts: ${Math.round(big.burstStall)} ms ${at} (the goal says 20,000; this machine holds ~19,000), ${verdict(big.burstStall <= 100)}`,
+    `- no stall over 100 ms while every client bursts (1 or ${values["burst-k"]} messages each): ${Math.round(big.burstStall)} ms ${at} (the goal says 20,000; this machine holds ~19,000), ${verdict(big.burstStall <= 100)}`,
     `- restart at 15,000+: all back with a first ACK within 20 s, no client error event, no stall over 100 ms: ${big.restartS.toFixed(1)} s, ${big.errors} error events, stall ${Math.round(big.restartStall)} ms ${at}, ${verdict(big.n >= 15_000 && big.restartS <= 20 && big.errors === 0 && big.restartStall <= 100)}`,
   ];
   if (rejectionRatio !== undefined)
@@ -169,6 +171,15 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
   const burstMs = performance.now() - burstStart;
   const burstUs = (((await server.sample()).cpuMs - burstCpu) * 1000) / n;
   const burstStall = await server.stallStop();
+  const k = Number(values["burst-k"]);
+  log(`${contender.name} ${n}: burst of ${k} messages each`);
+  server.stallStart();
+  const burstKCpu = (await server.sample()).cpuMs;
+  const burstKStart = performance.now();
+  await fleet.burst(k);
+  const burstKMs = performance.now() - burstKStart;
+  const burstKUs = (((await server.sample()).cpuMs - burstKCpu) * 1000) / (n * k);
+  const burstKStall = await server.stallStop();
 
   log(`${contender.name} ${n}: SIGKILL + restart`);
   await server.kill();
@@ -196,7 +207,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     rss: Number(perClientKiB(base.rssBytes, idleStart.rssBytes, n)),
     heap: Number(perClientKiB(base.heapBytes, idleStart.heapBytes, n)),
     idle: idlePct,
-    burstStall: burstStall ?? NaN,
+    burstStall: Math.max(burstStall ?? NaN, burstKStall ?? NaN),
     restartS: restartMs / 1000,
     restartStall: restartStall ?? NaN,
     errors,
@@ -211,6 +222,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     idle: idlePct.toFixed(2),
     pings,
     burst: `${Math.round(burstMs)} ms, ${burstUs.toFixed(1)} µs/msg, stall ${stall(burstStall)}`,
+    burstK: `${Math.round(burstKMs)} ms, ${burstKUs.toFixed(1)} µs/msg, stall ${stall(burstKStall)}`,
     restart: `${restart}, stall ${stall(restartStall)}, ${errors} error events`,
   };
   log(JSON.stringify(row));
@@ -307,11 +319,11 @@ const table = `Real clients with default options (outlast: \`connect()\`, protoc
 reconnect every 1 s), created 200 per 50 ms in child processes of <= ${PER_PROCESS.toLocaleString("en-US")}, against one server
 process on loopback: ${contenders.map((c) => c.version).join("; ")}. The clients run on the same 2 cores, so their CPU
 competes with the server's. One process may hold at most 20,000 open files on this machine (a hard limit), so no size here
-reaches 20,000 clients. Command: \`node dist/bench/fleet.js --clients ${values.clients} --idle-s ${values["idle-s"]} --contenders ${values.contenders} --reject ${values.reject}\`. One run per row.
+reaches 20,000 clients. Command: \`node dist/bench/fleet.js --clients ${values.clients} --idle-s ${values["idle-s"]} --contenders ${values.contenders} --reject ${values.reject} --burst-k ${values["burst-k"]}\`. One run per row.
 
-| server | clients | client processes | load avg (1 min) at start | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | heartbeat frames/s per 1,000 (pings answered + beats sent) | burst (1 msg each): all acked, server CPU, longest stall | SIGKILL + restart: all open + first ack, longest stall, client error events |
-|---|---|---|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["processes"]} | ${r["load"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["restart"]} |`).join("\n")}
+| server | clients | client processes | load avg (1 min) at start | RSS / idle client (KiB) | heap / idle client (KiB) | idle CPU, % of a core per 1,000 | heartbeat frames/s per 1,000 (pings answered + beats sent) | burst (1 msg each): all acked, server CPU, longest stall | burst (${values["burst-k"]} msgs each, pipelined): all acked, server CPU, longest stall | SIGKILL + restart: all open + first ack, longest stall, client error events |
+|---|---|---|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r["server"]} | ${r["clients"]} | ${r["processes"]} | ${r["load"]} | ${r["rss"]} | ${r["heap"]} | ${r["idle"]} | ${r["pings"]} | ${r["burst"]} | ${r["burstK"]} | ${r["restart"]} |`).join("\n")}
 
 ${rejectLine}
 

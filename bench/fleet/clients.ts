@@ -3,7 +3,8 @@
  * options, created in steps of RAMP_STEP every RAMP_MS (a first deployment is not one
  * instant; the restart phase is the storm). IPC (same for mqtt-clients.ts):
  * - { open } once all are open, and again after every reconnect wave;
- * - "burst" -> each sends one message, { burst } once all are acknowledged;
+ * - "burst" -> each sends one message, { burst } once all are acknowledged; "burst:K" -> each
+ *   sends K at once (pipelined);
  * - "stats" -> { errors, open } (errors: `error` events, which a connection fault never is);
  * - "close" -> destroys every client and exits.
  * argv: url prefix count
@@ -37,7 +38,10 @@ for (let i = 0; i < count; i += RAMP_STEP) {
 
 process.on("message", (msg: string) => {
   if (msg === "stats") process.send?.({ errors, open });
-  if (msg === "burst")
-    void Promise.all(clients.map((c) => c.send("burst"))).then(() => process.send?.({ burst: count }));
+  if (msg.startsWith("burst")) {
+    const k = Number(msg.split(":")[1] ?? 1);
+    const sends = clients.flatMap((c) => Array.from({ length: k }, () => c.send("burst")));
+    void Promise.all(sends).then(() => process.send?.({ burst: count }));
+  }
   if (msg === "close") void Promise.all(clients.map((c) => c.destroy())).then(() => process.exit(0));
 });

@@ -45,7 +45,11 @@ function publish(client: MqttClient): Promise<void> {
 
 process.on("message", (msg: string) => {
   if (msg === "stats") process.send?.({ errors, open });
-  if (msg === "burst") void Promise.all(clients.map(publish)).then(() => process.send?.({ burst: count }));
+  if (msg.startsWith("burst")) {
+    const k = Number(msg.split(":")[1] ?? 1);
+    const sends = clients.flatMap((c) => Array.from({ length: k }, () => publish(c)));
+    void Promise.all(sends).then(() => process.send?.({ burst: count }));
+  }
   if (msg === "close")
     void Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r())))).then(() =>
       process.exit(0),
