@@ -20,6 +20,8 @@ export interface ServerSample {
   rssBytes: number;
   /** V8 heapUsed after a full GC (outlast only). */
   heapBytes: number | undefined;
+  /** The size of V8's young generation (outlast only). */
+  newSpaceBytes?: number | undefined;
   cpuMs: number;
   /** PINGs answered since start (outlast only). */
   pings: number | undefined;
@@ -100,6 +102,7 @@ export const outlast: Contender = {
         return {
           rssBytes: s["rssBytes"] as number,
           heapBytes: s["heapBytes"] as number,
+          newSpaceBytes: s["newSpaceBytes"] as number | undefined,
           cpuMs: s["cpuMs"] as number,
           // Heartbeat frames the server handled: PINGs answered (v1 clients) + beats sent (v2).
           pings: stats.pings + (stats.beats ?? 0),

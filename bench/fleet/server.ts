@@ -1,12 +1,14 @@
 /**
  * The outlast server of bench/fleet.ts: createServer with a no-op synchronous handler
  * and memory state on a given port (default maxConnections: the fd limit minus 5%).
- * IPC: sends { port } once listening; answers "sample" with memory (after a full GC),
+ * IPC: sends { port } once listening; answers "sample" with memory (after a full GC; with
+ * the size of V8's young generation, which grows in a connect storm and shrinks when idle),
  * CPU time and stats, "stall:start" / "stall:stop" with the event loop's longest delay
  * in between (monitorEventLoopDelay, 10 ms resolution). Run with --expose-gc.
  * argv: port [maxConnections]
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { getHeapSpaceStatistics } from "node:v8";
 import { createServer } from "../../src/server/index.js";
 
 const maxConnections = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
@@ -23,6 +25,7 @@ process.on("message", (msg) => {
       sample: {
         rssBytes: mem.rss,
         heapBytes: mem.heapUsed,
+        newSpaceBytes: getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size,
         cpuMs: (cpu.user + cpu.system) / 1000,
         stats: server.stats(),
         atMs: performance.now(),

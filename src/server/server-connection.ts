@@ -17,6 +17,7 @@ import { encodeFrame } from "../protocol/frame-encoder.js";
 import { FrameDecoder } from "../protocol/frame-decoder.js";
 import { serverFrameRule } from "../protocol/frame-rules.js";
 import type { Frame, HelloFrame } from "../protocol/frames.js";
+import { FrameType } from "../protocol/frames.js";
 import { chooseVersion } from "../protocol/handshake.js";
 import { MAX_HELLO_FRAME_BYTES } from "../protocol/limits.js";
 import type { ClientConnection, ClientState } from "./client-state.js";
@@ -47,6 +48,10 @@ const STALE_MESSAGE = "a newer connection of this clientId is open; this one was
  * something more often pings for itself (as in v1), and the one sweep never has to run more than 6 times a second.
  */
 export const MIN_BEAT_MS = 1000;
+/** A whole PING or PONG frame: length 4, type 1, nonce 8. */
+const CONTROL_FRAME_BYTES = 13;
+/** Largest high word of a u64 nonce that stays <= 2^53-1. */
+const MAX_U64_HIGH = 0x1f_ffff;
 /** The beats (docs/protocol.md §5), encoded once for every connection: a one-way PONG, and a PING that asks for an answer. */
 const BEAT = encodeFrame({ type: "pong", nonce: 0 });
 const ASK = encodeFrame({ type: "ping", nonce: 0 });
@@ -112,6 +117,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   // ---- receiving ----
 
   protected read(chunk: Buffer): void {
+    if (this.#decoder === undefined && chunk.length === CONTROL_FRAME_BYTES && this.#readControl(chunk)) return;
     let frames: Frame[];
     try {
       // After WELCOME a decoder lives only while a frame straddles reads (a new one is ~100 bytes).
@@ -126,6 +132,27 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     for (let i = 0; i < frames.length && !this.isClosed(); i++) this.#onFrame(frames[i] as Frame);
     const client = clientOf(this.#state);
     if (client !== undefined) this.#ctx.registry.endRead(client);
+  }
+
+  /**
+   * The read of an idle fleet: one whole PING or PONG (a v1 client's ping, the answer to a beat's ask) on an
+   * open link, handled without a decoder, frame objects or arrays. False: not that; decode as usual.
+   */
+  #readControl(chunk: Buffer): boolean {
+    const type = chunk[4];
+    const state = this.#state;
+    if ((type !== FrameType.Ping && type !== FrameType.Pong) || state.name !== "open") return false;
+    // length 9, and a nonce <= 2^53-1 (else the decoder reports the protocol error).
+    if (chunk.readUInt32BE(0) !== 9 || chunk.readUInt32BE(5) > MAX_U64_HIGH) return false;
+    if (type === FrameType.Ping) {
+      this.#ctx.countPing();
+      const pong = Buffer.allocUnsafe(CONTROL_FRAME_BYTES);
+      chunk.copy(pong);
+      pong[4] = FrameType.Pong;
+      this.write(pong);
+    }
+    this.#ctx.registry.endRead(state.client);
+    return true;
   }
 
   #onFrame(frame: Frame): void {

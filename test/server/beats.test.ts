@@ -98,3 +98,21 @@ test("v2: a busy link needs no beats (ACKs are liveness)", async (t) => {
   assert.equal(server.stats().beats, 0, "40 s with an ACK every 5 s: no beat");
   assert.equal(server.stats().connections, 1);
 });
+
+test("a lone PING or PONG (an idle fleet's reads) is checked like any frame: nonce echoed, a nonce over 2^53-1 is a protocol error", async (t) => {
+  const clock = new ManualClock();
+  const { server, port } = await start(t, clock);
+  const { client } = await openClient(port, "lone", V2);
+  t.after(() => client.destroy());
+  client.send({ type: "ping", nonce: Number.MAX_SAFE_INTEGER });
+  assert.deepEqual(await client.next(), { type: "pong", nonce: Number.MAX_SAFE_INTEGER });
+  client.send({ type: "pong", nonce: 7 });
+  client.send({ type: "ping", nonce: 2 ** 32 + 1 });
+  assert.deepEqual(await client.next(), { type: "pong", nonce: 2 ** 32 + 1 });
+  assert.equal(server.stats().pings, 2);
+  // 2^53 as a nonce: 0x00200000 00000000.
+  client.sendRaw(Buffer.from([0, 0, 0, 9, 0x06, 0, 0x20, 0, 0, 0, 0, 0, 0]));
+  const err = await client.waitError();
+  assert.equal(err.code, "OUTLAST_PROTOCOL_ERROR");
+  assert.match(err.message, /nonce/);
+});
