@@ -148,7 +148,9 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
   const idleStart = await server.sample();
   log(`${contender.name} ${n}: open; idle ${idleMs} ms`);
   await sleep(idleMs);
-  const idleEnd = await server.sample();
+  // RSS 1 s after a full GC: a GC at low allocation throughput shrinks V8's young generation (as an idle server's own
+  // next scavenge does); its pages go back to the OS from a background thread.
+  const idleEnd = await server.sample(true);
   log(`${contender.name} ${n}: young generation ${mib(idleStart.newSpaceBytes)} -> ${mib(idleEnd.newSpaceBytes)} MiB`);
   if (values["memory-only"]) {
     await fleet.close();
@@ -158,7 +160,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
       clients: n.toLocaleString("en-US"),
       rss: perClientKiB(base.rssBytes, idleStart.rssBytes, n),
       rssIdle: perClientKiB(base.rssBytes, idleEnd.rssBytes, n),
-      heap: perClientKiB(base.heapBytes, idleStart.heapBytes, n),
+      heap: perClientKiB(base.heapBytes, idleEnd.heapBytes, n),
     };
   }
   const idleSpanMs = idleEnd.atMs - idleStart.atMs;
@@ -211,7 +213,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     n,
     rss: Number(perClientKiB(base.rssBytes, idleEnd.rssBytes, n)),
     rssSettle: Number(perClientKiB(base.rssBytes, idleStart.rssBytes, n)),
-    heap: Number(perClientKiB(base.heapBytes, idleStart.heapBytes, n)),
+    heap: Number(perClientKiB(base.heapBytes, idleEnd.heapBytes, n)),
     idle: idlePct,
     burstStall: Math.max(burstStall ?? NaN, burstKStall ?? NaN),
     restartS: restartMs / 1000,
@@ -224,7 +226,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     processes: String(fleet.size),
     load: loadAtStart,
     rss: `${perClientKiB(base.rssBytes, idleStart.rssBytes, n)} / ${perClientKiB(base.rssBytes, idleEnd.rssBytes, n)}`,
-    heap: perClientKiB(base.heapBytes, idleStart.heapBytes, n),
+    heap: perClientKiB(base.heapBytes, idleEnd.heapBytes, n),
     idle: idlePct.toFixed(2),
     pings,
     burst: `${Math.round(burstMs)} ms, ${burstUs.toFixed(1)} µs/msg, stall ${stall(burstStall)}`,
@@ -307,9 +309,9 @@ function spread(runs: Record<string, string>[]): Record<string, string> {
 if (values["memory-only"]) {
   const flags = nodeFlags.length === 0 ? "Node's defaults" : `\`node ${nodeFlags.join(" ")}\``;
   const memory = `Memory only, outlast's server run with ${flags}: N real clients (default options) connect (200 per 50 ms per
-client process, <= ${PER_PROCESS.toLocaleString("en-US")} per process), ${SETTLE_MS / 1000} s to settle, then (RSS, and V8 heap after a full GC) minus the same
-before any client, / N; RSS again after ${idleMs / 1000} s more of idling (by then V8 has shrunk its young generation, grown
-to its 32 MiB cap by the connect storm: see the fleet notes); ${memoryRuns > 1 ? `median (min-max) of ${memoryRuns} runs, each a new server` : "one run"}. Command: \`node dist/bench/fleet.js --memory-only --runs ${memoryRuns} --contenders ${values.contenders} --clients ${values.clients} --idle-s ${values["idle-s"]}${nodeFlags.length > 0 ? ` --node-flags="${nodeFlags.join(" ")}"` : ""}\`. Memory does not depend on the machine's load.
+client process, <= ${PER_PROCESS.toLocaleString("en-US")} per process), ${SETTLE_MS / 1000} s to settle, then RSS minus the same before any client, / N
+(after a full GC); again after ${idleMs / 1000} s more of idling (RSS 1 s after a full GC, and V8's heap), when a GC shrinks
+V8's young generation, grown to its 32 MiB cap by the connect storm, if the server allocates little (see the fleet notes); ${memoryRuns > 1 ? `median (min-max) of ${memoryRuns} runs, each a new server` : "one run"}. Command: \`node dist/bench/fleet.js --memory-only --runs ${memoryRuns} --contenders ${values.contenders} --clients ${values.clients} --idle-s ${values["idle-s"]}${nodeFlags.length > 0 ? ` --node-flags="${nodeFlags.join(" ")}"` : ""}\`. Memory does not depend on the machine's load.
 
 | server | clients | RSS / idle client (KiB), ${SETTLE_MS / 1000} s after connecting | RSS / idle client (KiB), after ${idleMs / 1000} s more idle | heap / idle client (KiB) |
 |---|---|---|---|---|

@@ -31,7 +31,8 @@ export interface ServerSample {
 
 export interface RunningServer {
   readonly pid: number;
-  sample(): Promise<ServerSample>;
+  /** After a full GC (outlast); `settled`: 1 s after it (V8 returns a shrunk young generation's pages from a background thread). */
+  sample(settled?: boolean): Promise<ServerSample>;
   /** Starts / stops watching the event loop's longest stall (undefined: not measurable). */
   stallStart(): void;
   stallStop(): Promise<number | undefined>;
@@ -96,8 +97,11 @@ export const outlast: Contender = {
     };
     return {
       pid: child.pid as number,
-      async sample() {
-        const s = await ask("sample", (m) => (m as { sample?: Record<string, unknown> }).sample);
+      async sample(settled = false) {
+        const s = await ask(
+          settled ? "sample:settled" : "sample",
+          (m) => (m as { sample?: Record<string, unknown> }).sample,
+        );
         const stats = s["stats"] as { pings: number; beats?: number; busyRejected: number };
         return {
           rssBytes: s["rssBytes"] as number,
