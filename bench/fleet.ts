@@ -15,7 +15,7 @@
  *   client `error` events (a lost server is a connection fault, not an error: should be 0);
  * - turning clients away (outlast): a server with maxConnections M holding M idle clients meets
  *   as many more; server CPU per refusal, against the CPU of a connected idle client (a refused
- *   client comes back after the server's jittered hint, 60 s on average by default).
+ *   client comes back after the server's jittered hint, busyRetryAfterMs on average: 5 min by default).
  *
  * Run (built): node dist/bench/fleet.js --clients 5000,18000 [--idle-s 20] [--contenders outlast,mosquitto]
  *   [--reject 4000] [--write]
@@ -29,6 +29,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { Contender, RunningServer, ServerSample } from "./fleet/contenders.js";
 import { freePort, mosquitto, next, outlast } from "./fleet/contenders.js";
+import { SERVER_DEFAULTS } from "../src/server/options.js";
 import { writeBenchmarkSection } from "./report.js";
 
 const { values } = parseArgs({
@@ -261,7 +262,9 @@ async function rejection(m: number): Promise<string> {
   const refusals = d.busyRejected ?? 0;
   const perRefusalUs = ((d.cpuMs - b.cpuMs - idleRate * (d.atMs - b.atMs)) * 1000) / refusals;
   const connectedUsPerS = (idleRate * 1e6) / m;
-  const refusedUsPerS = perRefusalUs / 60; // one refusal per ~60 s (busyRetryAfterMs, jittered 0.5-1.5 x)
+  // A refused client comes back after busyRetryAfterMs on average (jittered 0.5-1.5 x).
+  const hintS = SERVER_DEFAULTS.busyRetryAfterMs / 1000;
+  const refusedUsPerS = perRefusalUs / hintS;
   rejectionRatio = refusedUsPerS / connectedUsPerS;
   await held.close();
   await refused.close();
@@ -269,8 +272,8 @@ async function rejection(m: number): Promise<string> {
   const line =
     `Turning clients away (load average ${loadAtStart} at start): a server with \`maxConnections\` ${m.toLocaleString("en-US")} ` +
     `holding as many idle clients met ${refusals.toLocaleString("en-US")} more: **${perRefusalUs.toFixed(0)} µs** of server CPU per refusal ` +
-    `(the connected clients' idle CPU over the same time taken out). A refused client is told to come back in 30-90 s ` +
-    `(\`busyRetryAfterMs\` 60 s, jittered 0.5-1.5x), so it costs ~${refusedUsPerS.toFixed(2)} µs of CPU per second, against ` +
+    `(the connected clients' idle CPU over the same time taken out). A refused client is told to come back in ${hintS / 2}-${hintS * 1.5} s ` +
+    `(\`busyRetryAfterMs\` ${hintS} s by default, jittered 0.5-1.5x), so it costs ~${refusedUsPerS.toFixed(2)} µs of CPU per second, against ` +
     `${connectedUsPerS.toFixed(2)} µs/s for a connected idle client here: **${((refusedUsPerS / connectedUsPerS) * 100).toFixed(0)}%** (goal <= 10%).`;
   log(line);
   return line;

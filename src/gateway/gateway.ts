@@ -89,7 +89,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       maxFrameBytes: o.maxFrameBytes,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       idleTimeoutMs: o.idleTimeoutMs,
-      maxConnections: o.maxConnections,
+      ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }),
+      ...(o.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: o.busyRetryAfterMs }),
       clock: o.clock,
     });
     this.#server.on("connection", (e) =>

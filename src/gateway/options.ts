@@ -49,7 +49,10 @@ export interface GatewayOptions {
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /** Default: the server's (the process's file-descriptor limit minus a reserve). */
   readonly maxConnections?: number;
+  /** The retryAfterMs a full gateway asks of those it refuses (jittered). Default: the server's, 300000. */
+  readonly busyRetryAfterMs?: number;
   readonly clock?: Clock;
 }
 
@@ -81,7 +84,8 @@ export interface ResolvedGatewayOptions {
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
-  readonly maxConnections: number;
+  readonly maxConnections: number | undefined;
+  readonly busyRetryAfterMs: number | undefined;
   readonly clock: Clock;
 }
 
@@ -95,7 +99,6 @@ export const GATEWAY_DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 30_000,
-  maxConnections: 10_000,
 } as const;
 
 function integer(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -208,7 +211,10 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
       1,
     ),
     idleTimeoutMs: integer("idleTimeoutMs", options.idleTimeoutMs, GATEWAY_DEFAULTS.idleTimeoutMs, 1),
-    maxConnections: integer("maxConnections", options.maxConnections, GATEWAY_DEFAULTS.maxConnections, 1),
+    maxConnections:
+      options.maxConnections === undefined ? undefined : integer("maxConnections", options.maxConnections, 1, 1),
+    busyRetryAfterMs:
+      options.busyRetryAfterMs === undefined ? undefined : integer("busyRetryAfterMs", options.busyRetryAfterMs, 1, 1),
     clock,
   };
 }

@@ -91,7 +91,7 @@ export interface ServerOptions {
   readonly maxConnections?: number;
   /**
    * The retryAfterMs a full server asks of the clients it refuses, jittered 0.5-1.5x per
-   * refusal, so an oversized fleet does not retry every second. Default 60000.
+   * refusal, so an oversized fleet does not retry every second. Default 300000 (5 min).
    */
   readonly busyRetryAfterMs?: number;
   /**
@@ -133,7 +133,7 @@ export const SERVER_DEFAULTS = {
   idleTimeoutMs: 30_000,
   /** The process's soft file-descriptor limit minus a reserve (5%, at least 64); 10,000 when it cannot be read. */
   maxConnections: defaultMaxConnections(),
-  busyRetryAfterMs: 60_000,
+  busyRetryAfterMs: 300_000,
   maxPendingHandshakes: 1000,
   maxHandlerAttempts: Infinity,
 } as const;

@@ -10,7 +10,7 @@
  * (no read start, no HELLO, no 'end' handling: the server accepts paused), it gets
  * no listener of ours, the linger is one sweep timer for all of them (not a timer per
  * socket), and the hint sends a full server's excess clients away for long
- * (busyRetryAfterMs, default 60 s, jittered 0.5-1.5x) so they do not come back
+ * (busyRetryAfterMs, default 5 min, jittered 0.5-1.5x) so they do not come back
  * every second. While shutting down the hint is short (a restart is coming).
  */
 

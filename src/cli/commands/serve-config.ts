@@ -22,6 +22,7 @@ const MIN_IDLE_TIMEOUT_MS = 1000;
 export const HELP = `Usage: outlast serve [--listen HOST:PORT] [--state DIR] [--output FILE|-] [--format jsonl|raw]
                      [--tls-cert FILE --tls-key FILE [--tls-ca FILE --require-client-cert]]
                      [--credentials FILE] [--max-frame-bytes SIZE] [--idle-timeout DURATION]
+                     [--max-connections N] [--busy-retry-after DURATION]
                      [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL]
                      [--drain-timeout DURATION] [--drain-window DURATION] [--config FILE] [--debug]
        outlast serve --forward nats://HOST:PORT[,...] --stream NAME [--listen HOST:PORT] [...]
@@ -59,6 +60,10 @@ client was told is delivered can be lost by this command.
                           (default 0: exit 1 at once)
   --idle-timeout DURATION close a connection silent this long (default 30s, at
                           least 1s; never less than 3 x the client's heartbeat interval)
+  --max-connections N     refuse more clients than this with OUTLAST_SERVER_BUSY
+                          (default: the open-file limit, ulimit -n, minus 5%)
+  --busy-retry-after D    how long a refused client is asked to wait before it
+                          comes back (default 5m, jittered 0.5-1.5x per refusal)
   --metrics HOST:PORT     serve Prometheus metrics at /metrics, /healthz (alive),
                           /readyz (listening, state open) and a status page at /
                           on this address
@@ -112,6 +117,8 @@ const OPTIONS = {
   credentials: { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout": { type: "string" },
+  "max-connections": { type: "string" },
+  "busy-retry-after": { type: "string" },
   metrics: { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
@@ -142,6 +149,8 @@ export interface ServeConfig {
   readonly credentials: string | undefined;
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
+  readonly maxConnections: number | undefined;
+  readonly busyRetryAfterMs: number | undefined;
   readonly listenSource: string;
   readonly metrics: HostPort | undefined;
   readonly logFormat: LogFormat;
@@ -193,6 +202,18 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     throw new UsageError(
       `${source("idle-timeout")} must be at least 1s, not ${v["idle-timeout"]} (a connection is kept at least 3 x its client's heartbeat interval anyway)`,
     );
+  let maxConnections: number | undefined;
+  if (v["max-connections"] !== undefined) {
+    maxConnections = Number(v["max-connections"]);
+    if (!/^\s*\d+\s*$/.test(v["max-connections"]) || !Number.isSafeInteger(maxConnections) || maxConnections < 1)
+      throw new UsageError(
+        `${source("max-connections")} must be a whole number of at least 1, not ${JSON.stringify(v["max-connections"])}`,
+      );
+  }
+  const busyRetryAfterMs =
+    v["busy-retry-after"] === undefined
+      ? undefined
+      : parseDurationMs(v["busy-retry-after"], source("busy-retry-after"));
   const drainTimeoutMs = parseDurationMs(v["drain-timeout"] ?? DEFAULT_DRAIN_TIMEOUT, source("drain-timeout"));
   const drainWindowMs =
     v["drain-window"] === undefined
@@ -223,6 +244,8 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     credentials: v.credentials,
     maxFrameBytes,
     idleTimeoutMs,
+    maxConnections,
+    busyRetryAfterMs,
     metrics: v.metrics === undefined ? undefined : parseHostPort(v.metrics, source("metrics")),
     logFormat:
       v["log-format"] === undefined ? "human" : parseChoice(v["log-format"], LOG_FORMATS, source("log-format")),

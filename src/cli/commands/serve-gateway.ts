@@ -27,6 +27,8 @@ export interface GatewayRun {
   readonly authenticate: Authenticate | undefined;
   readonly maxFrameBytes: number | undefined;
   readonly idleTimeoutMs: number | undefined;
+  readonly maxConnections: number | undefined;
+  readonly busyRetryAfterMs: number | undefined;
   readonly debug: boolean;
   /** --drain-window and --drain-timeout, as for a plain serve. */
   readonly drainWindowMs: number;
@@ -55,6 +57,8 @@ function gatewayOptions(run: GatewayRun): GatewayOptions {
     ...(run.authenticate === undefined ? {} : { authenticate: run.authenticate }),
     ...(run.maxFrameBytes === undefined ? {} : { maxFrameBytes: run.maxFrameBytes }),
     ...(run.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: run.idleTimeoutMs }),
+    ...(run.maxConnections === undefined ? {} : { maxConnections: run.maxConnections }),
+    ...(run.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: run.busyRetryAfterMs }),
   };
 }
 

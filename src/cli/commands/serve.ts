@@ -110,6 +110,8 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
           authenticate: credentials === undefined ? undefined : credentialsAuthenticator(credentials),
           maxFrameBytes: config.maxFrameBytes,
           idleTimeoutMs: config.idleTimeoutMs,
+          maxConnections: config.maxConnections,
+          busyRetryAfterMs: config.busyRetryAfterMs,
           debug: config.debug,
           drainWindowMs: config.drainWindowMs,
           drainTimeoutMs: config.drainTimeoutMs,
@@ -164,6 +166,8 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
         ...(credentials === undefined ? {} : { authenticate: credentialsAuthenticator(credentials) }),
         ...(config.maxFrameBytes === undefined ? {} : { maxFrameBytes: config.maxFrameBytes }),
         ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
+        ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
+        ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
       };
       created = createServer(options);
     } catch (err) {
