@@ -109,7 +109,7 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
             count: perClient,
             ratePerSec,
             payloadBytes: 200,
-            heartbeatIntervalMs: 500,
+            heartbeatIntervalMs: 1000, // the server beats (protocol v2): kernel faults meet the beats path
             connectTimeoutMs: 1000,
             maxQueuedMessages: 2000,
             flushTimeoutMs: 60_000,

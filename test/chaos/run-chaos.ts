@@ -63,7 +63,8 @@ export interface ChaosReport extends CheckResult {
   readonly passed: boolean;
 }
 
-const HEARTBEAT_INTERVAL_MS = 500;
+/** 1 s: the smallest interval a v2 server beats for, so the chaos runs the beats path (docs/protocol.md §5). */
+const HEARTBEAT_INTERVAL_MS = 1000;
 const CONNECT_TIMEOUT_MS = 1000;
 
 /** Runs the proxy faults and kills of the plan, in time; resolves when the last one is over. */
