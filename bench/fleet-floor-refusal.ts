@@ -13,7 +13,6 @@
  * Run (built): node dist/bench/fleet-floor-refusal.js [--refusals 5000] [--concurrency 50] [--runs 3] [--write]
  */
 import { fork } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
@@ -23,6 +22,7 @@ import { encodeFrame } from "../src/protocol/frame-encoder.js";
 import { PROTOCOL_VERSION } from "../src/protocol/frames.js";
 import { createServer } from "../src/server/index.js";
 import { writeBenchmarkSection } from "./report.js";
+import { next } from "./fleet/next-message.js";
 
 type Mode = "outlast" | "bare" | "drop";
 const LINGER_MS = 2000;
@@ -35,18 +35,6 @@ const HELLO = encodeFrame({
   heartbeatIntervalMs: 60_000,
   maxFrameBytes: 1 << 20,
 });
-
-function next<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown): void => {
-      const v = pick(m);
-      if (v === undefined) return;
-      child.off("message", on);
-      resolve(v);
-    };
-    child.on("message", on);
-  });
-}
 
 async function server(mode: Mode): Promise<void> {
   let port: number;

@@ -16,7 +16,6 @@
  *   [--frames 1] [--write]
  */
 import { fork } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
@@ -28,22 +27,11 @@ import { encodeFrame } from "../src/protocol/frame-encoder.js";
 import { PROTOCOL_VERSION } from "../src/protocol/frames.js";
 import { createServer } from "../src/server/index.js";
 import { writeBenchmarkSection } from "./report.js";
+import { next } from "./fleet/next-message.js";
 
 const PER_PROCESS = 4000;
 const FRAME = Buffer.from("0123456789abcdef0123456789ab"); // 28 bytes, the size of a small outlast MESSAGE
 const role = process.argv[2];
-
-function next<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown): void => {
-      const v = pick(m);
-      if (v === undefined) return;
-      child.off("message", on);
-      resolve(v);
-    };
-    child.on("message", on);
-  });
-}
 
 type Mode = "bare" | "ack" | "outlast";
 

@@ -28,7 +28,8 @@ import { once } from "node:events";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { Contender, RunningServer, ServerSample } from "./fleet/contenders.js";
-import { freePort, mosquitto, next, outlast } from "./fleet/contenders.js";
+import { freePort, mosquitto, outlast } from "./fleet/contenders.js";
+import { next } from "./fleet/next-message.js";
 import { SERVER_DEFAULTS } from "../src/server/options.js";
 import { writeBenchmarkSection } from "./report.js";
 

@@ -13,12 +13,12 @@
  * Run (built): node dist/bench/heartbeat-cost.js [--clients 16000] [--period-ms 6000] [--seconds 10] [--runs 2]
  */
 import { fork } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { encodeFrame } from "../src/protocol/frame-encoder.js";
+import { next } from "./fleet/next-message.js";
 
 type Mode = "none" | "read" | "write" | "pingpong";
 const MODES: readonly Mode[] = ["none", "read", "write", "pingpong"];
@@ -26,18 +26,6 @@ const SWEEP_MS = 500;
 const PING = encodeFrame({ type: "ping", nonce: 1 });
 const PONG = encodeFrame({ type: "pong", nonce: 1 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function next<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown): void => {
-      const v = pick(m);
-      if (v === undefined) return;
-      child.off("message", on);
-      resolve(v);
-    };
-    child.on("message", on);
-  });
-}
 
 interface Setting {
   mode: Mode;

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MOSQUITTO } from "../delivery/mqtt.js";
 import { outlastVersion, packageVersion } from "../report.js";
+import { next } from "./next-message.js";
 
 export interface ServerSample {
   rssBytes: number;
@@ -50,20 +51,6 @@ export interface Contender {
 }
 
 const dir = import.meta.dirname;
-
-export function next<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, timeoutMs = 300_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("fleet bench: timed out")), timeoutMs);
-    const on = (msg: unknown): void => {
-      const v = pick(msg);
-      if (v === undefined) return;
-      clearTimeout(timer);
-      child.off("message", on);
-      resolve(v);
-    };
-    child.on("message", on);
-  });
-}
 
 export async function freePort(): Promise<number> {
   const s = net.createServer();
