@@ -36,6 +36,12 @@ export interface AuthenticateRequest {
   readonly token: Uint8Array;
   /** The TLS client certificate, when the server uses TLS and the client presented one. */
   readonly peerCertificate: PeerCertificate | undefined;
+  /**
+   * HELLO's heartbeatIntervalMs: how often the client wants to hear from the server when idle
+   * (0 = never). On a v2 link the server beats at this pace (>= 1000), so an operator who wants to
+   * bound what heartbeats cost rejects small intervals here.
+   */
+  readonly heartbeatIntervalMs: number;
 }
 
 /** Returns the clientId to bind the connection to; `false` (or a throw) rejects the client. */

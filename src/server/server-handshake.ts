@@ -55,6 +55,7 @@ export function authenticateHello(
       clientId: hello.clientId,
       token: hello.token,
       peerCertificate: peer !== undefined && Object.keys(peer).length > 0 ? peer : undefined,
+      heartbeatIntervalMs: hello.heartbeatIntervalMs,
     });
     if (typeof (result as { then?: unknown } | null)?.then === "function")
       (result as PromiseLike<unknown>).then(done, fail);

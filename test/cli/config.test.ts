@@ -88,7 +88,7 @@ test("credentials: lines or JSON; tokens compared whole, unknown clients rejecte
   const creds = parseCredentials("# c\na tok en\n\nb  x\n", "f");
   const auth = credentialsAuthenticator(creds);
   const call = (clientId: string, token: string): unknown =>
-    auth({ clientId, token: Buffer.from(token), peerCertificate: undefined });
+    auth({ clientId, token: Buffer.from(token), peerCertificate: undefined, heartbeatIntervalMs: 6000 });
   assert.equal(await call("a", "tok en"), "a");
   assert.equal(await call("b", "x"), "b");
   assert.equal(await call("a", "tok"), false);
@@ -100,6 +100,7 @@ test("credentials: lines or JSON; tokens compared whole, unknown clients rejecte
       clientId: "j",
       token: Buffer.from("t"),
       peerCertificate: undefined,
+      heartbeatIntervalMs: 6000,
     }),
     "j",
   );

@@ -281,6 +281,24 @@ test("authenticate binds the connection: a client cannot act as another", async 
   assert.equal(server.stats().authRejected, 2);
 });
 
+test("authenticate sees HELLO's heartbeatIntervalMs, so an operator can refuse a client that wants beats too often", async (t) => {
+  const asked: number[] = [];
+  const { port } = await start(t, {
+    onMessage: () => {},
+    authenticate: ({ clientId, heartbeatIntervalMs }) => {
+      asked.push(heartbeatIntervalMs);
+      return heartbeatIntervalMs >= 5000 ? clientId : false;
+    },
+  });
+  const ok = await openClient(port, "calm", { heartbeatIntervalMs: 6000 });
+  t.after(() => ok.client.destroy());
+  assert.equal(ok.welcome.clientId, "calm");
+  const eager = await RawClient.connect({ port });
+  await assert.rejects(eager.hello({ clientId: "eager", heartbeatIntervalMs: 1000 }), /OUTLAST_AUTH_REJECTED/);
+  await eager.waitClosed();
+  assert.deepEqual(asked, [6000, 1000]);
+});
+
 test("a protocol version the server does not speak gets OUTLAST_PROTOCOL_VERSION", async (t) => {
   const { port } = await start(t, { onMessage: () => {} });
   const client = await RawClient.connect({ port });
