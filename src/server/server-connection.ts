@@ -3,7 +3,8 @@
  * frame rules of each state (src/protocol/frame-rules.ts), the handshake timer and
  * idle limit, and closing with an ERROR or GOODBYE frame. The socket mechanics
  * (listeners, read budget, pausing, writes) are its base class, connection-socket.ts;
- * the errors it reports are made in connection-errors.ts. The states, their data and
+ * the errors it reports are made in connection-errors.ts, the beats and the lone PING/PONG read in
+ * heartbeat-frames.ts. The states, their data and
  * the legal moves are in connection-state.ts; every move goes through #move(), and
  * every way of closing through #close(). Every socket error is handled here:
  * one bad peer never affects another, and never throws out of the server.
@@ -37,24 +38,13 @@ import {
 } from "./connection-errors.js";
 import { ConnectionSocket } from "./connection-socket.js";
 import type { ReadBudget } from "./read-budget.js";
+import { ASK, BEAT, beatMsFor, loneControlFrame, pongFor } from "./heartbeat-frames.js";
 import { authenticateHello } from "./server-handshake.js";
 
 /** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000;
 const isHandshaking = (name: ConnectionStateName): boolean => name === "awaiting-hello" || name === "authenticating";
 const STALE_MESSAGE = "a newer connection of this clientId is open; this one was superseded";
-/**
- * The server beats on a v2 link only for a client interval of at least this: a client that wants to hear
- * something more often pings for itself (as in v1), and the one sweep never has to run more than 6 times a second.
- */
-export const MIN_BEAT_MS = 1000;
-/** A whole PING or PONG frame: length 4, type 1, nonce 8. */
-const CONTROL_FRAME_BYTES = 13;
-/** Largest high word of a u64 nonce that stays <= 2^53-1. */
-const MAX_U64_HIGH = 0x1f_ffff;
-/** The beats (docs/protocol.md §5), encoded once for every connection: a one-way PONG, and a PING that asks for an answer. */
-const BEAT = encodeFrame({ type: "pong", nonce: 0 });
-const ASK = encodeFrame({ type: "ping", nonce: 0 });
 
 export class ServerConnection extends ConnectionSocket implements ClientConnection, Swept {
   duplicates = 0;
@@ -117,7 +107,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   // ---- receiving ----
 
   protected read(chunk: Buffer): void {
-    if (this.#decoder === undefined && chunk.length === CONTROL_FRAME_BYTES && this.#readControl(chunk)) return;
+    if (this.#decoder === undefined && this.#readControl(chunk)) return;
     let frames: Frame[];
     try {
       // After WELCOME a decoder lives only while a frame straddles reads (a new one is ~100 bytes).
@@ -139,17 +129,13 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
    * open link, handled without a decoder, frame objects or arrays. False: not that; decode as usual.
    */
   #readControl(chunk: Buffer): boolean {
-    const type = chunk[4];
     const state = this.#state;
-    if ((type !== FrameType.Ping && type !== FrameType.Pong) || state.name !== "open") return false;
-    // length 9, and a nonce <= 2^53-1 (else the decoder reports the protocol error).
-    if (chunk.readUInt32BE(0) !== 9 || chunk.readUInt32BE(5) > MAX_U64_HIGH) return false;
+    if (state.name !== "open") return false;
+    const type = loneControlFrame(chunk);
+    if (type === undefined) return false;
     if (type === FrameType.Ping) {
       this.#ctx.countPing();
-      const pong = Buffer.allocUnsafe(CONTROL_FRAME_BYTES);
-      chunk.copy(pong);
-      pong[4] = FrameType.Pong;
-      this.write(pong);
+      this.write(pongFor(chunk));
     }
     this.#ctx.registry.endRead(state.client);
     return true;
@@ -232,8 +218,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     if (state.name !== "awaiting-hello") return;
     const idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
     const version = chooseVersion(hello);
-    const beatMs =
-      version.ok && version.version >= 2 && hello.heartbeatIntervalMs >= MIN_BEAT_MS ? hello.heartbeatIntervalMs : 0;
+    const beatMs = version.ok ? beatMsFor(version.version, hello.heartbeatIntervalMs) : 0;
     this.#move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, beatMs, client: undefined });
     if (!version.ok) {
       this.#reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
