@@ -3,7 +3,8 @@
  * socket's life: connect (TCP or TLS), HELLO/WELCOME within connectTimeoutMs,
  * frames in and out, heartbeat, and exactly one `onClose` with the error that
  * ended it (undefined for a clean end). The client decides what to do next; a
- * Connection never reconnects.
+ * Connection never reconnects. How a batch of records becomes MESSAGE writes is
+ * record-frames.ts; the errors that end a link are made in link-errors.ts.
  */
 
 import net from "node:net";
@@ -11,33 +12,33 @@ import tls from "node:tls";
 import type { Timer } from "../errors/clock.js";
 import { OutlastError } from "../errors/outlast-error.js";
 import { errorFromFrame, makeErrorFrame } from "../protocol/error-frame.js";
-import { encodeFrame, writeMessageHeader } from "../protocol/frame-encoder.js";
+import { encodeFrame } from "../protocol/frame-encoder.js";
 import { FrameDecoder } from "../protocol/frame-decoder.js";
-import { describeForeignPeer, recognizeForeignPeer } from "../protocol/foreign-peer.js";
+import { recognizeForeignPeer } from "../protocol/foreign-peer.js";
 import type { ClientLinkState } from "../protocol/frame-rules.js";
 import { clientFrameRule } from "../protocol/frame-rules.js";
 import type { Frame, HelloFrame, WelcomeFrame } from "../protocol/frames.js";
 import { PROTOCOL_VERSION } from "../protocol/frames.js";
 import { checkWelcome, SUPPORTED_VERSIONS } from "../protocol/handshake.js";
-import { MESSAGE_HEADER_BYTES } from "../protocol/limits.js";
 import type { OutboxRecord } from "../outbox/outbox.js";
 import { maxDataBytesInFrame } from "./drops.js";
 import { Heartbeat } from "./heartbeat.js";
+import type { ConnectPhase } from "./link-errors.js";
+import {
+  closedInsideFrame,
+  closedWithoutGoodbye,
+  connectTimeout,
+  foreignPeer,
+  unexpectedFrame,
+} from "./link-errors.js";
 import type { ResolvedOptions } from "./options.js";
+import { writeRecordFrames } from "./record-frames.js";
 import type { Link, LinkEvents } from "./transport/transport.js";
 import type { Endpoint } from "./url.js";
 import { serverNameFor } from "./url.js";
 
-/** Records smaller than this are copied into a write buffer; larger ones are written without a copy. */
-const COPY_BELOW_BYTES = 1024;
-/** Frames copied into one write buffer add up to at most this. */
-const WRITE_BUFFER_BYTES = 1024 * 1024;
-/** A batch whose frames add up to at most this is copied into one buffer, whatever its records' sizes (one write beats a writev). */
-const SMALL_WRITE_BYTES = 64 * 1024;
 /** After we send an ERROR or GOODBYE, the peer has this long to close before we destroy the socket. */
 const LINGER_MS = 1000;
-
-export type ConnectPhase = "tcp" | "tls" | "handshake";
 
 export class Connection implements Link {
   readonly #o: ResolvedOptions;
@@ -127,13 +128,7 @@ export class Connection implements Link {
     return maxDataBytesInFrame(this.peerMaxFrameBytes);
   }
 
-  /**
-   * Writes MESSAGE frames for `records`; false when the socket's buffer is full
-   * (wait for onDrain). A small batch is one write. Otherwise records under
-   * COPY_BELOW_BYTES are copied into write buffers of at most WRITE_BUFFER_BYTES,
-   * and larger ones are written without a copy after their own header, all
-   * corked into one writev.
-   */
+  /** Writes MESSAGE frames for `records` (record-frames.ts); false when the socket's buffer is full (wait for onDrain). */
   writeRecords(records: readonly OutboxRecord[]): boolean {
     const socket = this.#socket;
     // After the server's GOODBYE or ERROR we ended our side: nothing more is written (a write
@@ -145,33 +140,7 @@ export class Connection implements Link {
       this.#sentSeq = Math.max(this.#sentSeq, (records[n - 1] as OutboxRecord).seq);
       this.#heartbeat?.owe();
     }
-    let total = 0;
-    for (let i = 0; i < n; i++) total += MESSAGE_HEADER_BYTES + (records[i] as OutboxRecord).data.length;
-    if (total <= SMALL_WRITE_BYTES) return socket.write(copyFrames(records, 0, n, total));
-    socket.cork();
-    let ok = true;
-    for (let i = 0; i < n;) {
-      const r = records[i] as OutboxRecord;
-      if (r.data.length >= COPY_BELOW_BYTES) {
-        const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
-        writeMessageHeader(header, 0, r.seq, r.data.length);
-        socket.write(header);
-        ok = socket.write(r.data);
-        i++;
-        continue;
-      }
-      let end = i;
-      let bytes = 0;
-      for (; end < n; end++) {
-        const size = MESSAGE_HEADER_BYTES + (records[end] as OutboxRecord).data.length;
-        if (size - MESSAGE_HEADER_BYTES >= COPY_BELOW_BYTES || bytes + size > WRITE_BUFFER_BYTES) break;
-        bytes += size;
-      }
-      ok = socket.write(copyFrames(records, i, end, bytes));
-      i = end;
-    }
-    socket.uncork();
-    return ok;
+    return writeRecordFrames(socket, records);
   }
 
   get writableNeedDrain(): boolean {
@@ -204,17 +173,7 @@ export class Connection implements Link {
 
   #connectTimedOut(): void {
     this.#connectTimer = undefined;
-    const { connectTimeoutMs } = this.#o;
-    const what = { tcp: "TCP connect", tls: "TLS handshake", handshake: "HELLO/WELCOME handshake" }[this.#phase];
-    this.destroy(
-      new OutlastError(
-        "OUTLAST_CONNECT_TIMEOUT",
-        `${what} did not finish within connectTimeoutMs (${connectTimeoutMs} ms)`,
-        {
-          details: { connectTimeoutMs, phase: this.#phase },
-        },
-      ),
-    );
+    this.destroy(connectTimeout(this.#phase, this.#o.connectTimeoutMs));
   }
 
   #onData(chunk: Buffer): void {
@@ -224,11 +183,7 @@ export class Connection implements Link {
       this.#sniffing = false;
       const peer = recognizeForeignPeer(chunk);
       if (peer !== undefined) {
-        this.#protocolViolation(
-          new OutlastError("OUTLAST_PROTOCOL_ERROR", describeForeignPeer(peer, this.#href), {
-            details: { peer: peer.kind },
-          }),
-        );
+        this.#protocolViolation(foreignPeer(peer, this.#href));
         return;
       }
     }
@@ -245,15 +200,7 @@ export class Connection implements Link {
   #onFrame(frame: Frame): void {
     const rule = clientFrameRule(this.#link, frame.type);
     if (rule === "violation") {
-      this.#protocolViolation(
-        new OutlastError(
-          "OUTLAST_PROTOCOL_ERROR",
-          `server sent ${frame.type.toUpperCase()} while the link was ${this.#link}`,
-          {
-            details: { frame: frame.type, state: this.#link },
-          },
-        ),
-      );
+      this.#protocolViolation(unexpectedFrame(frame.type, this.#link));
       return;
     }
     if (rule === "ignore") return;
@@ -336,30 +283,14 @@ export class Connection implements Link {
       try {
         this.#decoder.end();
       } catch (err) {
-        // A FIN inside a frame: the link was cut (a NAT box, a proxy, a crash mid-write), not a
-        // protocol violation; the frame is simply never complete. Resend like any closed link.
-        // No `cause`: classify() lets the deepest error decide, and the decoder's protocol error
-        // would turn this cut link into a "bug" (an error event, no quick reconnect).
-        const inside = err instanceof Error ? err.message : String(err);
-        this.#error = new OutlastError(
-          "OUTLAST_CONNECTION_CLOSED",
-          `server closed the connection inside a frame while ${this.#link} (${inside})`,
-          { details: { link: this.#link } },
-        );
+        // A FIN inside a frame: a cut link, not a protocol violation (link-errors.ts says why no `cause`).
+        this.#error = closedInsideFrame(this.#link, err);
         return;
       }
       // The server's FIN without GOODBYE or ERROR: a crash, or a proxy or NAT box closing.
       // Not a byte in answer to HELLO on a plain link: what a TLS server does with plain text.
       const unanswered = this.#sniffing && this.#link === "handshaking" && !this.#secure;
-      this.#error = new OutlastError(
-        "OUTLAST_CONNECTION_CLOSED",
-        unanswered
-          ? `${this.#href} closed the connection without answering HELLO, as a TLS server does with plain text: if it serves TLS, use tls:// instead of tcp://`
-          : `server closed the connection without GOODBYE while ${this.#link}`,
-        {
-          details: unanswered ? { link: this.#link, unanswered: true } : { link: this.#link },
-        },
-      );
+      this.#error = closedWithoutGoodbye(this.#link, this.#href, unanswered);
     }
   }
 
@@ -386,17 +317,4 @@ export class Connection implements Link {
     this.#lingerTimer = undefined;
     this.#events.onClose(this.#error, this.#goodbye);
   }
-}
-
-/** MESSAGE frames for records[from, to), which add up to `bytes`, in one new buffer. */
-function copyFrames(records: readonly OutboxRecord[], from: number, to: number, bytes: number): Buffer {
-  const buf = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (let i = from; i < to; i++) {
-    const r = records[i] as OutboxRecord;
-    at = writeMessageHeader(buf, at, r.seq, r.data.length);
-    buf.set(r.data, at);
-    at += r.data.length;
-  }
-  return buf;
 }
