@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { MOSQUITTO } from "../delivery/mqtt.js";
 import { outlastVersion, packageVersion } from "../report.js";
 import { next } from "./next-message.js";
+import type { StallReport } from "./stall-watch.js";
 
 export interface ServerSample {
   rssBytes: number;
@@ -34,9 +35,9 @@ export interface RunningServer {
   readonly pid: number;
   /** After a full GC (outlast); `settled`: 1 s after it (V8 returns a shrunk young generation's pages from a background thread). */
   sample(settled?: boolean): Promise<ServerSample>;
-  /** Starts / stops watching the event loop's longest stall (undefined: not measurable). */
+  /** Starts / stops watching the event loop's longest stall and its parts (undefined: not measurable). */
   stallStart(): void;
-  stallStop(): Promise<number | undefined>;
+  stallStop(): Promise<StallReport | undefined>;
   kill(): Promise<void>;
 }
 
@@ -102,7 +103,7 @@ export const outlast: Contender = {
         };
       },
       stallStart: () => child.send("stall:start"),
-      stallStop: () => ask("stall:stop", (m) => (m as { stallMs?: number }).stallMs),
+      stallStop: () => ask("stall:stop", (m) => (m as { stall?: StallReport }).stall),
       kill: () => exitOf(child, "SIGKILL"),
     };
   },
