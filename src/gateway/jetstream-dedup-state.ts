@@ -19,8 +19,10 @@
 import { backoffCeilingMs } from "../errors/backoff.js";
 import type { Clock } from "../errors/clock.js";
 import { OutlastError } from "../errors/outlast-error.js";
-import type { ExactlyOnceWriter, WriterStats } from "../jetstream/exactly-once-writer.js";
-import { ExactlyOnceWriter as Writer, PublishSlots } from "../jetstream/exactly-once-writer.js";
+import type { ExactlyOnceWriter } from "../jetstream/exactly-once-writer.js";
+import { ExactlyOnceWriter as Writer } from "../jetstream/exactly-once-writer.js";
+import { PublishSlots } from "../jetstream/publish-slots.js";
+import type { WriterStats } from "../jetstream/writer-hooks.js";
 import type { LinkStatus } from "../jetstream/nats-link.js";
 import { NatsLink } from "../jetstream/nats-link.js";
 import type { NatsFailure } from "../jetstream/nats-rules.js";

@@ -21,59 +21,15 @@
  * - A failure a person must fix (permission, limits): once every answer is in, every
  *   waiting call rejects with an OUTLAST_NATS_REJECTED naming it; the next call starts
  *   from a fresh mark.
+ *
+ * What it is given and counts into is writer-hooks.ts (with the publish slots several writers
+ * share, publish-slots.ts); the errors it rejects with are made in writer-errors.ts.
  */
 
-import { OutlastError } from "../errors/outlast-error.js";
-import type { Mark, NatsLink } from "./nats-link.js";
-import type { NatsFailure } from "./nats-rules.js";
+import type { Mark } from "./nats-link.js";
 import { natsFailure } from "./nats-rules.js";
-
-export interface OutgoingMessage {
-  readonly seq: number;
-  readonly data: Uint8Array;
-}
-
-/** Publish slots shared by several writers (a gateway keeps at most N publishes in flight for all its clients). */
-export class PublishSlots {
-  #inFlight = 0;
-  readonly #waiting = new Set<ExactlyOnceWriter>();
-
-  constructor(readonly max: number) {}
-
-  acquire(): boolean {
-    if (this.#inFlight >= this.max) return false;
-    this.#inFlight++;
-    return true;
-  }
-
-  /** A publish was answered: its slot goes to a writer waiting for one (oldest first). */
-  release(): void {
-    this.#inFlight--;
-    for (const writer of this.#waiting) {
-      if (this.#inFlight >= this.max) return;
-      this.#waiting.delete(writer);
-      writer.pump();
-    }
-  }
-
-  wait(writer: ExactlyOnceWriter): void {
-    this.#waiting.add(writer);
-  }
-}
-
-export interface WriterHooks {
-  readonly link: NatsLink;
-  /** Publishes of this writer in flight at once. */
-  readonly maxInFlight: number;
-  readonly slots: PublishSlots;
-  /** Every NATS error the writer meets, with what it made of it. */
-  natsError(error: unknown, failure: NatsFailure, clientId: string): void;
-  /** Delay before the next mark read after a failed one. */
-  retryDelayMs(attempt: number): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Monotonic ms (the injected clock). */
-  now(): number;
-}
+import { natsRejected, writerClosed } from "./writer-errors.js";
+import type { OutgoingMessage, WriterHooks, WriterStats } from "./writer-hooks.js";
 
 /**
  * A run of publishes starts with one sent alone when the writer's view of the subject was
@@ -82,15 +38,6 @@ export interface WriterHooks {
  * after our last confirmation is then still inside the window when our pipelined copy lands.
  */
 export const PROBE_AFTER_MS = 250;
-
-export interface WriterStats {
-  /** Publishes sent (resends after a recovery included). */
-  published: number;
-  /** Messages known stored (PubAck, or under a re-read mark). */
-  acknowledged: number;
-  /** Times a writer stopped to re-read its mark. */
-  recoveries: number;
-}
 
 const SENT = 0;
 const STORED = 1;
@@ -187,8 +134,7 @@ export class ExactlyOnceWriter {
 
   /** Resolves once every message is in the stream; rejects with OUTLAST_NATS_REJECTED (or OUTLAST_CLOSED). */
   write(messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.#mode === "closed")
-      return Promise.reject(new OutlastError("OUTLAST_CLOSED", `writer of ${this.clientId} is closed`));
+    if (this.#mode === "closed") return Promise.reject(writerClosed(this.clientId, false));
     let last = 0;
     for (const m of messages) {
       if (m.seq > last) last = m.seq;
@@ -251,14 +197,8 @@ export class ExactlyOnceWriter {
           if (e.probe) this.#probing = false;
           const failure = natsFailure(err);
           this.#hooks.natsError(err, failure, this.clientId);
-          if (failure.kind === "fatal" && this.#refusal === undefined) {
-            const text = err instanceof Error ? err.message : String(err);
-            this.#refusal = new OutlastError(
-              "OUTLAST_NATS_REJECTED",
-              `the stream refused seq ${e.seq} of ${this.clientId}: ${text}`,
-              { cause: err, details: { stream: this.#hooks.link.stream, subject: this.subject } },
-            );
-          }
+          if (failure.kind === "fatal" && this.#refusal === undefined)
+            this.#refusal = this.#rejected(`the stream refused seq ${e.seq} of ${this.clientId}`, err);
           if (this.#mode === "ready") this.#enterRecovery();
           this.#answered();
         },
@@ -332,13 +272,7 @@ export class ExactlyOnceWriter {
         const failure = natsFailure(err);
         this.#hooks.natsError(err, failure, this.clientId);
         if (failure.kind === "fatal") {
-          const text = err instanceof Error ? err.message : String(err);
-          this.#fail(
-            new OutlastError("OUTLAST_NATS_REJECTED", `cannot read the mark of ${this.clientId}: ${text}`, {
-              cause: err,
-              details: { stream: this.#hooks.link.stream, subject: this.subject },
-            }),
-          );
+          this.#fail(this.#rejected(`cannot read the mark of ${this.clientId}`, err));
           return;
         }
         this.#hooks.setTimeout(() => this.#recover(attempt + 1), this.#hooks.retryDelayMs(attempt));
@@ -381,6 +315,10 @@ export class ExactlyOnceWriter {
     for (const w of done) w.resolve();
   }
 
+  #rejected(what: string, cause: unknown): Error {
+    return natsRejected(what, cause, this.#hooks.link.stream, this.subject);
+  }
+
   /** Every waiting call rejects with `err`; queued messages are dropped; the next write starts from a fresh mark. */
   #fail(err: Error): void {
     const waiters = this.#waiters;
@@ -408,6 +346,6 @@ export class ExactlyOnceWriter {
   close(): void {
     if (this.#mode === "closed") return;
     this.#mode = "closed";
-    this.#fail(new OutlastError("OUTLAST_CLOSED", `writer of ${this.clientId} closed before its messages were stored`));
+    this.#fail(writerClosed(this.clientId, true));
   }
 }

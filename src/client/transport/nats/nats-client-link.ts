@@ -96,11 +96,14 @@ export class NatsClientLink implements Link {
     const stream = o.stream as string;
     const subject = o.subject as string;
     try {
-      const [{ NatsLink: Nats }, { ExactlyOnceWriter: Writer, PublishSlots }, { ensureStream }] = await Promise.all([
-        import("../../../jetstream/nats-link.js"),
-        import("../../../jetstream/exactly-once-writer.js"),
-        import("../../../jetstream/stream-setup.js"),
-      ]);
+      const [{ NatsLink: Nats }, { ExactlyOnceWriter: Writer }, { PublishSlots }, { ensureStream }] = await Promise.all(
+        [
+          import("../../../jetstream/nats-link.js"),
+          import("../../../jetstream/exactly-once-writer.js"),
+          import("../../../jetstream/publish-slots.js"),
+          import("../../../jetstream/stream-setup.js"),
+        ],
+      );
       if (this.#closed) return;
       const n = o.nats;
       const tls = natsTls(o.tls);
