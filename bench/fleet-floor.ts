@@ -5,7 +5,8 @@
  * client writes one small frame at once (`--frames K`: K frames in one write); the server's
  * 'data' listener only counts bytes (`--ack`: and writes 8 bytes back per read, unsliced).
  * Measured on the server: the event loop's longest stall over the burst
- * (monitorEventLoopDelay, 10 ms resolution, as in bench/fleet.ts), its CPU time (user + system)
+ * (monitorEventLoopDelay, 10 ms resolution, split into time on a CPU and time waiting for one as in
+ * bench/fleet.ts: bench/fleet/stall-watch.ts), its CPU time (user + system)
  * per read, and the reads per poll pass as Node sees them (reads between two turns of the loop).
  *
  * libuv reads every ready socket in one poll pass (uv__io_poll calls epoll_wait again while it
@@ -20,7 +21,6 @@ import { once } from "node:events";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { FrameDecoder } from "../src/protocol/frame-decoder.js";
 import { encodeFrame } from "../src/protocol/frame-encoder.js";
@@ -28,6 +28,7 @@ import { PROTOCOL_VERSION } from "../src/protocol/frames.js";
 import { createServer } from "../src/server/index.js";
 import { writeBenchmarkSection } from "./report.js";
 import { next } from "./fleet/next-message.js";
+import { StallWatch } from "./fleet/stall-watch.js";
 
 const PER_PROCESS = 4000;
 const FRAME = Buffer.from("0123456789abcdef0123456789ab"); // 28 bytes, the size of a small outlast MESSAGE
@@ -49,7 +50,7 @@ async function server(): Promise<void> {
   let maxReadsPerPass = 0;
   let readsThisPass = 0;
   let cpuAtStart = process.cpuUsage();
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  const stalls = new StallWatch();
   // A pass boundary: the first read of a pass schedules a setImmediate, which runs right after that poll phase.
   const onPassEnd = (): void => {
     passes++;
@@ -105,20 +106,21 @@ async function server(): Promise<void> {
       passes = 0;
       maxReadsPerPass = 0;
       readsThisPass = 0;
-      histogram.reset();
-      histogram.enable();
+      stalls.start();
       cpuAtStart = process.cpuUsage();
       process.send?.({ armed: true });
     } else if (m === "stop") {
       const cpu = process.cpuUsage(cpuAtStart);
-      histogram.disable();
+      const stall = stalls.stop();
       probing = false;
       if (readsThisPass > maxReadsPerPass) maxReadsPerPass = readsThisPass;
       process.send?.({
         result: {
           reads,
           cpuMs: (cpu.user + cpu.system) / 1000,
-          stallMs: histogram.max / 1e6,
+          stallMs: stall.stallMs,
+          maxCpuMs: stall.maxCpuMs,
+          worstGapWaitMs: stall.worstGapWaitMs,
           passes,
           maxReadsPerPass,
           maxIterationMs,
@@ -218,6 +220,9 @@ interface Result {
   reads: number;
   cpuMs: number;
   stallMs: number;
+  /** The most CPU the loop spent between two 5 ms ticks (its own blocking), and the longest gap's wait for a core. */
+  maxCpuMs: number;
+  worstGapWaitMs: number;
   passes: number;
   maxReadsPerPass: number;
   /** --hold-ms: the longest loop iteration after the hold (all sockets ready at once). */
@@ -315,7 +320,7 @@ async function main(): Promise<void> {
       const passes = mode === "outlast" ? "n/a" : String(median((r) => r.passes));
       const most = mode === "outlast" ? "n/a" : String(median((r) => r.maxReadsPerPass));
       rows.push(
-        `| ${MODE_TEXT[mode]} | ${n.toLocaleString("en-US")} | ${loads.join(", ")} | ${range((r) => (holdMs > 0 ? r.maxIterationMs : r.stallMs), 0)} | ${range((r) => (r.cpuMs * 1000) / (mode === "outlast" ? r.reads / frames : r.reads), 1)} | ${passes} | ${most} |`,
+        `| ${MODE_TEXT[mode]} | ${n.toLocaleString("en-US")} | ${loads.join(", ")} | ${range((r) => (holdMs > 0 ? r.maxIterationMs : r.stallMs), 0)} | ${range((r) => r.maxCpuMs, 0)} | ${range((r) => r.worstGapWaitMs, 0)} | ${range((r) => (r.cpuMs * 1000) / (mode === "outlast" ? r.reads / frames : r.reads), 1)} | ${passes} | ${most} |`,
       );
     }
   const command = `node dist/bench/fleet-floor.js --clients ${values.clients} --modes ${values.modes} --runs ${runs} --frames ${frames}${niceClients ? " --nice-clients" : ""}${holdMs > 0 ? ` --hold-ms ${holdMs}` : ""}`;
@@ -323,11 +328,13 @@ async function main(): Promise<void> {
 at once (one write per socket) to one server process: a bare Node \`net\` server (its 'data' listener only counts; "+ reply": it also
 writes 8 bytes back per read, unsliced), and outlast's server (no-op handler, memory state; the raw clients said HELLO first and
 wait for the ACK). Measured on the server over the burst: the longest event-loop stall (${holdMs > 0 ? `with --hold-ms: the server's loop sleeps ${holdMs} ms while the clients write, so every socket is readable at once when it wakes, and the stall is its longest loop iteration after that` : "monitorEventLoopDelay, 10 ms resolution"}),
+split as in bench/fleet.ts (bench/fleet/stall-watch.ts: the most the server's main thread spent on a CPU between two 5 ms ticks, its own
+blocking, and how long it waited for a core in the longest gap, while the kernel ran the clients),
 CPU (user + system) per client, the poll passes with reads and the most reads Node handled in one pass (bare only). Median (min-max)
 of ${runs} runs, each with a new server${niceClients ? "; the clients ran at nice 19 (the server's stall is its own work, not waits for a core)" : "; the clients compete with the server for the 2 cores"}. Command: \`${command}\`.
 
-| server | clients | load avg (1 min) at each start | longest stall (ms) | server CPU per client (µs) | passes with reads | most reads in one pass |
-|---|---|---|---|---|---|---|
+| server | clients | load avg (1 min) at each start | longest stall (ms) | most on a CPU between two 5 ms ticks (ms) | longest gap's wait for a core (ms) | server CPU per client (µs) | passes with reads | most reads in one pass |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 `;
   console.log(table);
