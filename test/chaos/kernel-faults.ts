@@ -40,6 +40,8 @@ export interface KernelFault {
   readonly amount: number;
   /** reject: which answer. */
   readonly rejectWith?: "tcp-reset" | "icmp-port-unreachable" | "icmp-host-unreachable";
+  /** drop: both ways (default), or only what the client sends (its data and its TCP ACKs). */
+  readonly direction?: "both" | "to-server";
 }
 
 /** Both ends of the veth: the client side (ns a) and the server side (ns b). */
@@ -50,6 +52,28 @@ export interface Link {
   readonly serverIf: string;
   readonly clientAddr: string;
   readonly serverAddr: string;
+}
+
+/** A client namespace and a server namespace made for this link, joined by a veth (/24 addresses). */
+export async function createLink(
+  lab: NetnsLab,
+  label: string,
+  addresses: { readonly client: string; readonly server: string },
+): Promise<Link> {
+  const clientNs = await lab.namespace(`${label}-c`);
+  const serverNs = await lab.namespace(`${label}-s`);
+  const v = await lab.veth(
+    { ns: clientNs, addresses: [`${addresses.client}/24`] },
+    { ns: serverNs, addresses: [`${addresses.server}/24`] },
+  );
+  return {
+    clientNs,
+    serverNs,
+    clientIf: v.a,
+    serverIf: v.b,
+    clientAddr: addresses.client,
+    serverAddr: addresses.server,
+  };
 }
 
 /** How each kind is made here, or why it cannot be. */
@@ -292,7 +316,7 @@ export class KernelFaults {
         };
       case "drop":
         await lab.iptables(clientNs, "-A", "CHAOS_OUT", "-o", clientIf, "-j", "DROP");
-        await lab.iptables(clientNs, "-A", "CHAOS_IN", "-i", clientIf, "-j", "DROP");
+        if (f.direction !== "to-server") await lab.iptables(clientNs, "-A", "CHAOS_IN", "-i", clientIf, "-j", "DROP");
         return flushChains;
       case "reject":
         if (f.rejectWith === "tcp-reset") {

@@ -15,6 +15,7 @@ import { checkDelivery } from "./checker.js";
 import { ChaosClient, ChaosServer } from "./fixtures.js";
 import {
   createKernelPlan,
+  createLink,
   KERNEL_FAULT_KINDS,
   KernelFaults,
   type KernelFault,
@@ -52,20 +53,9 @@ export async function runNetnsChaos(options: NetnsChaosOptions): Promise<NetnsCh
   let plan: KernelFault[] = [];
   const perClient = Math.ceil(options.messages / options.clients);
   try {
-    const clientNs = await lab.namespace("chaos-c");
-    const serverNs = await lab.namespace("chaos-s");
-    const v = await lab.veth(
-      { ns: clientNs, addresses: [`${CLIENT_ADDR}/24`] },
-      { ns: serverNs, addresses: [`${SERVER_ADDR}/24`] },
-    );
-    const kernel = new KernelFaults(lab, {
-      clientNs,
-      serverNs,
-      clientIf: v.a,
-      serverIf: v.b,
-      clientAddr: CLIENT_ADDR,
-      serverAddr: SERVER_ADDR,
-    });
+    const link = await createLink(lab, "chaos", { client: CLIENT_ADDR, server: SERVER_ADDR });
+    const { clientNs, serverNs } = link;
+    const kernel = new KernelFaults(lab, link);
     mechanisms = await kernel.prepare();
     for (const [kind, m] of Object.entries(mechanisms))
       log(`${kind}: ${m.available ? m.how : `NOT POSSIBLE here: ${m.how}`}`);
