@@ -19,7 +19,9 @@
  *   client comes back after the server's jittered hint, busyRetryAfterMs on average: 5 min by default).
  *
  * Run (built): node dist/bench/fleet.js --clients 5000,18000 [--idle-s 20] [--contenders outlast,mosquitto]
- *   [--reject 4000] [--write]
+ *   [--reject 4000] [--runs N] [--nice-clients] [--write]
+ * --contenders outlast-xK: K outlast server processes sharing the fleet by clientId (a probe of what
+ *   several event loops would give; not judged against the goals, which are for one server).
  * This machine caps one process at 20,000 open files (hard limit), so a server here holds at
  * most ~19,000 clients; docs/benchmarks.md says which sizes ran.
  */
@@ -30,7 +32,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { Contender, RunningServer, ServerSample } from "./fleet/contenders.js";
 import type { StallReport } from "./fleet/stall-watch.js";
-import { freePort, mosquitto, outlast } from "./fleet/contenders.js";
+import { freePort, mosquitto, outlast, sharded } from "./fleet/contenders.js";
 import { next } from "./fleet/next-message.js";
 import { SERVER_DEFAULTS } from "../src/server/options.js";
 import { writeBenchmarkSection } from "./report.js";
@@ -315,7 +317,9 @@ async function rejection(m: number): Promise<string> {
 const contenders = (values.contenders ?? "").split(",").map((name) => {
   if (name === "outlast") return outlast;
   if (name === "mosquitto") return mosquitto;
-  throw new Error(`--contenders: unknown ${JSON.stringify(name)} (outlast, mosquitto)`);
+  const k = /^outlast-x([1-9]\d*)$/.exec(name)?.[1];
+  if (k !== undefined) return sharded(Number(k));
+  throw new Error(`--contenders: unknown ${JSON.stringify(name)} (outlast, mosquitto, outlast-xK)`);
 });
 const sizes = (values.clients ?? "")
   .split(",")

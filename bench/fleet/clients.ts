@@ -7,7 +7,7 @@
  *   sends K at once (pipelined);
  * - "stats" -> { errors, open } (errors: `error` events, which a connection fault never is);
  * - "close" -> destroys every client and exits.
- * argv: url prefix count
+ * argv: url prefix count (url: one, or several joined by "|": client i uses url i mod their number)
  */
 import { connect } from "../../src/index.js";
 import type { Client } from "../../src/index.js";
@@ -22,7 +22,9 @@ let open = 0;
 let errors = 0;
 
 function add(i: number): void {
-  const client = connect(url as string, { clientId: `${prefix}-${i}` });
+  // Several servers ("url|url|..."): client i always goes to the same one (outlast-xK, contenders.ts).
+  const urls = (url as string).split("|");
+  const client = connect(urls[i % urls.length] as string, { clientId: `${prefix}-${i}` });
   client.on("error", () => errors++);
   client.on("stateChange", ({ from, to }) => {
     if (to === "open" && ++open === count) process.send?.({ open });

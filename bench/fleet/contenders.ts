@@ -168,3 +168,55 @@ export const mosquitto: Contender = {
     };
   },
 };
+
+/**
+ * outlast-xK: K outlast server processes (as `outlast`), each on its own port, the clients spread over
+ * them by index, so a clientId always reaches the same one. What K event loops sharing a fleet would
+ * give, with a perfect hand-off at no cost (outlast has no multi-process server): memory, CPU and
+ * heartbeats are summed over the K processes, the stall is the worst of them.
+ */
+export function sharded(k: number): Contender {
+  const ports: number[] = [];
+  return {
+    name: `outlast-x${k}`,
+    version: `outlast-x${k}: ${k} outlast server processes, the clients spread over them by index`,
+    clientsScript: join(dir, "clients.js"),
+    url: () => ports.map((p) => outlast.url(p)).join("|"),
+    async start(port, maxConnections, nodeFlags = []) {
+      if (ports.length === 0) {
+        ports.push(port);
+        while (ports.length < k) ports.push(await freePort());
+      }
+      const servers = await Promise.all(ports.map((p) => outlast.start(p, maxConnections, nodeFlags)));
+      const sum = (samples: ServerSample[], pick: (s: ServerSample) => number | undefined): number =>
+        samples.reduce((total, s) => total + (pick(s) ?? 0), 0);
+      return {
+        pid: servers[0]?.pid ?? 0,
+        async sample(settled) {
+          const samples = await Promise.all(servers.map((s) => s.sample(settled)));
+          return {
+            rssBytes: sum(samples, (s) => s.rssBytes),
+            heapBytes: sum(samples, (s) => s.heapBytes),
+            newSpaceBytes: sum(samples, (s) => s.newSpaceBytes),
+            cpuMs: sum(samples, (s) => s.cpuMs),
+            pings: sum(samples, (s) => s.pings),
+            busyRejected: sum(samples, (s) => s.busyRejected),
+            atMs: samples[0]?.atMs ?? performance.now(),
+          };
+        },
+        stallStart: () => {
+          for (const s of servers) s.stallStart();
+        },
+        async stallStop() {
+          const reports = (await Promise.all(servers.map((s) => s.stallStop()))).filter((r) => r !== undefined);
+          const worst = reports.sort((a, b) => b.stallMs - a.stallMs)[0];
+          if (worst === undefined) return undefined;
+          return { ...worst, maxCpuMs: Math.max(...reports.map((r) => r.maxCpuMs)) };
+        },
+        async kill() {
+          await Promise.all(servers.map((s) => s.kill()));
+        },
+      };
+    },
+  };
+}
