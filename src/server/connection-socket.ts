@@ -1,5 +1,5 @@
 /**
- * The socket side of one server connection, the base of ServerConnection: the socket's
+ * The socket side of one server connection, the base of ConnectionLifecycle and ServerConnection: the socket's
  * listeners (the same three functions for every socket: no closure per connection),
  * the shared read budget and the two reasons reading pauses (backpressure from the
  * registry; a chunk set aside for a later turn), whether anything arrived or was

@@ -1,17 +1,15 @@
 /**
- * One accepted socket's protocol: decoding, the server side of the handshake, the
- * frame rules of each state (src/protocol/frame-rules.ts), the handshake timer and
- * idle limit, and closing with an ERROR or GOODBYE frame. The socket mechanics
- * (listeners, read budget, pausing, writes) are its base class, connection-socket.ts;
- * the errors it reports are made in connection-errors.ts, the beats and the lone PING/PONG read in
- * heartbeat-frames.ts. The states, their data and
- * the legal moves are in connection-state.ts; every move goes through #move(), and
- * every way of closing through #close(). Every socket error is handled here:
- * one bad peer never affects another, and never throws out of the server.
+ * One accepted socket's protocol: decoding, the server side of the handshake, the frame
+ * rules of each state (src/protocol/frame-rules.ts), the idle limit and beats, and the ACKs.
+ * It is the top of three layers: the socket mechanics (listeners, read budget, pausing,
+ * writes) are connection-socket.ts; the states, their timers and every way of ending (drain,
+ * close with an ERROR or GOODBYE frame, destroy) are connection-lifecycle.ts. The errors it
+ * reports are made in connection-errors.ts, the beats and the lone PING/PONG read in
+ * heartbeat-frames.ts, the `authenticate` call in server-handshake.ts. Every socket error is
+ * handled: one bad peer never affects another, and never throws out of the server.
  */
 
 import type { Socket } from "node:net";
-import type { Timer } from "../errors/clock.js";
 import { OutlastError } from "../errors/outlast-error.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
@@ -21,35 +19,20 @@ import type { Frame, HelloFrame } from "../protocol/frames.js";
 import { FrameType } from "../protocol/frames.js";
 import { chooseVersion } from "../protocol/handshake.js";
 import { MAX_HELLO_FRAME_BYTES } from "../protocol/limits.js";
-import type { ClientConnection, ClientState } from "./client-state.js";
-import type { ConnectionState, ConnectionStateName, Farewell } from "./connection-state.js";
-import { clientOf, isLegalMove, timerOf } from "./connection-state.js";
-import { clientErrorChannel, closeChannel, handshakeChannel } from "./diagnostics.js";
-import type { ConnectionInfo, ServerContext } from "./server-context.js";
+import type { ClientState } from "./client-state.js";
+import { clientOf } from "./connection-state.js";
+import { handshakeChannel } from "./diagnostics.js";
+import type { ServerContext } from "./server-context.js";
 import type { Swept } from "./idle-sweep.js";
-import {
-  asProtocolError,
-  clientSentError,
-  handshakeTimeout,
-  idleTimeout,
-  seqNotAbove,
-  slowReader,
-  unexpectedFrame,
-} from "./connection-errors.js";
-import { ConnectionSocket } from "./connection-socket.js";
-import type { ReadBudget } from "./read-budget.js";
+import { clientSentError, idleTimeout, seqNotAbove, unexpectedFrame } from "./connection-errors.js";
+import { ConnectionLifecycle } from "./connection-lifecycle.js";
 import { ASK, BEAT, beatMsFor, loneControlFrame, pongFor } from "./heartbeat-frames.js";
 import { authenticateHello } from "./server-handshake.js";
 
-/** After our ERROR/GOODBYE and FIN, wait this long for the peer's FIN before destroying the socket. */
-const LINGER_MS = 2000;
-const isHandshaking = (name: ConnectionStateName): boolean => name === "awaiting-hello" || name === "authenticating";
 const STALE_MESSAGE = "a newer connection of this clientId is open; this one was superseded";
 
-export class ServerConnection extends ConnectionSocket implements ClientConnection, Swept {
+export class ServerConnection extends ConnectionLifecycle implements Swept {
   duplicates = 0;
-  #state: ConnectionState;
-  readonly #ctx: ServerContext;
   /** Only while a frame is partly received (or before WELCOME): an idle connection holds no decoder. */
   #decoder: FrameDecoder | undefined;
   #lastAckSent = 0;
@@ -59,49 +42,16 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   readonly #acceptSeq: number;
 
   constructor(socket: Socket, ctx: ServerContext, acceptSeq: number) {
-    super(socket);
-    this.#ctx = ctx;
+    super(socket, ctx);
     this.#acceptSeq = acceptSeq;
     // HELLO may carry a 64 KiB token: read it with the HELLO limit, then switch to ours.
     this.#decoder = new FrameDecoder({ maxFrameBytes: Math.max(ctx.options.maxFrameBytes, MAX_HELLO_FRAME_BYTES) });
-    const handshakeTimer = ctx.options.clock.setTimeout(
-      () => this.#onHandshakeTimeout(),
-      ctx.options.handshakeTimeoutMs,
-    );
-    this.#state = { name: "awaiting-hello", handshakeTimer };
   }
 
-  protected readBudget(): ReadBudget {
-    return this.#ctx.readBudget;
-  }
-
-  protected isClosed(): boolean {
-    return this.#state.name === "closed";
-  }
-
-  get state(): ConnectionStateName {
-    return this.#state.name;
-  }
-
-  get clientId(): string | undefined {
-    return clientOf(this.#state)?.id;
-  }
-
-  info(): ConnectionInfo {
-    const base = { remoteAddress: this.remoteAddress, remotePort: this.remotePort };
-    const client = clientOf(this.#state);
-    return client === undefined ? base : { ...base, clientId: client.id };
-  }
-
-  /** Moves to `next`, clearing the timer of the state left unless `next` keeps it; throws on an illegal move (a bug). */
-  #move(next: ConnectionState): void {
-    const from = this.#state;
-    if (!isLegalMove(from.name, next.name))
-      throw new Error(`outlast server bug: illegal connection state move ${from.name} -> ${next.name}`);
-    const timer = timerOf(from);
-    if (timer !== undefined && timer !== timerOf(next)) this.#ctx.options.clock.clearTimeout(timer);
-    this.#state = next;
-    if (isHandshaking(from.name) && !isHandshaking(next.name)) this.#ctx.handshakeEnded();
+  /** The socket is gone: the connection has ended (connection-lifecycle.ts), and the server forgets it. */
+  protected override socketClosed(): void {
+    super.socketClosed();
+    this.ctx.connectionClosed(this);
   }
 
   // ---- receiving ----
@@ -111,17 +61,17 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
     let frames: Frame[];
     try {
       // After WELCOME a decoder lives only while a frame straddles reads (a new one is ~100 bytes).
-      const decoder = (this.#decoder ??= new FrameDecoder({ maxFrameBytes: this.#ctx.options.maxFrameBytes }));
+      const decoder = (this.#decoder ??= new FrameDecoder({ maxFrameBytes: this.ctx.options.maxFrameBytes }));
       frames = decoder.push(chunk);
-      if (decoder.bufferedBytes === 0 && this.#state.name !== "awaiting-hello" && this.#state.name !== "authenticating")
+      if (decoder.bufferedBytes === 0 && this.state !== "awaiting-hello" && this.state !== "authenticating")
         this.#decoder = undefined;
     } catch (err) {
-      this.#protocolError(err);
+      this.protocolError(err);
       return;
     }
     for (let i = 0; i < frames.length && !this.isClosed(); i++) this.#onFrame(frames[i] as Frame);
-    const client = clientOf(this.#state);
-    if (client !== undefined) this.#ctx.registry.endRead(client);
+    const client = clientOf(this.connectionState);
+    if (client !== undefined) this.ctx.registry.endRead(client);
   }
 
   /**
@@ -129,20 +79,20 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
    * open link, handled without a decoder, frame objects or arrays. False: not that; decode as usual.
    */
   #readControl(chunk: Buffer): boolean {
-    const state = this.#state;
+    const state = this.connectionState;
     if (state.name !== "open") return false;
     const type = loneControlFrame(chunk);
     if (type === undefined) return false;
     if (type === FrameType.Ping) {
-      this.#ctx.countPing();
+      this.ctx.countPing();
       this.write(pongFor(chunk));
     }
-    this.#ctx.registry.endRead(state.client);
+    this.ctx.registry.endRead(state.client);
     return true;
   }
 
   #onFrame(frame: Frame): void {
-    const state = this.#state;
+    const state = this.connectionState;
     // Hot path: a MESSAGE on an open link (what the rule table says: handle it).
     if (frame.type === "message" && state.name === "open") {
       this.#onMessage(state.client, frame.seq, frame.data);
@@ -153,11 +103,11 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
       case "ignore":
         return;
       case "violation":
-        this.#protocolError(unexpectedFrame(frame.type, state.name));
+        this.protocolError(unexpectedFrame(frame.type, state.name));
         return;
       case "close":
-        if (frame.type === "error") this.#clientError(clientSentError(frame), false);
-        this.#close({ frame: undefined, reason: "peer left" });
+        if (frame.type === "error") this.clientError(clientSentError(frame), false);
+        this.close({ frame: undefined, reason: "peer left" });
         return;
       case "handle":
         this.#handle(frame);
@@ -173,7 +123,7 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   #handle(frame: Frame): void {
     switch (frame.type) {
       case "message": {
-        const state = this.#state;
+        const state = this.connectionState;
         if (state.name === "open") this.#onMessage(state.client, frame.seq, frame.data);
         return;
       }
@@ -181,20 +131,20 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
         this.#onHello(frame);
         return;
       case "ping":
-        this.#ctx.countPing();
+        this.ctx.countPing();
         this.write(encodeFrame({ type: "pong", nonce: frame.nonce }));
         return;
       case "pong":
         return;
       case "goodbye":
         // The client sends nothing more: finish its in-flight handler, ack, end.
-        this.#drain({ frame: undefined, reason: "client said goodbye" });
+        this.drainWith({ frame: undefined, reason: "client said goodbye" });
         return;
       case "welcome":
       case "ack":
       case "error":
         // The server-side table never says "handle" for these; if it ever did, that is a bug in the table.
-        throw new Error(`outlast server bug: frame rule says handle ${frame.type} in state ${this.#state.name}`);
+        throw new Error(`outlast server bug: frame rule says handle ${frame.type} in state ${this.state}`);
       default: {
         const never: never = frame;
         throw new Error(`outlast server bug: unknown frame ${JSON.stringify(never)}`);
@@ -204,46 +154,46 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
 
   #onMessage(client: ClientState, seq: number, data: Uint8Array): void {
     if (seq <= this.#lastReceivedSeq) {
-      this.#protocolError(seqNotAbove(seq, this.#lastReceivedSeq));
+      this.protocolError(seqNotAbove(seq, this.#lastReceivedSeq));
       return;
     }
     this.#lastReceivedSeq = seq;
-    this.#ctx.registry.message(client, this, seq, data);
+    this.ctx.registry.message(client, this, seq, data);
   }
 
   // ---- handshake ----
 
   #onHello(hello: HelloFrame): void {
-    const state = this.#state;
+    const state = this.connectionState;
     if (state.name !== "awaiting-hello") return;
-    const idleMs = Math.max(this.#ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
+    const idleMs = Math.max(this.ctx.options.idleTimeoutMs, 3 * hello.heartbeatIntervalMs);
     const version = chooseVersion(hello);
     const beatMs = version.ok ? beatMsFor(version.version, hello.heartbeatIntervalMs) : 0;
-    this.#move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, beatMs, client: undefined });
+    this.move({ name: "authenticating", handshakeTimer: state.handshakeTimer, idleMs, beatMs, client: undefined });
     if (!version.ok) {
-      this.#reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
+      this.reject(new OutlastError(version.code, version.message, { details: { requestedClientId: hello.clientId } }));
       return;
     }
-    authenticateHello(this.socket, this.#ctx.options.authenticate, hello, {
-      authenticating: () => this.#state.name === "authenticating",
+    authenticateHello(this.socket, this.ctx.options.authenticate, hello, {
+      authenticating: () => this.state === "authenticating",
       bind: (clientId) => this.#bind(hello, version.version, clientId),
-      reject: (err) => this.#reject(err),
+      reject: (err) => this.reject(err),
     });
   }
 
   #bind(hello: HelloFrame, version: number, clientId: string): void {
-    const state = this.#state;
+    const state = this.connectionState;
     if (state.name !== "authenticating") return;
-    const client = this.#ctx.registry.get(clientId);
+    const client = this.ctx.registry.get(clientId);
     const current = client.connection;
     if (current instanceof ServerConnection && current.#acceptSeq > this.#acceptSeq) {
       // A HELLO read late (the server was busy) on a connection older than the client's live one: the
       // client gave up on it and reconnected. Displacing the live link would only start another round.
-      this.#close({ frame: makeErrorFrame("OUTLAST_SERVER_BUSY", STALE_MESSAGE, 1000), reason: "stale handshake" });
+      this.close({ frame: makeErrorFrame("OUTLAST_SERVER_BUSY", STALE_MESSAGE, 1000), reason: "stale handshake" });
       return;
     }
-    this.#state = { ...state, client };
-    this.#ctx.registry.attach(
+    this.bindClient(client);
+    this.ctx.registry.attach(
       client,
       this,
       (old) => (old as ServerConnection).drain(true),
@@ -252,23 +202,23 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
   }
 
   #welcome(hello: HelloFrame, version: number, client: ClientState): void {
-    const state = this.#state;
+    const state = this.connectionState;
     if (state.name !== "authenticating") return;
     const { idleMs, beatMs } = state;
-    this.#move({ name: "open", client, idleMs, beatMs });
+    this.move({ name: "open", client, idleMs, beatMs });
     // An idle connection holds no decoder: drop the HELLO's now, unless a frame is partly read (read() drops
     // it otherwise only on the next read, which on a v2 link comes ~20 s later: ~100 bytes per client meanwhile).
     if (this.#decoder?.bufferedBytes === 0) this.#decoder = undefined;
-    else this.#decoder?.setMaxFrameBytes(this.#ctx.options.maxFrameBytes);
+    else this.#decoder?.setMaxFrameBytes(this.ctx.options.maxFrameBytes);
     this.#lastAckSent = client.durableSeq;
-    this.quietFrom(this.#ctx.idleSweep.now());
-    if (beatMs > 0) this.#ctx.idleSweep.beatEvery(beatMs);
+    this.quietFrom(this.ctx.idleSweep.now());
+    if (beatMs > 0) this.ctx.idleSweep.beatEvery(beatMs);
     const welcome = {
       type: "welcome",
       version,
       clientId: client.id,
       lastSeq: client.durableSeq,
-      maxFrameBytes: this.#ctx.options.maxFrameBytes,
+      maxFrameBytes: this.ctx.options.maxFrameBytes,
     } as const;
     this.write(encodeFrame(version >= 2 ? { ...welcome, beatMs, idleMs } : welcome));
     const info = {
@@ -279,28 +229,17 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
       remotePort: this.remotePort,
     };
     if (handshakeChannel.hasSubscribers) handshakeChannel.publish(info);
-    this.#ctx.emitConnection(info);
-  }
-
-  #reject(err: OutlastError): void {
-    this.#clientError(err, true);
-    this.#close({ frame: makeErrorFrame(err.code, err.message), reason: err.code });
-  }
-
-  #onHandshakeTimeout(): void {
-    const name = this.#state.name;
-    if (name !== "awaiting-hello" && name !== "authenticating") return;
-    this.#reject(handshakeTimeout(this.#ctx.options.handshakeTimeoutMs));
+    this.ctx.emitConnection(info);
   }
 
   // ---- idle limit and beats (the server's one IdleSweep: no timer per connection) ----
 
   sweep(nowMs: number): number {
-    const state = this.#state;
+    const state = this.connectionState;
     if (state.name !== "open") return 0;
     const silentMs = this.silentMs(nowMs);
     if (silentMs >= state.idleMs) {
-      this.#reject(idleTimeout(silentMs, state.idleMs));
+      this.reject(idleTimeout(silentMs, state.idleMs));
       return 0;
     }
     const beatMs = state.beatMs;
@@ -308,148 +247,20 @@ export class ServerConnection extends ConnectionSocket implements ClientConnecti
       // Nothing written for beatMs: a beat. Once half the idle limit passed without a byte from the
       // client, the beat is a PING (the client answers), so a live idle client is heard well within it.
       this.write(silentMs * 2 >= state.idleMs ? ASK : BEAT);
-      this.#ctx.countBeat();
+      this.ctx.countBeat();
     }
     return beatMs;
   }
 
-  // ---- sending ----
-
-  protected slowReader(): void {
-    this.#clientError(slowReader(), true);
-    this.#destroy("slow reader");
-  }
+  // ---- acknowledging ----
 
   flushAck(seq: number): void {
-    const name = this.#state.name;
+    const name = this.state;
     if (name !== "open" && name !== "draining") return;
     if (seq <= this.#lastAckSent && this.duplicates === 0) return;
     if (seq > this.#lastAckSent) this.#lastAckSent = seq;
     const duplicates = Math.min(this.duplicates, 0xffff_ffff);
     this.duplicates = 0;
     this.write(encodeFrame({ type: "ack", seq: this.#lastAckSent, duplicates }));
-  }
-
-  handlerFailed(error: unknown, retryAfterMs: number): void {
-    const text = error instanceof Error ? error.message : String(error);
-    // Later MESSAGEs are ignored ("draining"); the ACK for what succeeded before goes out first
-    // (with `state`, once it is durable), then the ERROR. It replaces a GOODBYE a drain had planned.
-    this.#drain({
-      frame: makeErrorFrame("OUTLAST_HANDLER_FAILED", `handler failed: ${text}`, retryAfterMs),
-      reason: "handler failed",
-    });
-  }
-
-  turnAway(error: OutlastError, retryAfterMs: number): void {
-    const name = this.#state.name;
-    if (name !== "awaiting-hello" && name !== "authenticating") return;
-    this.#clientError(error, true);
-    this.#close({ frame: makeErrorFrame(error.code, error.message, retryAfterMs), reason: error.code });
-  }
-
-  // ---- closing ----
-
-  /**
-   * Graceful: stop processing new MESSAGEs, let the in-flight handler finish, send the
-   * last ACK, then GOODBYE (when `goodbye`) and end. Used by server.close() and by a newer
-   * connection of the same clientId.
-   */
-  drain(goodbye: boolean): void {
-    this.#drain(goodbye ? { frame: { type: "goodbye" }, reason: "drained" } : { frame: undefined, reason: "drained" });
-  }
-
-  #drain(farewell: Farewell): void {
-    const state = this.#state;
-    switch (state.name) {
-      case "awaiting-hello":
-      case "authenticating":
-        // Not welcomed yet (handshaking, or waiting for an older connection of its clientId).
-        this.#close({
-          frame: makeErrorFrame(
-            "OUTLAST_SERVER_BUSY",
-            "server is closing or this connection was superseded; retry later",
-            1000,
-          ),
-          reason: "drained before WELCOME",
-        });
-        return;
-      case "open":
-        this.#move({ name: "draining", client: state.client, farewell });
-        this.#ctx.registry.whenSettled(state.client, () => this.#finishDrain());
-        return;
-      case "draining":
-        // Already draining: a handler failure's ERROR replaces a planned GOODBYE; nothing else changes the plan.
-        if (farewell.frame?.type === "error") this.#state = { ...state, farewell };
-        return;
-      case "closed":
-        return;
-      default: {
-        const never: never = state;
-        throw new Error(`outlast server bug: unknown connection state ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  #finishDrain(): void {
-    const state = this.#state;
-    if (state.name !== "draining") return;
-    this.flushAck(state.client.durableSeq);
-    this.#close(state.farewell);
-  }
-
-  /** Ends gracefully: `farewell.frame` (if any) then FIN, and the socket is destroyed if the peer's FIN does not come. */
-  #close(farewell: Farewell): void {
-    if (this.#state.name === "closed") return;
-    const lingerTimer = this.#ctx.options.clock.setTimeout(() => this.#destroy(farewell.reason), LINGER_MS);
-    this.#enterClosed(farewell.reason, lingerTimer);
-    this.endSocket(farewell.frame === undefined ? undefined : encodeFrame(farewell.frame));
-  }
-
-  /** At once: no frame, no drain. */
-  destroy(reason = "destroyed"): void {
-    this.#destroy(reason);
-  }
-
-  #destroy(reason: string): void {
-    this.#enterClosed(reason, undefined);
-    this.destroySocket();
-  }
-
-  /** The one way into "closed": clears the state's timer, stops serving the client, publishes the close. */
-  #enterClosed(reason: string, lingerTimer: Timer | undefined): void {
-    const state = this.#state;
-    if (state.name === "closed") {
-      // Destroyed while lingering (or the socket closed): the linger timer is no longer needed.
-      if (state.lingerTimer !== undefined && lingerTimer === undefined) {
-        this.#ctx.options.clock.clearTimeout(state.lingerTimer);
-        this.#state = { ...state, lingerTimer: undefined };
-      }
-      return;
-    }
-    const client = clientOf(state);
-    this.#move({ name: "closed", reason, client, lingerTimer });
-    if (client !== undefined) this.#ctx.registry.detach(client, this);
-    if (closeChannel.hasSubscribers) closeChannel.publish({ ...this.info(), reason });
-  }
-
-  #protocolError(err: unknown): void {
-    const error = asProtocolError(err);
-    this.#ctx.countProtocolError();
-    this.#clientError(error, true);
-    this.#close({ frame: makeErrorFrame("OUTLAST_PROTOCOL_ERROR", error.message), reason: "protocol error" });
-  }
-
-  #clientError(err: Error, publish: boolean): void {
-    if (publish && clientErrorChannel.hasSubscribers) clientErrorChannel.publish({ error: err, ...this.info() });
-    this.#ctx.emitClientError(err, this.info());
-  }
-
-  protected socketError(err: Error): void {
-    if (this.#state.name !== "closed") this.#clientError(err, true);
-  }
-
-  protected socketClosed(): void {
-    this.#enterClosed("socket closed", undefined);
-    this.#ctx.connectionClosed(this);
   }
 }
