@@ -32,7 +32,7 @@ function say(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, at, ...fields })}\n`); // synchronous on a pipe (Linux)
 }
 
-function describe(err: unknown): Record<string, unknown> {
+function errorFields(err: unknown): Record<string, unknown> {
   const e = err as { code?: unknown; message?: unknown; details?: unknown } | undefined;
   return { code: e?.code, message: e?.message, details: e?.details };
 }
@@ -43,7 +43,7 @@ async function runServer(host: string): Promise<void> {
       say("message", { clientId, seq, redelivery, text: Buffer.from(data).toString() }),
   });
   server.on("connection", ({ clientId, version }) => say("connection", { clientId, version }));
-  server.on("clientError", (err, info) => say("clientError", { clientId: info.clientId, ...describe(err) }));
+  server.on("clientError", (err, info) => say("clientError", { clientId: info.clientId, ...errorFields(err) }));
   server.on("error", (err) => {
     process.stderr.write(`defaults-endpoint: server error: ${err.stack ?? err.message}\n`);
     process.exit(3);
@@ -67,19 +67,19 @@ function runClient(url: string, clientId: string): void {
     say("state", {
       from,
       to,
-      ...(error === undefined ? {} : describe(error)),
+      ...(error === undefined ? {} : errorFields(error)),
       kind: classification?.kind,
       connection: classification?.connection,
     }),
   );
-  client.on("error", (err) => say("clientErrorEvent", describe(err)));
+  client.on("error", (err) => say("clientErrorEvent", errorFields(err)));
   createInterface({ input: process.stdin }).on("line", (line) => {
     if (!line.startsWith("send ")) return;
     const text = line.slice("send ".length);
     say("sending", { text });
     client.send(text).then(
       ({ seq }) => say("sent", { text, seq }),
-      (err: unknown) => say("sendError", { text, ...describe(err) }),
+      (err: unknown) => say("sendError", { text, ...errorFields(err) }),
     );
   });
 }
