@@ -5,8 +5,9 @@
  * with its data, the legal moves) and its timers: the handshake timer, the linger after our FIN.
  * Every move goes through move(); every way of ending goes through here: a drain (the client
  * settled, its last ACK, then GOODBYE or ERROR), a close (a last frame, FIN, linger) or a destroy,
- * and the errors reported on the way (clientError events, diagnostics). No timer or closure per
- * connection beyond the handshake and linger timers the states hold.
+ * and the errors reported on the way (clientError events, diagnostics). An open connection holds
+ * no timer: the handshake timer ends with the handshake, the linger timer starts at our FIN, and
+ * the idle limit is the server's one IdleSweep (ServerConnection.sweep()).
  */
 
 import type { Socket } from "node:net";
