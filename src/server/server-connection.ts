@@ -184,6 +184,13 @@ export class ServerConnection extends ConnectionLifecycle implements Swept {
   #bind(hello: HelloFrame, version: number, clientId: string): void {
     const state = this.connectionState;
     if (state.name !== "authenticating") return;
+    const refusal = this.ctx.refuseClientId(clientId, hello.clientId);
+    if (refusal !== undefined) {
+      // A pool worker that does not own this clientId (its dedup state has one writer: the worker it hashes to).
+      if (refusal.retryAfterMs === undefined) this.reject(refusal.error);
+      else this.turnAway(refusal.error, refusal.retryAfterMs);
+      return;
+    }
     const client = this.ctx.registry.get(clientId);
     const current = client.connection;
     if (current instanceof ServerConnection && current.#acceptSeq > this.#acceptSeq) {

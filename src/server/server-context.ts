@@ -4,6 +4,7 @@
  * the Server class (and its EventEmitter typing).
  */
 
+import type { OutlastError } from "../errors/outlast-error.js";
 import type { ClientRegistry } from "./client-registry.js";
 import type { IdleSweep } from "./idle-sweep.js";
 import type { ResolvedServerOptions } from "./options.js";
@@ -44,4 +45,12 @@ export interface ServerContext {
   /** A connection left its handshake (welcomed or closed before). */
   handshakeEnded(): void;
   connectionClosed(conn: ServerConnection): void;
+  /**
+   * Whether this server may bind `clientId` (in a pool worker, only the clientIds that hash to it): undefined
+   * when it may, else the ERROR to send (with `retryAfterMs`, a turn-away the client retries soon).
+   */
+  refuseClientId(
+    clientId: string,
+    requestedClientId: string,
+  ): { error: OutlastError; retryAfterMs?: number } | undefined;
 }

@@ -76,6 +76,20 @@ export interface ServerEvents {
 
 type Phase = "idle" | "listening" | "closing" | "closed";
 
+/**
+ * What a server in a pool worker may bind (pool/pool-worker.ts sets it): undefined to serve the clientId,
+ * or why not (an ERROR frame; with `retryAfterMs` a turn-away the client retries, without it a rejection).
+ */
+export type ClientIdFilter = (
+  clientId: string,
+  requestedClientId: string,
+) => { error: OutlastError; retryAfterMs?: number } | undefined;
+
+/** Sets a server's ClientIdFilter; not part of the package's API (only src/server/pool uses it). */
+export const setClientIdFilter = Symbol("outlast.setClientIdFilter");
+/** Whether a server speaks TLS (a pool worker must not: the primary reads HELLO in the clear). Internal like the above. */
+export const usesTls = Symbol("outlast.usesTls");
+
 export class Server extends EventEmitter<ServerEvents> {
   readonly #options: ResolvedServerOptions;
   readonly #state: DedupState;
@@ -87,6 +101,8 @@ export class Server extends EventEmitter<ServerEvents> {
   readonly #context: ServerContext;
   readonly #idleSweep: IdleSweep;
   #phase: Phase = "idle";
+  #opening: Promise<void> | undefined;
+  #clientIdFilter: ClientIdFilter | undefined;
   #listening: Promise<{ port: number; host: string }> | undefined;
   #closing: Promise<void> | undefined;
   #stateOpen = false;
@@ -141,6 +157,7 @@ export class Server extends EventEmitter<ServerEvents> {
       countBeat: () => this.#beats++,
       handshakeEnded: () => this.#handshaking--,
       connectionClosed: (conn) => this.#connections.delete(conn),
+      refuseClientId: (clientId, requestedClientId) => this.#clientIdFilter?.(clientId, requestedClientId),
     };
     if (this.#options.tls === undefined) {
       // Paused: a refused socket is never read (turn-away.ts); a connection starts reading in ConnectionSocket.
@@ -168,23 +185,43 @@ export class Server extends EventEmitter<ServerEvents> {
         debug("accept failed with %s: a connection was refused at the file-descriptor limit", code);
         return;
       }
-      if (this.#phase === "listening") this.#fatal(err);
+      if (this.#phase === "listening" && this.#net.listening) this.#fatal(err); // not a failed bind: listen() rejects with that
     });
+  }
+
+  /**
+   * Opens the state (when `state` is set) and starts serving without binding a port: the server then
+   * serves the sockets given to `adopt()` (a pool worker does this). `listen()` is open() plus the bind.
+   * Idempotent; rejects with OUTLAST_CLOSED once the server was closed.
+   */
+  open(): Promise<void> {
+    if (this.#phase === "closing" || this.#phase === "closed")
+      return Promise.reject(new OutlastError("OUTLAST_CLOSED", "server is closed; create a new one"));
+    if (this.#opening !== undefined) return this.#opening;
+    this.#opening = this.#open();
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    await this.#state.open();
+    this.#stateOpen = true;
+    if (this.#phase !== "idle") throw new OutlastError("OUTLAST_CLOSED", "server was closed while starting");
+    this.#phase = "listening";
+    this.#idleSweep.start();
   }
 
   /** Opens the state (when `state` is set) and starts listening. Resolves with the bound address. */
   listen(options: ListenOptions = {}): Promise<{ port: number; host: string }> {
     if (this.#listening !== undefined) return this.#listening;
-    if (this.#phase !== "idle")
+    if (this.#phase !== "idle" && this.#opening === undefined)
       return Promise.reject(new OutlastError("OUTLAST_CLOSED", "server is closed; create a new one"));
     this.#listening = this.#listen(options);
     return this.#listening;
   }
 
   async #listen(options: ListenOptions): Promise<{ port: number; host: string }> {
-    await this.#state.open();
-    this.#stateOpen = true;
-    if (this.#phase !== "idle") throw new OutlastError("OUTLAST_CLOSED", "server was closed while starting");
+    await this.open();
+    if (this.#phase !== "listening") throw new OutlastError("OUTLAST_CLOSED", "server was closed while starting");
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#net.once("error", onError);
@@ -194,14 +231,41 @@ export class Server extends EventEmitter<ServerEvents> {
       });
     }).catch(async (err: unknown) => {
       this.#phase = "closed";
+      this.#idleSweep.stop();
       await this.#state.close(false);
       throw err;
     });
-    this.#phase = "listening";
-    this.#idleSweep.start();
+    if (this.#phase !== "listening") {
+      // close() ran while the port was being bound: it found nothing listening, so the port is closed here.
+      this.#net.close();
+      throw new OutlastError("OUTLAST_CLOSED", "server was closed while starting");
+    }
     const address = this.#net.address() as AddressInfo;
     debug("server listening on %s:%d", address.address, address.port);
     return { port: address.port, host: address.address };
+  }
+
+  /**
+   * Serves an already-connected socket as if this server had accepted it, with the same limits and
+   * refusals (maxConnections, maxPendingHandshakes, closing). `head`: bytes of it already read
+   * elsewhere (a pool's primary reads the HELLO to choose the worker); they are read first. A plain
+   * TCP socket only (not one of a `tls` server). Before open()/listen() or after close() the socket
+   * is refused with OUTLAST_SERVER_BUSY (shutting down) like one accepted then.
+   */
+  adopt(socket: Socket, head?: Uint8Array): void {
+    socket.pause();
+    if (head !== undefined && head.byteLength > 0 && !socket.destroyed)
+      socket.unshift(Buffer.isBuffer(head) ? head : Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+    this.#accept(socket);
+  }
+
+  /** Only src/server/pool calls this (a symbol the package does not export). */
+  [setClientIdFilter](filter: ClientIdFilter | undefined): void {
+    this.#clientIdFilter = filter;
+  }
+
+  get [usesTls](): boolean {
+    return this.#options.tls !== undefined;
   }
 
   #accept(socket: Socket): void {
@@ -309,13 +373,12 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   async #close(graceful: boolean): Promise<void> {
-    const wasListening = this.#phase === "listening" || this.#net.listening;
     this.#phase = "closing";
     this.#idleSweep.stop();
-    const netClosed = wasListening
+    const netClosed = this.#net.listening
       ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
       : Promise.resolve();
-    if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
+    await (this.#listening ?? this.#opening)?.catch(() => undefined);
     if (graceful) {
       this.#registry.dropAllQueues();
       for (const conn of this.#connections) conn.drain(true);
