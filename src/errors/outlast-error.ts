@@ -47,6 +47,7 @@ export interface OutlastErrorDetails {
   OUTLAST_SERVER_BUSY:
     | { readonly maxConnections: number }
     | { readonly stream: string; readonly retryAfterMs?: number }
+    | { readonly poolWorker: number; readonly retryAfterMs: number }
     | PeerErrorDetails;
   /** One shape on both sides: the limit passed (client: heartbeatTimeoutMs; server: its idle limit) and the silence. */
   OUTLAST_HEARTBEAT_TIMEOUT: { readonly timeoutMs: number; readonly silentMs: number } | PeerErrorDetails;

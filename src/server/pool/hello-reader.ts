@@ -1,0 +1,152 @@
+/**
+ * The primary's first look at each socket: read until its first frame is complete (the decoder of
+ * src/protocol, with the HELLO size limit: no second parser), then hand it on with every byte read.
+ * A HELLO names its clientId (the pool routes it to that clientId's worker); anything else (garbage,
+ * an HTTP request, a TLS ClientHello, an oversized length, a FIN, nothing within helloWaitMs) goes on
+ * without one, so a worker answers it exactly as a plain server would.
+ *
+ * Per socket: a few fields on one small object (the chunks, a decoder made on the first byte), the
+ * socket's listeners shared by all (no closure per socket), and no timer: one sweep for helloWaitMs
+ * walks the sockets in arrival order (their deadlines grow with it, like turn-away.ts).
+ */
+
+import type { Socket } from "node:net";
+import type { Clock, Timer } from "../../errors/clock.js";
+import { FrameDecoder } from "../../protocol/frame-decoder.js";
+import type { Frame } from "../../protocol/frames.js";
+import { MAX_HELLO_FRAME_BYTES } from "../../protocol/limits.js";
+
+/** Called once per socket that did not close first: `clientId` when its first frame was a valid HELLO. */
+export type HelloDone = (socket: Socket, head: Buffer, clientId: string | undefined) => void;
+
+interface Reading {
+  readonly reader: HelloReader;
+  chunks: Buffer[];
+  decoder: FrameDecoder | undefined;
+}
+
+const READING = Symbol("outlast.pool.reading");
+type ReadingSocket = Socket & { [READING]?: Reading | undefined };
+
+function ignoreError(): void {}
+
+export class HelloReader {
+  readonly #clock: Clock;
+  readonly #waitMs: number;
+  readonly #done: HelloDone;
+  /** Sockets still being read, in arrival order, and when each is handed on anyway; those before #head are done. */
+  readonly #sockets: (ReadingSocket | undefined)[] = [];
+  readonly #deadlines: number[] = [];
+  #head = 0;
+  #sweep: Timer | undefined;
+  readonly #onSweep = (): void => this.#sweepNow();
+
+  constructor(clock: Clock, waitMs: number, done: HelloDone) {
+    this.#clock = clock;
+    this.#waitMs = waitMs;
+    this.#done = done;
+  }
+
+  /** Sockets whose first frame is still awaited. */
+  get reading(): number {
+    let n = 0;
+    for (let i = this.#head; i < this.#sockets.length; i++) if (this.#sockets[i]?.[READING] !== undefined) n++;
+    return n;
+  }
+
+  /** Starts reading a socket accepted paused. */
+  read(socket: Socket): void {
+    const s = socket as ReadingSocket;
+    s[READING] = { reader: this, chunks: [], decoder: undefined };
+    s.on("error", ignoreError); // kept: the socket may fail until a worker owns it
+    s.on("data", HelloReader.#onData);
+    s.on("end", HelloReader.#onEnd);
+    s.on("close", HelloReader.#onClose);
+    this.#sockets.push(s);
+    this.#deadlines.push(this.#clock.now() + this.#waitMs);
+    this.#sweep ??= this.#clock.setTimeout(this.#onSweep, this.#waitMs);
+    s.resume();
+  }
+
+  /** Stops reading every socket still being read and gives each to `each` (the pool is closing). */
+  abandonAll(each: (socket: Socket) => void): void {
+    for (let i = this.#head; i < this.#sockets.length; i++) {
+      const s = this.#sockets[i];
+      if (s?.[READING] !== undefined) {
+        HelloReader.#detach(s);
+        each(s);
+      }
+    }
+    this.#sockets.length = 0;
+    this.#deadlines.length = 0;
+    this.#head = 0;
+    if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  static #onData(this: Socket, chunk: Buffer): void {
+    const s = this as ReadingSocket;
+    const r = s[READING];
+    if (r === undefined) return;
+    r.chunks.push(chunk);
+    let frames: Frame[];
+    try {
+      frames = (r.decoder ??= new FrameDecoder({ maxFrameBytes: MAX_HELLO_FRAME_BYTES })).push(chunk);
+    } catch {
+      r.reader.#finish(s, undefined); // not a frame the server reads first: a worker answers it
+      return;
+    }
+    const first = frames[0];
+    if (first !== undefined) r.reader.#finish(s, first.type === "hello" ? first.clientId : undefined);
+  }
+
+  static #onEnd(this: Socket): void {
+    const s = this as ReadingSocket;
+    const r = s[READING];
+    if (r !== undefined) r.reader.#finish(s, undefined); // FIN before a whole frame: a worker answers as a plain server would
+  }
+
+  static #onClose(this: Socket): void {
+    HelloReader.#detach(this); // gone before a worker got it: nothing to hand on
+  }
+
+  /** Removes our listeners (not the error one) and the reading state; returns the chunks read. */
+  static #detach(s: ReadingSocket): Buffer[] {
+    const chunks = s[READING]?.chunks ?? [];
+    s[READING] = undefined;
+    s.off("data", HelloReader.#onData);
+    s.off("end", HelloReader.#onEnd);
+    s.off("close", HelloReader.#onClose);
+    return chunks;
+  }
+
+  #finish(s: ReadingSocket, clientId: string | undefined): void {
+    const chunks = HelloReader.#detach(s);
+    // Stop reading and take every byte already read: once the handle is sent, later reads here go nowhere.
+    s.pause();
+    for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) chunks.push(c);
+    this.#done(s, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), clientId);
+  }
+
+  #sweepNow(): void {
+    this.#sweep = undefined;
+    const now = this.#clock.now();
+    while (this.#head < this.#sockets.length && (this.#deadlines[this.#head] as number) <= now) {
+      const s = this.#sockets[this.#head];
+      this.#sockets[this.#head++] = undefined;
+      if (s?.[READING] !== undefined) this.#finish(s, undefined);
+    }
+    if (this.#head === this.#sockets.length) {
+      this.#sockets.length = 0;
+      this.#deadlines.length = 0;
+      this.#head = 0;
+      return;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#sockets.length) {
+      this.#sockets.splice(0, this.#head);
+      this.#deadlines.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#sweep = this.#clock.setTimeout(this.#onSweep, (this.#deadlines[this.#head] as number) - now);
+  }
+}
