@@ -24,7 +24,8 @@ export const HELP = `Usage: outlast serve [--listen HOST:PORT] [--state DIR] [--
                      [--credentials FILE] [--max-frame-bytes SIZE] [--idle-timeout DURATION]
                      [--max-connections N] [--busy-retry-after DURATION]
                      [--metrics HOST:PORT] [--log-format human|json] [--log-level LEVEL]
-                     [--drain-timeout DURATION] [--drain-window DURATION] [--config FILE] [--debug]
+                     [--drain-timeout DURATION] [--drain-window DURATION] [--workers N]
+                     [--config FILE] [--debug]
        outlast serve --forward nats://HOST:PORT[,...] --stream NAME [--listen HOST:PORT] [...]
 
 Runs an outlast server and writes every delivered message to stdout (or a file).
@@ -74,6 +75,11 @@ client was told is delivered can be lost by this command.
                           longer than this (default ${DEFAULT_DRAIN_TIMEOUT})
   --drain-window D        spread the GOODBYEs that send clients elsewhere over
                           this window (default ${DEFAULT_DRAIN_WINDOW}; less than --drain-timeout)
+  --workers N             run N server processes behind one port (default 1: this
+                          process alone). Each client always lands on the same
+                          worker; with --state DIR worker k keeps its state in
+                          DIR/worker-k and DIR records N (start it with the same N
+                          every time). Needs --output FILE; refuses TLS and --forward
   --config FILE           read options from a JSON or TOML file; keys are the
                           flag names ("idle-timeout" = "30s"); a flag or an
                           OUTLAST_* variable wins over the file
@@ -124,6 +130,7 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "drain-timeout": { type: "string" },
   "drain-window": { type: "string" },
+  workers: { type: "string" },
   ...FORWARD_OPTIONS,
 } as const;
 
@@ -158,6 +165,9 @@ export interface ServeConfig {
   readonly drainTimeoutMs: number;
   readonly drainWindowMs: number;
   readonly debug: boolean;
+  /** --workers: server processes behind the port (1: this process serves alone). */
+  readonly workers: number;
+  readonly workersSource: string;
   /** Gateway mode (--forward): the stream is the state and the output. */
   readonly forward: ForwardFlags | undefined;
 }
@@ -228,8 +238,26 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     [v.output !== undefined, source("output")],
     [v.format !== undefined, source("format")],
   ]);
+  const workers = readWorkers(v.workers, source("workers"));
+  if (workers > 1) {
+    const many = `${source("workers")} ${workers}`;
+    if (cert !== undefined)
+      throw new UsageError(
+        `${many} cannot serve TLS (${source("tls-cert")}): the first process reads each client's HELLO to pick its worker; terminate TLS in front of outlast, or run one process`,
+      );
+    if (forward !== undefined)
+      throw new UsageError(
+        `${many} cannot be used with ${source("forward")}: a gateway runs as one process (the stream keeps the state); run one gateway per port`,
+      );
+    if (v.output === undefined || v.output === "-")
+      throw new UsageError(
+        `${many} needs ${source("output")} FILE: several processes writing one pipe can interleave inside a line`,
+      );
+  }
   return {
     forward,
+    workers,
+    workersSource: source("workers"),
     listen: parseHostPort(v.listen ?? DEFAULT_LISTEN, source("listen")),
     listenSource: source("listen"),
     state,
@@ -254,4 +282,15 @@ export function readConfig(args: readonly string[], env: NodeJS.ProcessEnv): Ser
     drainWindowMs,
     debug: v.debug,
   };
+}
+
+/** The most --workers takes: more processes than this on one machine is a typo. */
+const MAX_WORKERS = 1024;
+
+function readWorkers(raw: string | undefined, from: string): number {
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS)
+    throw new UsageError(`${from} must be a whole number from 1 to ${MAX_WORKERS}, not ${JSON.stringify(raw)}`);
+  return n;
 }

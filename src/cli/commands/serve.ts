@@ -10,7 +10,7 @@ import { createServer } from "../../server/index.js";
 import type { IncomingMessage, Server, ServerOptions } from "../../server/index.js";
 import { EXIT_FAILURE, EXIT_OK, type Command } from "../command.js";
 import { formatFailure, formatHostPort, oneLine, reportUncaught } from "../config.js";
-import { credentialsAuthenticator, parseCredentials } from "../credentials.js";
+import { credentialsAuthenticator, parseCredentials, type Credentials } from "../credentials.js";
 import { createLog, type Log } from "../observe/log.js";
 import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput, type OutputSink } from "../output.js";
@@ -19,6 +19,7 @@ import { drainWithin } from "../drain-within.js";
 import { onStopSignals } from "../stop-signals.js";
 import { countOf } from "../live/widgets.js";
 import { startFailure } from "./serve-failures.js";
+import { prepareWorkersState } from "./serve-workers-state.js";
 import { HELP, NAME, readConfig, type Format, type ServeConfig, type TlsFiles } from "./serve-config.js";
 
 /** With --state-wait, how often a locked state directory is tried again. */
@@ -37,6 +38,24 @@ export function formatMessage(format: Format, m: IncomingMessage): Uint8Array {
   if (!utf8) line["encoding"] = "base64";
   if (m.redelivery) line["redelivery"] = true;
   return Buffer.from(`${JSON.stringify(line)}\n`);
+}
+
+/** The server's options from serve's flags (TLS aside), with `state` as the state directory. */
+export function serverOptions(
+  config: ServeConfig,
+  onMessages: (batch: readonly IncomingMessage[]) => Promise<void>,
+  state: string | undefined,
+  credentials: Credentials | undefined,
+): ServerOptions {
+  return {
+    onMessages,
+    ...(state === undefined ? {} : { state }),
+    ...(credentials === undefined ? {} : { authenticate: credentialsAuthenticator(credentials) }),
+    ...(config.maxFrameBytes === undefined ? {} : { maxFrameBytes: config.maxFrameBytes }),
+    ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
+    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
+    ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
+  };
 }
 
 async function loadTls(files: TlsFiles): Promise<TlsOptions> {
@@ -70,7 +89,7 @@ async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | unde
 }
 
 /** A failure as one log line (with --debug, the stack and causes follow in the human format). */
-function logFailure(log: Log, config: ServeConfig, err: unknown): void {
+export function logFailure(log: Log, config: ServeConfig, err: unknown): void {
   const code = (err as { code?: unknown } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
   if (config.logFormat === "human")
     log.error(
@@ -82,21 +101,37 @@ function logFailure(log: Log, config: ServeConfig, err: unknown): void {
 }
 
 async function runServer(config: ServeConfig, log: Log): Promise<number> {
+  // A --state laid out for --workers is refused here, before the server creates anything in it.
+  if (config.state !== undefined && config.workers === 1)
+    await prepareWorkersState(config.state, 1, {
+      workersSource: config.workersSource,
+      stateSource: config.stateSource,
+    });
   const tls = config.tls === undefined ? undefined : await loadTls(config.tls);
   const credentials =
     config.credentials === undefined
       ? undefined
       : parseCredentials((await readNamed(config.credentials, "--credentials")).toString("utf8"), config.credentials);
-  const ops = await ServeOps.start(log, config.metrics).catch((err: unknown) => {
-    const where = config.metrics === undefined ? "" : formatHostPort(config.metrics.host, config.metrics.port);
-    throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
-  });
+  const ops = await ServeOps.start(log, config.metrics, { handlerMetrics: config.workers === 1 }).catch(
+    (err: unknown) => {
+      const where = config.metrics === undefined ? "" : formatHostPort(config.metrics.host, config.metrics.port);
+      throw new Error(`cannot serve --metrics on ${where}: ${oneLine(err)}`, { cause: err });
+    },
+  );
   if (ops.endpoint !== undefined) {
     const url = `http://${formatHostPort(ops.endpoint.host, ops.endpoint.port)}`;
     log.info(`metrics on ${url}/metrics, status page on ${url}/`, {
       event: "metrics.listening",
       address: formatHostPort(ops.endpoint.host, ops.endpoint.port),
     });
+  }
+  if (config.workers > 1) {
+    try {
+      const { runWorkers } = await import("./serve-workers.js");
+      return await runWorkers(config, log, ops);
+    } finally {
+      await ops.close();
+    }
   }
   if (config.forward !== undefined) {
     // Gateway mode: the NATS client is loaded only on this path.
@@ -159,17 +194,8 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
   const makeServer = (): Server => {
     let created: Server;
     try {
-      const options: ServerOptions = {
-        onMessages: handler,
-        ...(config.state === undefined ? {} : { state: config.state }),
-        ...(tls === undefined ? {} : { tls }),
-        ...(credentials === undefined ? {} : { authenticate: credentialsAuthenticator(credentials) }),
-        ...(config.maxFrameBytes === undefined ? {} : { maxFrameBytes: config.maxFrameBytes }),
-        ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
-        ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
-        ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
-      };
-      created = createServer(options);
+      const options = serverOptions(config, handler, config.state, credentials);
+      created = createServer(tls === undefined ? options : { ...options, tls });
     } catch (err) {
       // node:tls rejects an unusable certificate or key here (ERR_OSSL_PEM_NO_START_LINE, key mismatch, ...).
       if (tls !== undefined && !isOutlastError(err))

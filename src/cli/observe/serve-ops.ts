@@ -37,22 +37,36 @@ export class ServeOps {
   readonly #connections: ConnectionLog;
   #endpoint: HttpEndpoint | undefined;
   #registry: Registry | undefined;
+  /** Runs before /metrics and /status.json read the stats (serve --workers fetches the pool's summed stats). */
+  beforeScrape: () => Promise<void> = async () => {};
 
   private constructor(readonly log: Log) {
     this.#connections = connectionLog(log);
   }
 
   /** Starts the log watchers and, with `metrics`, the operations port (throws when it cannot listen). */
-  static async start(log: Log, metrics: HostPort | undefined): Promise<ServeOps> {
+  /**
+   * `handlerMetrics: false` (serve --workers: the handler runs in other processes) leaves out what is
+   * measured in this process only: the handler, ack latency and state commit histograms, and the oldest
+   * unacknowledged message.
+   */
+  static async start(
+    log: Log,
+    metrics: HostPort | undefined,
+    { handlerMetrics = true }: { handlerMetrics?: boolean } = {},
+  ): Promise<ServeOps> {
     const ops = new ServeOps(log);
     if (metrics === undefined) return ops;
     try {
       const { serverMetrics } = await import("./server-metrics.js");
-      const registry = await serverMetrics(ops.observer);
+      const registry = await serverMetrics(ops.observer, { handlerMetrics });
       ops.#registry = registry;
       const version = packageVersion();
       ops.#endpoint = await startHttpEndpoint(metrics, {
-        "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+        "/metrics": async () => {
+          await ops.beforeScrape();
+          return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
+        },
         "/healthz": () => text(200, "ok\n"),
         "/readyz": async () => {
           const report = await ops.readiness.report();
@@ -61,11 +75,14 @@ export class ServeOps {
           if (ops.observer.draining) lines.push("FAIL draining: the server is draining (SIGTERM)");
           return text(ready ? 200 : 503, `${ready ? "ready" : "not ready"}\n${lines.join("\n")}\n`);
         },
-        "/status.json": async () => ({
-          status: 200,
-          contentType: "application/json",
-          body: JSON.stringify(await statusJson(ops.observer, version)),
-        }),
+        "/status.json": async () => {
+          await ops.beforeScrape();
+          return {
+            status: 200,
+            contentType: "application/json",
+            body: JSON.stringify(await statusJson(ops.observer, version)),
+          };
+        },
         "/": () => ({ status: 200, contentType: "text/html; charset=utf-8", body: STATUS_PAGE }),
       });
     } catch (err) {

@@ -5,6 +5,7 @@
  * listed in docs/operations.md.
  */
 
+import type * as PromClient from "prom-client";
 import type { Registry } from "prom-client";
 import type { ServerObserver } from "./server-observer.js";
 
@@ -33,7 +34,10 @@ class CounterFeed {
   }
 }
 
-export async function serverMetrics(observer: ServerObserver): Promise<Registry> {
+export async function serverMetrics(
+  observer: ServerObserver,
+  { handlerMetrics = true }: { handlerMetrics?: boolean } = {},
+): Promise<Registry> {
   const prom = await import("prom-client");
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
@@ -101,6 +105,20 @@ export async function serverMetrics(observer: ServerObserver): Promise<Registry>
   );
   counter("outlast_connections_accepted_total", "Sockets accepted.", (s) => s.connectionsAccepted);
 
+  if (handlerMetrics) perProcessMetrics(prom, registers, observer);
+  new prom.Gauge({
+    name: "outlast_draining",
+    help: "1 while the server drains (SIGTERM): clients are being sent elsewhere.",
+    registers,
+    collect() {
+      this.set(observer.draining ? 1 : 0);
+    },
+  });
+  return registry;
+}
+
+/** What only the process that runs the handler can measure (fed by the observer's channels). */
+function perProcessMetrics(prom: typeof PromClient, registers: Registry[], observer: ServerObserver): void {
   const handler = new prom.Histogram({
     name: "outlast_handler_seconds",
     help: "Time inside the message handler (for serve: writing the message to the output).",
@@ -131,13 +149,4 @@ export async function serverMetrics(observer: ServerObserver): Promise<Registry>
       this.set(observer.oldestUnacknowledgedSeconds());
     },
   });
-  new prom.Gauge({
-    name: "outlast_draining",
-    help: "1 while the server drains (SIGTERM): clients are being sent elsewhere.",
-    registers,
-    collect() {
-      this.set(observer.draining ? 1 : 0);
-    },
-  });
-  return registry;
 }

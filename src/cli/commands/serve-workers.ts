@@ -1,0 +1,226 @@
+/**
+ * `outlast serve --workers N` (N > 1): this process becomes the pool's first
+ * process. It owns the port and hands each connection to one of N worker
+ * processes (serve-worker.ts), always the same one for a clientId; it serves
+ * --metrics (the server counters summed over the workers), handles the
+ * signals (the first drains the pool, a second destroys it) and logs like a
+ * single serve. --state DIR is laid out per worker (serve-workers-state.ts).
+ */
+
+import type { ServerPool, ServerStats } from "../../server/index.js";
+import { createServerPool } from "../../server/index.js";
+import { isOutlastError } from "../../errors/outlast-error.js";
+import { EXIT_FAILURE, EXIT_OK } from "../command.js";
+import { formatHostPort, oneLine } from "../config.js";
+import { drainWithin } from "../drain-within.js";
+import type { Log } from "../observe/log.js";
+import type { ServeOps } from "../observe/serve-ops.js";
+import type { ObservedStats } from "../observe/server-observer.js";
+import { openOutput } from "../output.js";
+import { onStopSignals } from "../stop-signals.js";
+import { startFailure } from "./serve-failures.js";
+import type { ServeConfig } from "./serve-config.js";
+import { logFailure } from "./serve.js";
+import { prepareWorkersState } from "./serve-workers-state.js";
+
+/** With --state-wait, how often a locked state directory is tried again. */
+const LOCK_RETRY_MS = 1000;
+
+const WORKER_MODULE = new URL("./serve-worker.js", import.meta.url);
+
+type Stop =
+  { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "pool"; readonly error: Error };
+
+/** The pool's summed stats as the metrics read them: fetched (async) before each scrape, read (sync) during it. */
+class PoolStats {
+  #last: ServerStats | undefined;
+  constructor(readonly pool: () => ServerPool | undefined) {}
+
+  async refresh(): Promise<void> {
+    const pool = this.pool();
+    if (pool === undefined) return;
+    this.#last = await pool.stats();
+  }
+
+  stats(): ObservedStats {
+    return (
+      this.#last ?? {
+        connections: 0,
+        clients: 0,
+        messagesProcessed: 0,
+        deadLettered: 0,
+        duplicatesSkipped: 0,
+        handlerFailures: 0,
+        authRejected: 0,
+        protocolErrors: 0,
+        busyRejected: 0,
+        connectionsAccepted: 0,
+      }
+    );
+  }
+}
+
+/** Resolves undefined after `ms`, or with what `stopped` resolves to if that comes first. */
+async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+      stopped,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): Promise<number> {
+  const workers = config.workers;
+  const flags = { workersSource: config.workersSource, stateSource: config.stateSource };
+  if (config.state !== undefined) await prepareWorkersState(config.state, workers, flags);
+  // The workers open --output each; one open here says what is wrong with it once, before any fork.
+  const probe = await openOutput(config.output).catch((err: unknown) => {
+    throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
+  });
+  await probe.close();
+  const readiness = ops.readiness;
+  readiness.mark("listening", false, "not listening yet");
+  readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
+
+  let pool: ServerPool | undefined;
+  const source = new PoolStats(() => pool);
+  ops.observer.server = source;
+  ops.beforeScrape = () => source.refresh();
+
+  let resolveStop: (stop: Stop) => void = () => {};
+  const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
+  let stopping = false;
+  let serving = false;
+  const removeSignals = onStopSignals({
+    first: (signal) => {
+      stopping = true;
+      resolveStop({ kind: "signal", signal });
+    },
+    again: (signal) => {
+      log.warn(`${signal} again: stopping at once; unacknowledged messages will be resent by their clients`, {
+        event: "serve.stop",
+        signal,
+      });
+      log.flush();
+      return pool?.destroy();
+    },
+    stopping: () => stopping,
+  });
+
+  const makePool = (): ServerPool => {
+    const created = createServerPool({
+      workers,
+      module: WORKER_MODULE,
+      args: [JSON.stringify(config)], // serve-worker.ts reads it from argv[2]
+      ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
+    });
+    created.on("workerReady", ({ index, pid }) =>
+      log.debug(`worker ${index} ready (pid ${pid})`, { event: "worker.ready", worker: index, pid }),
+    );
+    created.on("workerExit", ({ index, code, signal }) => {
+      const how = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
+      const fields = { event: "worker.exit", worker: index, code: code ?? undefined, signal: signal ?? undefined };
+      // Stopping (or a start that failed): expected, and the failure itself is reported once, below.
+      if (stopping || !serving) log.debug(`worker ${index} exited (${how})`, fields);
+      else
+        log.warn(
+          `worker ${index} exited (${how}); starting it again; its clients are asked to retry meanwhile (nothing acknowledged is lost)`,
+          fields,
+        );
+    });
+    created.on("error", (error) => resolveStop({ kind: "pool", error }));
+    return created;
+  };
+
+  try {
+    // --state-wait: while a worker's state directory is locked (by the server being replaced, still
+    // draining), the whole pool is started again every second, not ready; past the wait, exit 1.
+    let bound: { host: string; port: number } | undefined;
+    const waitUntilMs = performance.now() + config.stateWaitMs;
+    let waitingForLock = false;
+    while (bound === undefined) {
+      const attempt = (pool = makePool());
+      try {
+        bound = await attempt.listen(config.listen);
+      } catch (err) {
+        await attempt.destroy();
+        if (!isOutlastError(err, "OUTLAST_STATE_LOCKED")) throw startFailure(err, config);
+        const failure = startFailure(err, config);
+        if (performance.now() >= waitUntilMs)
+          throw waitingForLock
+            ? new Error(`${oneLine(failure)}; waited --state-wait ${config.stateWaitMs} ms for it`, { cause: err })
+            : failure;
+        readiness.mark("state", false, oneLine(failure));
+        if (!waitingForLock)
+          log.warn(`${oneLine(failure)}; waiting up to ${config.stateWaitMs} ms for it (--state-wait; not ready)`, {
+            event: "state.locked",
+            code: err.code,
+          });
+        waitingForLock = true;
+        if ((await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopped)) !== undefined) {
+          log.info("stopped while waiting for the state directory", { event: "serve.stopped" });
+          return EXIT_OK;
+        }
+      }
+    }
+    const running = pool as ServerPool;
+    serving = true;
+    if (config.state === undefined)
+      log.warn(
+        "no --state: dedup state is in memory only; after a restart, messages resent by clients are written again",
+        { event: "state.memory" },
+      );
+    readiness.mark("state", true, config.state === undefined ? "in memory (no --state)" : `${config.state} open`);
+    const address = `tcp://${formatHostPort(bound.host, bound.port)}`;
+    readiness.mark("listening", true, `${address} (${workers} workers)`);
+    log.info(`listening on ${address} (${workers} workers)`, { event: "serve.listening", address, workers });
+
+    const stop = await stopped;
+    stopping = true;
+    readiness.mark("listening", false, "stopping");
+    let code = EXIT_OK;
+    await source.refresh().catch(() => {});
+    switch (stop.kind) {
+      case "signal": {
+        ops.observer.draining = true;
+        const drained = await drainWithin(
+          {
+            stats: () => source.stats(),
+            drain: (options) => running.drain(options),
+            destroy: () => running.destroy(),
+          },
+          log,
+          {
+            cause: stop.signal,
+            signal: stop.signal,
+            windowMs: config.drainWindowMs,
+            timeoutMs: config.drainTimeoutMs,
+            hint: stop.signal === "SIGINT" ? " (Ctrl-C again to stop at once)" : "",
+          },
+        );
+        if (!drained) code = EXIT_FAILURE;
+        break;
+      }
+      case "pool":
+        // The listening socket failed: the pool stopped accepting.
+        logFailure(log, config, stop.error);
+        await running.close();
+        code = EXIT_FAILURE;
+        break;
+      default: {
+        const never: never = stop;
+        return never;
+      }
+    }
+    // Each worker logged what it wrote ("worker k: stopped; ..."): its counts leave with its process.
+    log.info(`stopped (${workers} workers)`, { event: "serve.stopped", workers });
+    return code;
+  } finally {
+    await pool?.destroy();
+    removeSignals();
+  }
+}
