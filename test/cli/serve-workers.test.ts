@@ -134,3 +134,35 @@ test("--workers 2 --state-wait: not ready while a worker's state is locked by th
   assert.deepEqual(await next.waitExit(), { code: 143, signal: null }, next.stderr);
   await held.client.waitClosed();
 });
+
+test("--workers 2: a worker killed is logged and started again; its clients come back to it", async (t) => {
+  const dir = tempDir(t);
+  const output = join(dir, "out.jsonl");
+  const { serve, port } = await startWorkers(t, [
+    "--state",
+    join(dir, "state"),
+    "--output",
+    output,
+    "--log-level",
+    "debug",
+  ]);
+  const id = "robot-crash";
+  assert.equal(await send(port, id, 1, 3), 0);
+  const worker = (await serve.stderrLine(/^outlast serve: worker (\d+): client .*robot-crash.*authenticated/))[1];
+  const pid = Number(
+    (await serve.stderrLine(new RegExp(`^outlast serve: worker ${worker} ready \\(pid (\\d+)\\)$`)))[1],
+  );
+  process.kill(pid, "SIGKILL");
+  await serve.stderrLine(
+    new RegExp(
+      `^outlast serve: worker ${worker} exited \\(signal SIGKILL\\); starting it again; its clients are asked to retry`,
+    ),
+  );
+  const restarted = new RegExp(`^outlast serve: worker ${worker} ready \\(pid (?!${pid}\\))(\\d+)\\)$`);
+  await serve.stderrLine(restarted);
+  assert.equal(await send(port, id, 2, 5), 2, "seqs 2 and 3 were written before the kill: duplicates");
+  serve.child.kill("SIGTERM");
+  assert.deepEqual(await serve.waitExit(), { code: 0, signal: null }, serve.stderr);
+  const seqs = jsonLines(readFileSync(output, "utf8")).map((l) => l["seq"]);
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+});
