@@ -69,45 +69,80 @@ async function exitOf(child: ChildProcess, signal: NodeJS.Signals): Promise<void
   await exited;
 }
 
+/** A Node server process of the fleet bench (server.ts or pool-server.ts): started, sampled and killed over IPC. */
+async function startNodeServer(
+  script: string,
+  args: readonly string[],
+  nodeFlags: readonly string[],
+  group = false,
+): Promise<RunningServer> {
+  // group: the process leads its own process group, so kill() takes its children (a pool's workers) with it.
+  const child = fork(join(dir, script), args, { execArgv: ["--expose-gc", ...nodeFlags], detached: group });
+  await next(child, (m) => (m as { port?: number }).port);
+  const ask = <T>(msg: string, pick: (m: unknown) => T | undefined): Promise<T> => {
+    const reply = next(child, pick);
+    child.send(msg);
+    return reply;
+  };
+  return {
+    pid: child.pid as number,
+    async sample(settled = false) {
+      const s = await ask(
+        settled ? "sample:settled" : "sample",
+        (m) => (m as { sample?: Record<string, unknown> }).sample,
+      );
+      const stats = s["stats"] as { pings: number; beats?: number; busyRejected: number };
+      return {
+        rssBytes: s["rssBytes"] as number,
+        heapBytes: s["heapBytes"] as number,
+        newSpaceBytes: s["newSpaceBytes"] as number | undefined,
+        cpuMs: s["cpuMs"] as number,
+        // Heartbeat frames the server handled: PINGs answered (v1 clients) + beats sent (v2).
+        pings: stats.pings + (stats.beats ?? 0),
+        busyRejected: stats.busyRejected,
+        atMs: s["atMs"] as number,
+      };
+    },
+    stallStart: () => child.send("stall:start"),
+    stallStop: () => ask("stall:stop", (m) => (m as { stall?: StallReport }).stall),
+    async kill() {
+      if (!group) return exitOf(child, "SIGKILL");
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      process.kill(-(child.pid as number), "SIGKILL");
+      await exited;
+    },
+  };
+}
+
 export const outlast: Contender = {
   name: "outlast",
   version: `outlast ${outlastVersion()} (createServer, no-op handler, memory state)`,
   clientsScript: join(dir, "clients.js"),
   url: (port) => `tcp://127.0.0.1:${port}`,
-  async start(port, maxConnections, nodeFlags = []) {
-    const args = [String(port), ...(maxConnections === undefined ? [] : [String(maxConnections)])];
-    const child = fork(join(dir, "server.js"), args, { execArgv: ["--expose-gc", ...nodeFlags] });
-    await next(child, (m) => (m as { port?: number }).port);
-    const ask = <T>(msg: string, pick: (m: unknown) => T | undefined): Promise<T> => {
-      const reply = next(child, pick);
-      child.send(msg);
-      return reply;
-    };
-    return {
-      pid: child.pid as number,
-      async sample(settled = false) {
-        const s = await ask(
-          settled ? "sample:settled" : "sample",
-          (m) => (m as { sample?: Record<string, unknown> }).sample,
-        );
-        const stats = s["stats"] as { pings: number; beats?: number; busyRejected: number };
-        return {
-          rssBytes: s["rssBytes"] as number,
-          heapBytes: s["heapBytes"] as number,
-          newSpaceBytes: s["newSpaceBytes"] as number | undefined,
-          cpuMs: s["cpuMs"] as number,
-          // Heartbeat frames the server handled: PINGs answered (v1 clients) + beats sent (v2).
-          pings: stats.pings + (stats.beats ?? 0),
-          busyRejected: stats.busyRejected,
-          atMs: s["atMs"] as number,
-        };
-      },
-      stallStart: () => child.send("stall:start"),
-      stallStop: () => ask("stall:stop", (m) => (m as { stall?: StallReport }).stall),
-      kill: () => exitOf(child, "SIGKILL"),
-    };
-  },
+  start: (port, maxConnections, nodeFlags = []) =>
+    startNodeServer(
+      "server.js",
+      [String(port), ...(maxConnections === undefined ? [] : [String(maxConnections)])],
+      nodeFlags,
+    ),
 };
+
+/**
+ * outlast-pool-K: createServerPool with K workers (pool-server.ts), each what `outlast` runs; one port, a
+ * clientId always on the same worker. Memory and CPU are the primary's and the workers' summed; the stall is
+ * the worst of the K + 1 event loops. A SIGKILL takes the whole process group.
+ */
+export function outlastPool(k: number): Contender {
+  return {
+    name: `outlast-pool-${k}`,
+    version: `outlast ${outlastVersion()} (createServerPool, ${k} workers, each createServer with a no-op handler and memory state)`,
+    clientsScript: join(dir, "clients.js"),
+    url: (port) => outlast.url(port),
+    start: (port, _maxConnections, nodeFlags = []) =>
+      startNodeServer("pool-server.js", [String(port), String(k)], nodeFlags, true),
+  };
+}
 
 /** CPU time of a single-threaded process's main thread, in ms (/proc/PID/schedstat: ns on the CPU). */
 function procCpuMs(pid: number): number {
