@@ -26,12 +26,35 @@ export function poolWorker(): { index: number; count: number } | undefined {
 
 function ignoreSignal(): void {}
 
+/**
+ * Why this worker cannot serve, for the primary's listen() to reject with (code and details kept); then the
+ * IPC channel closes, so the process exits even if its script catches the error.
+ */
+function tellFailed(err: unknown): void {
+  const e = err as Error & { code?: unknown; details?: unknown };
+  const message: ToPrimary = {
+    type: "outlast:pool:failed",
+    message: typeof e.message === "string" ? e.message : String(err),
+    code: typeof e.code === "string" ? e.code : undefined,
+    details: e.details,
+  };
+  const disconnect = (): void => {
+    if (process.connected) process.disconnect();
+  };
+  if (!process.connected) return;
+  try {
+    process.send?.(message, undefined, {}, disconnect);
+  } catch {
+    disconnect(); // details that cannot be serialized: the primary sees the exit alone
+  }
+}
+
 function tell(message: ToPrimary): void {
   if (!process.connected) return;
   try {
     process.send?.(message);
   } catch {
-    // A value that cannot be serialized (an error's details): the primary then sees the exit alone.
+    // A value that cannot be serialized: nothing of ours.
   }
 }
 
@@ -52,12 +75,14 @@ export async function serveFromPool(server: Server): Promise<void> {
     );
   }
   if (server[usesTls]) {
-    throw new OutlastError(
+    const err = new OutlastError(
       "OUTLAST_INVALID_OPTION",
       "invalid option tls: a pool worker serves plain TCP (the primary reads each HELLO to choose the worker); " +
         "terminate TLS in front of the pool",
       { details: { option: "tls" } },
     );
+    tellFailed(err);
+    throw err;
   }
   server[setClientIdFilter](ownClientIdsOnly(me.index, me.count));
   let stop = (): void => {};
@@ -100,13 +125,7 @@ export async function serveFromPool(server: Server): Promise<void> {
     try {
       await server.open();
     } catch (err) {
-      const e = err as Error & { code?: unknown; details?: unknown };
-      tell({
-        type: "outlast:pool:failed",
-        message: e.message,
-        code: typeof e.code === "string" ? e.code : undefined,
-        details: e.details,
-      });
+      tellFailed(err);
       throw err;
     }
     if (!process.connected)

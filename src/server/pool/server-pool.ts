@@ -94,6 +94,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
         const s = this.#starting;
         if (s !== undefined && --s.waiting === 0) s.resolve();
       },
+      failed: (_slot: WorkerSlot, error: Error) => this.#starting?.reject(error),
       exit: (slot: WorkerSlot, code: number | null, signal: string | null, failure: Error | undefined) => {
         const info = { index: slot.index, code, signal };
         if (workerExitChannel.hasSubscribers) workerExitChannel.publish(info);

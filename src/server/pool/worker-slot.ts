@@ -25,6 +25,8 @@ const RESPAWN_RESET_AFTER_MS = 60_000;
 /** What a slot reports to its pool. */
 export interface SlotListener {
   ready(slot: WorkerSlot, pid: number): void;
+  /** It cannot serve (its own error, e.g. OUTLAST_STATE_LOCKED); it exits next. */
+  failed(slot: WorkerSlot, error: Error): void;
   /** The process exited; `failure` when it had not become ready (its own error, or why it died). */
   exit(slot: WorkerSlot, code: number | null, signal: string | null, failure: Error | undefined): void;
 }
@@ -103,6 +105,7 @@ export class WorkerSlot {
         return;
       case "outlast:pool:failed":
         this.#failure = rebuildError(message.message, message.code, message.details);
+        this.#listener.failed(this, this.#failure);
         return;
       case "outlast:pool:stats":
         this.#requests.get(message.id)?.(message.stats);
