@@ -36,7 +36,7 @@ test("the --state layout: recorded at the first start, the same N again is accep
   });
   await assert.rejects(prepareWorkersState(dir, 1, FLAGS), {
     message:
-      /is laid out for --workers 3 \(.*\), not started without --workers: .*pass --workers 3, or another --state$/,
+      /is laid out for --workers 3 \(.*\), not started as one process \(no --workers, or --workers 1\): .*pass --workers 3, or another --state$/,
   });
   assert.deepEqual(snapshot(dir), before);
 });
@@ -117,7 +117,7 @@ test("serve refuses a --state of the other layout (exit 1, naming --workers and 
 
   const alone = await run(t, ["serve", "--listen", "127.0.0.1:0", "--state", pooled, "--output", out]);
   assert.equal(alone.exit.code, 1, alone.stderr);
-  assert.match(alone.stderr, /--state .*pooled is laid out for --workers 2 .*not started without --workers/);
+  assert.match(alone.stderr, /--state .*pooled is laid out for --workers 2 .*not started as one process/);
   const other = await run(t, ["serve", "--listen", "127.0.0.1:0", "--state", pooled, "--output", out], "", {
     OUTLAST_WORKERS: "3",
   });

@@ -138,7 +138,7 @@ test("--workers 2 --state-wait: not ready while a worker's state is locked by th
 test("--workers 2: a worker killed is logged and started again; its clients come back to it", async (t) => {
   const dir = tempDir(t);
   const output = join(dir, "out.jsonl");
-  const { serve, port } = await startWorkers(t, [
+  const { serve, port, metricsUrl } = await startWorkers(t, [
     "--state",
     join(dir, "state"),
     "--output",
@@ -160,6 +160,9 @@ test("--workers 2: a worker killed is logged and started again; its clients come
   );
   const restarted = new RegExp(`^outlast serve: worker ${worker} ready \\(pid (?!${pid}\\))(\\d+)\\)$`);
   await serve.stderrLine(restarted);
+  const ready = await get(`${metricsUrl}/readyz`);
+  assert.equal(ready.status, 200, ready.body);
+  assert.match(ready.body, /^ok workers: 2 of 2 serving$/m);
   assert.equal(await send(port, id, 2, 5), 2, "seqs 2 and 3 were written before the kill: duplicates");
   serve.child.kill("SIGTERM");
   assert.deepEqual(await serve.waitExit(), { code: 0, signal: null }, serve.stderr);

@@ -17,13 +17,22 @@ import type { IncomingMessage } from "../../server/index.js";
 import { oneLine, reportUncaught } from "../config.js";
 import { parseCredentials } from "../credentials.js";
 import { countOf } from "../live/widgets.js";
-import { createLog } from "../observe/log.js";
+import { createLog, type Log } from "../observe/log.js";
 import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput } from "../output.js";
 import { readNamed } from "../read-named.js";
 import { formatMessage, logFailure, serverOptions } from "./serve.js";
 import type { ServeConfig } from "./serve-config.js";
 import { workerStateDir } from "./serve-workers-state.js";
+
+/** Every line says which worker wrote it: `outlast serve: worker 1: ...`, and `"worker":1` in JSON. */
+function workerLog(log: Log, index: number): Log {
+  const at =
+    (level: "debug" | "info" | "warn" | "error"): Log["info"] =>
+    (msg, fields) =>
+      log[level](`worker ${index}: ${msg}`, { ...fields, worker: index });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), flush: () => log.flush() };
+}
 
 async function main(): Promise<number> {
   const worker = poolWorker();
@@ -37,12 +46,15 @@ async function main(): Promise<number> {
   process.on("SIGINT", ignore);
   process.on("SIGTERM", ignore);
   const removeUncaught = reportUncaught("serve", config.debug);
-  const log = await createLog({
-    command: `serve: worker ${worker.index}`,
-    format: config.logFormat,
-    level: config.logLevel,
-    write: (text) => process.stderr.write(text),
-  });
+  const log = workerLog(
+    await createLog({
+      command: "serve",
+      format: config.logFormat,
+      level: config.logLevel,
+      write: (text) => process.stderr.write(text),
+    }),
+    worker.index,
+  );
   const ops = await ServeOps.start(log, undefined);
   try {
     const credentials =

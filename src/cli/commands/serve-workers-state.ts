@@ -98,7 +98,10 @@ async function record(dir: string, workers: number): Promise<number | "unreadabl
 }
 
 function mismatch(dir: string, recorded: number, workers: number, flags: WorkersStateFlags): Error {
-  const given = workers === 1 ? `without ${flags.workersSource}` : `with ${flags.workersSource} ${workers}`;
+  const given =
+    workers === 1
+      ? `as one process (no ${flags.workersSource}, or ${flags.workersSource} 1)`
+      : `with ${flags.workersSource} ${workers}`;
   return new Error(
     `${flags.stateSource} ${dir} is laid out for ${flags.workersSource} ${recorded} (${join(dir, WORKERS_FILE)}), not started ${given}: ` +
       `each client's dedup state is in the directory of the worker it lands on, and another number of workers would send clients to workers without their state (resent messages written again); ` +

@@ -95,6 +95,8 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
   const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
   let stopping = false;
   let serving = false;
+  /** Workers that exited while serving and are not back yet (the pool starts them again). */
+  const down = new Set<number>();
   const removeSignals = onStopSignals({
     first: (signal) => {
       stopping = true;
@@ -118,19 +120,22 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
       args: [JSON.stringify(config)], // serve-worker.ts reads it from argv[2]
       ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
     });
-    created.on("workerReady", ({ index, pid }) =>
-      log.debug(`worker ${index} ready (pid ${pid})`, { event: "worker.ready", worker: index, pid }),
-    );
+    created.on("workerReady", ({ index, pid }) => {
+      down.delete(index);
+      log.debug(`worker ${index} ready (pid ${pid})`, { event: "worker.ready", worker: index, pid });
+    });
     created.on("workerExit", ({ index, code, signal }) => {
       const how = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
       const fields = { event: "worker.exit", worker: index, code: code ?? undefined, signal: signal ?? undefined };
       // Stopping (or a start that failed): expected, and the failure itself is reported once, below.
       if (stopping || !serving) log.debug(`worker ${index} exited (${how})`, fields);
-      else
+      else {
+        down.add(index);
         log.warn(
           `worker ${index} exited (${how}); starting it again; its clients are asked to retry meanwhile (nothing acknowledged is lost)`,
           fields,
         );
+      }
     });
     created.on("error", (error) => resolveStop({ kind: "pool", error }));
     return created;
@@ -177,6 +182,12 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
     readiness.mark("state", true, config.state === undefined ? "in memory (no --state)" : `${config.state} open`);
     const address = `tcp://${formatHostPort(bound.host, bound.port)}`;
     readiness.mark("listening", true, `${address} (${workers} workers)`);
+    // A worker being started again: its clients are turned away meanwhile, so not ready.
+    readiness.set("workers", () =>
+      down.size === 0
+        ? { ok: true, detail: `${workers} of ${workers} serving` }
+        : { ok: false, detail: `worker ${[...down].sort((a, b) => a - b).join(", ")} starting again` },
+    );
     log.info(`listening on ${address} (${workers} workers)`, { event: "serve.listening", address, workers });
 
     const stop = await stopped;
