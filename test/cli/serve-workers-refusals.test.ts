@@ -4,7 +4,8 @@
  * TLS, --forward and a --state of another layout through the real binary.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { prepareWorkersState, WORKERS_FILE } from "../../src/cli/commands/serve-workers-state.js";
@@ -127,4 +128,17 @@ test("serve refuses a --state of the other layout (exit 1, naming --workers and 
   assert.equal(split.exit.code, 1, split.stderr);
   assert.match(split.stderr, /--state .*single holds a single server's state .*start without --workers on it/);
   assert.deepEqual(snapshot(dir), before, "the state directories and the output are as they were");
+});
+
+test("--workers 2 refuses an --output that is a pipe (a FIFO), naming --output", async (t) => {
+  const dir = tempDir(t);
+  const fifo = join(dir, "fifo");
+  const made = spawnSync("mkfifo", [fifo]);
+  if (made.status !== 0) return t.skip(`mkfifo is not available: ${String(made.error ?? made.stderr)}`);
+  // A reader, so that opening the FIFO for writing does not wait for one.
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(reader));
+  const r = await run(t, ["serve", "--listen", "127.0.0.1:0", "--workers", "2", "--output", fifo]);
+  assert.equal(r.exit.code, 1, r.stderr);
+  assert.match(r.stderr, /--workers 2 needs --output to be a file: .*fifo is a pipe, and several processes/);
 });

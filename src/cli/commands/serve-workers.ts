@@ -7,6 +7,7 @@
  * single serve. --state DIR is laid out per worker (serve-workers-state.ts).
  */
 
+import { stat } from "node:fs/promises";
 import type { ServerPool, ServerStats } from "../../server/index.js";
 import { createServerPool } from "../../server/index.js";
 import { isOutlastError } from "../../errors/outlast-error.js";
@@ -76,12 +77,17 @@ async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | unde
 export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): Promise<number> {
   const workers = config.workers;
   const flags = { workersSource: config.workersSource, stateSource: config.stateSource };
-  if (config.state !== undefined) await prepareWorkersState(config.state, workers, flags);
   // The workers open --output each; one open here says what is wrong with it once, before any fork.
   const probe = await openOutput(config.output).catch((err: unknown) => {
     throw new Error(`cannot open --output ${config.output ?? "-"}: ${oneLine(err)}`, { cause: err });
   });
   await probe.close();
+  const kind = await stat(probe.name).catch(() => undefined);
+  if (kind !== undefined && (kind.isFIFO() || kind.isSocket()))
+    throw new Error(
+      `${config.workersSource} ${workers} needs --output to be a file: ${probe.name} is a ${kind.isFIFO() ? "pipe" : "socket"}, and several processes writing to one can interleave inside a line`,
+    );
+  if (config.state !== undefined) await prepareWorkersState(config.state, workers, flags);
   const readiness = ops.readiness;
   readiness.mark("listening", false, "not listening yet");
   readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
