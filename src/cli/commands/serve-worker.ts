@@ -106,7 +106,9 @@ async function main(): Promise<number> {
       await sink.close();
     }
     const s = server.stats();
-    log.info(
+    // A worker that served nobody (one stopped because another could not start, under --state-wait) says so at debug.
+    const served = s.connectionsAccepted > 0 || s.messagesProcessed > 0 || s.duplicatesSkipped > 0;
+    log[served ? "info" : "debug"](
       `stopped; ${countOf(s.messagesProcessed, "message")} written, ${countOf(s.duplicatesSkipped, "duplicate")} skipped`,
       { event: "worker.stopped", messages: s.messagesProcessed, duplicates: s.duplicatesSkipped },
     );

@@ -21,7 +21,7 @@ import { openOutput } from "../output.js";
 import { onStopSignals } from "../stop-signals.js";
 import { startFailure } from "./serve-failures.js";
 import type { ServeConfig } from "./serve-config.js";
-import { logFailure } from "./serve.js";
+import { delayUnless, logFailure } from "./serve.js";
 import { prepareWorkersState } from "./serve-workers-state.js";
 
 /** With --state-wait, how often a locked state directory is tried again. */
@@ -58,19 +58,6 @@ class PoolStats {
         connectionsAccepted: 0,
       }
     );
-  }
-}
-
-/** Resolves undefined after `ms`, or with what `stopped` resolves to if that comes first. */
-async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
-      stopped,
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -123,8 +110,9 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
     const created = createServerPool({
       workers,
       module: WORKER_MODULE,
-      args: [JSON.stringify(config)], // serve-worker.ts reads it from argv[2]
-      ...(config.busyRetryAfterMs === undefined ? {} : { busyRetryAfterMs: config.busyRetryAfterMs }),
+      // serve-worker.ts reads it from argv[2]. The pool's busyRetryAfterMs (a worker being started again:
+      // seconds) is not --busy-retry-after (a full worker: minutes), which each worker applies itself.
+      args: [JSON.stringify(config)],
     });
     created.on("workerReady", ({ index, pid }) => {
       down.delete(index);

@@ -76,7 +76,7 @@ type Stop =
   | { readonly kind: "server"; readonly error: Error };
 
 /** Resolves undefined after `ms`, or with what `stopped` resolves to if that comes first (the timer is then cleared). */
-async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
+export async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
