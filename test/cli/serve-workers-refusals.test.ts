@@ -95,12 +95,15 @@ test("bad --workers values, stdout, TLS and --forward are usage errors naming th
       /OUTLAST_WORKERS 3 cannot be used with --forward: a gateway runs as one process/,
     ],
   ];
+  const toml = join(dir, "serve.toml");
+  writeFileSync(toml, "workers = 0\n");
+  cases.push([["--config", toml], {}, /key "workers" in .*serve\.toml must be a whole number from 1 to 1024, not "0"/]);
   for (const [args, env, message] of cases) {
     const r = await run(t, ["serve", "--listen", "127.0.0.1:0", ...args], "", env);
     assert.equal(r.exit.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
-  assert.deepEqual(readdirSync(dir), [], "no state directory or output file created");
+  assert.deepEqual(readdirSync(dir), ["serve.toml"], "no state directory or output file created");
 });
 
 test("serve refuses a --state of the other layout (exit 1, naming --workers and --state) and changes nothing", async (t) => {
