@@ -99,7 +99,7 @@ export async function serveFromPool(server: Server): Promise<void> {
     const m = message as ToWorker;
     switch (m.type) {
       case "outlast:pool:socket":
-        if (handle !== undefined && handle !== null) server.adopt(handle as Socket, m.head);
+        if (handle !== undefined && handle !== null) server.adopt(handle as Socket, Buffer.from(m.head, "base64"));
         return;
       case "outlast:pool:stats":
         tell({ type: "outlast:pool:stats", id: m.id, stats: server.stats() });
