@@ -225,6 +225,9 @@ const ROWS: readonly Row[] = [
   ["OUTLAST_PROTOCOL_VERSION", "other", B, PRE, "client and server share no protocol version", "protocol-version"],
   ["OUTLAST_PROTOCOL_ERROR", "other", B, ANY, "the peer broke the outlast protocol", "protocol"],
   ["OUTLAST_SERVER_BUSY", "refused", C, PRE, "the server is at its connection limit", "busy"],
+  // From a server: our HELLO did not reach it within its handshake timeout (a slow or lossy link, a server
+  // behind on a reconnect storm); locally: a flush() limit. Either way wait and retry, nothing to fix.
+  ["OUTLAST_TIMEOUT", "timeout", C, ANY, "an operation did not finish within its time limit"],
   ["OUTLAST_HANDLER_FAILED", "other", C, ANY, "the server's handler failed; the message will be resent", "handler"],
   // --- bugs and local problems that look network-ish but are not ---
   ["EADDRINUSE", "other", B, PRE, "address already in use", "bug"], // listen/bind: another process holds the port
