@@ -92,9 +92,20 @@ class Fleet {
   burst(k = 1): Promise<number[]> {
     return this.all((m) => (m as { burst?: number }).burst, k === 1 ? "burst" : `burst:${k}`);
   }
-  async errors(): Promise<number> {
-    const stats = await this.all((m) => (m as { errors?: number }).errors, "stats");
-    return stats.reduce((a, b) => a + b, 0);
+  /** `error` events so far, and (outlast clients) how many of each code. */
+  async errors(): Promise<{ count: number; codes: string }> {
+    type Stats = { errors: number; codes?: Record<string, number> };
+    const stats = await this.all(
+      (m) => ((m as Partial<Stats>).errors === undefined ? undefined : (m as Stats)),
+      "stats",
+    );
+    const codes = new Map<string, number>();
+    for (const s of stats)
+      for (const [code, n] of Object.entries(s.codes ?? {})) codes.set(code, (codes.get(code) ?? 0) + n);
+    return {
+      count: stats.reduce((a, s) => a + s.errors, 0),
+      codes: [...codes].map(([code, n]) => `${code} x ${n}`).join(", "),
+    };
   }
   async openNow(): Promise<number> {
     const stats = await this.all((m) => (m as { errors?: number; open?: number }).open, "stats");
@@ -243,7 +254,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     restart = `**not all back within ${RESTART_LIMIT_MS / 1000} s** (${(await fleet.openNow()).toLocaleString("en-US")} open)`;
   }
   const restartStall = await server.stallStop();
-  const errors = await fleet.errors();
+  const { count: errors, codes: errorCodes } = await fleet.errors();
   await fleet.close();
   await server.kill();
   const stall = (r: StallReport | undefined): string =>
@@ -278,7 +289,7 @@ async function run(contender: Contender, total: number): Promise<Record<string, 
     pings,
     burst: `${Math.round(burstMs)} ms, ${burstUs.toFixed(1)} µs/msg, stall ${stall(burstStall)}`,
     burstK: `${Math.round(burstKMs)} ms, ${burstKUs.toFixed(1)} µs/msg, stall ${stall(burstKStall)}`,
-    restart: `${restart}, stall ${stall(restartStall)}, ${errors} error events`,
+    restart: `${restart}, stall ${stall(restartStall)}, ${errors} error events${errors > 0 && errorCodes !== "" ? ` (${errorCodes})` : ""}`,
   };
   log(JSON.stringify(row));
   return row;

@@ -5,7 +5,7 @@
  * - { open } once all are open, and again after every reconnect wave;
  * - "burst" -> each sends one message, { burst } once all are acknowledged; "burst:K" -> each
  *   sends K at once (pipelined);
- * - "stats" -> { errors, open } (errors: `error` events, which a connection fault never is);
+ * - "stats" -> { errors, open, codes } (errors: `error` events, which a connection fault never is; codes: how many of each code);
  * - "close" -> destroys every client and exits.
  * argv: url prefix count (url: one, or several joined by "|": client i uses url i mod their number)
  */
@@ -20,12 +20,18 @@ const count = Number(countArg);
 const clients: Client[] = [];
 let open = 0;
 let errors = 0;
+const codes: Record<string, number> = {};
 
 function add(i: number): void {
   // Several servers ("url|url|..."): client i always goes to the same one (outlast-xK, contenders.ts).
   const urls = (url as string).split("|");
   const client = connect(urls[i % urls.length] as string, { clientId: `${prefix}-${i}` });
-  client.on("error", () => errors++);
+  client.on("error", (err) => {
+    errors++;
+    const code = (err as { code?: unknown }).code;
+    const key = typeof code === "string" ? code : err.name;
+    codes[key] = (codes[key] ?? 0) + 1;
+  });
   client.on("stateChange", ({ from, to }) => {
     if (to === "open" && ++open === count) process.send?.({ open });
     if (from === "open") open--;
@@ -39,7 +45,7 @@ for (let i = 0; i < count; i += RAMP_STEP) {
 }
 
 process.on("message", (msg: string) => {
-  if (msg === "stats") process.send?.({ errors, open });
+  if (msg === "stats") process.send?.({ errors, open, codes });
   if (msg.startsWith("burst")) {
     const k = Number(msg.split(":")[1] ?? 1);
     const sends = clients.flatMap((c) => Array.from({ length: k }, () => c.send("burst")));
