@@ -5,10 +5,13 @@
  * the same clientIds.
  */
 import assert from "node:assert/strict";
+import { existsSync, watch } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { ManualClock } from "../../src/errors/clock.js";
 import { connect } from "../../src/index.js";
 import { workerFor } from "../../src/server/pool/affinity.js";
+import { RawClient, helloFrame, openClient } from "../helpers/raw-client.js";
 import { readCalls, startPool, tempDir, workerExit, workerReady } from "./pool-process.js";
 
 const MESSAGES = 400;
@@ -16,10 +19,19 @@ const MESSAGES = 400;
 test("a worker SIGKILLed mid-stream: nothing acknowledged lost, nothing run twice unflagged, the worker respawns", async (t) => {
   const dir = tempDir(t);
   const callsFile = join(dir, "calls");
-  const { pool, port, pids } = await startPool(t, { stateDir: dir, callsFile }, { workers: 2, busyRetryAfterMs: 100 });
   const ids = Array.from({ length: 8 }, (_, i) => `crash-${i}`);
   const onVictim = ids.filter((id) => workerFor(id, 2) === 0);
   assert.ok(onVictim.length > 0 && onVictim.length < ids.length, "clients on both workers");
+  // Worker 0's handler hangs on one client's seq 100 (after recording the call): killed right then, that
+  // batch was handed to the handler and never recorded as done, so its resend must come flagged.
+  const victim = onVictim[0] as string;
+  const marker = join(dir, "hanging");
+  const hangAt = { clientId: victim, seq: 100, marker };
+  const { pool, port, pids } = await startPool(
+    t,
+    { stateDir: dir, callsFile, hangAt },
+    { workers: 2, busyRetryAfterMs: 100 },
+  );
   const clients = ids.map((clientId) =>
     connect(`tcp://127.0.0.1:${port}`, { clientId, backoff: { baseMs: 20, capMs: 200 } }),
   );
@@ -27,19 +39,22 @@ test("a worker SIGKILLed mid-stream: nothing acknowledged lost, nothing run twic
   const victimPid = pids.get(0) as number;
   const exited = workerExit(pool, ({ index }) => index === 0);
   const respawned = workerReady(pool, ({ index, pid }) => index === 0 && pid !== victimPid);
-  // Kill worker 0 once its first client had 50 messages acknowledged (the rest are still to come).
-  const first = clients[ids.indexOf(onVictim[0] as string)];
-  let acked = 0;
-  let ackedAfterKill = 0;
-  first?.on("delivered", () => {
-    if (++acked === 50) process.kill(victimPid, "SIGKILL");
-    else if (acked > 50) ackedAfterKill++;
+  const watcher = watch(dir);
+  t.after(() => watcher.close());
+  const hanging = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (existsSync(marker)) resolve();
+    };
+    watcher.on("change", check);
+    check();
   });
-  await Promise.all(clients.flatMap((c) => Array.from({ length: MESSAGES }, (_, i) => c.send(`m${i}`))));
+  const sends = clients.flatMap((c) => Array.from({ length: MESSAGES }, (_, i) => c.send(`m${i}`)));
+  await hanging;
+  process.kill(victimPid, "SIGKILL");
+  await Promise.all(sends);
   const exit = await exited;
   assert.equal(exit.signal, "SIGKILL");
   await respawned;
-  assert.ok(ackedAfterKill > 0, "the kill came mid-stream");
 
   const calls = readCalls(callsFile);
   for (const clientId of ids) {
@@ -53,6 +68,39 @@ test("a worker SIGKILLed mid-stream: nothing acknowledged lost, nothing run twic
     for (let seq = 1; seq <= MESSAGES; seq++)
       assert.ok(seen.has(seq), `${clientId} seq ${seq} acknowledged but never handled`);
   }
-  const victimPids = new Set(calls.filter((c) => c.index === 0).map((c) => c.pid));
-  assert.equal(victimPids.size, 2, "worker 0's clients were served by the killed process, then by its replacement");
+  const hung = calls.filter((c) => c.clientId === victim && c.seq === hangAt.seq);
+  assert.deepEqual(
+    hung.map((c) => [c.pid, c.redelivery]),
+    [
+      [String(victimPid), false],
+      [String(pids.get(0)), true],
+    ],
+    "the message the killed worker was handling ran again in its replacement, flagged",
+  );
+  t.diagnostic(`${calls.length} handler calls, ${calls.filter((c) => c.redelivery).length} flagged redelivery`);
+});
+
+test("while a worker restarts its clients get OUTLAST_SERVER_BUSY with the busyRetryAfterMs hint; then it serves again", async (t) => {
+  // A manual clock: the respawn waits (100 ms of it) until the test moves time on.
+  const clock = new ManualClock();
+  const { pool, port, pids } = await startPool(t, {}, { workers: 1, busyRetryAfterMs: 3000, clock });
+  const exited = workerExit(pool);
+  process.kill(pids.get(0) as number, "SIGKILL");
+  assert.equal((await exited).signal, "SIGKILL");
+  const refused = await RawClient.connect({ port });
+  t.after(() => refused.destroy());
+  refused.send(helloFrame({ clientId: "patient" }));
+  const err = await refused.waitError();
+  assert.equal(err.code, "OUTLAST_SERVER_BUSY");
+  assert.ok(err.retryAfterMs >= 1500 && err.retryAfterMs <= 4500, `retryAfterMs ${err.retryAfterMs} is 3000 jittered`);
+  const ready = workerReady(pool);
+  clock.advance(100);
+  await ready;
+  const { client } = await openClient(port, "patient");
+  t.after(() => client.destroy());
+  client.sendMessages(1, 1);
+  await client.waitAck(1);
+  const stats = await pool.stats();
+  assert.equal(stats.busyRejected, 1);
+  assert.equal(stats.messagesProcessed, 1);
 });

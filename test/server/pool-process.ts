@@ -15,6 +15,7 @@ export interface WorkerConfig {
   handshakeTimeoutMs?: number;
   authenticateAs?: Record<string, string>;
   tls?: boolean;
+  hangAt?: { clientId: string; seq: number; marker: string };
 }
 
 export function tempDir(t: TestContext): string {

@@ -45,8 +45,9 @@ export class WorkerSlot {
   #stopping: Stopping | undefined;
   #attempt = 0;
   #respawnTimer: Timer | undefined;
-  /** Start again after an exit (off until the pool has started). */
+  /** Start again after any exit (off until the pool has started; a worker that was ready once is always restarted). */
   respawn = false;
+  #everReady = false;
   readonly #requests = new Map<number, (stats: ServerStats | undefined) => void>();
   #nextRequest = 1;
 
@@ -101,6 +102,7 @@ export class WorkerSlot {
     switch (message.type) {
       case "outlast:pool:ready":
         this.#ready = true;
+        this.#everReady = true;
         this.#readyAtMs = this.#options.clock.now();
         this.#listener.ready(this, child.pid as number);
         return;
@@ -135,7 +137,7 @@ export class WorkerSlot {
         ));
     exited();
     this.#listener.exit(this, code, signal, failure);
-    if (!this.respawn || this.#stopping !== undefined) return;
+    if (!(this.respawn || this.#everReady) || this.#stopping !== undefined) return;
     if (wasReady && this.#options.clock.now() - this.#readyAtMs >= RESPAWN_RESET_AFTER_MS) this.#attempt = 0;
     const delayMs = Math.min(RESPAWN_CAP_MS, RESPAWN_BASE_MS * 2 ** this.#attempt);
     this.#attempt++;
