@@ -30,6 +30,23 @@ type ReadingSocket = Socket & { [READING]?: Reading | undefined };
 
 function ignoreError(): void {}
 
+/** The libuv handle under a net.Socket (Node's own `_handle`; `reading` is Node's flag for an active readStart). */
+interface StreamHandle {
+  reading?: boolean;
+  readStop?: () => number;
+}
+
+/**
+ * Stops the socket's descriptor from being read in this process, as Node's own Socket.pause() does for a
+ * socket with an `onread` buffer (a plain pause() only stops 'data' events: libuv keeps reading).
+ */
+function stopReading(socket: Socket): void {
+  const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
+  if (handle?.reading !== true || typeof handle.readStop !== "function") return;
+  handle.reading = false;
+  handle.readStop();
+}
+
 export class HelloReader {
   readonly #clock: Clock;
   readonly #waitMs: number;
@@ -122,9 +139,12 @@ export class HelloReader {
 
   #finish(s: ReadingSocket, clientId: string | undefined): void {
     const chunks = HelloReader.#detach(s);
-    // Stop reading and take every byte already read: once the handle is sent, later reads here go nowhere.
+    // Take every byte already read, then stop the descriptor's reads here: from the moment Node sends the handle
+    // until the worker's ACK of it comes back (when Node closes the primary's copy), whatever this process still
+    // read would go nowhere (Node sets the handle's onread to a no-op). Unread bytes stay in the kernel for the worker.
     s.pause();
     for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) chunks.push(c);
+    stopReading(s);
     this.#done(s, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), clientId);
   }
 
