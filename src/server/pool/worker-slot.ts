@@ -21,6 +21,8 @@ const RESPAWN_BASE_MS = 100;
 const RESPAWN_CAP_MS = 5000;
 /** A worker up this long starts the backoff over when it dies. */
 const RESPAWN_RESET_AFTER_MS = 60_000;
+/** How long stats() waits for a worker's answer before counting it as nothing. */
+const STATS_TIMEOUT_MS = 2000;
 
 /** What a slot reports to its pool. */
 export interface SlotListener {
@@ -164,13 +166,19 @@ export class WorkerSlot {
     const child = this.#child;
     if (!this.#ready || child === undefined || !child.connected) return Promise.resolve(undefined);
     const id = this.#nextRequest++;
+    const clock = this.#options.clock;
     return new Promise((resolve) => {
-      this.#requests.set(id, resolve);
+      // A worker whose event loop is stuck does not hold up the pool's stats (a metrics scrape): it counts nothing.
+      const timer = clock.setTimeout(() => answer(undefined), STATS_TIMEOUT_MS);
+      const answer = (stats: ServerStats | undefined): void => {
+        clock.clearTimeout(timer);
+        this.#requests.delete(id);
+        resolve(stats);
+      };
+      this.#requests.set(id, answer);
       const message: ToWorker = { type: "outlast:pool:stats", id };
       child.send(message, (err) => {
-        if (err === null) return;
-        this.#requests.delete(id);
-        resolve(undefined);
+        if (err !== null) answer(undefined);
       });
     });
   }
