@@ -36,6 +36,14 @@ test("a worker SIGKILLed mid-stream: nothing acknowledged lost, nothing run twic
     connect(`tcp://127.0.0.1:${port}`, { clientId, backoff: { baseMs: 20, capMs: 200 } }),
   );
   t.after(() => Promise.all(clients.map((c) => c.destroy())));
+  // A socket on its way to the worker when it died must be closed (its client reconnects), not left to the
+  // client's connect timeout: Node forgets a handle whose ACK never came without closing the primary's copy.
+  const timedOut: string[] = [];
+  for (const c of clients) {
+    c.on("stateChange", ({ error }) => {
+      if ((error as { code?: string } | undefined)?.code === "OUTLAST_CONNECT_TIMEOUT") timedOut.push(c.clientId);
+    });
+  }
   const victimPid = pids.get(0) as number;
   const exited = workerExit(pool, ({ index }) => index === 0);
   const respawned = workerReady(pool, ({ index, pid }) => index === 0 && pid !== victimPid);
@@ -55,6 +63,7 @@ test("a worker SIGKILLed mid-stream: nothing acknowledged lost, nothing run twic
   const exit = await exited;
   assert.equal(exit.signal, "SIGKILL");
   await respawned;
+  assert.deepEqual(timedOut, [], "no client waited out its connect timeout");
 
   const calls = readCalls(callsFile);
   for (const clientId of ids) {

@@ -124,6 +124,7 @@ export class WorkerSlot {
   #onExit(child: ChildProcess, code: number | null, signal: string | null, exited: () => void): void {
     if (child !== this.#child) return;
     const wasReady = this.#ready;
+    closeUndelivered(child);
     this.#child = undefined;
     this.#ready = false;
     for (const answer of this.#requests.values()) answer(undefined);
@@ -203,6 +204,29 @@ export class WorkerSlot {
       kind === "drain" ? { type: "outlast:pool:drain", windowMs } : { type: "outlast:pool:destroy" };
     if (child.connected) child.send(message, (err) => err !== null && child.connected && child.disconnect());
     return this.#exited;
+  }
+}
+
+/** Node's bookkeeping of the handles it is sending a child (ChildProcess internals, Node 20-24). */
+interface HandleQueues {
+  _pendingMessage?: { handle?: { close?: () => void } } | null;
+  _handleQueue?: { handle?: { destroy?: () => void } }[] | null;
+}
+
+/**
+ * Closes the primary's copies of the sockets a dead worker never acknowledged: the one sent and awaiting the
+ * worker's ACK (Node closes it only on that ACK, and forgets it when the child dies: its client would wait out
+ * its connect timeout on a connection nobody serves), and those still queued behind it. Their clients see the
+ * connection close and reconnect (to the worker's replacement).
+ */
+function closeUndelivered(child: ChildProcess): void {
+  const queues = child as unknown as HandleQueues;
+  try {
+    queues._pendingMessage?.handle?.close?.();
+    if (queues._pendingMessage !== undefined) queues._pendingMessage = null;
+    for (const queued of queues._handleQueue ?? []) queued.handle?.destroy?.();
+  } catch (err) {
+    debug("pool: closing the sockets a dead worker never got failed: %s", (err as Error).message);
   }
 }
 
