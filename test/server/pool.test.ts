@@ -3,6 +3,7 @@
  * worker (real child processes, real sockets on port 0, the real client through a fault proxy).
  */
 import assert from "node:assert/strict";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Client } from "../../src/index.js";
@@ -187,4 +188,34 @@ test("outside a pool: poolWorker() is undefined and serveFromPool rejects naming
     code: "OUTLAST_INVALID_OPTION",
     details: { option: "module" },
   });
+});
+
+test("a HELLO that comes after helloWaitMs went round-robin: another worker's clientId is turned away to retry soon", async (t) => {
+  const { pool, port } = await startPool(t, {}, { helloWaitMs: 1 });
+  // The hand-off of a socket that sent nothing within helloWaitMs (published on the primary: this process).
+  const handedOn = new Promise<{ worker: number; clientId: string | undefined }>((resolve) => {
+    const onHandoff = (message: unknown): void => {
+      unsubscribe("outlast:pool:handoff", onHandoff);
+      resolve(message as { worker: number; clientId: string | undefined });
+    };
+    subscribe("outlast:pool:handoff", onHandoff);
+  });
+  const late = await RawClient.connect({ port });
+  t.after(() => late.destroy());
+  const { worker, clientId } = await handedOn;
+  assert.equal(clientId, undefined, "handed on without a HELLO");
+  const elsewhere = Array.from({ length: 50 }, (_, i) => `late-${i}`).find(
+    (id) => workerFor(id, 3) !== worker,
+  ) as string;
+  const welcome = late.hello({ clientId: elsewhere });
+  await assert.rejects(welcome, (err: Error & { frame?: { code: string; retryAfterMs: number; message: string } }) => {
+    assert.equal(err.frame?.code, "OUTLAST_SERVER_BUSY");
+    assert.equal(err.frame?.retryAfterMs, 250);
+    assert.match(err.frame?.message ?? "", /its HELLO came late and was not routed; reconnect/);
+    return true;
+  });
+  await late.waitClosed();
+  const stats = await pool.stats();
+  assert.equal(stats.authRejected, 0, "a late HELLO is not an authentication failure");
+  assert.equal(stats.clients, 0, "and the clientId was not bound on the wrong worker");
 });
