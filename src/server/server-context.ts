@@ -54,3 +54,17 @@ export interface ServerContext {
     requestedClientId: string,
   ): { error: OutlastError; retryAfterMs?: number } | undefined;
 }
+
+/**
+ * What a server in a pool worker may bind (pool/pool-worker.ts sets it): undefined to serve the clientId,
+ * or why not (an ERROR frame; with `retryAfterMs` a turn-away the client retries, without it a rejection).
+ */
+export type ClientIdFilter = (
+  clientId: string,
+  requestedClientId: string,
+) => { error: OutlastError; retryAfterMs?: number } | undefined;
+
+/** Sets a server's ClientIdFilter; not part of the package's API (only src/server/pool uses it). */
+export const setClientIdFilter = Symbol("outlast.setClientIdFilter");
+/** Whether a server speaks TLS (a pool worker must not: the primary reads HELLO in the clear). Internal like the above. */
+export const usesTls = Symbol("outlast.usesTls");

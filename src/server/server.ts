@@ -22,7 +22,8 @@ import { ServerConnection } from "./server-connection.js";
 import { IdleSweep, idleSweepPeriodMs } from "./idle-sweep.js";
 import { ReadBudget } from "./read-budget.js";
 import { TurnAway } from "./turn-away.js";
-import type { ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
+import type { ClientIdFilter, ConnectionEvent, ConnectionInfo, ServerContext } from "./server-context.js";
+import { setClientIdFilter, usesTls } from "./server-context.js";
 
 const debug = debuglog("outlast");
 
@@ -75,20 +76,6 @@ export interface ServerEvents {
 }
 
 type Phase = "idle" | "listening" | "closing" | "closed";
-
-/**
- * What a server in a pool worker may bind (pool/pool-worker.ts sets it): undefined to serve the clientId,
- * or why not (an ERROR frame; with `retryAfterMs` a turn-away the client retries, without it a rejection).
- */
-export type ClientIdFilter = (
-  clientId: string,
-  requestedClientId: string,
-) => { error: OutlastError; retryAfterMs?: number } | undefined;
-
-/** Sets a server's ClientIdFilter; not part of the package's API (only src/server/pool uses it). */
-export const setClientIdFilter = Symbol("outlast.setClientIdFilter");
-/** Whether a server speaks TLS (a pool worker must not: the primary reads HELLO in the clear). Internal like the above. */
-export const usesTls = Symbol("outlast.usesTls");
 
 export class Server extends EventEmitter<ServerEvents> {
   readonly #options: ResolvedServerOptions;

@@ -5,7 +5,7 @@
  */
 
 import { OutlastError } from "../../errors/outlast-error.js";
-import type { ClientIdFilter } from "../server.js";
+import type { ClientIdFilter } from "../server-context.js";
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;

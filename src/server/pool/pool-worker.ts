@@ -10,7 +10,7 @@
 import type { Socket } from "node:net";
 import { OutlastError } from "../../errors/outlast-error.js";
 import type { Server } from "../server.js";
-import { setClientIdFilter, usesTls } from "../server.js";
+import { setClientIdFilter, usesTls } from "../server-context.js";
 import { ownClientIdsOnly } from "./affinity.js";
 import type { ToPrimary, ToWorker } from "./pool-messages.js";
 import { poolMessageType } from "./pool-messages.js";
