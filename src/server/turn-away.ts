@@ -15,9 +15,10 @@
  */
 
 import type { Socket } from "node:net";
-import type { Clock, Timer } from "../errors/clock.js";
+import type { Clock } from "../errors/clock.js";
 import { makeErrorFrame } from "../protocol/error-frame.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
+import { DeadlineQueue } from "./deadline-queue.js";
 
 /** After our ERROR and FIN, the refused socket is destroyed this much later (its peer has read the ERROR and closed). */
 const LINGER_MS = 2000;
@@ -31,24 +32,15 @@ const HANDSHAKES_RETRY_MS = 5000;
 export type TurnAwayReason = "full" | "closing" | "handshakes";
 
 export class TurnAway {
-  readonly #clock: Clock;
   readonly #random: () => number;
   readonly #frames: Record<TurnAwayReason, Buffer[]>;
-  /**
-   * Refused sockets not yet destroyed, in refusal order, with the clock time at which each is
-   * (deadlines grow with the index, so the sweep only looks at the head). Two arrays: no object,
-   * listener or closure per refused socket. Those before #head were destroyed.
-   */
-  readonly #sockets: (Socket | undefined)[] = [];
-  readonly #deadlines: number[] = [];
-  #head = 0;
-  #sweep: Timer | undefined;
-  readonly #onSweep = (): void => this.#sweepNow();
+  /** Refused sockets not yet destroyed, in refusal order: each is destroyed LINGER_MS after its refusal. */
+  readonly #lingering: DeadlineQueue<Socket>;
   /** Sockets refused since start, per reason. */
   readonly counts: Record<TurnAwayReason, number> = { full: 0, closing: 0, handshakes: 0 };
 
   constructor(clock: Clock, fullMessage: string, busyRetryAfterMs: number, random: () => number = Math.random) {
-    this.#clock = clock;
+    this.#lingering = new DeadlineQueue<Socket>(clock, LINGER_MS, destroySocket);
     this.#random = random;
     this.#frames = {
       full: encodeVariants(fullMessage, busyRetryAfterMs),
@@ -59,7 +51,7 @@ export class TurnAway {
 
   /** Refused sockets not yet destroyed (each holds a file descriptor until its linger ends). */
   get lingering(): number {
-    return this.#sockets.length - this.#head;
+    return this.#lingering.size;
   }
 
   /**
@@ -72,41 +64,17 @@ export class TurnAway {
     this.counts[reason]++;
     const frames = this.#frames[reason];
     socket.end(frames[Math.floor(this.#random() * frames.length)] as Buffer);
-    this.#sockets.push(socket);
-    this.#deadlines.push(this.#clock.now() + LINGER_MS);
-    this.#sweep ??= this.#clock.setTimeout(this.#onSweep, LINGER_MS);
+    this.#lingering.add(socket);
   }
 
   /** Destroys every refused socket at once (server close/destroy). */
   destroyAll(): void {
-    for (let i = this.#head; i < this.#sockets.length; i++) this.#sockets[i]?.destroy();
-    this.#sockets.length = 0;
-    this.#deadlines.length = 0;
-    this.#head = 0;
-    if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep);
-    this.#sweep = undefined;
+    this.#lingering.clear(destroySocket);
   }
+}
 
-  #sweepNow(): void {
-    this.#sweep = undefined;
-    const now = this.#clock.now();
-    while (this.#head < this.#sockets.length && (this.#deadlines[this.#head] as number) <= now) {
-      this.#sockets[this.#head]?.destroy();
-      this.#sockets[this.#head++] = undefined;
-    }
-    if (this.#head === this.#sockets.length) {
-      this.#sockets.length = 0;
-      this.#deadlines.length = 0;
-      this.#head = 0;
-      return;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#sockets.length) {
-      this.#sockets.splice(0, this.#head);
-      this.#deadlines.splice(0, this.#head);
-      this.#head = 0;
-    }
-    this.#sweep = this.#clock.setTimeout(this.#onSweep, (this.#deadlines[this.#head] as number) - now);
-  }
+function destroySocket(socket: Socket): void {
+  socket.destroy();
 }
 
 function encodeVariants(message: string, baseMs: number): Buffer[] {

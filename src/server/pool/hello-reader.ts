@@ -11,10 +11,11 @@
  */
 
 import type { Socket } from "node:net";
-import type { Clock, Timer } from "../../errors/clock.js";
+import type { Clock } from "../../errors/clock.js";
 import { FrameDecoder } from "../../protocol/frame-decoder.js";
 import type { Frame } from "../../protocol/frames.js";
 import { MAX_HELLO_FRAME_BYTES } from "../../protocol/limits.js";
+import { DeadlineQueue } from "../deadline-queue.js";
 
 /** Called once per socket that did not close first: `clientId` when its first frame was a valid HELLO. */
 export type HelloDone = (socket: Socket, head: Buffer, clientId: string | undefined) => void;
@@ -48,26 +49,23 @@ function stopReading(socket: Socket): void {
 }
 
 export class HelloReader {
-  readonly #clock: Clock;
-  readonly #waitMs: number;
   readonly #done: HelloDone;
-  /** Sockets still being read, in arrival order, and when each is handed on anyway; those before #head are done. */
-  readonly #sockets: (ReadingSocket | undefined)[] = [];
-  readonly #deadlines: number[] = [];
-  #head = 0;
-  #sweep: Timer | undefined;
-  readonly #onSweep = (): void => this.#sweepNow();
+  /** Sockets in arrival order, each handed on anyway waitMs after it came (if still being read). */
+  readonly #waiting: DeadlineQueue<ReadingSocket>;
 
   constructor(clock: Clock, waitMs: number, done: HelloDone) {
-    this.#clock = clock;
-    this.#waitMs = waitMs;
     this.#done = done;
+    this.#waiting = new DeadlineQueue<ReadingSocket>(clock, waitMs, (s) => {
+      if (s[READING] !== undefined) this.#finish(s, undefined);
+    });
   }
 
   /** Sockets whose first frame is still awaited. */
   get reading(): number {
     let n = 0;
-    for (let i = this.#head; i < this.#sockets.length; i++) if (this.#sockets[i]?.[READING] !== undefined) n++;
+    this.#waiting.forEach((s) => {
+      if (s[READING] !== undefined) n++;
+    });
     return n;
   }
 
@@ -79,26 +77,17 @@ export class HelloReader {
     s.on("data", HelloReader.#onData);
     s.on("end", HelloReader.#onEnd);
     s.on("close", HelloReader.#onClose);
-    this.#sockets.push(s);
-    this.#deadlines.push(this.#clock.now() + this.#waitMs);
-    this.#sweep ??= this.#clock.setTimeout(this.#onSweep, this.#waitMs);
+    this.#waiting.add(s);
     s.resume();
   }
 
   /** Stops reading every socket still being read and gives each to `each` (the pool is closing). */
   abandonAll(each: (socket: Socket) => void): void {
-    for (let i = this.#head; i < this.#sockets.length; i++) {
-      const s = this.#sockets[i];
-      if (s?.[READING] !== undefined) {
-        HelloReader.#detach(s);
-        each(s);
-      }
-    }
-    this.#sockets.length = 0;
-    this.#deadlines.length = 0;
-    this.#head = 0;
-    if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep);
-    this.#sweep = undefined;
+    this.#waiting.clear((s) => {
+      if (s[READING] === undefined) return;
+      HelloReader.#detach(s);
+      each(s);
+    });
   }
 
   static #onData(this: Socket, chunk: Buffer): void {
@@ -146,27 +135,5 @@ export class HelloReader {
     for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) chunks.push(c);
     stopReading(s);
     this.#done(s, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), clientId);
-  }
-
-  #sweepNow(): void {
-    this.#sweep = undefined;
-    const now = this.#clock.now();
-    while (this.#head < this.#sockets.length && (this.#deadlines[this.#head] as number) <= now) {
-      const s = this.#sockets[this.#head];
-      this.#sockets[this.#head++] = undefined;
-      if (s?.[READING] !== undefined) this.#finish(s, undefined);
-    }
-    if (this.#head === this.#sockets.length) {
-      this.#sockets.length = 0;
-      this.#deadlines.length = 0;
-      this.#head = 0;
-      return;
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#sockets.length) {
-      this.#sockets.splice(0, this.#head);
-      this.#deadlines.splice(0, this.#head);
-      this.#head = 0;
-    }
-    this.#sweep = this.#clock.setTimeout(this.#onSweep, (this.#deadlines[this.#head] as number) - now);
   }
 }
