@@ -18,10 +18,10 @@ import type { Log } from "../observe/log.js";
 import type { ServeOps } from "../observe/serve-ops.js";
 import type { ObservedStats } from "../observe/server-observer.js";
 import { openOutput } from "../output.js";
-import { onStopSignals } from "../stop-signals.js";
 import { startFailure } from "./serve-failures.js";
 import type { ServeConfig } from "./serve-config.js";
 import { delayUnless, logFailure } from "./serve.js";
+import { ServeStop } from "./serve-stop.js";
 import { prepareWorkersState } from "./serve-workers-state.js";
 
 /** With --state-wait, how often a locked state directory is tried again. */
@@ -29,8 +29,11 @@ const LOCK_RETRY_MS = 1000;
 
 const WORKER_MODULE = new URL("./serve-worker.js", import.meta.url);
 
-type Stop =
-  { readonly kind: "signal"; readonly signal: NodeJS.Signals } | { readonly kind: "pool"; readonly error: Error };
+/** Why a pool stops besides a signal (serve-stop.ts). */
+interface Failure {
+  readonly kind: "pool";
+  readonly error: Error;
+}
 
 /** The pool's summed stats as the metrics read them: fetched (async) before each scrape, read (sync) during it. */
 class PoolStats {
@@ -84,27 +87,10 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
   ops.observer.server = source;
   ops.beforeScrape = () => source.refresh();
 
-  let resolveStop: (stop: Stop) => void = () => {};
-  const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
-  let stopping = false;
   let serving = false;
   /** Workers that exited while serving and are not back yet (the pool starts them again). */
   const down = new Set<number>();
-  const removeSignals = onStopSignals({
-    first: (signal) => {
-      stopping = true;
-      resolveStop({ kind: "signal", signal });
-    },
-    again: (signal) => {
-      log.warn(`${signal} again: stopping at once; unacknowledged messages will be resent by their clients`, {
-        event: "serve.stop",
-        signal,
-      });
-      log.flush();
-      return pool?.destroy();
-    },
-    stopping: () => stopping,
-  });
+  const stopper = new ServeStop<Failure>(log, () => pool?.destroy());
 
   const makePool = (): ServerPool => {
     const created = createServerPool({
@@ -122,7 +108,7 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
       const how = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
       const fields = { event: "worker.exit", worker: index, code: code ?? undefined, signal: signal ?? undefined };
       // Stopping (or a start that failed): expected, and the failure itself is reported once, below.
-      if (stopping || !serving) log.debug(`worker ${index} exited (${how})`, fields);
+      if (stopper.stopping || !serving) log.debug(`worker ${index} exited (${how})`, fields);
       else {
         down.add(index);
         log.warn(
@@ -131,7 +117,7 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
         );
       }
     });
-    created.on("error", (error) => resolveStop({ kind: "pool", error }));
+    created.on("error", (error) => stopper.stop({ kind: "pool", error }));
     return created;
   };
 
@@ -160,7 +146,9 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
             code: err.code,
           });
         waitingForLock = true;
-        if ((await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopped)) !== undefined) {
+        if (
+          (await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopper.stopped)) !== undefined
+        ) {
           log.info("stopped while waiting for the state directory", { event: "serve.stopped" });
           return EXIT_OK;
         }
@@ -184,8 +172,8 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
     );
     log.info(`listening on ${address} (${workers} workers)`, { event: "serve.listening", address, workers });
 
-    const stop = await stopped;
-    stopping = true;
+    const stop = await stopper.stopped;
+    stopper.stopping = true;
     readiness.mark("listening", false, "stopping");
     let code = EXIT_OK;
     await source.refresh().catch(() => {});
@@ -226,6 +214,6 @@ export async function runWorkers(config: ServeConfig, log: Log, ops: ServeOps): 
     return code;
   } finally {
     await pool?.destroy();
-    removeSignals();
+    stopper.removeSignals();
   }
 }

@@ -16,9 +16,9 @@ import { ServeOps } from "../observe/serve-ops.js";
 import { openOutput, type OutputSink } from "../output.js";
 import { readNamed } from "../read-named.js";
 import { drainWithin } from "../drain-within.js";
-import { onStopSignals } from "../stop-signals.js";
 import { countOf } from "../live/widgets.js";
 import { startFailure } from "./serve-failures.js";
+import { ServeStop } from "./serve-stop.js";
 import { prepareWorkersState } from "./serve-workers-state.js";
 import { HELP, NAME, readConfig, type Format, type ServeConfig, type TlsFiles } from "./serve-config.js";
 
@@ -70,10 +70,8 @@ async function loadTls(files: TlsFiles): Promise<TlsOptions> {
     : { ...options, ca, requestCert: true, rejectUnauthorized: files.requireClientCert };
 }
 
-type Stop =
-  | { readonly kind: "signal"; readonly signal: NodeJS.Signals }
-  | { readonly kind: "output"; readonly error: Error }
-  | { readonly kind: "server"; readonly error: Error };
+/** Why a single server stops besides a signal (serve-stop.ts). */
+type Failure = { readonly kind: "output"; readonly error: Error } | { readonly kind: "server"; readonly error: Error };
 
 /** Resolves undefined after `ms`, or with what `stopped` resolves to if that comes first (the timer is then cleared). */
 export async function delayUnless<T>(ms: number, stopped: Promise<T>): Promise<T | undefined> {
@@ -167,26 +165,9 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
   readiness.mark("listening", false, "not listening yet");
   readiness.mark("state", false, config.state === undefined ? "starting" : `opening ${config.state}`);
 
-  let resolveStop: (stop: Stop) => void = () => {};
-  const stopped = new Promise<Stop>((resolve) => (resolveStop = resolve));
-  let stopping = false;
   let server: Server | undefined;
-  const removeSignals = onStopSignals({
-    first: (signal) => {
-      stopping = true;
-      resolveStop({ kind: "signal", signal });
-    },
-    again: (signal) => {
-      log.warn(`${signal} again: stopping at once; unacknowledged messages will be resent by their clients`, {
-        event: "serve.stop",
-        signal,
-      });
-      log.flush();
-      void server?.destroy();
-    },
-    stopping: () => stopping,
-  });
-  void sink.failed.then((error) => resolveStop({ kind: "output", error }));
+  const stopper = new ServeStop<Failure>(log, () => void server?.destroy());
+  void sink.failed.then((error) => stopper.stop({ kind: "output", error }));
 
   // One write (and, for a file, one fdatasync) per batch of a client's pipelined messages.
   const handler = (batch: readonly IncomingMessage[]): Promise<void> =>
@@ -205,7 +186,7 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
       throw err;
     }
     ops.watch(created);
-    created.on("error", (error) => resolveStop({ kind: "server", error }));
+    created.on("error", (error) => stopper.stop({ kind: "server", error }));
     created.on("handlerError", (err, info) => {
       // Our handler fails only when the output does; that is reported once, below.
       log.debug(`clientId ${JSON.stringify(info.clientId)} seq ${info.seq}: not written: ${oneLine(err)}`, {
@@ -244,7 +225,9 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
             code: err.code,
           });
         waitingForLock = true;
-        if ((await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopped)) !== undefined) {
+        if (
+          (await delayUnless(Math.min(LOCK_RETRY_MS, waitUntilMs - performance.now()), stopper.stopped)) !== undefined
+        ) {
           log.info("stopped while waiting for the state directory", { event: "serve.stopped" });
           return EXIT_OK;
         }
@@ -262,8 +245,8 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
     readiness.mark("listening", true, address);
     log.info(`listening on ${address}`, { event: "serve.listening", address });
 
-    const stop = await stopped;
-    stopping = true;
+    const stop = await stopper.stopped;
+    stopper.stopping = true;
     readiness.mark("listening", false, "stopping");
     let code = EXIT_OK;
     switch (stop.kind) {
@@ -320,7 +303,7 @@ async function runServer(config: ServeConfig, log: Log): Promise<number> {
     await server?.destroy();
     await sink.close();
     await ops.close();
-    removeSignals();
+    stopper.removeSignals();
   }
 }
 
