@@ -130,6 +130,8 @@ const ROWS: readonly Row[] = [
     "TLS record with a wrong version: the peer spoke plaintext or a middlebox answered",
   ],
   ["ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "tls", C, ANY, "TLS record failed to decrypt: corrupted in transit"],
+  // OpenSSL 3.2+ (Node 22, 24) names plaintext or garbage where a record was due after the handshake this way.
+  ["ERR_SSL_BAD_RECORD_TYPE", "tls", C, ANY, "TLS record of an unexpected type: the peer spoke plaintext or garbage"],
   ["ERR_SSL_BAD_RECORD_MAC", "tls", C, ANY, "TLS record MAC check failed: corrupted in transit"],
   ["ERR_SSL_SSLV3_ALERT_BAD_RECORD_MAC", "tls", C, ANY, "peer sent TLS alert bad_record_mac"],
   ["ERR_SSL_BAD_LENGTH", "tls", C, ANY, "TLS record with a bad length"],
@@ -261,9 +263,26 @@ const ROWS: readonly Row[] = [
   ["ERR_NETWORK", "not-connected", C, ANY, "network error"], // axios in browsers; kept for isomorphic code
 ];
 
+/** OpenSSL 3.0 (Node 20) names a TLS alert "SSLV3_ALERT_..."; OpenSSL 3.2+ (Node 22, 24) "SSL/TLS_ALERT_...". */
+const OPENSSL3_ALERT = "ERR_SSL_SSLV3_ALERT_";
+const OPENSSL32_ALERT = "ERR_SSL_SSL/TLS_ALERT_";
+
+/** An alert row under OpenSSL 3.2's name. */
+function openSsl32Alias([code, kind, connection, connectPhase, meaning, detail]: Row): Row {
+  const alias = `${OPENSSL32_ALERT}${code.slice(OPENSSL3_ALERT.length)}`;
+  return detail === undefined
+    ? [alias, kind, connection, connectPhase, meaning]
+    : [alias, kind, connection, connectPhase, meaning, detail];
+}
+
+/** Every alert row also under OpenSSL 3.2's name: the same alert, the same verdict, whichever Node reports it. */
+const ROWS_BOTH_OPENSSL: readonly Row[] = ROWS.flatMap((row) =>
+  row[0].startsWith(OPENSSL3_ALERT) ? [row, openSsl32Alias(row)] : [row],
+);
+
 /** The verdict table, keyed by canonical code. */
 export const CODE_RULES: ReadonlyMap<string, CodeRule> = new Map(
-  ROWS.map(([code, kind, connection, connectPhase, meaning, detail]) => [
+  ROWS_BOTH_OPENSSL.map(([code, kind, connection, connectPhase, meaning, detail]) => [
     code,
     detail === undefined
       ? { kind, connection, connectPhase, meaning }

@@ -92,7 +92,8 @@ describe(
       const { err } = await tlsFailure(certs.selfSigned, {});
       record(t, err);
       assert.equal(field(err, "code"), "DEPTH_ZERO_SELF_SIGNED_CERT");
-      assert.equal(field(err, "message"), "self-signed certificate");
+      // Node 24 appends a hint ("; if the root CA is installed locally, try running Node.js with --use-system-ca").
+      assert.match(String(field(err, "message")), /^self-signed certificate(;|$)/);
       assert.deepEqual(verdictOf(classify(err)), { ...CERTIFICATE_NO, code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
       assert.equal(isConnectionError(err), false);
     });
@@ -173,8 +174,13 @@ describe(
       record(t, err);
       record(t, serverErr, "server");
       // TLS 1.2 has no certificate_required alert: OpenSSL sends handshake_failure (40).
-      assert.equal(field(err, "code"), "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE");
-      assert.deepEqual(verdictOf(classify(err)), { ...CERTIFICATE_NO, code: "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE" });
+      // OpenSSL 3.0 (Node 20) and 3.2+ (Node 22, 24) name the alert differently; the verdict is the same.
+      const code = String(field(err, "code"));
+      assert.ok(
+        ["ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", "ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE"].includes(code),
+        code,
+      );
+      assert.deepEqual(verdictOf(classify(err)), { ...CERTIFICATE_NO, code });
       assert.equal(field(serverErr, "code"), "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE");
     });
 
@@ -300,7 +306,9 @@ describe(
 
     test("plaintext garbage after the handshake: ERR_SSL_WRONG_VERSION_NUMBER, tls, connection true", async (t) => {
       const err = await garbageAfterHandshake(t, Buffer.from("this is not TLS, just junk bytes\r\n".repeat(4)));
-      assert.equal(field(err, "code"), "ERR_SSL_WRONG_VERSION_NUMBER");
+      // OpenSSL 3.2+ (Node 22, 24) says BAD_RECORD_TYPE where OpenSSL 3.0 (Node 20) says WRONG_VERSION_NUMBER.
+      const code = String(field(err, "code"));
+      assert.ok(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_BAD_RECORD_TYPE"].includes(code), code);
       const c = classify(err);
       assert.equal(c.connection, true);
       assert.equal(c.kind, "tls");

@@ -102,6 +102,9 @@ test("the primary SIGKILLed: its workers close their servers and exit", async (t
   const ended = once(stdout, "close");
   primary.kill("SIGKILL");
   await ended;
+  // The pipe can close while a worker is still on its way out (Node 22 closes stdio first): wait for the processes.
+  const deadline = performance.now() + 10_000;
+  while (pids.some(alive) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} exited`);
   // Its server closed (graceful: GOODBYE) rather than vanishing.
   await client.waitFor((f: Frame): f is Frame => f.type === "goodbye");
