@@ -70,19 +70,28 @@ export function readCalls(file: string): Call[] {
     });
 }
 
+/** Resolves with the first `event` of the pool that `match` accepts (register it before causing the event). */
+function nextPoolEvent<T>(
+  pool: ServerPool,
+  event: "workerExit" | "workerReady",
+  match: (info: T) => boolean,
+): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (info: T): void => {
+      if (!match(info)) return;
+      pool.off(event, listener as never);
+      resolve(info);
+    };
+    pool.on(event, listener as never);
+  });
+}
+
 /** Resolves with the first workerExit `match` accepts (register it before causing the exit). */
 export function workerExit(
   pool: ServerPool,
   match: (info: WorkerExitInfo) => boolean = () => true,
 ): Promise<WorkerExitInfo> {
-  return new Promise((resolve) => {
-    const listener = (info: WorkerExitInfo): void => {
-      if (!match(info)) return;
-      pool.off("workerExit", listener);
-      resolve(info);
-    };
-    pool.on("workerExit", listener);
-  });
+  return nextPoolEvent(pool, "workerExit", match);
 }
 
 /** Resolves with the first workerReady `match` accepts. */
@@ -90,12 +99,5 @@ export function workerReady(
   pool: ServerPool,
   match: (info: WorkerReadyInfo) => boolean = () => true,
 ): Promise<WorkerReadyInfo> {
-  return new Promise((resolve) => {
-    const listener = (info: WorkerReadyInfo): void => {
-      if (!match(info)) return;
-      pool.off("workerReady", listener);
-      resolve(info);
-    };
-    pool.on("workerReady", listener);
-  });
+  return nextPoolEvent(pool, "workerReady", match);
 }

@@ -29,7 +29,7 @@ interface Reading {
 const READING = Symbol("outlast.pool.reading");
 type ReadingSocket = Socket & { [READING]?: Reading | undefined };
 
-function ignoreError(): void {}
+export function ignoreError(): void {}
 
 /** The libuv handle under a net.Socket (Node's own `_handle`; `reading` is Node's flag for an active readStart). */
 interface StreamHandle {

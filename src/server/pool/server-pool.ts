@@ -17,7 +17,7 @@ import { DEFAULT_LISTEN_HOST } from "../options.js";
 import type { ServerStats } from "../server.js";
 import { TurnAway } from "../turn-away.js";
 import { workerFor } from "./affinity.js";
-import { HelloReader } from "./hello-reader.js";
+import { HelloReader, ignoreError } from "./hello-reader.js";
 import { handoffChannel, workerExitChannel } from "./pool-diagnostics.js";
 import type { ResolvedPoolOptions, ServerPoolOptions } from "./pool-options.js";
 import { resolvePoolOptions } from "./pool-options.js";
@@ -170,7 +170,7 @@ export class ServerPool extends EventEmitter<ServerPoolEvents> {
   #accept(socket: Socket): void {
     this.#accepted++;
     if (this.#phase !== "listening") {
-      socket.on("error", () => {});
+      socket.on("error", ignoreError);
       this.#turnAway.refuse(socket, "closing");
       return;
     }
